@@ -1,0 +1,223 @@
+/* CPU kernels: elementwise ops, bias, activations, dropout, batch-dimension copies, sum. */
+#include "cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Below this many elements a loop runs on the calling thread only. */
+#define PAR_MIN 16384
+/* The sum is split into this many fixed chunks whatever the thread count. */
+#define NCHUNK 64
+/* Interleaved accumulators of sum_f32. */
+#define LANES 8
+
+static int threads_for(const struct ferry_cpu_args *a, int64_t work)
+{
+    return work < PAR_MIN ? 1 : a->nthreads;
+}
+
+/* Sum of x[0, n) in double over LANES interleaved accumulators: a fixed order that vectorises. */
+static double sum_f32(const float *restrict x, int64_t n)
+{
+    double acc[LANES] = {0};
+    int64_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) acc[j] += x[i + j];
+    for (int j = 0; i + j < n; j++) acc[j] += x[i + j];
+    double s = 0;
+    for (int j = 0; j < LANES; j++) s += acc[j];
+    return s;
+}
+
+/* x as [N, C, S]: C = ne[1], S = product of the dimensions after it. */
+static void ncs(const struct ferry_tensor *x, int64_t *n, int64_t *c, int64_t *s)
+{
+    *n = x->ne[0];
+    *c = x->ndim > 1 ? x->ne[1] : 1;
+    *s = x->numel / (*n * *c);
+}
+
+void ferry_cpu_add(const struct ferry_cpu_args *a)
+{
+    const float *restrict x = a->src[0], *restrict y = a->src[1];
+    float *restrict d = a->dst;
+    const float ca = a->node->fp[0], cb = a->node->fp[1];
+    const int64_t n = a->node->numel;
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
+    for (int64_t i = 0; i < n; i++) d[i] = ca * x[i] + cb * y[i];
+}
+
+void ferry_cpu_mul(const struct ferry_cpu_args *a)
+{
+    const float *restrict x = a->src[0], *restrict y = a->src[1];
+    float *restrict d = a->dst;
+    const int64_t n = a->node->numel;
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
+    for (int64_t i = 0; i < n; i++) d[i] = x[i] * y[i];
+}
+
+static void scale_n(const struct ferry_cpu_args *a, float f)
+{
+    const float *restrict x = a->src[0];
+    float *restrict d = a->dst;
+    const int64_t n = a->node->numel;
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
+    for (int64_t i = 0; i < n; i++) d[i] = f * x[i];
+}
+
+void ferry_cpu_scale(const struct ferry_cpu_args *a) { scale_n(a, a->node->fp[0]); }
+
+void ferry_cpu_scale_by(const struct ferry_cpu_args *a)
+{
+    scale_n(a, ((const float *)a->src[1])[0] * a->node->fp[0]);
+}
+
+void ferry_cpu_add_bias(const struct ferry_cpu_args *a)
+{
+    const float *restrict x = a->src[0], *restrict b = a->src[1];
+    float *restrict d = a->dst;
+    int64_t N, C, S;
+    ncs(a->node, &N, &C, &S);
+    const int nt = threads_for(a, N * C * S);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const int64_t off = (n * C + c) * S;
+            const float bc = b[c];
+#pragma omp simd
+            for (int64_t s = 0; s < S; s++) d[off + s] = x[off + s] + bc;
+        }
+}
+
+/* Each channel is summed by one thread in a fixed order: the result does not depend on the
+ * thread count. */
+void ferry_cpu_bias_grad(const struct ferry_cpu_args *a)
+{
+    const float *restrict g = a->src[0];
+    float *restrict d = a->dst;
+    int64_t N, C, S;
+    ncs(a->node->src[0], &N, &C, &S);
+    const int nt = threads_for(a, N * C * S);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t c = 0; c < C; c++) {
+        double acc = 0;
+        for (int64_t n = 0; n < N; n++) acc += sum_f32(g + (n * C + c) * S, S);
+        d[c] = (float)acc;
+    }
+}
+
+void ferry_cpu_unary(const struct ferry_cpu_args *a)
+{
+    const float *restrict x = a->src[0];
+    float *restrict d = a->dst;
+    const int64_t n = a->node->numel;
+    const float slope = a->node->fp[0];
+    const int nt = threads_for(a, n);
+    switch ((enum ferry_unary)a->node->ip[0]) {
+    case FERRY_UNARY_RELU:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = x[i] > 0 ? x[i] : 0.0f;
+        break;
+    case FERRY_UNARY_LEAKY_RELU:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = x[i] * (x[i] > 0 ? 1.0f : slope);
+        break;
+    case FERRY_UNARY_SIGMOID: /* expf(-x) overflows to inf for x << 0: the result is then 0 */
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case FERRY_UNARY_TANH:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = tanhf(x[i]);
+        break;
+    }
+}
+
+/* src1 is the input x for RELU/LEAKY (gradient 0 / slope at x = 0, as PyTorch) and the forward
+ * output y for SIGMOID/TANH. */
+void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
+{
+    const float *restrict g = a->src[0], *restrict r = a->src[1];
+    float *restrict d = a->dst;
+    const int64_t n = a->node->numel;
+    const float slope = a->node->fp[0];
+    const int nt = threads_for(a, n);
+    switch ((enum ferry_unary)a->node->ip[0]) {
+    case FERRY_UNARY_RELU:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = r[i] > 0 ? g[i] : 0.0f;
+        break;
+    case FERRY_UNARY_LEAKY_RELU:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = g[i] * (r[i] > 0 ? 1.0f : slope);
+        break;
+    case FERRY_UNARY_SIGMOID:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = g[i] * r[i] * (1.0f - r[i]);
+        break;
+    case FERRY_UNARY_TANH:
+#pragma omp parallel for simd schedule(static) num_threads(nt)
+        for (int64_t i = 0; i < n; i++) d[i] = g[i] * (1.0f - r[i] * r[i]);
+        break;
+    }
+}
+
+/* The mask depends only on (seed, salt, element index), so the backward pass (the same op on g)
+ * drops the same elements. */
+void ferry_cpu_dropout(const struct ferry_cpu_args *a)
+{
+    const float *restrict x = a->src[0];
+    float *restrict d = a->dst;
+    const uint32_t seed = (uint32_t)((const int32_t *)a->src[1])[0];
+    const uint32_t salt = (uint32_t)a->node->ip[0];
+    const float p = a->node->fp[0], scale = 1.0f / (1.0f - p);
+    const int64_t n = a->node->numel;
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
+    for (int64_t i = 0; i < n; i++)
+        d[i] = ferry_dropout_keep(seed, salt, (uint32_t)i, p) ? x[i] * scale : 0.0f;
+}
+
+/* F32 and I32 elements are both 4 bytes: the copies below serve either dtype. */
+void ferry_cpu_concat(const struct ferry_cpu_args *a)
+{
+    const size_t na = (size_t)a->node->src[0]->numel * 4, nb = (size_t)a->node->src[1]->numel * 4;
+    memcpy(a->dst, a->src[0], na);
+    memcpy((char *)a->dst + na, a->src[1], nb);
+}
+
+void ferry_cpu_pad_batch(const struct ferry_cpu_args *a)
+{
+    const struct ferry_tensor *node = a->node;
+    const int64_t row = node->numel / node->ne[0];
+    const int64_t begin = (int64_t)node->ip[1] * row, len = node->src[0]->numel;
+    float *d = a->dst;
+    memset(d, 0, (size_t)begin * sizeof *d);
+    memcpy(d + begin, a->src[0], (size_t)len * sizeof *d);
+    memset(d + begin + len, 0, (size_t)(node->numel - begin - len) * sizeof *d);
+}
+
+/* dst = fp0 · sum(x): NCHUNK fixed chunks, each summed in double by one thread, combined in
+ * order. The result depends on the element count only. */
+void ferry_cpu_sum(const struct ferry_cpu_args *a)
+{
+    const float *restrict x = a->src[0];
+    const int64_t n = a->node->src[0]->numel, len = (n + NCHUNK - 1) / NCHUNK;
+    double part[NCHUNK];
+#pragma omp parallel for schedule(static) num_threads(threads_for(a, n))
+    for (int c = 0; c < NCHUNK; c++) {
+        const int64_t end = (c + 1) * len < n ? (c + 1) * len : n;
+        part[c] = c * len < end ? sum_f32(x + c * len, end - c * len) : 0.0;
+    }
+    double s = 0;
+    for (int c = 0; c < NCHUNK; c++) s += part[c];
+    *(float *)a->dst = (float)((double)a->node->fp[0] * s);
+}
+
+void ferry_cpu_broadcast(const struct ferry_cpu_args *a)
+{
+    const float v = ((const float *)a->src[0])[0] * a->node->fp[0];
+    float *restrict d = a->dst;
+    const int64_t n = a->node->numel;
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
+    for (int64_t i = 0; i < n; i++) d[i] = v;
+}

@@ -1,0 +1,255 @@
+/* The ferry command-line tool. */
+#include "ferry/ferry.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *prog = "ferry";
+
+static int usage_main(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry COMMAND [OPTIONS]\n"
+            "\n"
+            "Commands:\n"
+            "  train     train a model on a data set (CPU backend)\n"
+            "  eval      evaluate a saved model on a data set\n"
+            "  version   print the version\n"
+            "  help      this text; 'ferry COMMAND --help' for a command's options\n");
+    return f == stdout ? 0 : 2;
+}
+
+static int usage_train(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry train [OPTIONS]\n"
+            "\n"
+            "Trains a model from scratch (or from --init) and reports test accuracy per epoch.\n"
+            "\n"
+            "  --data NAME            mnist | fashion (default mnist)\n"
+            "  --arch NAME            lenet | resnet (default lenet)\n"
+            "  --epochs N             default 10\n"
+            "  --batch N              default 64\n"
+            "  --seed S               default 1; same seed and threads give identical bits\n"
+            "  --threads T            CPU threads (default: all cores)\n"
+            "  --optim NAME           sgd | adam | adamw (default sgd, momentum 0.9)\n"
+            "  --lr X                 base learning rate (default 0.05 for sgd, 0.001 for adam)\n"
+            "  --momentum X           SGD momentum (default 0.9)\n"
+            "  --nesterov             Nesterov momentum\n"
+            "  --weight-decay X       default 5e-4 (sgd)\n"
+            "  --schedule NAME        constant | step | cosine | inv (default cosine)\n"
+            "  --label-smoothing X    default 0\n"
+            "  --init FILE            start from a safetensors checkpoint\n"
+            "  --save FILE            write the trained parameters as safetensors\n"
+            "  -h, --help             this text\n");
+    return f == stdout ? 0 : 2;
+}
+
+static int usage_eval(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry eval --load FILE [OPTIONS]\n"
+            "\n"
+            "Evaluates a saved model's accuracy on a data set split.\n"
+            "\n"
+            "  --load FILE            safetensors checkpoint (required)\n"
+            "  --data NAME            mnist | fashion (default mnist)\n"
+            "  --arch NAME            lenet | resnet (default lenet)\n"
+            "  --split NAME           train | test (default test)\n"
+            "  --threads T            CPU threads (default: all cores)\n"
+            "  -h, --help             this text\n");
+    return f == stdout ? 0 : 2;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "%s: %s%s%s\n", prog, what, what[0] ? ": " : "", ferry_last_error());
+    return 1;
+}
+
+static int parse_num(const char *opt, const char *arg, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "%s: %s expects a number in [%g, %g], not '%s'\n", prog, opt, lo, hi, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
+       O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT };
+
+static const struct option train_opts[] = {
+    {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
+    {"epochs", required_argument, 0, O_EPOCHS},   {"batch", required_argument, 0, O_BATCH},
+    {"seed", required_argument, 0, O_SEED},       {"threads", required_argument, 0, O_THREADS},
+    {"optim", required_argument, 0, O_OPTIM},     {"lr", required_argument, 0, O_LR},
+    {"momentum", required_argument, 0, O_MOMENTUM}, {"nesterov", no_argument, 0, O_NESTEROV},
+    {"weight-decay", required_argument, 0, O_WD}, {"schedule", required_argument, 0, O_SCHEDULE},
+    {"label-smoothing", required_argument, 0, O_SMOOTH}, {"init", required_argument, 0, O_INIT},
+    {"save", required_argument, 0, O_SAVE},       {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
+
+struct train_cli {
+    ferry_train_opts o;
+    int threads;
+    const char *optim, *schedule;
+    double lr, wd, momentum; /* < 0: keep the optimizer's default */
+    bool nesterov;
+};
+
+static int parse_train(int argc, char **argv, struct train_cli *c)
+{
+    double v;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", train_opts, NULL)) != -1) {
+        switch (ch) {
+        case O_DATA: c->o.data = optarg; break;
+        case O_ARCH: c->o.arch = optarg; break;
+        case O_EPOCHS: if (parse_num("--epochs", optarg, 1, 100000, &v)) return 2; c->o.epochs = (int)v; break;
+        case O_BATCH: if (parse_num("--batch", optarg, 1, 65536, &v)) return 2; c->o.batch = (int)v; break;
+        case O_SEED: if (parse_num("--seed", optarg, 0, 4294967295.0, &v)) return 2; c->o.seed = (uint64_t)v; break;
+        case O_THREADS: if (parse_num("--threads", optarg, 1, 1024, &v)) return 2; c->threads = (int)v; break;
+        case O_OPTIM: c->optim = optarg; break;
+        case O_LR: if (parse_num("--lr", optarg, 1e-12, 100, &c->lr)) return 2; break;
+        case O_MOMENTUM: if (parse_num("--momentum", optarg, 0, 0.9999, &c->momentum)) return 2; break;
+        case O_NESTEROV: c->nesterov = true; break;
+        case O_WD: if (parse_num("--weight-decay", optarg, 0, 10, &c->wd)) return 2; break;
+        case O_SCHEDULE: c->schedule = optarg; break;
+        case O_SMOOTH: if (parse_num("--label-smoothing", optarg, 0, 0.99, &v)) return 2; c->o.label_smoothing = (float)v; break;
+        case O_INIT: c->o.init_path = optarg; break;
+        case O_SAVE: c->o.save_path = optarg; break;
+        case 'h': return usage_train(stdout) - 1; /* -1: done, exit 0 */
+        default: return usage_train(stderr);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s train: unexpected argument '%s'\n", prog, argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static int apply_optim(struct train_cli *c)
+{
+    ferry_optim_kind kind = FERRY_SGD;
+    if (c->optim && ferry_optim_parse_kind(c->optim, &kind)) return fail("--optim");
+    if (kind != FERRY_SGD) {
+        ferry_optim_config d = ferry_optim_defaults(kind);
+        d.schedule = c->o.optim.schedule;
+        c->o.optim = d;
+    }
+    if (c->schedule && ferry_schedule_parse(c->schedule, &c->o.optim.schedule)) return fail("--schedule");
+    if (c->lr > 0) c->o.optim.lr = (float)c->lr;
+    if (c->wd >= 0) c->o.optim.weight_decay = (float)c->wd;
+    if (c->momentum >= 0) c->o.optim.momentum = (float)c->momentum;
+    c->o.optim.nesterov = c->nesterov;
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    struct train_cli c = {.o = ferry_train_defaults(), .lr = -1, .wd = -1, .momentum = -1};
+    int r = parse_train(argc, argv, &c);
+    if (r) return r < 0 ? 0 : r;
+    if ((r = apply_optim(&c))) return r;
+    ferry_backend_t *be;
+    if (ferry_backend_cpu_init(c.threads, &be)) return fail("cpu backend");
+    int tty = isatty(fileno(stderr));
+    c.o.backend = be;
+    c.o.progress = ferry_cli_progress;
+    c.o.user = &tty;
+    printf("ferry %s: train %s on %s, %d epochs, batch %d, seed %llu, %s lr %g, %d threads\n",
+           FERRY_VERSION_STRING, c.o.arch, c.o.data, c.o.epochs, c.o.batch,
+           (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr,
+           ferry_backend_threads(be));
+    ferry_train_result res;
+    ferry_status s = ferry_train(&c.o, &res);
+    ferry_backend_free(be);
+    if (s) return fail("train");
+    char dur[32];
+    ferry_cli_format_duration(res.seconds, dur, sizeof dur);
+    printf("final: test accuracy %.2f%%  train loss %.4f  %.0f images/s  wall %s\n",
+           100 * res.test_accuracy, res.final_loss, res.images_per_s, dur);
+    if (c.o.save_path) printf("saved %s\n", c.o.save_path);
+    return 0;
+}
+
+static const struct option eval_opts[] = {
+    {"data", required_argument, 0, O_DATA},   {"arch", required_argument, 0, O_ARCH},
+    {"load", required_argument, 0, O_LOAD},   {"split", required_argument, 0, O_SPLIT},
+    {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0}};
+
+static int cmd_eval(int argc, char **argv)
+{
+    const char *data = "mnist", *arch = "lenet", *load = NULL, *split = "test";
+    int threads = 0, ch;
+    double v;
+    while ((ch = getopt_long(argc, argv, "h", eval_opts, NULL)) != -1) {
+        switch (ch) {
+        case O_DATA: data = optarg; break;
+        case O_ARCH: arch = optarg; break;
+        case O_LOAD: load = optarg; break;
+        case O_SPLIT: split = optarg; break;
+        case O_THREADS: if (parse_num("--threads", optarg, 1, 1024, &v)) return 2; threads = (int)v; break;
+        case 'h': return usage_eval(stdout);
+        default: return usage_eval(stderr);
+        }
+    }
+    if (!load) {
+        fprintf(stderr, "%s eval: --load FILE is required\n", prog);
+        return 2;
+    }
+    ferry_backend_t *be = NULL;
+    ferry_store_t *st = NULL;
+    ferry_model_t *m = NULL;
+    ferry_dataset_t *ds = NULL;
+    ferry_rng_t *rng = NULL;
+    double acc = 0;
+    int c, h, w, rc = 0;
+    ferry_status s = ferry_dataset_load(data, split, &ds);
+    if (!s) {
+        ferry_dataset_geometry(ds, &c, &h, &w);
+        if (!(s = ferry_backend_cpu_init(threads, &be)) && !(s = ferry_store_init(be, &st)) &&
+            !(s = ferry_rng_init(0, &rng)) &&
+            !(s = ferry_model_init(arch, c, h, w, ferry_dataset_classes(ds), st, rng, &m)) &&
+            !(s = ferry_store_load(st, load, false, false)))
+            s = ferry_evaluate(m, be, ds, 500, &acc);
+    }
+    if (s)
+        rc = fail("eval");
+    else
+        printf("%s %s %s: accuracy %.2f%% on %lld examples\n", load, data, split, 100 * acc,
+               (long long)ferry_dataset_size(ds));
+    ferry_model_free(m);
+    ferry_store_free(st);
+    ferry_rng_free(rng);
+    ferry_backend_free(be);
+    ferry_dataset_free(ds);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) return usage_main(stderr);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) return usage_main(stdout);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("ferry %s\n", FERRY_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
+    return usage_main(stderr);
+}

@@ -1,0 +1,36 @@
+#include "progress.h"
+
+#include <stdio.h>
+
+void ferry_cli_format_duration(double s, char *out, size_t n)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(out, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        snprintf(out, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+void ferry_cli_progress(const ferry_progress *p, void *user)
+{
+    int tty = *(const int *)user;
+    char eta[32];
+    ferry_cli_format_duration(p->eta_s, eta, sizeof eta);
+    if (p->epoch_end) {
+        fprintf(stderr, "%sepoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f img/s\n",
+                tty ? "\r\033[K" : "", p->epoch, p->epochs, p->loss, 100 * p->accuracy,
+                100 * p->test_accuracy, p->images_per_s);
+        return;
+    }
+    if (tty) { /* redraw one line at most every few steps */
+        if (p->step % 5 && p->step != 1) return;
+        fprintf(stderr, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
+                p->epoch, p->epochs, (long long)p->step, (long long)p->steps, p->loss,
+                100 * p->accuracy, p->images_per_s, eta);
+        fflush(stderr);
+    } else if (p->step % 50 == 0) {
+        fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s\n", p->epoch,
+                p->epochs, (long long)p->step, (long long)p->steps, p->loss, 100 * p->accuracy,
+                p->images_per_s, eta);
+    }
+}

@@ -1,0 +1,220 @@
+/* Ferry — tensors, graph building, autodiff, static graphs and backends.
+ *
+ * A context (ferry_ctx_t) is an arena that holds tensor metadata. Tensors are created either as
+ * leaves (inputs fed each step, constants, or parameters bound to a ferry_store_t) or as the result
+ * of an op on other tensors. Nothing is computed while building: the ops are recorded, then
+ * ferry_graph_init() turns the recorded ops into a static graph for one backend, plans memory once,
+ * and ferry_graph_compute() runs the whole graph (forward, backward and optimizer update) each step.
+ *
+ * Errors while building (wrong shapes, bad arguments) make the op return NULL and set the thread's
+ * error message; an op given a NULL input returns NULL too, so a caller may check once at the end.
+ */
+#ifndef FERRY_TENSOR_H
+#define FERRY_TENSOR_H
+
+#include "ferry/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ferry_ctx ferry_ctx_t;
+typedef struct ferry_tensor ferry_tensor_t;
+typedef struct ferry_graph ferry_graph_t;
+typedef struct ferry_backend ferry_backend_t;
+typedef struct ferry_store ferry_store_t;
+
+/* ---- backends --------------------------------------------------------------------------------- */
+
+/* CPU backend: BLIS GEMM, OpenMP threads (threads <= 0: all cores). */
+ferry_status ferry_backend_cpu_init(int threads, ferry_backend_t **out);
+void ferry_backend_free(ferry_backend_t *be);
+const char *ferry_backend_name(const ferry_backend_t *be);
+int ferry_backend_threads(const ferry_backend_t *be);
+
+/* Counters for checking the execution design (tests and benchmarks read them). */
+typedef struct ferry_backend_stats {
+    uint64_t buffer_allocs;   /* device/host buffers allocated so far */
+    uint64_t bytes_allocated; /* currently allocated */
+    uint64_t submissions;     /* graph executions submitted */
+    uint64_t bytes_uploaded;
+    uint64_t bytes_downloaded;
+} ferry_backend_stats;
+void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out);
+
+/* ---- parameter stores ----------------------------------------------------------------------------
+ * A store holds named persistent tensors (parameters, optimizer state, running statistics) in
+ * backend memory. Graphs of any batch size bind to the same store. */
+
+ferry_status ferry_store_init(ferry_backend_t *be, ferry_store_t **out);
+void ferry_store_free(ferry_store_t *st);
+/* Adds a zero-initialised entry; fails if the name exists. trainable marks model parameters. */
+ferry_status ferry_store_add(ferry_store_t *st, const char *name, ferry_dtype dtype, int ndim,
+                             const int64_t *shape, bool trainable);
+int ferry_store_count(const ferry_store_t *st);
+int ferry_store_find(const ferry_store_t *st, const char *name); /* index or -1 */
+const char *ferry_store_name(const ferry_store_t *st, int i);
+int ferry_store_ndim(const ferry_store_t *st, int i);
+const int64_t *ferry_store_shape(const ferry_store_t *st, int i);
+int64_t ferry_store_numel(const ferry_store_t *st, int i);
+bool ferry_store_trainable(const ferry_store_t *st, int i);
+/* Frozen entries get no gradient (affects graphs built afterwards). */
+void ferry_store_set_trainable(ferry_store_t *st, int i, bool trainable);
+ferry_status ferry_store_set(ferry_store_t *st, int i, const void *data, size_t nbytes);
+ferry_status ferry_store_get(const ferry_store_t *st, int i, void *data, size_t nbytes);
+/* Saves entries whose names do not contain '#' (optimizer state is saved only when with_state). */
+ferry_status ferry_store_save(const ferry_store_t *st, const char *path, bool with_state);
+/* Loads every matching entry; an entry in the file with no match, or a shape mismatch, is an error
+ * unless allow_missing/allow_unexpected say otherwise. */
+ferry_status ferry_store_load(ferry_store_t *st, const char *path, bool allow_missing,
+                              bool allow_unexpected);
+
+/* ---- contexts and leaves ------------------------------------------------------------------------ */
+
+ferry_status ferry_ctx_init(ferry_ctx_t **out);
+void ferry_ctx_free(ferry_ctx_t *ctx);
+
+/* An input fed before each step with ferry_tensor_set(). */
+ferry_tensor_t *ferry_input(ferry_ctx_t *ctx, const char *name, ferry_dtype dtype, int ndim,
+                            const int64_t *shape);
+/* A scalar input (1 element), e.g. the learning rate or the gradient-reversal coefficient. */
+ferry_tensor_t *ferry_scalar_input(ferry_ctx_t *ctx, const char *name, float initial);
+/* A constant filled with one value. */
+ferry_tensor_t *ferry_constant(ferry_ctx_t *ctx, float value, int ndim, const int64_t *shape);
+/* A parameter bound to store entry `name`. */
+ferry_tensor_t *ferry_param(ferry_ctx_t *ctx, ferry_store_t *st, const char *name);
+
+/* Marks an op result as an output that stays readable after compute. */
+void ferry_tensor_set_output(ferry_tensor_t *t);
+void ferry_tensor_set_name(ferry_tensor_t *t, const char *name);
+const char *ferry_tensor_name(const ferry_tensor_t *t);
+int ferry_tensor_ndim(const ferry_tensor_t *t);
+int64_t ferry_tensor_dim(const ferry_tensor_t *t, int i);
+int64_t ferry_tensor_numel(const ferry_tensor_t *t);
+ferry_dtype ferry_tensor_dtype(const ferry_tensor_t *t);
+/* True if the tensor depends on a trainable parameter (gradients flow through it). */
+bool ferry_tensor_requires_grad(const ferry_tensor_t *t);
+
+/* ---- ops (forward; each has a backward that autodiff emits) ------------------------------------- */
+
+/* Elementwise. */
+ferry_tensor_t *ferry_add(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+ferry_tensor_t *ferry_sub(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+ferry_tensor_t *ferry_mul(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+ferry_tensor_t *ferry_scale(ferry_ctx_t *ctx, ferry_tensor_t *a, float s);
+/* a * s[0] * c, where s is a 1-element tensor (a value that changes between steps). */
+ferry_tensor_t *ferry_scale_by(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *s, float c);
+/* x[N,C,...] + b[C] (channel bias for linear and convolution outputs). */
+ferry_tensor_t *ferry_add_bias(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *b);
+
+/* Activations. */
+ferry_tensor_t *ferry_relu(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_leaky_relu(ferry_ctx_t *ctx, ferry_tensor_t *x, float slope);
+ferry_tensor_t *ferry_sigmoid(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_tanh(ferry_ctx_t *ctx, ferry_tensor_t *x);
+/* Over the last dimension of a 2-D tensor [N,K]. */
+ferry_tensor_t *ferry_softmax(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_log_softmax(ferry_ctx_t *ctx, ferry_tensor_t *x);
+
+/* Linear algebra: C = op(a) · op(b), 2-D, op = transpose when the flag is set. */
+ferry_tensor_t *ferry_matmul(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b, bool trans_a,
+                             bool trans_b);
+
+/* Convolution and pooling on NCHW. Weight [O,C,KH,KW]. */
+ferry_tensor_t *ferry_conv2d(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *w, int stride,
+                             int pad);
+ferry_tensor_t *ferry_max_pool2d(ferry_ctx_t *ctx, ferry_tensor_t *x, int k, int stride, int pad);
+ferry_tensor_t *ferry_avg_pool2d(ferry_ctx_t *ctx, ferry_tensor_t *x, int k, int stride, int pad);
+/* [N,C,H,W] -> [N,C]. */
+ferry_tensor_t *ferry_global_avg_pool(ferry_ctx_t *ctx, ferry_tensor_t *x);
+
+/* Losses: scalar means over the batch. */
+/* logits [N,K], labels I32 [N]; label smoothing eps in [0,1). */
+ferry_tensor_t *ferry_cross_entropy(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels,
+                                    float smoothing);
+/* logits and targets of the same shape (targets in [0,1], F32). */
+ferry_tensor_t *ferry_bce_with_logits(ferry_ctx_t *ctx, ferry_tensor_t *logits,
+                                      ferry_tensor_t *targets);
+ferry_tensor_t *ferry_mse(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+
+/* Regularisation and normalisation. Dropout draws its mask from (seed tensor I32[1], salt, index):
+ * pass the same seed input to every dropout of a graph and set it once per step. */
+ferry_tensor_t *ferry_dropout(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *seed, float p,
+                              uint32_t salt);
+/* Batch norm over N (and H,W) per channel. train: batch statistics, running statistics updated in
+ * place with momentum; eval: running statistics. gamma, beta, running_mean, running_var: [C]. */
+ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *gamma,
+                                 ferry_tensor_t *beta, ferry_tensor_t *running_mean,
+                                 ferry_tensor_t *running_var, bool train, float momentum, float eps);
+
+/* Shapes. Reshape and slice are views (no copy). */
+ferry_tensor_t *ferry_reshape(ferry_ctx_t *ctx, ferry_tensor_t *x, int ndim, const int64_t *shape);
+ferry_tensor_t *ferry_flatten(ferry_ctx_t *ctx, ferry_tensor_t *x); /* [N, rest] */
+/* Rows [begin, end) along dimension 0. */
+ferry_tensor_t *ferry_slice_batch(ferry_ctx_t *ctx, ferry_tensor_t *x, int64_t begin, int64_t end);
+/* Concatenation along dimension 0. */
+ferry_tensor_t *ferry_concat_batch(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+
+/* Reductions to a scalar. */
+ferry_tensor_t *ferry_sum(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_mean(ferry_ctx_t *ctx, ferry_tensor_t *x);
+
+/* Identity forward; backward multiplies the gradient by -lambda[0] (gradient reversal, DANN).
+ * lambda is a 1-element tensor so a schedule can change it every step. */
+ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *lambda);
+
+/* Metrics (no gradient): number of rows whose arg-max equals the label, as an F32 scalar. */
+ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels);
+
+/* ---- autodiff ------------------------------------------------------------------------------------ */
+
+/* Emits the backward pass of scalar `loss` into ctx. Afterwards ferry_grad() gives d loss / d t for
+ * every tensor that requires a gradient (NULL for the others). Call once per context. */
+ferry_status ferry_backward(ferry_ctx_t *ctx, ferry_tensor_t *loss);
+ferry_tensor_t *ferry_grad(ferry_ctx_t *ctx, ferry_tensor_t *t);
+/* Parameters (ferry_param leaves) that received a gradient, in creation order. */
+int ferry_ctx_param_count(const ferry_ctx_t *ctx);
+ferry_tensor_t *ferry_ctx_param(const ferry_ctx_t *ctx, int i);
+/* Store index of a parameter leaf. */
+int ferry_param_store_index(const ferry_tensor_t *t);
+
+/* ---- optimizer update ops (in place on the store) --------------------------------------------- */
+
+/* param -= lr·lr_mult·update, with SGD momentum (PyTorch's formulation), Nesterov and L2 decay.
+ * mom is the momentum buffer (a store entry); lr a scalar input. Returns the op node. */
+ferry_tensor_t *ferry_sgd_update(ferry_ctx_t *ctx, ferry_tensor_t *param, ferry_tensor_t *grad,
+                                 ferry_tensor_t *mom, ferry_tensor_t *lr, float lr_mult,
+                                 float momentum, float weight_decay, bool nesterov);
+/* Adam/AdamW. hyper is a 4-element input [lr, 1-beta1^t, 1-beta2^t, 0] set each step;
+ * decoupled = AdamW (param *= 1 - lr·lr_mult·wd), else L2 added to the gradient. */
+ferry_tensor_t *ferry_adam_update(ferry_ctx_t *ctx, ferry_tensor_t *param, ferry_tensor_t *grad,
+                                  ferry_tensor_t *m, ferry_tensor_t *v, ferry_tensor_t *hyper,
+                                  float lr_mult, float beta1, float beta2, float eps,
+                                  float weight_decay, bool decoupled);
+
+/* ---- static graphs --------------------------------------------------------------------------------
+ * A graph is every op recorded in ctx that an output or an in-place update depends on, in order.
+ * Memory is planned once (liveness-based packing of intermediates); compute allocates nothing. */
+
+ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph_t **out);
+void ferry_graph_free(ferry_graph_t *g);
+ferry_status ferry_graph_compute(ferry_graph_t *g);
+/* Host <-> device for inputs and outputs (nbytes must equal the tensor's size). */
+ferry_status ferry_tensor_set(ferry_graph_t *g, ferry_tensor_t *t, const void *data, size_t nbytes);
+ferry_status ferry_tensor_get(ferry_graph_t *g, const ferry_tensor_t *t, void *data, size_t nbytes);
+float ferry_tensor_get_scalar(ferry_graph_t *g, const ferry_tensor_t *t);
+
+typedef struct ferry_graph_info {
+    int n_nodes;              /* executed ops */
+    size_t transient_bytes;   /* packed arena for intermediates */
+    size_t unpacked_bytes;    /* what the intermediates would take without reuse */
+    size_t input_bytes;       /* inputs and constants */
+} ferry_graph_info;
+void ferry_graph_get_info(const ferry_graph_t *g, ferry_graph_info *out);
+/* Writes one line per node (op, shape, sources) to a FILE* (for debugging). */
+void ferry_graph_print(const ferry_graph_t *g, void *file);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* Ferry — supervised training and evaluation of a built-in model on a built-in data set. */
+#ifndef FERRY_TRAIN_H
+#define FERRY_TRAIN_H
+
+#include "ferry/data.h"
+#include "ferry/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ferry_progress {
+    int epoch, epochs;          /* 1-based epoch */
+    int64_t step, steps;        /* step within the epoch, steps per epoch */
+    double loss;                /* mean training loss over the epoch so far */
+    double accuracy;            /* training accuracy over the epoch so far */
+    double images_per_s;
+    double eta_s;
+    bool epoch_end;             /* last call of an epoch: test_accuracy is set */
+    double test_accuracy;
+} ferry_progress;
+
+typedef void (*ferry_progress_fn)(const ferry_progress *p, void *user);
+
+typedef struct ferry_train_opts {
+    const char *data;           /* "mnist" or "fashion" */
+    const char *arch;           /* "lenet" or "resnet" */
+    int epochs;
+    int batch;
+    uint64_t seed;
+    ferry_backend_t *backend;
+    ferry_optim_config optim;
+    float label_smoothing;
+    const char *init_path;      /* safetensors to start from (optional) */
+    const char *save_path;      /* safetensors to write at the end (optional) */
+    ferry_progress_fn progress; /* optional */
+    void *user;
+} ferry_train_opts;
+
+typedef struct ferry_train_result {
+    double final_loss;          /* mean training loss of the last epoch */
+    double test_accuracy;       /* after the last epoch */
+    double seconds;
+    double images_per_s;        /* training throughput over all epochs */
+} ferry_train_result;
+
+/* Sensible defaults for data/arch: SGD momentum 0.9, cosine schedule, batch 64. */
+ferry_train_opts ferry_train_defaults(void);
+ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out);
+
+/* Accuracy of the model on a data set (eval mode), batches of `batch`. */
+ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
+                            double *accuracy);
+/* Maps images in [0,1] to the network's input range: (x - 0.5) / 0.5. */
+void ferry_normalize_images(float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

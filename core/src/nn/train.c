@@ -1,0 +1,238 @@
+/* Supervised training: one static training graph, one evaluation graph, both bound to the same
+ * parameter store. Per step only the batch goes in and the scalar metrics come out. */
+#include "internal.h"
+#include "ferry/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void ferry_normalize_images(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = (x[i] - 0.5f) * 2.0f;
+}
+
+ferry_train_opts ferry_train_defaults(void)
+{
+    ferry_train_opts o = {.data = "mnist", .arch = "lenet", .epochs = 10, .batch = 64, .seed = 1};
+    o.optim = ferry_optim_defaults(FERRY_SGD);
+    o.optim.lr = 0.05f;
+    o.optim.weight_decay = 5e-4f;
+    o.optim.schedule = FERRY_SCHED_COSINE;
+    return o;
+}
+
+/* ---- evaluation ------------------------------------------------------------------------------------ */
+
+struct eval_graph {
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    ferry_tensor_t *x, *y, *correct;
+};
+
+static void eval_graph_free(struct eval_graph *e)
+{
+    ferry_graph_free(e->g);
+    ferry_ctx_free(e->ctx);
+}
+
+static ferry_status eval_graph_init(struct eval_graph *e, ferry_model_t *m, ferry_backend_t *be,
+                                    int batch, int c, int h, int w)
+{
+    memset(e, 0, sizeof *e);
+    ferry_status s = ferry_ctx_init(&e->ctx);
+    if (s) return s;
+    ferry_forward_opts fo = {.train = false};
+    e->x = ferry_input(e->ctx, "x", FERRY_F32, 4, (int64_t[]){batch, c, h, w});
+    e->y = ferry_input(e->ctx, "y", FERRY_I32, 1, (int64_t[]){batch});
+    ferry_tensor_t *logits = ferry_model_classifier(m, e->ctx, ferry_model_features(m, e->ctx, e->x, &fo), &fo);
+    e->correct = ferry_count_correct(e->ctx, logits, e->y);
+    if (!e->correct) return FERRY_ERR_SHAPE;
+    ferry_tensor_set_output(e->correct);
+    return ferry_graph_init(e->ctx, be, &e->g);
+}
+
+ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
+                            double *accuracy)
+{
+    int c, h, w;
+    ferry_dataset_geometry(ds, &c, &h, &w);
+    struct eval_graph e;
+    ferry_loader_t *ld = NULL;
+    float *x = malloc((size_t)batch * c * h * w * sizeof *x);
+    int32_t *y = malloc((size_t)batch * sizeof *y);
+    ferry_status s = x && y ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    if (!s) s = eval_graph_init(&e, m, be, batch, c, h, w);
+    if (!s) s = ferry_loader_init(ds, batch, false, false, 0, &ld);
+    double correct = 0;
+    int64_t seen = 0;
+    if (!s) ferry_loader_start_epoch(ld, 0);
+    for (int n; !s && (n = ferry_loader_next(ld, x, y)) > 0;) {
+        for (int i = n; i < batch; i++) y[i] = -1; /* padding rows never count as correct */
+        memset(x + (size_t)n * c * h * w, 0, (size_t)(batch - n) * c * h * w * sizeof *x);
+        ferry_normalize_images(x, (size_t)batch * c * h * w);
+        if ((s = ferry_tensor_set(e.g, e.x, x, (size_t)batch * c * h * w * sizeof *x)) ||
+            (s = ferry_tensor_set(e.g, e.y, y, (size_t)batch * sizeof *y)) ||
+            (s = ferry_graph_compute(e.g)))
+            break;
+        correct += ferry_tensor_get_scalar(e.g, e.correct);
+        seen += n;
+    }
+    *accuracy = seen ? correct / (double)seen : 0.0;
+    eval_graph_free(&e);
+    ferry_loader_free(ld);
+    free(x);
+    free(y);
+    return s;
+}
+
+/* ---- training ---------------------------------------------------------------------------------------- */
+
+struct trainer {
+    const ferry_train_opts *o;
+    ferry_dataset_t *train, *test;
+    ferry_store_t *st;
+    ferry_model_t *m;
+    ferry_optim_t *opt;
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    ferry_tensor_t *x, *y, *seed, *loss, *correct;
+    ferry_loader_t *ld;
+    int c, h, w;
+};
+
+static ferry_status build_train_graph(struct trainer *t)
+{
+    const ferry_train_opts *o = t->o;
+    ferry_status s = ferry_ctx_init(&t->ctx);
+    if (s) return s;
+    ferry_ctx_t *ctx = t->ctx;
+    t->x = ferry_input(ctx, "x", FERRY_F32, 4, (int64_t[]){o->batch, t->c, t->h, t->w});
+    t->y = ferry_input(ctx, "y", FERRY_I32, 1, (int64_t[]){o->batch});
+    t->seed = ferry_input(ctx, "dropout_seed", FERRY_I32, 1, (int64_t[]){1});
+    ferry_forward_opts fo = {.train = true, .seed = t->seed};
+    ferry_tensor_t *logits = ferry_model_classifier(t->m, ctx, ferry_model_features(t->m, ctx, t->x, &fo), &fo);
+    t->loss = ferry_cross_entropy(ctx, logits, t->y, o->label_smoothing);
+    t->correct = ferry_count_correct(ctx, logits, t->y);
+    if (!t->loss || !t->correct) return FERRY_ERR_SHAPE;
+    ferry_tensor_set_output(t->loss);
+    ferry_tensor_set_output(t->correct);
+    if ((s = ferry_backward(ctx, t->loss)) || (s = ferry_optim_init(&o->optim, t->st, &t->opt)) ||
+        (s = ferry_optim_record(t->opt, ctx)))
+        return s;
+    return ferry_graph_init(ctx, o->backend, &t->g);
+}
+
+static ferry_status setup(struct trainer *t)
+{
+    const ferry_train_opts *o = t->o;
+    ferry_rng_t *rng = NULL;
+    ferry_status s;
+    if (o->epochs < 1 || o->batch < 1)
+        return ferry_error(FERRY_ERR_INVALID, "train: epochs (%d) and batch (%d) must be positive",
+                           o->epochs, o->batch);
+    if ((s = ferry_dataset_load(o->data, "train", &t->train)) ||
+        (s = ferry_dataset_load(o->data, "test", &t->test)))
+        return s;
+    ferry_dataset_geometry(t->train, &t->c, &t->h, &t->w);
+    if ((s = ferry_store_init(o->backend, &t->st)) || (s = ferry_rng_init(o->seed, &rng))) return s;
+    s = ferry_model_init(o->arch, t->c, t->h, t->w, ferry_dataset_classes(t->train), t->st, rng, &t->m);
+    ferry_rng_free(rng);
+    if (s) return s;
+    if (o->init_path && (s = ferry_store_load(t->st, o->init_path, false, true))) return s;
+    if ((s = build_train_graph(t))) return s;
+    return ferry_loader_init(t->train, o->batch, true, true, o->seed, &t->ld);
+}
+
+static void teardown(struct trainer *t)
+{
+    ferry_loader_free(t->ld);
+    ferry_graph_free(t->g);
+    ferry_ctx_free(t->ctx);
+    ferry_optim_free(t->opt);
+    ferry_model_free(t->m);
+    ferry_store_free(t->st);
+    ferry_dataset_free(t->train);
+    ferry_dataset_free(t->test);
+}
+
+static ferry_status run_epoch(struct trainer *t, int epoch, float *x, int32_t *y, double t0,
+                              int64_t *images, ferry_progress *pr)
+{
+    const ferry_train_opts *o = t->o;
+    size_t xn = (size_t)o->batch * t->c * t->h * t->w;
+    int64_t steps = ferry_loader_batches_per_epoch(t->ld), total = steps * o->epochs;
+    double loss_sum = 0, correct = 0;
+    ferry_loader_start_epoch(t->ld, epoch);
+    for (int64_t k = 0; k < steps; k++) {
+        int n = ferry_loader_next(t->ld, x, y);
+        FERRY_ASSERT(n == o->batch);
+        ferry_normalize_images(x, xn);
+        int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)epoch, (uint32_t)k) >> 1);
+        double p = (double)(epoch * steps + k) / (double)total;
+        ferry_status s;
+        if ((s = ferry_tensor_set(t->g, t->x, x, xn * sizeof *x)) ||
+            (s = ferry_tensor_set(t->g, t->y, y, (size_t)o->batch * sizeof *y)) ||
+            (s = ferry_tensor_set(t->g, t->seed, &seed, sizeof seed)) ||
+            (s = ferry_optim_prepare_step(t->opt, t->g, p)) || (s = ferry_graph_compute(t->g)))
+            return s;
+        loss_sum += ferry_tensor_get_scalar(t->g, t->loss);
+        correct += ferry_tensor_get_scalar(t->g, t->correct);
+        *images += n;
+        double el = now_s() - t0;
+        *pr = (ferry_progress){.epoch = epoch + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,
+                               .loss = loss_sum / (double)(k + 1),
+                               .accuracy = correct / (double)((k + 1) * o->batch),
+                               .images_per_s = (double)*images / el,
+                               .eta_s = el / (double)(epoch * steps + k + 1) *
+                                        (double)(total - epoch * steps - k - 1)};
+        if (!isfinite(pr->loss))
+            return ferry_error(FERRY_ERR_INVALID, "training diverged at epoch %d step %lld (loss %g)",
+                               epoch + 1, (long long)k + 1, pr->loss);
+        if (o->progress && k + 1 < steps) o->progress(pr, o->user);
+    }
+    return FERRY_OK;
+}
+
+ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
+{
+    struct trainer t = {.o = o};
+    memset(out, 0, sizeof *out);
+    ferry_status s = setup(&t);
+    float *x = NULL;
+    int32_t *y = NULL;
+    if (!s) {
+        x = malloc((size_t)o->batch * t.c * t.h * t.w * sizeof *x);
+        y = malloc((size_t)o->batch * sizeof *y);
+        if (!x || !y) s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
+    }
+    double t0 = now_s(), train_time = 0;
+    int64_t images = 0;
+    for (int e = 0; !s && e < o->epochs; e++) {
+        ferry_progress pr;
+        double te = now_s();
+        s = run_epoch(&t, e, x, y, t0, &images, &pr);
+        train_time += now_s() - te;
+        if (!s) s = ferry_evaluate(t.m, o->backend, t.test, 500, &pr.test_accuracy);
+        if (s) break;
+        pr.epoch_end = true;
+        if (o->progress) o->progress(&pr, o->user);
+        out->final_loss = pr.loss;
+        out->test_accuracy = pr.test_accuracy;
+    }
+    out->seconds = now_s() - t0;
+    out->images_per_s = train_time > 0 ? (double)images / train_time : 0;
+    if (!s && o->save_path) s = ferry_store_save(t.st, o->save_path, false);
+    free(x);
+    free(y);
+    teardown(&t);
+    return s;
+}

@@ -1,0 +1,657 @@
+/* Op constructors (shape checks) and their backward builders.
+ * A backward builder only records ordinary ops; nothing here computes. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct ferry_tensor T;
+
+static const char *const op_names[FERRY_OP_COUNT] = {
+    [FERRY_OP_LEAF] = "leaf",
+    [FERRY_OP_RESHAPE] = "reshape",
+    [FERRY_OP_SLICE] = "slice",
+    [FERRY_OP_GRAD_REVERSE] = "grad_reverse",
+    [FERRY_OP_ADD] = "add",
+    [FERRY_OP_MUL] = "mul",
+    [FERRY_OP_SCALE] = "scale",
+    [FERRY_OP_SCALE_BY] = "scale_by",
+    [FERRY_OP_ADD_BIAS] = "add_bias",
+    [FERRY_OP_BIAS_GRAD] = "bias_grad",
+    [FERRY_OP_UNARY] = "unary",
+    [FERRY_OP_UNARY_BWD] = "unary_bwd",
+    [FERRY_OP_SOFTMAX] = "softmax",
+    [FERRY_OP_LOG_SOFTMAX] = "log_softmax",
+    [FERRY_OP_SOFTMAX_BWD] = "softmax_bwd",
+    [FERRY_OP_LOG_SOFTMAX_BWD] = "log_softmax_bwd",
+    [FERRY_OP_MATMUL] = "matmul",
+    [FERRY_OP_CONV2D] = "conv2d",
+    [FERRY_OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
+    [FERRY_OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
+    [FERRY_OP_MAX_POOL] = "max_pool2d",
+    [FERRY_OP_MAX_POOL_BWD] = "max_pool2d_bwd",
+    [FERRY_OP_AVG_POOL] = "avg_pool2d",
+    [FERRY_OP_AVG_POOL_BWD] = "avg_pool2d_bwd",
+    [FERRY_OP_CROSS_ENTROPY] = "cross_entropy",
+    [FERRY_OP_CROSS_ENTROPY_BWD] = "cross_entropy_bwd",
+    [FERRY_OP_BCE_LOGITS] = "bce_with_logits",
+    [FERRY_OP_BCE_LOGITS_BWD] = "bce_with_logits_bwd",
+    [FERRY_OP_DROPOUT] = "dropout",
+    [FERRY_OP_BN_STATS] = "batch_norm_stats",
+    [FERRY_OP_BN_APPLY] = "batch_norm",
+    [FERRY_OP_BN_BWD_PARAMS] = "batch_norm_bwd_params",
+    [FERRY_OP_BN_BWD_DATA] = "batch_norm_bwd_data",
+    [FERRY_OP_CONCAT] = "concat",
+    [FERRY_OP_PAD_BATCH] = "pad_batch",
+    [FERRY_OP_SUM] = "sum",
+    [FERRY_OP_BROADCAST] = "broadcast",
+    [FERRY_OP_COUNT_CORRECT] = "count_correct",
+    [FERRY_OP_SGD_UPDATE] = "sgd_update",
+    [FERRY_OP_ADAM_UPDATE] = "adam_update",
+};
+
+const char *ferry_op_name(enum ferry_op op)
+{
+    return (unsigned)op < FERRY_OP_COUNT && op_names[op] ? op_names[op] : "?";
+}
+
+/* Shape error naming the op and the offending shapes. */
+static T *shape_error(const char *op, const char *what, const T *a, const T *b)
+{
+    char sa[64], sb[64] = "";
+    ferry_shape_str(a, sa, sizeof sa);
+    if (b) ferry_shape_str(b, sb, sizeof sb);
+    ferry_error(FERRY_ERR_SHAPE, "%s: %s (got %s%s%s)", op, what, sa, b ? " and " : "", sb);
+    return NULL;
+}
+
+static bool any_null(int n, T *const *t)
+{
+    for (int i = 0; i < n; i++)
+        if (!t[i]) return true;
+    return false;
+}
+
+#define SRCS(...) ((T *const[]){__VA_ARGS__})
+#define NSRC(...) ((int)(sizeof((T *const[]){__VA_ARGS__}) / sizeof(T *)))
+#define OP(ctx, op, like, ...) \
+    ferry_new_op(ctx, op, FERRY_F32, (like)->ndim, (like)->ne, NSRC(__VA_ARGS__), SRCS(__VA_ARGS__))
+#define CHECK(...)                                                                               \
+    do {                                                                                         \
+        if (any_null(NSRC(__VA_ARGS__), SRCS(__VA_ARGS__))) return NULL;                         \
+    } while (0)
+
+static const int64_t scalar_shape[1] = {1};
+
+static bool is_scalar(const T *t) { return t->numel == 1; }
+
+/* ---- elementwise ----------------------------------------------------------------------------- */
+
+static T *add_op(ferry_ctx_t *ctx, T *a, T *b, float ca, float cb, const char *name)
+{
+    CHECK(a, b);
+    if (!ferry_same_shape(a, b)) return shape_error(name, "shapes differ", a, b);
+    T *t = OP(ctx, FERRY_OP_ADD, a, a, b);
+    if (t) {
+        t->fp[0] = ca;
+        t->fp[1] = cb;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_add(ferry_ctx_t *ctx, T *a, T *b) { return add_op(ctx, a, b, 1, 1, "add"); }
+ferry_tensor_t *ferry_sub(ferry_ctx_t *ctx, T *a, T *b) { return add_op(ctx, a, b, 1, -1, "sub"); }
+
+ferry_tensor_t *ferry_mul(ferry_ctx_t *ctx, T *a, T *b)
+{
+    CHECK(a, b);
+    if (!ferry_same_shape(a, b)) return shape_error("mul", "shapes differ", a, b);
+    return OP(ctx, FERRY_OP_MUL, a, a, b);
+}
+
+ferry_tensor_t *ferry_scale(ferry_ctx_t *ctx, T *a, float s)
+{
+    CHECK(a);
+    T *t = OP(ctx, FERRY_OP_SCALE, a, a);
+    if (t) t->fp[0] = s;
+    return t;
+}
+
+ferry_tensor_t *ferry_scale_by(ferry_ctx_t *ctx, T *a, T *s, float c)
+{
+    CHECK(a, s);
+    if (!is_scalar(s)) return shape_error("scale_by", "the factor must have one element", s, NULL);
+    T *t = OP(ctx, FERRY_OP_SCALE_BY, a, a, s);
+    if (t) t->fp[0] = c;
+    return t;
+}
+
+ferry_tensor_t *ferry_add_bias(ferry_ctx_t *ctx, T *x, T *b)
+{
+    CHECK(x, b);
+    if ((x->ndim != 2 && x->ndim != 4) || b->ndim != 1 || b->ne[0] != x->ne[1])
+        return shape_error("add_bias", "expects x [N,C] or [N,C,H,W] and bias [C]", x, b);
+    return OP(ctx, FERRY_OP_ADD_BIAS, x, x, b);
+}
+
+static T *unary(ferry_ctx_t *ctx, T *x, enum ferry_unary kind, float slope)
+{
+    CHECK(x);
+    T *t = OP(ctx, FERRY_OP_UNARY, x, x);
+    if (t) {
+        t->ip[0] = (int32_t)kind;
+        t->fp[0] = slope;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_relu(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_RELU, 0); }
+ferry_tensor_t *ferry_leaky_relu(ferry_ctx_t *ctx, T *x, float slope)
+{
+    return unary(ctx, x, FERRY_UNARY_LEAKY_RELU, slope);
+}
+ferry_tensor_t *ferry_sigmoid(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_SIGMOID, 0); }
+ferry_tensor_t *ferry_tanh(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_TANH, 0); }
+
+static T *rowwise(ferry_ctx_t *ctx, T *x, enum ferry_op op)
+{
+    CHECK(x);
+    if (x->ndim != 2) return shape_error(ferry_op_name(op), "expects a 2-D tensor [N,K]", x, NULL);
+    return OP(ctx, op, x, x);
+}
+
+ferry_tensor_t *ferry_softmax(ferry_ctx_t *ctx, T *x) { return rowwise(ctx, x, FERRY_OP_SOFTMAX); }
+ferry_tensor_t *ferry_log_softmax(ferry_ctx_t *ctx, T *x)
+{
+    return rowwise(ctx, x, FERRY_OP_LOG_SOFTMAX);
+}
+
+/* ---- matmul, conv, pool ------------------------------------------------------------------------ */
+
+ferry_tensor_t *ferry_matmul(ferry_ctx_t *ctx, T *a, T *b, bool ta, bool tb)
+{
+    CHECK(a, b);
+    if (a->ndim != 2 || b->ndim != 2) return shape_error("matmul", "expects 2-D tensors", a, b);
+    int64_t m = ta ? a->ne[1] : a->ne[0], ka = ta ? a->ne[0] : a->ne[1];
+    int64_t kb = tb ? b->ne[1] : b->ne[0], n = tb ? b->ne[0] : b->ne[1];
+    if (ka != kb) return shape_error("matmul", "inner dimensions differ", a, b);
+    T *t = ferry_new_op(ctx, FERRY_OP_MATMUL, FERRY_F32, 2, (int64_t[]){m, n}, 2, SRCS(a, b));
+    if (t) {
+        t->ip[0] = ta;
+        t->ip[1] = tb;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_conv2d(ferry_ctx_t *ctx, T *x, T *w, int stride, int pad)
+{
+    CHECK(x, w);
+    if (x->ndim != 4 || w->ndim != 4)
+        return shape_error("conv2d", "expects x [N,C,H,W] and weight [O,C,KH,KW]", x, w);
+    if (w->ne[1] != x->ne[1]) return shape_error("conv2d", "input channels differ", x, w);
+    if (stride < 1 || pad < 0) {
+        ferry_error(FERRY_ERR_INVALID, "conv2d: stride %d / padding %d invalid", stride, pad);
+        return NULL;
+    }
+    int64_t oh = (x->ne[2] + 2 * pad - w->ne[2]) / stride + 1;
+    int64_t ow = (x->ne[3] + 2 * pad - w->ne[3]) / stride + 1;
+    if (x->ne[2] + 2 * pad < w->ne[2] || x->ne[3] + 2 * pad < w->ne[3])
+        return shape_error("conv2d", "kernel larger than the padded input", x, w);
+    T *t = ferry_new_op(ctx, FERRY_OP_CONV2D, FERRY_F32, 4, (int64_t[]){x->ne[0], w->ne[0], oh, ow},
+                        2, SRCS(x, w));
+    if (t) {
+        t->ip[0] = stride;
+        t->ip[1] = pad;
+    }
+    return t;
+}
+
+static T *pool(ferry_ctx_t *ctx, T *x, enum ferry_op op, int kh, int kw, int sh, int sw, int ph,
+               int pw)
+{
+    CHECK(x);
+    if (x->ndim != 4) return shape_error(ferry_op_name(op), "expects x [N,C,H,W]", x, NULL);
+    if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
+        ferry_error(FERRY_ERR_INVALID, "%s: kernel %dx%d, stride %dx%d, padding %dx%d invalid",
+                    ferry_op_name(op), kh, kw, sh, sw, ph, pw);
+        return NULL;
+    }
+    if (x->ne[2] + 2 * ph < kh || x->ne[3] + 2 * pw < kw)
+        return shape_error(ferry_op_name(op), "window larger than the padded input", x, NULL);
+    int64_t oh = (x->ne[2] + 2 * ph - kh) / sh + 1, ow = (x->ne[3] + 2 * pw - kw) / sw + 1;
+    T *t = ferry_new_op(ctx, op, FERRY_F32, 4, (int64_t[]){x->ne[0], x->ne[1], oh, ow}, 1, SRCS(x));
+    if (t) memcpy(t->ip, (int32_t[]){kh, kw, sh, sw, ph, pw}, 6 * sizeof(int32_t));
+    return t;
+}
+
+ferry_tensor_t *ferry_max_pool2d(ferry_ctx_t *ctx, T *x, int k, int stride, int pad)
+{
+    return pool(ctx, x, FERRY_OP_MAX_POOL, k, k, stride, stride, pad, pad);
+}
+
+ferry_tensor_t *ferry_avg_pool2d(ferry_ctx_t *ctx, T *x, int k, int stride, int pad)
+{
+    return pool(ctx, x, FERRY_OP_AVG_POOL, k, k, stride, stride, pad, pad);
+}
+
+ferry_tensor_t *ferry_global_avg_pool(ferry_ctx_t *ctx, T *x)
+{
+    CHECK(x);
+    if (x->ndim != 4) return shape_error("global_avg_pool", "expects x [N,C,H,W]", x, NULL);
+    T *p = pool(ctx, x, FERRY_OP_AVG_POOL, (int)x->ne[2], (int)x->ne[3], 1, 1, 0, 0);
+    return ferry_reshape(ctx, p, 2, (int64_t[]){x->ne[0], x->ne[1]});
+}
+
+/* ---- losses ----------------------------------------------------------------------------------- */
+
+ferry_tensor_t *ferry_cross_entropy(ferry_ctx_t *ctx, T *logits, T *labels, float smoothing)
+{
+    CHECK(logits, labels);
+    if (logits->ndim != 2 || labels->ndim != 1 || labels->ne[0] != logits->ne[0] ||
+        labels->dtype != FERRY_I32)
+        return shape_error("cross_entropy", "expects logits [N,K] and I32 labels [N]", logits,
+                           labels);
+    if (!(smoothing >= 0 && smoothing < 1)) {
+        ferry_error(FERRY_ERR_INVALID, "cross_entropy: label smoothing %g not in [0,1)",
+                    (double)smoothing);
+        return NULL;
+    }
+    T *t = ferry_new_op(ctx, FERRY_OP_CROSS_ENTROPY, FERRY_F32, 1, scalar_shape, 2,
+                        SRCS(logits, labels));
+    if (t) t->fp[0] = smoothing;
+    return t;
+}
+
+ferry_tensor_t *ferry_bce_with_logits(ferry_ctx_t *ctx, T *logits, T *targets)
+{
+    CHECK(logits, targets);
+    if (logits->numel != targets->numel || targets->dtype != FERRY_F32)
+        return shape_error("bce_with_logits", "logits and F32 targets must have as many elements",
+                           logits, targets);
+    return ferry_new_op(ctx, FERRY_OP_BCE_LOGITS, FERRY_F32, 1, scalar_shape, 2,
+                        SRCS(logits, targets));
+}
+
+ferry_tensor_t *ferry_mse(ferry_ctx_t *ctx, T *a, T *b)
+{
+    CHECK(a, b);
+    if (!ferry_same_shape(a, b)) return shape_error("mse", "shapes differ", a, b);
+    T *d = ferry_sub(ctx, a, b);
+    return ferry_mean(ctx, ferry_mul(ctx, d, d));
+}
+
+/* ---- regularisation, normalisation ----------------------------------------------------------- */
+
+ferry_tensor_t *ferry_dropout(ferry_ctx_t *ctx, T *x, T *seed, float p, uint32_t salt)
+{
+    CHECK(x, seed);
+    if (seed->dtype != FERRY_I32 || !is_scalar(seed))
+        return shape_error("dropout", "the seed must be one I32 element", seed, NULL);
+    if (!(p >= 0 && p < 1)) {
+        ferry_error(FERRY_ERR_INVALID, "dropout: probability %g not in [0,1)", (double)p);
+        return NULL;
+    }
+    T *t = OP(ctx, FERRY_OP_DROPOUT, x, x, seed);
+    if (t) {
+        t->fp[0] = p;
+        t->ip[0] = (int32_t)salt;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, T *x, T *gamma, T *beta, T *rmean, T *rvar,
+                                 bool train, float momentum, float eps)
+{
+    CHECK(x, gamma, beta, rmean, rvar);
+    if (x->ndim != 2 && x->ndim != 4)
+        return shape_error("batch_norm", "expects x [N,C] or [N,C,H,W]", x, NULL);
+    T *const p[] = {gamma, beta, rmean, rvar};
+    for (int i = 0; i < 4; i++)
+        if (p[i]->ndim != 1 || p[i]->ne[0] != x->ne[1])
+            return shape_error("batch_norm", "parameters must be [C]", x, p[i]);
+    if (train && x->numel / x->ne[1] < 2)
+        return shape_error("batch_norm", "training needs more than one value per channel", x, NULL);
+    T *t;
+    if (train) {
+        T *stats = ferry_new_op(ctx, FERRY_OP_BN_STATS, FERRY_F32, 2, (int64_t[]){2, x->ne[1]}, 3,
+                                SRCS(x, rmean, rvar));
+        if (!stats) return NULL;
+        stats->fp[0] = momentum;
+        stats->fp[1] = eps;
+        stats->flags |= FERRY_FLAG_SIDE_EFFECT;
+        t = OP(ctx, FERRY_OP_BN_APPLY, x, x, stats, gamma, beta);
+    } else {
+        t = OP(ctx, FERRY_OP_BN_APPLY, x, x, rmean, gamma, beta, rvar);
+        if (t) t->ip[0] = 1;
+    }
+    if (t) t->fp[1] = eps;
+    return t;
+}
+
+/* ---- shapes ---------------------------------------------------------------------------------- */
+
+static T *view(ferry_ctx_t *ctx, enum ferry_op op, T *x, int ndim, const int64_t *shape, int64_t off)
+{
+    T *t = ferry_new_op(ctx, op, x->dtype, ndim, shape, 1, SRCS(x));
+    if (t) {
+        t->view_src = x;
+        t->view_off = off;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_reshape(ferry_ctx_t *ctx, T *x, int ndim, const int64_t *shape)
+{
+    CHECK(x);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if (ndim < 1 || ndim > FERRY_MAX_DIMS || n != x->numel) {
+        ferry_error(FERRY_ERR_SHAPE, "reshape: %lld elements cannot take a shape of %lld",
+                    (long long)x->numel, (long long)n);
+        return NULL;
+    }
+    return view(ctx, FERRY_OP_RESHAPE, x, ndim, shape, 0);
+}
+
+ferry_tensor_t *ferry_flatten(ferry_ctx_t *ctx, T *x)
+{
+    CHECK(x);
+    return ferry_reshape(ctx, x, 2, (int64_t[]){x->ne[0], x->numel / x->ne[0]});
+}
+
+ferry_tensor_t *ferry_slice_batch(ferry_ctx_t *ctx, T *x, int64_t begin, int64_t end)
+{
+    CHECK(x);
+    if (begin < 0 || end > x->ne[0] || begin >= end) {
+        ferry_error(FERRY_ERR_SHAPE, "slice_batch: rows [%lld, %lld) of a tensor with %lld rows",
+                    (long long)begin, (long long)end, (long long)x->ne[0]);
+        return NULL;
+    }
+    int64_t shape[FERRY_MAX_DIMS];
+    memcpy(shape, x->ne, sizeof shape);
+    shape[0] = end - begin;
+    T *t = view(ctx, FERRY_OP_SLICE, x, x->ndim, shape, begin * x->nb[0]);
+    if (t) {
+        t->ip[0] = (int32_t)begin;
+        t->ip[1] = (int32_t)end;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_concat_batch(ferry_ctx_t *ctx, T *a, T *b)
+{
+    CHECK(a, b);
+    bool ok = a->ndim == b->ndim && a->dtype == b->dtype;
+    for (int i = 1; ok && i < a->ndim; i++) ok = a->ne[i] == b->ne[i];
+    if (!ok) return shape_error("concat_batch", "all but the first dimension must match", a, b);
+    int64_t shape[FERRY_MAX_DIMS];
+    memcpy(shape, a->ne, sizeof shape);
+    shape[0] = a->ne[0] + b->ne[0];
+    return ferry_new_op(ctx, FERRY_OP_CONCAT, a->dtype, a->ndim, shape, 2, SRCS(a, b));
+}
+
+/* ---- reductions, gradient reversal, metrics --------------------------------------------------- */
+
+ferry_tensor_t *ferry_sum(ferry_ctx_t *ctx, T *x)
+{
+    CHECK(x);
+    T *t = ferry_new_op(ctx, FERRY_OP_SUM, FERRY_F32, 1, scalar_shape, 1, SRCS(x));
+    if (t) t->fp[0] = 1.0f;
+    return t;
+}
+
+ferry_tensor_t *ferry_mean(ferry_ctx_t *ctx, T *x)
+{
+    T *t = ferry_sum(ctx, x);
+    if (t) t->fp[0] = (float)(1.0 / (double)x->numel);
+    return t;
+}
+
+ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, T *x, T *lambda)
+{
+    CHECK(x, lambda);
+    if (!is_scalar(lambda))
+        return shape_error("grad_reverse", "lambda must have one element", lambda, NULL);
+    T *t = view(ctx, FERRY_OP_GRAD_REVERSE, x, x->ndim, x->ne, 0);
+    if (t) t->src[1] = lambda;
+    return t;
+}
+
+ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, T *logits, T *labels)
+{
+    CHECK(logits, labels);
+    if (logits->ndim != 2 || labels->ndim != 1 || labels->ne[0] != logits->ne[0] ||
+        labels->dtype != FERRY_I32)
+        return shape_error("count_correct", "expects logits [N,K] and I32 labels [N]", logits,
+                           labels);
+    T *t = ferry_new_op(ctx, FERRY_OP_COUNT_CORRECT, FERRY_F32, 1, scalar_shape, 2,
+                        SRCS(logits, labels));
+    if (t) t->flags &= ~FERRY_FLAG_REQUIRES_GRAD;
+    return t;
+}
+
+/* ---- optimizer updates --------------------------------------------------------------------------- */
+
+static T *update_op(ferry_ctx_t *ctx, enum ferry_op op, int nsrc, T *const *srcs)
+{
+    if (any_null(nsrc, srcs)) return NULL;
+    T *p = srcs[0], *g = srcs[1];
+    if (p->leaf != FERRY_LEAF_PARAM || !ferry_same_shape(p, g))
+        return shape_error(ferry_op_name(op), "expects a parameter and a gradient of its shape", p, g);
+    for (int i = 2; i < nsrc - 1; i++)
+        if (srcs[i]->leaf != FERRY_LEAF_PARAM || srcs[i]->numel != p->numel)
+            return shape_error(ferry_op_name(op), "state must be a store entry of the parameter's size",
+                               p, srcs[i]);
+    bool was = ctx->in_backward;
+    ctx->in_backward = true; /* an update has no gradient */
+    T *t = ferry_new_op(ctx, op, FERRY_F32, p->ndim, p->ne, nsrc, srcs);
+    ctx->in_backward = was;
+    if (!t) return NULL;
+    t->view_src = p; /* writes the parameter in place */
+    t->flags |= FERRY_FLAG_SIDE_EFFECT;
+    return t;
+}
+
+ferry_tensor_t *ferry_sgd_update(ferry_ctx_t *ctx, T *param, T *grad, T *mom, T *lr, float lr_mult,
+                                 float momentum, float weight_decay, bool nesterov)
+{
+    T *t = update_op(ctx, FERRY_OP_SGD_UPDATE, 4, SRCS(param, grad, mom, lr));
+    if (t) {
+        t->fp[0] = lr_mult;
+        t->fp[1] = momentum;
+        t->fp[2] = weight_decay;
+        t->ip[0] = nesterov;
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_adam_update(ferry_ctx_t *ctx, T *param, T *grad, T *m, T *v, T *hyper,
+                                  float lr_mult, float beta1, float beta2, float eps,
+                                  float weight_decay, bool decoupled)
+{
+    T *t = update_op(ctx, FERRY_OP_ADAM_UPDATE, 5, SRCS(param, grad, m, v, hyper));
+    if (t) {
+        memcpy(t->fp, (float[]){lr_mult, beta1, beta2, eps, weight_decay}, 5 * sizeof(float));
+        t->ip[0] = decoupled;
+    }
+    return t;
+}
+
+/* =================================== backward builders ====================================== */
+
+#define NEED(i) (node->src[i] && (node->src[i]->flags & FERRY_FLAG_REQUIRES_GRAD))
+
+static T *gop(ferry_ctx_t *ctx, enum ferry_op op, const T *like, int nsrc, T *const *srcs)
+{
+    return ferry_new_op(ctx, op, FERRY_F32, like->ndim, like->ne, nsrc, srcs);
+}
+
+static void bw_view(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *x = node->src[0];
+    switch (node->op) {
+    case FERRY_OP_RESHAPE: gr[0] = ferry_reshape(ctx, g, x->ndim, x->ne); break;
+    case FERRY_OP_SLICE: {
+        T *t = gop(ctx, FERRY_OP_PAD_BATCH, x, 1, SRCS(g));
+        if (t) {
+            t->ip[0] = (int32_t)x->ne[0];
+            t->ip[1] = node->ip[0];
+        }
+        gr[0] = t;
+        break;
+    }
+    default: /* gradient reversal */ gr[0] = ferry_scale_by(ctx, g, node->src[1], -1.0f); break;
+    }
+}
+
+static void bw_add(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    for (int i = 0; i < 2; i++)
+        if (NEED(i)) gr[i] = node->fp[i] == 1.0f ? g : ferry_scale(ctx, g, node->fp[i]);
+}
+
+static void bw_mul(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    if (NEED(0)) gr[0] = ferry_mul(ctx, g, node->src[1]);
+    if (NEED(1)) gr[1] = ferry_mul(ctx, g, node->src[0]);
+}
+
+static void bw_scale(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    gr[0] = ferry_scale(ctx, g, node->fp[0]);
+}
+
+static void bw_scale_by(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    if (NEED(0)) gr[0] = ferry_scale_by(ctx, g, node->src[1], node->fp[0]);
+    if (NEED(1)) /* d/ds (a·s·c) = c·sum(g·a) */
+        gr[1] = ferry_scale(ctx, ferry_sum(ctx, ferry_mul(ctx, g, node->src[0])), node->fp[0]);
+}
+
+static void bw_add_bias(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    if (NEED(0)) gr[0] = g;
+    if (NEED(1)) gr[1] = gop(ctx, FERRY_OP_BIAS_GRAD, node->src[1], 1, SRCS(g));
+}
+
+static void bw_unary(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    enum ferry_unary k = (enum ferry_unary)node->ip[0];
+    /* relu/leaky use the input; sigmoid/tanh the output */
+    T *ref = (k == FERRY_UNARY_SIGMOID || k == FERRY_UNARY_TANH) ? node : node->src[0];
+    T *t = gop(ctx, FERRY_OP_UNARY_BWD, node, 2, SRCS(g, ref));
+    if (t) {
+        t->ip[0] = node->ip[0];
+        t->fp[0] = node->fp[0];
+    }
+    gr[0] = t;
+}
+
+static void bw_softmax(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    enum ferry_op op =
+        node->op == FERRY_OP_SOFTMAX ? FERRY_OP_SOFTMAX_BWD : FERRY_OP_LOG_SOFTMAX_BWD;
+    gr[0] = gop(ctx, op, node, 2, SRCS(g, node));
+}
+
+static void bw_matmul(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *a = node->src[0], *b = node->src[1];
+    bool ta = node->ip[0], tb = node->ip[1];
+    /* C = op(A)·op(B): dA = g·op(B)^T (transposed back if A was), dB likewise. */
+    if (NEED(0)) gr[0] = ta ? ferry_matmul(ctx, b, g, tb, true) : ferry_matmul(ctx, g, b, false, !tb);
+    if (NEED(1)) gr[1] = tb ? ferry_matmul(ctx, g, a, true, ta) : ferry_matmul(ctx, a, g, !ta, false);
+}
+
+static void bw_conv(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!NEED(i)) continue;
+        enum ferry_op op = i == 0 ? FERRY_OP_CONV2D_BWD_DATA : FERRY_OP_CONV2D_BWD_WEIGHT;
+        T *t = gop(ctx, op, node->src[i], 2, SRCS(g, node->src[1 - i]));
+        if (t) {
+            t->ip[0] = node->ip[0];
+            t->ip[1] = node->ip[1];
+        }
+        gr[i] = t;
+    }
+}
+
+static void bw_pool(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *t = node->op == FERRY_OP_MAX_POOL
+               ? gop(ctx, FERRY_OP_MAX_POOL_BWD, node->src[0], 2, SRCS(g, node->src[0]))
+               : gop(ctx, FERRY_OP_AVG_POOL_BWD, node->src[0], 1, SRCS(g));
+    if (t) memcpy(t->ip, node->ip, sizeof t->ip);
+    gr[0] = t;
+}
+
+static void bw_loss(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    enum ferry_op op = node->op == FERRY_OP_CROSS_ENTROPY ? FERRY_OP_CROSS_ENTROPY_BWD
+                                                          : FERRY_OP_BCE_LOGITS_BWD;
+    T *t = gop(ctx, op, node->src[0], 3, SRCS(g, node->src[0], node->src[1]));
+    if (t) t->fp[0] = node->fp[0];
+    gr[0] = t;
+    /* targets of BCE could require grad in principle; Ferry treats targets as data */
+}
+
+static void bw_dropout(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    gr[0] = ferry_dropout(ctx, g, node->src[1], node->fp[0], (uint32_t)node->ip[0]);
+}
+
+static void bw_bn(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *x = node->src[0];
+    if (node->ip[0]) { /* eval mode: an affine map with fixed statistics */
+        ferry_error(FERRY_ERR_UNSUPPORTED, "batch_norm: backward through eval mode is not supported");
+        return;
+    }
+    T *stats = node->src[1], *gamma = node->src[2];
+    T *dp = ferry_new_op(ctx, FERRY_OP_BN_BWD_PARAMS, FERRY_F32, 2, stats->ne, 3,
+                         SRCS(g, x, stats));
+    if (NEED(0)) gr[0] = gop(ctx, FERRY_OP_BN_BWD_DATA, x, 5, SRCS(g, x, stats, gamma, dp));
+    if (NEED(2)) gr[2] = ferry_reshape(ctx, ferry_slice_batch(ctx, dp, 0, 1), 1, gamma->ne);
+    if (NEED(3)) gr[3] = ferry_reshape(ctx, ferry_slice_batch(ctx, dp, 1, 2), 1, gamma->ne);
+}
+
+static void bw_concat(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    int64_t na = node->src[0]->ne[0];
+    if (NEED(0)) gr[0] = ferry_slice_batch(ctx, g, 0, na);
+    if (NEED(1)) gr[1] = ferry_slice_batch(ctx, g, na, node->ne[0]);
+}
+
+static void bw_sum(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *t = gop(ctx, FERRY_OP_BROADCAST, node->src[0], 1, SRCS(g));
+    if (t) t->fp[0] = node->fp[0];
+    gr[0] = t;
+}
+
+static const ferry_backward_fn backward_fns[FERRY_OP_COUNT] = {
+    [FERRY_OP_RESHAPE] = bw_view,
+    [FERRY_OP_SLICE] = bw_view,
+    [FERRY_OP_GRAD_REVERSE] = bw_view,
+    [FERRY_OP_ADD] = bw_add,
+    [FERRY_OP_MUL] = bw_mul,
+    [FERRY_OP_SCALE] = bw_scale,
+    [FERRY_OP_SCALE_BY] = bw_scale_by,
+    [FERRY_OP_ADD_BIAS] = bw_add_bias,
+    [FERRY_OP_UNARY] = bw_unary,
+    [FERRY_OP_SOFTMAX] = bw_softmax,
+    [FERRY_OP_LOG_SOFTMAX] = bw_softmax,
+    [FERRY_OP_MATMUL] = bw_matmul,
+    [FERRY_OP_CONV2D] = bw_conv,
+    [FERRY_OP_MAX_POOL] = bw_pool,
+    [FERRY_OP_AVG_POOL] = bw_pool,
+    [FERRY_OP_CROSS_ENTROPY] = bw_loss,
+    [FERRY_OP_BCE_LOGITS] = bw_loss,
+    [FERRY_OP_DROPOUT] = bw_dropout,
+    [FERRY_OP_BN_APPLY] = bw_bn,
+    [FERRY_OP_CONCAT] = bw_concat,
+    [FERRY_OP_SUM] = bw_sum,
+};
+
+ferry_backward_fn ferry_op_backward(enum ferry_op op) { return backward_fns[op]; }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up, build, and run every test (Criterion suites through meson).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bash "$here/setup.sh"
+bash "$here/build.sh"
+cd "$here/.."
+status=0
+meson test -C build --print-errorlogs "$@" || status=$?
+# Sum the Criterion test counts of every suite into one closing line.
+awk '/Synthesis: Tested:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($i == "Passing:") p += $(i + 1)
+            if ($i == "Failing:") f += $(i + 1)
+            if ($i == "Crashing:") f += $(i + 1)
+            if ($i == "Skipped:") s += $(i + 1)
+        }
+     }
+     END { printf "criterion: %d passed, %d failed, %d skipped\n", p, f, s }' build/meson-logs/testlog.txt
+exit $status

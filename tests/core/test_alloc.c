@@ -1,0 +1,71 @@
+/* A training step allocates nothing after the first: malloc and friends are interposed in this
+ * test binary and counted while DANN-LeNet steps run; the backend's own buffer counter must not
+ * move either. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "../../benchmarks/dann_lenet.h"
+
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t a, size_t n);
+extern void __libc_free(void *p);
+
+static atomic_bool counting;
+static atomic_long allocations;
+
+static void count(void)
+{
+    if (atomic_load(&counting)) atomic_fetch_add(&allocations, 1);
+}
+
+void *malloc(size_t n) { count(); return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { count(); return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { count(); return __libc_realloc(p, n); }
+void *aligned_alloc(size_t a, size_t n) { count(); return __libc_memalign(a, n); }
+void *memalign(size_t a, size_t n) { count(); return __libc_memalign(a, n); }
+int posix_memalign(void **out, size_t a, size_t n)
+{
+    count();
+    *out = __libc_memalign(a, n);
+    return *out ? 0 : 12;
+}
+void free(void *p) { __libc_free(p); }
+
+Test(alloc, dann_step_allocates_nothing_after_the_first)
+{
+    ferry_backend_t *be;
+    struct dann_lenet d = {0};
+    cr_assert_eq(ferry_backend_cpu_init(2, &be), FERRY_OK);
+    cr_assert_eq(dann_lenet_init(&d, be, 16, 1), FERRY_OK, "%s", ferry_last_error());
+    static float xs[16 * 784], xt[16 * 784];
+    int32_t ys[16];
+    for (int i = 0; i < 16 * 784; i++) xs[i] = xt[i] = (float)(i % 97) / 97.0f;
+    for (int i = 0; i < 16; i++) ys[i] = i % 10;
+    float loss;
+    cr_assert_eq(dann_lenet_set_batch(&d, xs, xt, ys), FERRY_OK);
+    cr_assert_eq(dann_lenet_step(&d, 0.0, &loss), FERRY_OK); /* first step: thread pools, BLIS packs */
+    ferry_backend_stats before, after;
+    ferry_backend_get_stats(be, &before);
+    atomic_store(&allocations, 0);
+    atomic_store(&counting, true);
+    for (int s = 1; s <= 5; s++) {
+        dann_lenet_set_batch(&d, xs, xt, ys);
+        dann_lenet_step(&d, s / 10.0, &loss);
+    }
+    atomic_store(&counting, false);
+    ferry_backend_get_stats(be, &after);
+    cr_assert_eq(atomic_load(&allocations), 0, "%ld heap allocations in 5 steps",
+                 atomic_load(&allocations));
+    cr_assert_eq(after.buffer_allocs, before.buffer_allocs);
+    cr_assert_eq(after.submissions - before.submissions, 5);
+    /* only the batch goes up per step: xs, xt, ys, domain labels and the learning rate */
+    uint64_t per_step = 2 * 16 * 784 * 4 + 16 * 4 + 32 * 4 + 4;
+    cr_assert_eq(after.bytes_uploaded - before.bytes_uploaded, 5 * per_step);
+    cr_assert_eq(after.bytes_downloaded - before.bytes_downloaded, 5 * sizeof(float));
+    cr_assert(isfinite(loss));
+    dann_lenet_free(&d);
+    ferry_backend_free(be);
+}
