@@ -857,6 +857,25 @@ Test(cpu_ew, reductions_thread_independent)
     run(ferry_cpu_count_correct, &sc, a1, 1, SRC(x, y));
     run(ferry_cpu_count_correct, &sc, a2, 2, SRC(x, y));
     expect_same_bits("count_correct", a1, a2, 1);
+
+    /* row and plane kernels on their threaded path */
+    const ferry_cpu_kernel_fn rowwise[] = {ferry_cpu_softmax, ferry_cpu_log_softmax};
+    for (int r = 0; r < 2; r++) {
+        run(rowwise[r], &ls, a1, 1, SRC(x));
+        run(rowwise[r], &ls, a2, 2, SRC(x));
+        expect_same_bits(r ? "log_softmax" : "softmax", a1, a2, n);
+    }
+    float g0 = 0.5f, *gamma = rnd(C, 0.5, 1.5), *beta = rnd(C, -1, 1), *dp = fbuf(2 * C);
+    run(ferry_cpu_cross_entropy_bwd, &ls, a1, 1, SRC(&g0, x, y));
+    run(ferry_cpu_cross_entropy_bwd, &ls, a2, 2, SRC(&g0, x, y));
+    expect_same_bits("cross_entropy_bwd", a1, a2, n);
+    run(ferry_cpu_bn_apply, &xs, a1, 1, SRC(x, st1, gamma, beta));
+    run(ferry_cpu_bn_apply, &xs, a2, 2, SRC(x, st1, gamma, beta));
+    expect_same_bits("bn_apply", a1, a2, n);
+    run(ferry_cpu_bn_bwd_params, &ss, dp, 2, SRC(g, x, st1));
+    run(ferry_cpu_bn_bwd_data, &xs, a1, 1, SRC(g, x, st1, gamma, dp));
+    run(ferry_cpu_bn_bwd_data, &xs, a2, 2, SRC(g, x, st1, gamma, dp));
+    expect_same_bits("bn_bwd_data", a1, a2, n);
 }
 
 /* ==== optimizers ============================================================================== */

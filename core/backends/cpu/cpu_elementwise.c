@@ -106,6 +106,14 @@ void ferry_cpu_bias_grad(const struct ferry_cpu_args *a)
     }
 }
 
+/* v if x > 0, else slope·v. Both parts are computed: a plain select of slope·v does not
+ * vectorise (the product is moved into the branch and may not be executed speculatively). */
+static inline float leaky(float x, float v, float slope)
+{
+    const float pos = x > 0 ? v : 0.0f, neg = x > 0 ? 0.0f : v;
+    return pos + slope * neg;
+}
+
 void ferry_cpu_unary(const struct ferry_cpu_args *a)
 {
     const float *restrict x = a->src[0];
@@ -120,7 +128,7 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
         break;
     case FERRY_UNARY_LEAKY_RELU:
 #pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = x[i] * (x[i] > 0 ? 1.0f : slope);
+        for (int64_t i = 0; i < n; i++) d[i] = leaky(x[i], x[i], slope);
         break;
     case FERRY_UNARY_SIGMOID: /* expf(-x) overflows to inf for x << 0: the result is then 0 */
 #pragma omp parallel for simd schedule(static) num_threads(nt)
@@ -149,7 +157,7 @@ void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
         break;
     case FERRY_UNARY_LEAKY_RELU:
 #pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = g[i] * (r[i] > 0 ? 1.0f : slope);
+        for (int64_t i = 0; i < n; i++) d[i] = leaky(r[i], g[i], slope);
         break;
     case FERRY_UNARY_SIGMOID:
 #pragma omp parallel for simd schedule(static) num_threads(nt)
@@ -160,6 +168,16 @@ void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
         for (int64_t i = 0; i < n; i++) d[i] = g[i] * (1.0f - r[i] * r[i]);
         break;
     }
+}
+
+/* v if keep, else +0: a bit mask rather than a branch, so that the loop vectorises. */
+static inline float keep_or_zero(float v, bool keep)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= keep ? ~0u : 0u;
+    memcpy(&v, &bits, sizeof v);
+    return v;
 }
 
 /* The mask depends only on (seed, salt, element index), so the backward pass (the same op on g)
@@ -174,7 +192,7 @@ void ferry_cpu_dropout(const struct ferry_cpu_args *a)
     const int64_t n = a->node->numel;
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
     for (int64_t i = 0; i < n; i++)
-        d[i] = ferry_dropout_keep(seed, salt, (uint32_t)i, p) ? x[i] * scale : 0.0f;
+        d[i] = keep_or_zero(x[i] * scale, ferry_dropout_keep(seed, salt, (uint32_t)i, p));
 }
 
 /* F32 and I32 elements are both 4 bytes: the copies below serve either dtype. */

@@ -29,13 +29,13 @@ void ferry_cpu_sgd_update(const struct ferry_cpu_args *a)
         for (int64_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
         return;
     }
-    /* step d + mom·buf (nesterov) or 0 + 1·buf = buf, written without a branch */
-    const float buf_w = nesterov ? mom : 1.0f;
+    /* step d + mom·buf (nesterov) or 0·d + 1·buf = buf, written without a branch */
+    const float d_w = nesterov ? 1.0f : 0.0f, buf_w = nesterov ? mom : 1.0f;
 #pragma omp parallel for simd schedule(static) num_threads(nt)
     for (int64_t i = 0; i < n; i++) {
         const float d = g[i] + wd * p[i];
         buf[i] = mom * buf[i] + d;
-        p[i] -= lr * ((nesterov ? d : 0.0f) + buf_w * buf[i]);
+        p[i] -= lr * (d_w * d + buf_w * buf[i]);
     }
 }
 

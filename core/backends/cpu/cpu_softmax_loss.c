@@ -67,6 +67,18 @@ static double row_sum(const float *restrict x, int64_t k)
     return s;
 }
 
+/* d = exp(x - max x); returns 1 / sum d */
+static float exp_row(const float *restrict x, float *restrict d, int64_t k)
+{
+    const float m = row_max(x, k);
+    double s = 0;
+    for (int64_t j = 0; j < k; j++) {
+        d[j] = expf(x[j] - m);
+        s += d[j];
+    }
+    return (float)(1.0 / s);
+}
+
 void ferry_cpu_softmax(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->ne[0], k = a->node->ne[1];
@@ -74,13 +86,7 @@ void ferry_cpu_softmax(const struct ferry_cpu_args *a)
     for (int64_t i = 0; i < n; i++) {
         const float *restrict x = (const float *)a->src[0] + i * k;
         float *restrict d = (float *)a->dst + i * k;
-        const float m = row_max(x, k);
-        double s = 0;
-        for (int64_t j = 0; j < k; j++) {
-            d[j] = expf(x[j] - m);
-            s += d[j];
-        }
-        const float inv = (float)(1.0 / s);
+        const float inv = exp_row(x, d, k);
 #pragma omp simd
         for (int64_t j = 0; j < k; j++) d[j] *= inv;
     }
@@ -170,13 +176,7 @@ void ferry_cpu_cross_entropy_bwd(const struct ferry_cpu_args *a)
         const float *restrict x = (const float *)a->src[1] + i * k;
         float *restrict d = (float *)a->dst + i * k;
         const int32_t y = label_at(a, 2, i, k);
-        const float m = row_max(x, k);
-        double s = 0;
-        for (int64_t j = 0; j < k; j++) {
-            d[j] = expf(x[j] - m);
-            s += d[j];
-        }
-        const float inv = (float)(1.0 / s);
+        const float inv = exp_row(x, d, k);
 #pragma omp simd
         for (int64_t j = 0; j < k; j++) d[j] = c * (d[j] * inv - off);
         d[y] -= c * (1.0f - eps);
