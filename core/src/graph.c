@@ -296,10 +296,15 @@ void ferry_graph_get_info(const ferry_graph_t *g, ferry_graph_info *out) { *out 
 
 /* ---- host <-> backend ---------------------------------------------------------------------------- */
 
+bool ferry_graph_uses(const ferry_graph_t *g, const ferry_tensor_t *t)
+{
+    return t && t->buf && t->id < g->ctx->n && g->ctx->tensors[t->id] == t;
+}
+
 static ferry_status check_access(ferry_graph_t *g, const T *t, size_t nbytes, bool writing)
 {
     char sh[64];
-    if (!t->buf || t->id >= g->ctx->n || g->ctx->tensors[t->id] != t)
+    if (!ferry_graph_uses(g, t))
         return ferry_error(FERRY_ERR_INVALID, "tensor '%s' is not part of this graph", t->name);
     if (nbytes != tensor_bytes(t))
         return ferry_error(FERRY_ERR_SHAPE, "tensor '%s' %s holds %zu bytes, not %zu", t->name,

@@ -69,7 +69,7 @@ Test(determinism, same_seed_same_bits_different_seed_differs, .timeout = 300)
     cr_assert(na != nc || memcmp(da, dc, na) != 0, "a different seed gave the same weights");
     cr_assert_neq(ra.final_loss, rc.final_loss);
     /* it learned something in one epoch */
-    cr_assert_gt(ra.test_accuracy, 0.9, "accuracy %g after one epoch", ra.test_accuracy);
+    cr_assert_gt(ra.test_accuracy, 0.5, "accuracy %g after one epoch (chance: 0.1)", ra.test_accuracy);
     free(da);
     free(db);
     free(dc);

@@ -14,6 +14,11 @@
 
 #include "internal.h"
 
+/* Threads for a parallel region. Every region uses the backend's full thread count, even for
+ * small work: libgomp caches the team of a multi-thread region between regions but allocates and
+ * frees a fresh team for every one-thread region, and a training step must not allocate. */
+static inline int ferry_cpu_region_threads(int nthreads) { return nthreads; }
+
 struct ferry_cpu_args {
     const struct ferry_tensor *node;  /* shapes and parameters: node->ne, node->ip, node->fp */
     void *dst;                        /* node's output (for views never called) */

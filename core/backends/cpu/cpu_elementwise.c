@@ -4,8 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Below this many elements a loop runs on the calling thread only. */
-#define PAR_MIN 16384
 /* The sum is split into this many fixed chunks whatever the thread count. */
 #define NCHUNK 64
 /* Interleaved accumulators of sum_f32. */
@@ -13,7 +11,8 @@
 
 static int threads_for(const struct ferry_cpu_args *a, int64_t work)
 {
-    return work < PAR_MIN ? 1 : a->nthreads;
+    (void)work; /* see ferry_cpu_region_threads in cpu.h */
+    return ferry_cpu_region_threads(a->nthreads);
 }
 
 /* Sum of x[0, n) in double over LANES interleaved accumulators: a fixed order that vectorises. */

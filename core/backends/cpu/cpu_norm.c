@@ -5,14 +5,13 @@
 
 #include <math.h>
 
-/* Below this many elements a loop runs on the calling thread only. */
-#define PAR_MIN 16384
 /* Sums run over LANES interleaved double accumulators: a fixed order that vectorises. */
 #define LANES 8
 
 static int threads_for(const struct ferry_cpu_args *a, int64_t work)
 {
-    return work < PAR_MIN ? 1 : a->nthreads;
+    (void)work; /* see ferry_cpu_region_threads in cpu.h */
+    return ferry_cpu_region_threads(a->nthreads);
 }
 
 struct bn_dims {

@@ -4,12 +4,11 @@
 
 #include <math.h>
 
-/* Below this many elements a loop runs on the calling thread only. */
-#define PAR_MIN 16384
 
 static int threads_for(const struct ferry_cpu_args *a, int64_t work)
 {
-    return work < PAR_MIN ? 1 : a->nthreads;
+    (void)work; /* see ferry_cpu_region_threads in cpu.h */
+    return ferry_cpu_region_threads(a->nthreads);
 }
 
 /* src0 = p, src1 = grad, src2 = momentum buffer (starts at 0), src3 = lr scalar;

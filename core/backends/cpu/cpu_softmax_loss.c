@@ -3,14 +3,13 @@
 
 #include <math.h>
 
-/* Below this many elements a loop runs on the calling thread only. */
-#define PAR_MIN 16384
 /* Means are taken over this many fixed chunks whatever the thread count. */
 #define NCHUNK 64
 
 static int threads_for(const struct ferry_cpu_args *a, int64_t work)
 {
-    return work < PAR_MIN ? 1 : a->nthreads;
+    (void)work; /* see ferry_cpu_region_threads in cpu.h */
+    return ferry_cpu_region_threads(a->nthreads);
 }
 
 /* Sum of f over [0, n) split into NCHUNK fixed ranges, each summed by one thread and combined in

@@ -203,6 +203,8 @@ ferry_status ferry_graph_compute(ferry_graph_t *g);
 ferry_status ferry_tensor_set(ferry_graph_t *g, ferry_tensor_t *t, const void *data, size_t nbytes);
 ferry_status ferry_tensor_get(ferry_graph_t *g, const ferry_tensor_t *t, void *data, size_t nbytes);
 float ferry_tensor_get_scalar(ferry_graph_t *g, const ferry_tensor_t *t);
+/* True if the graph reads or computes t (an input no op depends on is not part of the graph). */
+bool ferry_graph_uses(const ferry_graph_t *g, const ferry_tensor_t *t);
 
 typedef struct ferry_graph_info {
     int n_nodes;              /* executed ops */

@@ -181,7 +181,7 @@ static ferry_status run_epoch(struct trainer *t, int epoch, float *x, int32_t *y
         ferry_status s;
         if ((s = ferry_tensor_set(t->g, t->x, x, xn * sizeof *x)) ||
             (s = ferry_tensor_set(t->g, t->y, y, (size_t)o->batch * sizeof *y)) ||
-            (s = ferry_tensor_set(t->g, t->seed, &seed, sizeof seed)) ||
+            (ferry_graph_uses(t->g, t->seed) && (s = ferry_tensor_set(t->g, t->seed, &seed, sizeof seed))) ||
             (s = ferry_optim_prepare_step(t->opt, t->g, p)) || (s = ferry_graph_compute(t->g)))
             return s;
         loss_sum += ferry_tensor_get_scalar(t->g, t->loss);
