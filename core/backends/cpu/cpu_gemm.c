@@ -1,0 +1,520 @@
+/* CPU kernels: matrix products and 2-D convolutions, all through BLIS.
+ *
+ * Parallelism: every kernel splits its work into one contiguous part per thread (rows or columns of
+ * a product, images of a batch) and calls BLIS single-threaded on each part. BLIS never splits the
+ * summation (k) dimension, and the parts depend only on the shapes and the thread count, so results
+ * are bit-identical from run to run for a given thread count.
+ *
+ * Convolutions are im2col + GEMM. Small images are processed a few at a time so that a product has
+ * enough columns to keep BLIS's micro-kernel busy: the columns of `gi` images are laid side by side
+ * ([C·KH·KW, gi·OH·OW]), and results are copied to / from the NCHW layout around the product. */
+#include "cpu.h"
+
+#include <blis.h>
+#include <cpuid.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Floats per 64 bytes: per-thread scratch areas start on their own cache lines. */
+#define LINE_F 16
+/* Products below this many multiply-adds run on the calling thread only. */
+#define PAR_MIN_FMA (1 << 18)
+/* Convolution blocking: products of about this many columns (images side by side) ... */
+#ifndef CONV_COLS_FWD
+#define CONV_COLS_FWD 512
+#endif
+#ifndef CONV_COLS_BWD_DATA
+#define CONV_COLS_BWD_DATA 512
+#endif
+#ifndef CONV_COLS_BWD_WEIGHT
+#define CONV_COLS_BWD_WEIGHT 256
+#endif
+/* ... over blocks of about this many rows of the column matrix (whole channels). */
+#ifndef CONV_KROWS
+#define CONV_KROWS 384
+#endif
+
+/* ---- BLIS configuration --------------------------------------------------------------------------
+ * BLIS 0.9 picks its configuration from the CPU id once, at its first use, and falls back to the
+ * portable reference kernels (about 6x slower) on CPUs newer than it knows: AMD family 0x1A (Zen 5)
+ * and later. Its Skylake-X (AVX-512) and Zen 3 (AVX2) kernels run fine there. BLIS reads the
+ * configuration index from BLIS_ARCH_TYPE; unless the user set it, it is set here, before main()
+ * and thus before BLIS's first use. */
+__attribute__((constructor)) static void blis_choose_config(void)
+{
+    if (getenv("BLIS_ARCH_TYPE")) return;
+    const char *ver = bli_info_get_version_str();
+    if (!ver || strncmp(ver, "0.", 2) != 0) return; /* later releases know later CPUs */
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return;
+    const bool amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u; /* AuthenticAMD */
+    if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return;
+    unsigned family = (eax >> 8) & 0xfu;
+    if (family == 0xfu) family += (eax >> 20) & 0xffu;
+    if (family < 0x1au) return;
+    __builtin_cpu_init();
+    int id;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        id = BLIS_ARCH_SKX;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        id = BLIS_ARCH_ZEN3;
+    else
+        return;
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", id);
+    setenv("BLIS_ARCH_TYPE", buf, 0);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------------ */
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* c = a·b + beta·c on the calling thread; a is m×k, b is k×n, c is m×n, each given by its row and
+ * column strides in elements. */
+static void gemm1(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa,
+                  const float *b, int64_t rsb, int64_t csb, float beta, float *c, int64_t rsc,
+                  int64_t csc)
+{
+    if (m <= 0 || n <= 0) return;
+    float one = 1.0f;
+    rntm_t rntm;
+    bli_rntm_init(&rntm);
+    bli_rntm_set_num_threads(1, &rntm);
+    bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
+                 (float *)a, (inc_t)rsa, (inc_t)csa, (float *)b, (inc_t)rsb, (inc_t)csb, &beta, c,
+                 (inc_t)rsc, (inc_t)csc, NULL, &rntm);
+}
+
+/* Part t of nt of [0, n) in whole multiples of q (the last part takes the remainder). */
+static void split(int64_t n, int nt, int t, int64_t q, int64_t *lo, int64_t *hi)
+{
+    const int64_t blocks = (n + q - 1) / q;
+    *lo = min64(n, blocks * t / nt * q);
+    *hi = min64(n, blocks * (t + 1) / nt * q);
+}
+
+/* ---- matmul ------------------------------------------------------------------------------------- */
+
+void ferry_cpu_matmul(const struct ferry_cpu_args *a)
+{
+    const struct ferry_tensor *node = a->node, *ta = node->src[0];
+    const bool tra = node->ip[0] != 0, trb = node->ip[1] != 0;
+    const int64_t m = node->ne[0], n = node->ne[1], k = tra ? ta->ne[0] : ta->ne[1];
+    const float *A = a->src[0], *B = a->src[1];
+    float *C = a->dst;
+    /* op(A)(i,p) and op(B)(p,j) as strides over the row-major storage */
+    const int64_t rsa = tra ? 1 : k, csa = tra ? m : 1;
+    const int64_t rsb = trb ? 1 : n, csb = trb ? k : 1;
+    if (m <= 0 || n <= 0) return;
+
+    /* Split the longer side of C; 32-row / 16-column blocks keep the micro-tiles whole. */
+    const bool by_rows = m >= n;
+    const int64_t len = by_rows ? m : n, q = by_rows ? 32 : 16;
+    int nt = (int)min64(a->nthreads, (len + q - 1) / q);
+    /* small products run on the calling thread, outside any parallel region (a one-thread
+     * region would make libgomp allocate a team) */
+    if (m * n * k < PAR_MIN_FMA || nt < 2) {
+        gemm1(m, n, k, A, rsa, csa, B, rsb, csb, 0.0f, C, n, 1);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int64_t lo, hi;
+        split(len, nt, omp_get_thread_num(), q, &lo, &hi);
+        if (by_rows)
+            gemm1(hi - lo, n, k, A + lo * rsa, rsa, csa, B, rsb, csb, 0.0f, C + lo * n, n, 1);
+        else
+            gemm1(m, hi - lo, k, A, rsa, csa, B + lo * csb, rsb, csb, 0.0f, C + lo, n, 1);
+    }
+}
+
+/* ---- convolution geometry ----------------------------------------------------------------------- */
+
+struct conv {
+    int64_t n, c, h, w;   /* input */
+    int64_t o, kh, kw;    /* weight */
+    int64_t oh, ow;       /* output */
+    int64_t s, p;         /* stride, padding */
+    int64_t ckk, hw, ohw; /* c·kh·kw, h·w, oh·ow */
+    int64_t gi;           /* images per product */
+    int64_t cb;           /* channels per column block */
+    bool direct;          /* 1x1, stride 1, no padding: the input is its own column matrix */
+};
+
+/* x: [N,C,H,W], w: [O,C,KH,KW]; about `cols` columns per product. */
+static struct conv conv_geom(const int64_t *x, const int64_t *w, int stride, int pad, int64_t cols)
+{
+    struct conv g = {.n = x[0], .c = x[1], .h = x[2], .w = x[3], .o = w[0], .kh = w[2],
+                     .kw = w[3], .s = stride, .p = pad};
+    g.oh = (g.h + 2 * g.p - g.kh) / g.s + 1;
+    g.ow = (g.w + 2 * g.p - g.kw) / g.s + 1;
+    g.ckk = g.c * g.kh * g.kw;
+    g.hw = g.h * g.w;
+    g.ohw = g.oh * g.ow;
+    g.direct = g.kh == 1 && g.kw == 1 && g.s == 1 && g.p == 0;
+    g.gi = g.direct ? 1 : min64(max64(1, (cols + g.ohw - 1) / max64(1, g.ohw)), max64(1, g.n));
+    const int64_t cb = min64(g.c, max64(1, CONV_KROWS / max64(1, g.kh * g.kw)));
+    const int64_t nb = (g.c + cb - 1) / max64(1, cb); /* blocks of nearly equal size */
+    g.cb = max64(1, (g.c + nb - 1) / max64(1, nb));
+    return g;
+}
+
+static struct conv conv_of(const struct ferry_tensor *node)
+{
+    const struct ferry_tensor *s0 = node->src[0], *s1 = node->src[1];
+    const int st = node->ip[0], pad = node->ip[1];
+    switch (node->op) {
+    case FERRY_OP_CONV2D_BWD_DATA: /* g, w -> dx */
+        return conv_geom(node->ne, s1->ne, st, pad, CONV_COLS_BWD_DATA);
+    case FERRY_OP_CONV2D_BWD_WEIGHT: /* g, x -> dw */
+        return conv_geom(s1->ne, node->ne, st, pad, CONV_COLS_BWD_WEIGHT);
+    default: /* x, w -> y */
+        return conv_geom(s0->ne, s1->ne, st, pad, CONV_COLS_FWD);
+    }
+}
+
+/* Threads used for a batch of n images. */
+static int conv_threads(const struct conv *g, int nthreads)
+{
+    return (int)max64(1, min64(nthreads, g->n));
+}
+
+/* d[0, n) = s[0, n). Rows are short here (OW = 8 or 24, KW = 5 in LeNet): whole 32-byte blocks
+ * and the remainder are moved by fixed-size copies the compiler inlines, where a plain loop would
+ * become a call to memcpy per row. */
+static inline void copy_f(float *restrict d, const float *restrict s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(d + i, s + i, 8 * sizeof *d);
+    d += i;
+    s += i;
+    switch (n - i) {
+    case 7: memcpy(d, s, 7 * sizeof *d); break;
+    case 6: memcpy(d, s, 6 * sizeof *d); break;
+    case 5: memcpy(d, s, 5 * sizeof *d); break;
+    case 4: memcpy(d, s, 4 * sizeof *d); break;
+    case 3: memcpy(d, s, 3 * sizeof *d); break;
+    case 2: memcpy(d, s, 2 * sizeof *d); break;
+    case 1: d[0] = s[0]; break;
+    default: break;
+    }
+}
+
+/* d[0, n) += s[0, n), in blocks of 8 for the same reason (a plain loop is vectorised only for
+ * long rows, and runs scalar for n = 8). */
+static inline void add_f(float *restrict d, const float *restrict s, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) d[i + j] += s[i + j];
+    for (; i < n; i++) d[i] += s[i];
+}
+
+static inline void zero_f(float *restrict d, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) d[i] = 0.0f;
+}
+
+/* Valid outputs [lo, hi) along one axis of n outputs for kernel offset k: 0 <= o·s - p + k < size. */
+static inline void valid_range(int64_t n, int64_t size, int64_t s, int64_t p, int64_t k, int64_t *lo,
+                               int64_t *hi)
+{
+    const int64_t a = p - k, b = size - 1 + p - k; /* a <= o·s <= b */
+    if (s == 1) {
+        *lo = a > 0 ? a : 0;
+        *hi = b < 0 ? 0 : min64(n, b + 1);
+    } else {
+        *lo = a > 0 ? (a + s - 1) / s : 0;
+        *hi = b < 0 ? 0 : min64(n, b / s + 1);
+    }
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* col[r][oy·OW + ox], r = ((c - c0)·KH + ky)·KW + kx, row stride ld: the input patch values of
+ * channels [c0, c1) of one image x [C,H,W] (zero where the window lies in the padding). */
+static void im2col(const struct conv *g, const float *restrict x, int64_t c0, int64_t c1,
+                   float *restrict col, int64_t ld)
+{
+    const int64_t s = g->s, p = g->p, W = g->w, OH = g->oh, OW = g->ow;
+    col -= c0 * g->kh * g->kw * ld;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int64_t y0, y1;
+            valid_range(OH, g->h, s, p, ky, &y0, &y1);
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                int64_t x0, x1;
+                valid_range(OW, W, s, p, kx, &x0, &x1);
+                float *restrict row = col + ((c * g->kh + ky) * g->kw + kx) * ld;
+                zero_f(row, y0 * OW);
+                zero_f(row + y1 * OW, (OH - y1) * OW);
+                const float *restrict src = x + c * g->hw + (y0 * s - p + ky) * W - p + kx;
+                float *restrict d = row + y0 * OW;
+                if (s == 1 && x0 == 0 && x1 == OW) {
+                    for (int64_t oy = y0; oy < y1; oy++, src += W, d += OW) copy_f(d, src, OW);
+                } else if (s == 1) {
+                    for (int64_t oy = y0; oy < y1; oy++, src += W, d += OW) {
+                        zero_f(d, x0);
+                        copy_f(d + x0, src + x0, x1 - x0);
+                        zero_f(d + x1, OW - x1);
+                    }
+                } else {
+                    for (int64_t oy = y0; oy < y1; oy++, src += s * W, d += OW) {
+                        zero_f(d, x0);
+                        for (int64_t ox = x0; ox < x1; ox++) d[ox] = src[ox * s];
+                        zero_f(d + x1, OW - x1);
+                    }
+                }
+            }
+        }
+}
+
+/* The transpose of im2col: colT[j][r], row stride ld, j = oy·OW + ox, r = ((c - c0)·KH + ky)·KW + kx.
+ * The weight gradient packs much faster from this layout (contiguous along r). */
+static void im2row(const struct conv *g, const float *restrict x, int64_t c0, int64_t c1,
+                   float *restrict colT, int64_t ld)
+{
+    const int64_t s = g->s, p = g->p, W = g->w, KH = g->kh, KW = g->kw;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        int64_t ky0, ky1; /* valid kernel rows */
+        valid_range(KH, g->h, 1, -(oy * s - p), 0, &ky0, &ky1);
+        for (int64_t ox = 0; ox < g->ow; ox++) {
+            const int64_t ix0 = ox * s - p;
+            int64_t kx0, kx1;
+            valid_range(KW, W, 1, -ix0, 0, &kx0, &kx1);
+            float *restrict d = colT + (oy * g->ow + ox) * ld;
+            const float *restrict src = x + (oy * s - p) * W + ix0;
+            for (int64_t c = c0; c < c1; c++, d += KH * KW) {
+                const float *restrict sc = src + c * g->hw;
+                zero_f(d, ky0 * KW);
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    float *restrict dk = d + ky * KW;
+                    zero_f(dk, kx0);
+                    copy_f(dk + kx0, sc + ky * W + kx0, kx1 - kx0);
+                    zero_f(dk + kx1, KW - kx1);
+                }
+                zero_f(d + ky1 * KW, (KH - ky1) * KW);
+            }
+        }
+    }
+}
+
+/* dx [C,H,W] += the patch gradients col of channels [c0, c1) (layout of im2col), in a fixed
+ * order. */
+static void col2im_add(const struct conv *g, const float *restrict col, int64_t ld, int64_t c0,
+                       int64_t c1, float *restrict dx)
+{
+    const int64_t s = g->s, p = g->p, W = g->w, OH = g->oh, OW = g->ow;
+    col -= c0 * g->kh * g->kw * ld;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            int64_t y0, y1;
+            valid_range(OH, g->h, s, p, ky, &y0, &y1);
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                int64_t x0, x1;
+                valid_range(OW, W, s, p, kx, &x0, &x1);
+                const float *restrict r = col + ((c * g->kh + ky) * g->kw + kx) * ld + y0 * OW;
+                float *restrict d = dx + c * g->hw + (y0 * s - p + ky) * W - p + kx;
+                if (s == 1)
+                    for (int64_t oy = y0; oy < y1; oy++, r += OW, d += W)
+                        add_f(d + x0, r + x0, x1 - x0);
+                else
+                    for (int64_t oy = y0; oy < y1; oy++, r += OW, d += s * W)
+                        for (int64_t ox = x0; ox < x1; ox++) d[ox * s] += r[ox];
+            }
+        }
+}
+
+/* [rows, gi·len] block <-> gi consecutive [rows, len] images (image stride rows·len). */
+static void gather_images(const float *restrict src, int64_t gi, int64_t rows, int64_t len,
+                          float *restrict dst)
+{
+    for (int64_t i = 0; i < gi; i++)
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(dst + r * gi * len + i * len, src + (i * rows + r) * len,
+                   (size_t)len * sizeof *dst);
+}
+
+static void scatter_images(const float *restrict src, int64_t gi, int64_t rows, int64_t len,
+                           float *restrict dst)
+{
+    for (int64_t i = 0; i < gi; i++)
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(dst + (i * rows + r) * len, src + r * gi * len + i * len,
+                   (size_t)len * sizeof *dst);
+}
+
+/* Per-thread scratch in floats: an im2col block and a product block for gi images. */
+static int64_t conv_col_floats(const struct conv *g)
+{
+    return g->direct ? 0 : round_up(g->cb * g->kh * g->kw * g->gi * g->ohw, LINE_F);
+}
+
+static int64_t conv_tmp_floats(const struct conv *g)
+{
+    return g->gi > 1 ? round_up(g->o * g->gi * g->ohw, LINE_F) : 0;
+}
+
+/* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ------------------------------------- */
+
+size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads)
+{
+    const struct conv g = conv_of(node);
+    return (size_t)conv_threads(&g, nthreads) * (size_t)(conv_col_floats(&g) + conv_tmp_floats(&g)) *
+           sizeof(float);
+}
+
+void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
+{
+    const struct conv g = conv_of(a->node);
+    const float *x = a->src[0], *w = a->src[1];
+    float *y = a->dst;
+    const int nt = conv_threads(&g, a->nthreads);
+    const int64_t per = conv_col_floats(&g) + conv_tmp_floats(&g);
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        float *col = (float *)a->scratch + t * per, *tmp = col + conv_col_floats(&g);
+        int64_t lo, hi;
+        split(g.n, nt, t, 1, &lo, &hi);
+        for (int64_t i0 = lo; i0 < hi; i0 += g.gi) {
+            const int64_t gi = min64(g.gi, hi - i0), cols = gi * g.ohw;
+            const float *xi = x + i0 * g.c * g.hw;
+            float *yi = y + i0 * g.o * g.ohw;
+            if (g.direct) {
+                gemm1(g.o, g.hw, g.c, w, g.c, 1, xi, g.hw, 1, 0.0f, yi, g.hw, 1);
+                continue;
+            }
+            float *out = gi == 1 ? yi : tmp;
+            for (int64_t c0 = 0; c0 < g.c; c0 += g.cb) {
+                const int64_t c1 = min64(g.c, c0 + g.cb), kk = g.kh * g.kw;
+                for (int64_t i = 0; i < gi; i++)
+                    im2col(&g, xi + i * g.c * g.hw, c0, c1, col + i * g.ohw, cols);
+                gemm1(g.o, cols, (c1 - c0) * kk, w + c0 * kk, g.ckk, 1, col, cols, 1,
+                      c0 ? 1.0f : 0.0f, out, cols, 1);
+            }
+            if (gi > 1) scatter_images(tmp, gi, g.o, g.ohw, yi);
+        }
+    }
+}
+
+/* ---- conv2d backward, data: dx_n = col2im(W^T [CKK, O] · g_n [O, OH·OW]) ------------------------ */
+
+size_t ferry_cpu_conv2d_bwd_data_scratch(const struct ferry_tensor *node, int nthreads)
+{
+    const struct conv g = conv_of(node);
+    return (size_t)conv_threads(&g, nthreads) * (size_t)(conv_col_floats(&g) + conv_tmp_floats(&g)) *
+           sizeof(float);
+}
+
+void ferry_cpu_conv2d_bwd_data(const struct ferry_cpu_args *a)
+{
+    const struct conv g = conv_of(a->node);
+    const float *gy = a->src[0], *w = a->src[1];
+    float *dx = a->dst;
+    const int nt = conv_threads(&g, a->nthreads);
+    const int64_t per = conv_col_floats(&g) + conv_tmp_floats(&g);
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        float *col = (float *)a->scratch + t * per, *tmp = col + conv_col_floats(&g);
+        int64_t lo, hi;
+        split(g.n, nt, t, 1, &lo, &hi);
+        for (int64_t i0 = lo; i0 < hi; i0 += g.gi) {
+            const int64_t gi = min64(g.gi, hi - i0), cols = gi * g.ohw;
+            const float *gyi = gy + i0 * g.o * g.ohw;
+            float *dxi = dx + i0 * g.c * g.hw;
+            if (g.direct) {
+                gemm1(g.c, g.hw, g.o, w, 1, g.c, gyi, g.hw, 1, 0.0f, dxi, g.hw, 1);
+                continue;
+            }
+            const float *b = gyi;
+            if (gi > 1) {
+                gather_images(gyi, gi, g.o, g.ohw, tmp);
+                b = tmp;
+            }
+            memset(dxi, 0, (size_t)(gi * g.c * g.hw) * sizeof *dxi);
+            for (int64_t c0 = 0; c0 < g.c; c0 += g.cb) {
+                const int64_t c1 = min64(g.c, c0 + g.cb), kk = g.kh * g.kw;
+                gemm1((c1 - c0) * kk, cols, g.o, w + c0 * kk, 1, g.ckk, b, cols, 1, 0.0f, col, cols,
+                      1);
+                for (int64_t i = 0; i < gi; i++)
+                    col2im_add(&g, col + i * g.ohw, cols, c0, c1, dxi + i * g.c * g.hw);
+            }
+        }
+    }
+}
+
+/* ---- conv2d backward, weight: dW [O, CKK] = sum_n g_n [O, OH·OW] · col(x_n)^T --------------------
+ * Thread t sums its images into its own partial (thread 0 into dst); the partials are then added
+ * element by element in thread order. */
+
+static int64_t conv_part_floats(const struct conv *g) { return round_up(g->o * g->ckk, LINE_F); }
+
+size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int nthreads)
+{
+    const struct conv g = conv_of(node);
+    const int nt = conv_threads(&g, nthreads);
+    return ((size_t)nt * (size_t)(conv_col_floats(&g) + conv_tmp_floats(&g)) +
+            (size_t)(nt - 1) * (size_t)conv_part_floats(&g)) *
+           sizeof(float);
+}
+
+void ferry_cpu_conv2d_bwd_weight(const struct ferry_cpu_args *a)
+{
+    const struct conv g = conv_of(a->node);
+    const float *gy = a->src[0], *x = a->src[1];
+    float *dw = a->dst;
+    const int nt = conv_threads(&g, a->nthreads);
+    const int64_t per = conv_col_floats(&g) + conv_tmp_floats(&g);
+    const int64_t nw = g.o * g.ckk, part = conv_part_floats(&g);
+    float *parts = (float *)a->scratch + nt * per; /* partial of thread t >= 1 at (t-1)·part */
+    if (g.n <= 0) {
+        memset(dw, 0, (size_t)nw * sizeof *dw);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        float *col = (float *)a->scratch + t * per, *tmp = col + conv_col_floats(&g);
+        float *acc = t == 0 ? dw : parts + (t - 1) * part;
+        int64_t lo, hi;
+        split(g.n, nt, t, 1, &lo, &hi);
+        float beta = 0.0f;
+        for (int64_t i0 = lo; i0 < hi; i0 += g.gi, beta = 1.0f) {
+            const int64_t gi = min64(g.gi, hi - i0), cols = gi * g.ohw;
+            const float *gyi = gy + i0 * g.o * g.ohw;
+            const float *xi = x + i0 * g.c * g.hw;
+            if (g.direct) { /* dW [O, C] += g_n [O, HW] · x_n^T [HW, C] */
+                gemm1(g.o, g.c, g.hw, gyi, g.hw, 1, xi, 1, g.hw, beta, acc, g.c, 1);
+                continue;
+            }
+            const float *ga = gyi;
+            if (gi > 1) {
+                gather_images(gyi, gi, g.o, g.ohw, tmp);
+                ga = tmp;
+            }
+            for (int64_t c0 = 0; c0 < g.c; c0 += g.cb) {
+                const int64_t c1 = min64(g.c, c0 + g.cb), kk = g.kh * g.kw;
+                const int64_t ld = (c1 - c0) * kk;
+                for (int64_t i = 0; i < gi; i++)
+                    im2row(&g, xi + i * g.c * g.hw, c0, c1, col + i * g.ohw * ld, ld);
+                gemm1(g.o, ld, cols, ga, cols, 1, col, ld, 1, beta, acc + c0 * kk, g.ckk, 1);
+            }
+        }
+        if (hi <= lo) memset(acc, 0, (size_t)nw * sizeof *acc);
+#pragma omp barrier
+        if (nt > 1) {
+            int64_t e0, e1;
+            split(nw, nt, t, LINE_F, &e0, &e1);
+            for (int u = 1; u < nt; u++) {
+                const float *restrict pu = parts + (u - 1) * part;
+                for (int64_t e = e0; e < e1; e++) dw[e] += pu[e];
+            }
+        }
+    }
+}
