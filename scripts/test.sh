@@ -6,7 +6,8 @@ bash "$here/setup.sh"
 bash "$here/build.sh"
 cd "$here/.."
 status=0
-meson test -C build --print-errorlogs "$@" || status=$?
+# One suite at a time: the suites use every core themselves (OpenMP).
+meson test -C build --num-processes 1 --print-errorlogs "$@" || status=$?
 # Sum the Criterion test counts of every suite into one closing line.
 awk '/Synthesis: Tested:/ {
         for (i = 1; i <= NF; i++) {
