@@ -178,12 +178,6 @@ static struct conv conv_of(const struct ferry_tensor *node)
     }
 }
 
-/* Threads used for a batch of n images. */
-static int conv_threads(const struct conv *g, int nthreads)
-{
-    return (int)max64(1, min64(nthreads, g->n));
-}
-
 /* d[0, n) = s[0, n). Rows are short here (OW = 8 or 24, KW = 5 in LeNet): whole 32-byte blocks
  * and the remainder are moved by fixed-size copies the compiler inlines, where a plain loop would
  * become a call to memcpy per row. */
@@ -359,47 +353,65 @@ static int64_t conv_tmp_floats(const struct conv *g)
     return g->gi > 1 ? round_up(g->o * g->gi * g->ohw, LINE_F) : 0;
 }
 
+/* Per-thread scratch of the three kernels, in floats. */
+static int64_t conv_per_thread(const struct conv *g) { return conv_col_floats(g) + conv_tmp_floats(g); }
+
+/* Runs part(a, g, t, nt) on threads t = 0..nt-1: on the calling thread alone when nt is 1 (a
+ * one-thread OpenMP region would make libgomp allocate a team). Images [lo, hi) of part t are fixed
+ * by (N, nt); a thread with no image does nothing. */
+typedef void (*conv_part_fn)(const struct ferry_cpu_args *a, const struct conv *g, int t, int nt);
+
+static void conv_run(conv_part_fn part, const struct ferry_cpu_args *a, const struct conv *g)
+{
+    const int nt = a->nthreads > 1 ? a->nthreads : 1;
+    if (nt == 1) {
+        part(a, g, 0, 1);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    part(a, g, omp_get_thread_num(), nt);
+}
+
 /* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ------------------------------------- */
 
 size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads)
 {
     const struct conv g = conv_of(node);
-    return (size_t)conv_threads(&g, nthreads) * (size_t)(conv_col_floats(&g) + conv_tmp_floats(&g)) *
-           sizeof(float);
+    return (size_t)(nthreads > 1 ? nthreads : 1) * (size_t)conv_per_thread(&g) * sizeof(float);
+}
+
+static void conv_fwd_part(const struct ferry_cpu_args *a, const struct conv *g, int t, int nt)
+{
+    const float *x = a->src[0], *w = a->src[1];
+    float *y = a->dst;
+    float *col = (float *)a->scratch + t * conv_per_thread(g), *tmp = col + conv_col_floats(g);
+    const int64_t kk = g->kh * g->kw;
+    int64_t lo, hi;
+    split(g->n, nt, t, 1, &lo, &hi);
+    for (int64_t i0 = lo; i0 < hi; i0 += g->gi) {
+        const int64_t gi = min64(g->gi, hi - i0), cols = gi * g->ohw;
+        const float *xi = x + i0 * g->c * g->hw;
+        float *yi = y + i0 * g->o * g->ohw;
+        if (g->direct) {
+            gemm1(g->o, g->hw, g->c, w, g->c, 1, xi, g->hw, 1, 0.0f, yi, g->hw, 1);
+            continue;
+        }
+        float *out = gi == 1 ? yi : tmp;
+        for (int64_t c0 = 0; c0 < g->c; c0 += g->cb) {
+            const int64_t c1 = min64(g->c, c0 + g->cb);
+            for (int64_t i = 0; i < gi; i++)
+                im2col(g, xi + i * g->c * g->hw, c0, c1, col + i * g->ohw, cols);
+            gemm1(g->o, cols, (c1 - c0) * kk, w + c0 * kk, g->ckk, 1, col, cols, 1,
+                  c0 ? 1.0f : 0.0f, out, cols, 1);
+        }
+        if (gi > 1) scatter_images(tmp, gi, g->o, g->ohw, yi);
+    }
 }
 
 void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
-    const float *x = a->src[0], *w = a->src[1];
-    float *y = a->dst;
-    const int nt = conv_threads(&g, a->nthreads);
-    const int64_t per = conv_col_floats(&g) + conv_tmp_floats(&g);
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num();
-        float *col = (float *)a->scratch + t * per, *tmp = col + conv_col_floats(&g);
-        int64_t lo, hi;
-        split(g.n, nt, t, 1, &lo, &hi);
-        for (int64_t i0 = lo; i0 < hi; i0 += g.gi) {
-            const int64_t gi = min64(g.gi, hi - i0), cols = gi * g.ohw;
-            const float *xi = x + i0 * g.c * g.hw;
-            float *yi = y + i0 * g.o * g.ohw;
-            if (g.direct) {
-                gemm1(g.o, g.hw, g.c, w, g.c, 1, xi, g.hw, 1, 0.0f, yi, g.hw, 1);
-                continue;
-            }
-            float *out = gi == 1 ? yi : tmp;
-            for (int64_t c0 = 0; c0 < g.c; c0 += g.cb) {
-                const int64_t c1 = min64(g.c, c0 + g.cb), kk = g.kh * g.kw;
-                for (int64_t i = 0; i < gi; i++)
-                    im2col(&g, xi + i * g.c * g.hw, c0, c1, col + i * g.ohw, cols);
-                gemm1(g.o, cols, (c1 - c0) * kk, w + c0 * kk, g.ckk, 1, col, cols, 1,
-                      c0 ? 1.0f : 0.0f, out, cols, 1);
-            }
-            if (gi > 1) scatter_images(tmp, gi, g.o, g.ohw, yi);
-        }
-    }
+    conv_run(conv_fwd_part, a, &g);
 }
 
 /* ---- conv2d backward, data: dx_n = col2im(W^T [CKK, O] · g_n [O, OH·OW]) ------------------------ */
@@ -407,114 +419,127 @@ void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
 size_t ferry_cpu_conv2d_bwd_data_scratch(const struct ferry_tensor *node, int nthreads)
 {
     const struct conv g = conv_of(node);
-    return (size_t)conv_threads(&g, nthreads) * (size_t)(conv_col_floats(&g) + conv_tmp_floats(&g)) *
-           sizeof(float);
+    return (size_t)(nthreads > 1 ? nthreads : 1) * (size_t)conv_per_thread(&g) * sizeof(float);
+}
+
+static void conv_bwd_data_part(const struct ferry_cpu_args *a, const struct conv *g, int t, int nt)
+{
+    const float *gy = a->src[0], *w = a->src[1];
+    float *dx = a->dst;
+    float *col = (float *)a->scratch + t * conv_per_thread(g), *tmp = col + conv_col_floats(g);
+    const int64_t kk = g->kh * g->kw;
+    int64_t lo, hi;
+    split(g->n, nt, t, 1, &lo, &hi);
+    for (int64_t i0 = lo; i0 < hi; i0 += g->gi) {
+        const int64_t gi = min64(g->gi, hi - i0), cols = gi * g->ohw;
+        const float *gyi = gy + i0 * g->o * g->ohw;
+        float *dxi = dx + i0 * g->c * g->hw;
+        if (g->direct) {
+            gemm1(g->c, g->hw, g->o, w, 1, g->c, gyi, g->hw, 1, 0.0f, dxi, g->hw, 1);
+            continue;
+        }
+        const float *b = gyi;
+        if (gi > 1) {
+            gather_images(gyi, gi, g->o, g->ohw, tmp);
+            b = tmp;
+        }
+        memset(dxi, 0, (size_t)(gi * g->c * g->hw) * sizeof *dxi);
+        for (int64_t c0 = 0; c0 < g->c; c0 += g->cb) {
+            const int64_t c1 = min64(g->c, c0 + g->cb);
+            gemm1((c1 - c0) * kk, cols, g->o, w + c0 * kk, 1, g->ckk, b, cols, 1, 0.0f, col, cols,
+                  1);
+            for (int64_t i = 0; i < gi; i++)
+                col2im_add(g, col + i * g->ohw, cols, c0, c1, dxi + i * g->c * g->hw);
+        }
+    }
 }
 
 void ferry_cpu_conv2d_bwd_data(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
-    const float *gy = a->src[0], *w = a->src[1];
-    float *dx = a->dst;
-    const int nt = conv_threads(&g, a->nthreads);
-    const int64_t per = conv_col_floats(&g) + conv_tmp_floats(&g);
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num();
-        float *col = (float *)a->scratch + t * per, *tmp = col + conv_col_floats(&g);
-        int64_t lo, hi;
-        split(g.n, nt, t, 1, &lo, &hi);
-        for (int64_t i0 = lo; i0 < hi; i0 += g.gi) {
-            const int64_t gi = min64(g.gi, hi - i0), cols = gi * g.ohw;
-            const float *gyi = gy + i0 * g.o * g.ohw;
-            float *dxi = dx + i0 * g.c * g.hw;
-            if (g.direct) {
-                gemm1(g.c, g.hw, g.o, w, 1, g.c, gyi, g.hw, 1, 0.0f, dxi, g.hw, 1);
-                continue;
-            }
-            const float *b = gyi;
-            if (gi > 1) {
-                gather_images(gyi, gi, g.o, g.ohw, tmp);
-                b = tmp;
-            }
-            memset(dxi, 0, (size_t)(gi * g.c * g.hw) * sizeof *dxi);
-            for (int64_t c0 = 0; c0 < g.c; c0 += g.cb) {
-                const int64_t c1 = min64(g.c, c0 + g.cb), kk = g.kh * g.kw;
-                gemm1((c1 - c0) * kk, cols, g.o, w + c0 * kk, 1, g.ckk, b, cols, 1, 0.0f, col, cols,
-                      1);
-                for (int64_t i = 0; i < gi; i++)
-                    col2im_add(&g, col + i * g.ohw, cols, c0, c1, dxi + i * g.c * g.hw);
-            }
-        }
-    }
+    conv_run(conv_bwd_data_part, a, &g);
 }
 
 /* ---- conv2d backward, weight: dW [O, CKK] = sum_n g_n [O, OH·OW] · col(x_n)^T --------------------
- * Thread t sums its images into its own partial (thread 0 into dst); the partials are then added
- * element by element in thread order. */
+ * Thread t sums its images into its own partial (thread 0 into dW itself); the partials are then
+ * added element by element in thread order. The column matrix is built transposed (im2row): BLIS
+ * packs it much faster that way. */
 
 static int64_t conv_part_floats(const struct conv *g) { return round_up(g->o * g->ckk, LINE_F); }
 
 size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int nthreads)
 {
     const struct conv g = conv_of(node);
-    const int nt = conv_threads(&g, nthreads);
-    return ((size_t)nt * (size_t)(conv_col_floats(&g) + conv_tmp_floats(&g)) +
-            (size_t)(nt - 1) * (size_t)conv_part_floats(&g)) *
-           sizeof(float);
+    const int64_t nt = nthreads > 1 ? nthreads : 1;
+    return (size_t)(nt * conv_per_thread(&g) + (nt - 1) * conv_part_floats(&g)) * sizeof(float);
+}
+
+/* Thread t's partial: dW itself for thread 0. */
+static float *conv_partial(const struct ferry_cpu_args *a, const struct conv *g, int t, int nt)
+{
+    float *parts = (float *)a->scratch + nt * conv_per_thread(g);
+    return t == 0 ? (float *)a->dst : parts + (t - 1) * conv_part_floats(g);
+}
+
+static void conv_bwd_weight_part(const struct ferry_cpu_args *a, const struct conv *g, int t,
+                                 int nt)
+{
+    const float *gy = a->src[0], *x = a->src[1];
+    float *col = (float *)a->scratch + t * conv_per_thread(g), *tmp = col + conv_col_floats(g);
+    float *acc = conv_partial(a, g, t, nt);
+    const int64_t kk = g->kh * g->kw;
+    int64_t lo, hi;
+    split(g->n, nt, t, 1, &lo, &hi);
+    if (hi <= lo) memset(acc, 0, (size_t)(g->o * g->ckk) * sizeof *acc);
+    float beta = 0.0f;
+    for (int64_t i0 = lo; i0 < hi; i0 += g->gi, beta = 1.0f) {
+        const int64_t gi = min64(g->gi, hi - i0), cols = gi * g->ohw;
+        const float *gyi = gy + i0 * g->o * g->ohw;
+        const float *xi = x + i0 * g->c * g->hw;
+        if (g->direct) { /* dW [O, C] += g_n [O, HW] · x_n^T [HW, C] */
+            gemm1(g->o, g->c, g->hw, gyi, g->hw, 1, xi, 1, g->hw, beta, acc, g->c, 1);
+            continue;
+        }
+        const float *ga = gyi;
+        if (gi > 1) {
+            gather_images(gyi, gi, g->o, g->ohw, tmp);
+            ga = tmp;
+        }
+        for (int64_t c0 = 0; c0 < g->c; c0 += g->cb) {
+            const int64_t c1 = min64(g->c, c0 + g->cb), ld = (c1 - c0) * kk;
+            for (int64_t i = 0; i < gi; i++)
+                im2row(g, xi + i * g->c * g->hw, c0, c1, col + i * g->ohw * ld, ld);
+            gemm1(g->o, ld, cols, ga, cols, 1, col, ld, 1, beta, acc + c0 * kk, g->ckk, 1);
+        }
+    }
+}
+
+/* dW[e] += partial of threads 1..nt-1 in order, for the elements e of part t. */
+static void conv_bwd_weight_reduce(const struct ferry_cpu_args *a, const struct conv *g, int t,
+                                   int nt)
+{
+    float *dw = a->dst;
+    int64_t e0, e1;
+    split(g->o * g->ckk, nt, t, LINE_F, &e0, &e1);
+    for (int u = 1; u < nt; u++) {
+        const float *restrict pu = conv_partial(a, g, u, nt);
+        for (int64_t e = e0; e < e1; e++) dw[e] += pu[e];
+    }
 }
 
 void ferry_cpu_conv2d_bwd_weight(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
-    const float *gy = a->src[0], *x = a->src[1];
-    float *dw = a->dst;
-    const int nt = conv_threads(&g, a->nthreads);
-    const int64_t per = conv_col_floats(&g) + conv_tmp_floats(&g);
-    const int64_t nw = g.o * g.ckk, part = conv_part_floats(&g);
-    float *parts = (float *)a->scratch + nt * per; /* partial of thread t >= 1 at (t-1)·part */
-    if (g.n <= 0) {
-        memset(dw, 0, (size_t)nw * sizeof *dw);
+    const int nt = a->nthreads > 1 ? a->nthreads : 1;
+    if (nt == 1) {
+        conv_bwd_weight_part(a, &g, 0, 1);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num();
-        float *col = (float *)a->scratch + t * per, *tmp = col + conv_col_floats(&g);
-        float *acc = t == 0 ? dw : parts + (t - 1) * part;
-        int64_t lo, hi;
-        split(g.n, nt, t, 1, &lo, &hi);
-        float beta = 0.0f;
-        for (int64_t i0 = lo; i0 < hi; i0 += g.gi, beta = 1.0f) {
-            const int64_t gi = min64(g.gi, hi - i0), cols = gi * g.ohw;
-            const float *gyi = gy + i0 * g.o * g.ohw;
-            const float *xi = x + i0 * g.c * g.hw;
-            if (g.direct) { /* dW [O, C] += g_n [O, HW] · x_n^T [HW, C] */
-                gemm1(g.o, g.c, g.hw, gyi, g.hw, 1, xi, 1, g.hw, beta, acc, g.c, 1);
-                continue;
-            }
-            const float *ga = gyi;
-            if (gi > 1) {
-                gather_images(gyi, gi, g.o, g.ohw, tmp);
-                ga = tmp;
-            }
-            for (int64_t c0 = 0; c0 < g.c; c0 += g.cb) {
-                const int64_t c1 = min64(g.c, c0 + g.cb), kk = g.kh * g.kw;
-                const int64_t ld = (c1 - c0) * kk;
-                for (int64_t i = 0; i < gi; i++)
-                    im2row(&g, xi + i * g.c * g.hw, c0, c1, col + i * g.ohw * ld, ld);
-                gemm1(g.o, ld, cols, ga, cols, 1, col, ld, 1, beta, acc + c0 * kk, g.ckk, 1);
-            }
-        }
-        if (hi <= lo) memset(acc, 0, (size_t)nw * sizeof *acc);
+        conv_bwd_weight_part(a, &g, t, nt);
 #pragma omp barrier
-        if (nt > 1) {
-            int64_t e0, e1;
-            split(nw, nt, t, LINE_F, &e0, &e1);
-            for (int u = 1; u < nt; u++) {
-                const float *restrict pu = parts + (u - 1) * part;
-                for (int64_t e = e0; e < e1; e++) dw[e] += pu[e];
-            }
-        }
+        conv_bwd_weight_reduce(a, &g, t, nt);
     }
 }
