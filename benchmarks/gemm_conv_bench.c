@@ -157,9 +157,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [batch]\n", argv[0]);
         return 2;
     }
-    bli_init(); /* before bli_arch_query_id, which does not initialise BLIS itself */
-    printf("BLIS %s, configuration %s\n", bli_info_get_version_str(),
-           bli_arch_string(bli_arch_query_id()));
+    printf("BLIS %s, configuration %s\n", bli_info_get_version_str(), ferry_cpu_blis_config());
     printf("LeNet layer kernels at batch %lld\n", (long long)bs);
     bench_conv("conv1 1->32 5x5 28x28", bs, 1, 28, 32, 5, false);
     bench_pool("pool1 32x24x24", bs, 32, 24);

@@ -210,7 +210,8 @@ Test(cpu_gemm, matmul_parallel) /* split by rows and by columns */
 
 Test(cpu_gemm, matmul_k0) /* empty inner dimension: zeros */
 {
-    T *A = tensor(FERRY_OP_LEAF, 2, (int64_t[]){4, 0}), *B = tensor(FERRY_OP_LEAF, 2, (int64_t[]){0, 3});
+    T *A = tensor(FERRY_OP_LEAF, 2, (int64_t[]){4, 0});
+    T *B = tensor(FERRY_OP_LEAF, 2, (int64_t[]){0, 3});
     T *C = tensor(FERRY_OP_MATMUL, 2, (int64_t[]){4, 3});
     C->src[0] = A;
     C->src[1] = B;
@@ -221,6 +222,7 @@ Test(cpu_gemm, matmul_k0) /* empty inner dimension: zeros */
 
 /* ==== convolution ============================================================================= */
 
+/* x [n, c, h, w], w [o, c, kh, kw], stride s, padding p */
 struct cc {
     int64_t n, c, h, w, o, kh, kw, s, p;
 };
@@ -242,7 +244,8 @@ static void ref_conv(const struct cc *k, const double *x, const double *w, doubl
                     for (int64_t c = 0; c < k->c; c++)
                         for (int64_t ky = 0; ky < k->kh; ky++)
                             for (int64_t kx = 0; kx < k->kw; kx++) {
-                                const int64_t iy = oy * k->s - k->p + ky, ix = ox * k->s - k->p + kx;
+                                const int64_t iy = oy * k->s - k->p + ky;
+                                const int64_t ix = ox * k->s - k->p + kx;
                                 if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w) continue;
                                 s += x[((n * k->c + c) * k->h + iy) * k->w + ix] *
                                      w[((o * k->c + c) * k->kh + ky) * k->kw + kx];
@@ -266,7 +269,8 @@ static void ref_conv_bwd(const struct cc *k, const double *x, const double *w, c
                     for (int64_t c = 0; c < k->c; c++)
                         for (int64_t ky = 0; ky < k->kh; ky++)
                             for (int64_t kx = 0; kx < k->kw; kx++) {
-                                const int64_t iy = oy * k->s - k->p + ky, ix = ox * k->s - k->p + kx;
+                                const int64_t iy = oy * k->s - k->p + ky;
+                                const int64_t ix = ox * k->s - k->p + kx;
                                 if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w) continue;
                                 const int64_t xi = ((n * k->c + c) * k->h + iy) * k->w + ix;
                                 const int64_t wi = ((o * k->c + c) * k->kh + ky) * k->kw + kx;
@@ -335,7 +339,8 @@ static void conv_case(struct cc k, bool fd)
              (long long)k.c, (long long)k.kh, (long long)k.kw, (long long)k.s, (long long)k.p);
     for (int nt = 1; nt <= 3; nt++) {
         check(run2(ferry_cpu_conv2d, ferry_cpu_conv2d_scratch, Y, x, w, nt, what), y, ny, what, nt);
-        check(run2(ferry_cpu_conv2d_bwd_data, ferry_cpu_conv2d_bwd_data_scratch, DX, g, w, nt, what),
+        check(run2(ferry_cpu_conv2d_bwd_data, ferry_cpu_conv2d_bwd_data_scratch, DX, g, w, nt,
+                   what),
               dx, nx, what, nt);
         check(run2(ferry_cpu_conv2d_bwd_weight, ferry_cpu_conv2d_bwd_weight_scratch, DW, g, x, nt,
                    what),
@@ -345,39 +350,41 @@ static void conv_case(struct cc k, bool fd)
 
 Test(cpu_gemm, conv_basic) /* batch 1 and 3, odd non-square images and kernels */
 {
-    conv_case((struct cc){.n = 1, .c = 1, .h = 7, .w = 9, .o = 2, .kh = 3, .kw = 3, .s = 1, .p = 0}, true);
-    conv_case((struct cc){.n = 3, .c = 2, .h = 6, .w = 7, .o = 3, .kh = 2, .kw = 3, .s = 1, .p = 0}, true);
+    conv_case((struct cc){1, 1, 7, 9, 2, 3, 3, 1, 0}, true);
+    conv_case((struct cc){3, 2, 6, 7, 3, 2, 3, 1, 0}, true);
 }
 
 Test(cpu_gemm, conv_stride_pad)
 {
-    conv_case((struct cc){.n = 3, .c = 2, .h = 11, .w = 8, .o = 5, .kh = 3, .kw = 2, .s = 2, .p = 1}, true);
-    conv_case((struct cc){.n = 1, .c = 2, .h = 11, .w = 8, .o = 5, .kh = 3, .kw = 3, .s = 2, .p = 1}, true);
-    conv_case((struct cc){.n = 3, .c = 3, .h = 9, .w = 10, .o = 4, .kh = 5, .kw = 5, .s = 1, .p = 2}, true);
-    conv_case((struct cc){.n = 3, .c = 2, .h = 5, .w = 6, .o = 3, .kh = 4, .kw = 3, .s = 2, .p = 2}, true);
-    conv_case((struct cc){.n = 2, .c = 2, .h = 4, .w = 5, .o = 2, .kh = 3, .kw = 3, .s = 3, .p = 1}, true);
+    conv_case((struct cc){3, 2, 11, 8, 5, 3, 2, 2, 1}, true);
+    conv_case((struct cc){1, 2, 11, 8, 5, 3, 3, 2, 1}, true);
+    conv_case((struct cc){3, 3, 9, 10, 4, 5, 5, 1, 2}, true);
+    conv_case((struct cc){3, 2, 5, 6, 3, 4, 3, 2, 2}, true);
+    conv_case((struct cc){2, 2, 4, 5, 2, 3, 3, 3, 1}, true);
+    conv_case((struct cc){2, 2, 9, 8, 3, 7, 7, 2, 3}, true);
 }
 
 Test(cpu_gemm, conv_1x1) /* the direct path, and 1x1 with stride 2 */
 {
-    conv_case((struct cc){.n = 3, .c = 4, .h = 6, .w = 5, .o = 3, .kh = 1, .kw = 1, .s = 1, .p = 0}, true);
-    conv_case((struct cc){.n = 2, .c = 3, .h = 7, .w = 7, .o = 2, .kh = 1, .kw = 1, .s = 2, .p = 0}, true);
+    conv_case((struct cc){3, 4, 6, 5, 3, 1, 1, 1, 0}, true);
+    conv_case((struct cc){2, 3, 7, 7, 2, 1, 1, 2, 0}, true);
 }
 
 Test(cpu_gemm, conv_grouped) /* small images: several images per product, uneven groups */
 {
-    conv_case((struct cc){.n = 5, .c = 2, .h = 4, .w = 4, .o = 3, .kh = 2, .kw = 2, .s = 1, .p = 1}, true);
-    conv_case((struct cc){.n = 7, .c = 3, .h = 5, .w = 5, .o = 4, .kh = 3, .kw = 3, .s = 1, .p = 0}, true);
+    conv_case((struct cc){5, 2, 4, 4, 3, 2, 2, 1, 1}, true);
+    conv_case((struct cc){7, 3, 5, 5, 4, 3, 3, 1, 0}, true);
 }
 
 Test(cpu_gemm, conv_lenet) /* LeNet's layers at batch 3 and 9, against the direct reference */
 {
-    conv_case((struct cc){.n = 3, .c = 1, .h = 28, .w = 28, .o = 32, .kh = 5, .kw = 5, .s = 1, .p = 0}, false);
-    conv_case((struct cc){.n = 9, .c = 32, .h = 12, .w = 12, .o = 48, .kh = 5, .kw = 5, .s = 1, .p = 0}, false);
+    conv_case((struct cc){3, 1, 28, 28, 32, 5, 5, 1, 0}, false);
+    conv_case((struct cc){9, 32, 12, 12, 48, 5, 5, 1, 0}, false);
 }
 
 /* ==== pooling ================================================================================= */
 
+/* x [n, c, h, w], window kh×kw, stride sh×sw, padding ph×pw */
 struct pc {
     int64_t n, c, h, w, kh, kw, sh, sw, ph, pw;
 };
@@ -387,7 +394,8 @@ static int64_t p_ow(const struct pc *k) { return (k->w + 2 * k->pw - k->kw) / k-
 static int64_t p_nx(const struct pc *k) { return k->n * k->c * k->h * k->w; }
 static int64_t p_ny(const struct pc *k) { return k->n * k->c * p_oh(k) * p_ow(k); }
 
-/* Visits every output: its window's valid input indices (row-major), via callbacks below. */
+/* Double-precision pooling: y = pool(x) when y is given, and dx = d sum(g ⊙ y) / dx when dx is given
+ * (max: the whole gradient to the first maximum of the window in row-major order). */
 static void ref_pool(const struct pc *k, bool max, const double *x, double *y, const double *g,
                      double *dx)
 {
@@ -417,7 +425,8 @@ static void ref_pool(const struct pc *k, bool max, const double *x, double *y, c
                 } else {
                     for (int64_t ky = 0; ky < k->kh; ky++)
                         for (int64_t kx = 0; kx < k->kw; kx++) {
-                            const int64_t iy = oy * k->sh - k->ph + ky, ix = ox * k->sw - k->pw + kx;
+                            const int64_t iy = oy * k->sh - k->ph + ky;
+                            const int64_t ix = ox * k->sw - k->pw + kx;
                             if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w) continue;
                             dx[(pl * k->h + iy) * k->w + ix] += g[yi] / (double)(k->kh * k->kw);
                         }
@@ -470,8 +479,8 @@ static void pool_case(struct pc k, bool fd)
                  (long long)k.w, (long long)k.kh, (long long)k.kw, (long long)k.sh, (long long)k.sw,
                  (long long)k.ph, (long long)k.pw);
         for (int nt = 1; nt <= 3; nt++) {
-            check(run2(max ? ferry_cpu_max_pool : ferry_cpu_avg_pool, NULL, Y, x, NULL, nt, what), y,
-                  ny, what, nt);
+            check(run2(max ? ferry_cpu_max_pool : ferry_cpu_avg_pool, NULL, Y, x, NULL, nt, what),
+                  y, ny, what, nt);
             check(run2(max ? ferry_cpu_max_pool_bwd : ferry_cpu_avg_pool_bwd, NULL, DX, g,
                        max ? x : NULL, nt, what),
                   dx, nx, what, nt);

@@ -2,7 +2,6 @@
  * calls with every pointer resolved, so a step is one loop with no allocation. */
 #include "cpu.h"
 
-#include <blis.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +138,9 @@ ferry_status ferry_backend_cpu_init(int threads, ferry_backend_t **out)
     if (!be) return ferry_error(FERRY_ERR_NOMEM, "cpu: out of memory");
     be->iface = &cpu_iface;
     be->threads = threads > 0 ? threads : omp_get_num_procs();
-    /* Parallelism comes from the kernels' own OpenMP regions; BLIS runs single-threaded inside. */
-    bli_thread_set_num_threads(1);
+    /* Parallelism comes from the kernels' own OpenMP regions; the serial BLIS build runs inside.
+     * Choose its kernels now, outside any step. */
+    ferry_cpu_blis_config();
     *out = be;
     return FERRY_OK;
 }

@@ -3,15 +3,19 @@
  * Parallelism: every kernel splits its work into one contiguous part per thread (rows or columns of
  * a product, images of a batch) and calls BLIS single-threaded on each part. BLIS never splits the
  * summation (k) dimension, and the parts depend only on the shapes and the thread count, so results
- * are bit-identical from run to run for a given thread count.
+ * are bit-identical from run to run for a given thread count. Parallel regions always have the
+ * backend's full thread count, and one thread means no region at all (see cpu.h).
  *
  * Convolutions are im2col + GEMM. Small images are processed a few at a time so that a product has
  * enough columns to keep BLIS's micro-kernel busy: the columns of `gi` images are laid side by side
- * ([C·KH·KW, gi·OH·OW]), and results are copied to / from the NCHW layout around the product. */
+ * ([C·KH·KW, gi·OH·OW]), and results are copied to / from the NCHW layout around the product. The
+ * weight gradient builds the transposed column matrix instead ([gi·OH·OW, C·KH·KW], "im2row"):
+ * BLIS's Skylake-X kernels pack that operand with a generic routine that is much faster on
+ * contiguous data. */
 #include "cpu.h"
 
 #include <blis.h>
-#include <cpuid.h>
+#include <pthread.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +25,8 @@
 #define LINE_F 16
 /* Products below this many multiply-adds run on the calling thread only. */
 #define PAR_MIN_FMA (1 << 18)
-/* Convolution blocking: products of about this many columns (images side by side) ... */
+/* Convolution blocking (each may be overridden with -D when tuning): products of about this many
+ * columns (images side by side) ... */
 #ifndef CONV_COLS_FWD
 #define CONV_COLS_FWD 512
 #endif
@@ -33,42 +38,55 @@
 #endif
 /* ... over blocks of about this many rows of the column matrix (whole channels). */
 #ifndef CONV_KROWS
-#define CONV_KROWS 384
+#define CONV_KROWS 1024
 #endif
 
-/* ---- BLIS configuration --------------------------------------------------------------------------
- * BLIS 0.9 picks its configuration from the CPU id once, at its first use, and falls back to the
- * portable reference kernels (about 6x slower) on CPUs newer than it knows: AMD family 0x1A (Zen 5)
- * and later. Its Skylake-X (AVX-512) and Zen 3 (AVX2) kernels run fine there. BLIS reads the
- * configuration index from BLIS_ARCH_TYPE; unless the user set it, it is set here, before main()
- * and thus before BLIS's first use. */
-__attribute__((constructor)) static void blis_choose_config(void)
+/* ---- BLIS configuration -------------------------------------------------------------------------
+ * BLIS 0.9 picks its configuration from the CPU id and falls back to the portable reference kernels
+ * (about 6x slower) on CPUs newer than it knows, such as AMD Zen 5. Their Skylake-X (AVX-512) and
+ * Zen 3 (AVX2) kernels run fine there. So when BLIS settled on the generic configuration, Ferry
+ * passes the best context this BLIS build contains and the CPU supports to every GEMM explicitly.
+ * Nothing process-wide changes (BLIS's own choice stays as it is for any other user in the
+ * process), and a user's BLIS_ARCH_TYPE is respected because BLIS then reports that choice. */
+
+static cntx_t *blis_cntx; /* NULL: BLIS's own choice */
+static arch_t blis_arch;
+static pthread_once_t blis_once = PTHREAD_ONCE_INIT;
+
+static bool cpu_has_avx512(void)
 {
-    if (getenv("BLIS_ARCH_TYPE")) return;
-    const char *ver = bli_info_get_version_str();
-    if (!ver || strncmp(ver, "0.", 2) != 0) return; /* later releases know later CPUs */
-    unsigned eax, ebx, ecx, edx;
-    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return;
-    const bool amd = ebx == 0x68747541u && edx == 0x69746e65u && ecx == 0x444d4163u; /* AuthenticAMD */
-    if (!amd || !__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return;
-    unsigned family = (eax >> 8) & 0xfu;
-    if (family == 0xfu) family += (eax >> 20) & 0xffu;
-    if (family < 0x1au) return;
-    __builtin_cpu_init();
-    int id;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        id = BLIS_ARCH_SKX;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        id = BLIS_ARCH_ZEN3;
-    else
-        return;
-    char buf[16];
-    snprintf(buf, sizeof buf, "%d", id);
-    setenv("BLIS_ARCH_TYPE", buf, 0);
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 }
 
-/* ---- helpers ------------------------------------------------------------------------------------ */
+static void blis_choose_context(void)
+{
+    bli_init();
+    blis_arch = bli_arch_query_id();
+    if (blis_arch != BLIS_ARCH_GENERIC) return;
+    __builtin_cpu_init();
+    arch_t id = BLIS_NUM_ARCHS;
+#ifdef BLIS_CONFIG_HASWELL
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) id = BLIS_ARCH_HASWELL;
+#endif
+#ifdef BLIS_CONFIG_ZEN3
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) id = BLIS_ARCH_ZEN3;
+#endif
+#ifdef BLIS_CONFIG_SKX
+    if (cpu_has_avx512()) id = BLIS_ARCH_SKX;
+#endif
+    if (id == BLIS_NUM_ARCHS) return;
+    blis_cntx = bli_gks_lookup_nat_cntx(id);
+    if (blis_cntx) blis_arch = id;
+}
+
+const char *ferry_cpu_blis_config(void)
+{
+    pthread_once(&blis_once, blis_choose_context);
+    return bli_arch_string(blis_arch);
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -81,13 +99,14 @@ static void gemm1(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, 
                   int64_t csc)
 {
     if (m <= 0 || n <= 0) return;
+    pthread_once(&blis_once, blis_choose_context);
     float one = 1.0f;
     rntm_t rntm;
     bli_rntm_init(&rntm);
     bli_rntm_set_num_threads(1, &rntm);
     bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, (dim_t)m, (dim_t)n, (dim_t)k, &one,
                  (float *)a, (inc_t)rsa, (inc_t)csa, (float *)b, (inc_t)rsb, (inc_t)csb, &beta, c,
-                 (inc_t)rsc, (inc_t)csc, NULL, &rntm);
+                 (inc_t)rsc, (inc_t)csc, blis_cntx, &rntm);
 }
 
 /* Part t of nt of [0, n) in whole multiples of q (the last part takes the remainder). */
@@ -98,7 +117,7 @@ static void split(int64_t n, int nt, int t, int64_t q, int64_t *lo, int64_t *hi)
     *hi = min64(n, blocks * (t + 1) / nt * q);
 }
 
-/* ---- matmul ------------------------------------------------------------------------------------- */
+/* ---- matmul ---------------------------------------------------------------------------------- */
 
 void ferry_cpu_matmul(const struct ferry_cpu_args *a)
 {
@@ -112,13 +131,15 @@ void ferry_cpu_matmul(const struct ferry_cpu_args *a)
     const int64_t rsb = trb ? 1 : n, csb = trb ? k : 1;
     if (m <= 0 || n <= 0) return;
 
-    /* Split the longer side of C; 32-row / 16-column blocks keep the micro-tiles whole. */
+    /* Split the longer side of C; 32-row / 16-column blocks keep the micro-tiles whole. A region
+     * always has the backend's full thread count (a thread may get no block): libgomp reuses the
+     * previous team only when the count is the same. */
     const bool by_rows = m >= n;
     const int64_t len = by_rows ? m : n, q = by_rows ? 32 : 16;
-    int nt = (int)min64(a->nthreads, (len + q - 1) / q);
+    const int nt = a->nthreads;
     /* small products run on the calling thread, outside any parallel region (a one-thread
      * region would make libgomp allocate a team) */
-    if (m * n * k < PAR_MIN_FMA || nt < 2) {
+    if (m * n * k < PAR_MIN_FMA || nt < 2 || len <= q) {
         gemm1(m, n, k, A, rsa, csa, B, rsb, csb, 0.0f, C, n, 1);
         return;
     }
@@ -133,7 +154,7 @@ void ferry_cpu_matmul(const struct ferry_cpu_args *a)
     }
 }
 
-/* ---- convolution geometry ----------------------------------------------------------------------- */
+/* ---- convolution geometry -------------------------------------------------------------------- */
 
 struct conv {
     int64_t n, c, h, w;   /* input */
@@ -214,9 +235,10 @@ static inline void zero_f(float *restrict d, int64_t n)
     for (int64_t i = 0; i < n; i++) d[i] = 0.0f;
 }
 
-/* Valid outputs [lo, hi) along one axis of n outputs for kernel offset k: 0 <= o·s - p + k < size. */
-static inline void valid_range(int64_t n, int64_t size, int64_t s, int64_t p, int64_t k, int64_t *lo,
-                               int64_t *hi)
+/* Valid outputs [lo, hi) along one axis of n outputs for kernel offset k:
+ * 0 <= o·s - p + k < size. */
+static inline void valid_range(int64_t n, int64_t size, int64_t s, int64_t p, int64_t k,
+                               int64_t *lo, int64_t *hi)
 {
     const int64_t a = p - k, b = size - 1 + p - k; /* a <= o·s <= b */
     if (s == 1) {
@@ -267,12 +289,16 @@ static void im2col(const struct conv *g, const float *restrict x, int64_t c0, in
         }
 }
 
-/* The transpose of im2col: colT[j][r], row stride ld, j = oy·OW + ox, r = ((c - c0)·KH + ky)·KW + kx.
- * The weight gradient packs much faster from this layout (contiguous along r). */
-static void im2row(const struct conv *g, const float *restrict x, int64_t c0, int64_t c1,
-                   float *restrict colT, int64_t ld)
+/* The transpose of im2col: colT[j][r], row stride ld, j = oy·OW + ox,
+ * r = ((c - c0)·KH + ky)·KW + kx.
+ * The weight gradient packs much faster from this layout (contiguous along r). The body is
+ * instantiated for the common kernel widths, so that each row piece is a fixed-size copy. */
+static inline __attribute__((always_inline)) void im2row_kw(const struct conv *g,
+                                                            const float *restrict x, int64_t c0,
+                                                            int64_t c1, float *restrict colT,
+                                                            int64_t ld, const int64_t KW)
 {
-    const int64_t s = g->s, p = g->p, W = g->w, KH = g->kh, KW = g->kw;
+    const int64_t s = g->s, p = g->p, W = g->w, KH = g->kh;
     for (int64_t oy = 0; oy < g->oh; oy++) {
         int64_t ky0, ky1; /* valid kernel rows */
         valid_range(KH, g->h, 1, -(oy * s - p), 0, &ky0, &ky1);
@@ -285,15 +311,30 @@ static void im2row(const struct conv *g, const float *restrict x, int64_t c0, in
             for (int64_t c = c0; c < c1; c++, d += KH * KW) {
                 const float *restrict sc = src + c * g->hw;
                 zero_f(d, ky0 * KW);
-                for (int64_t ky = ky0; ky < ky1; ky++) {
-                    float *restrict dk = d + ky * KW;
-                    zero_f(dk, kx0);
-                    copy_f(dk + kx0, sc + ky * W + kx0, kx1 - kx0);
-                    zero_f(dk + kx1, KW - kx1);
-                }
+                if (kx0 == 0 && kx1 == KW)
+                    for (int64_t ky = ky0; ky < ky1; ky++)
+                        memcpy(d + ky * KW, sc + ky * W, (size_t)KW * sizeof *d);
+                else
+                    for (int64_t ky = ky0; ky < ky1; ky++) {
+                        float *restrict dk = d + ky * KW;
+                        zero_f(dk, kx0);
+                        copy_f(dk + kx0, sc + ky * W + kx0, kx1 - kx0);
+                        zero_f(dk + kx1, KW - kx1);
+                    }
                 zero_f(d + ky1 * KW, (KH - ky1) * KW);
             }
         }
+    }
+}
+
+static void im2row(const struct conv *g, const float *restrict x, int64_t c0, int64_t c1,
+                   float *restrict colT, int64_t ld)
+{
+    switch (g->kw) {
+    case 3: im2row_kw(g, x, c0, c1, colT, ld, 3); break;
+    case 5: im2row_kw(g, x, c0, c1, colT, ld, 5); break;
+    case 7: im2row_kw(g, x, c0, c1, colT, ld, 7); break;
+    default: im2row_kw(g, x, c0, c1, colT, ld, g->kw); break;
     }
 }
 
@@ -354,7 +395,10 @@ static int64_t conv_tmp_floats(const struct conv *g)
 }
 
 /* Per-thread scratch of the three kernels, in floats. */
-static int64_t conv_per_thread(const struct conv *g) { return conv_col_floats(g) + conv_tmp_floats(g); }
+static int64_t conv_per_thread(const struct conv *g)
+{
+    return conv_col_floats(g) + conv_tmp_floats(g);
+}
 
 /* Runs part(a, g, t, nt) on threads t = 0..nt-1: on the calling thread alone when nt is 1 (a
  * one-thread OpenMP region would make libgomp allocate a team). Images [lo, hi) of part t are fixed
@@ -372,7 +416,7 @@ static void conv_run(conv_part_fn part, const struct ferry_cpu_args *a, const st
     part(a, g, omp_get_thread_num(), nt);
 }
 
-/* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ------------------------------------- */
+/* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ---------------------------------- */
 
 size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads)
 {
@@ -414,7 +458,7 @@ void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
     conv_run(conv_fwd_part, a, &g);
 }
 
-/* ---- conv2d backward, data: dx_n = col2im(W^T [CKK, O] · g_n [O, OH·OW]) ------------------------ */
+/* ---- conv2d backward, data: dx_n = col2im(W^T [CKK, O] · g_n [O, OH·OW]) --------------------- */
 
 size_t ferry_cpu_conv2d_bwd_data_scratch(const struct ferry_tensor *node, int nthreads)
 {
@@ -460,7 +504,7 @@ void ferry_cpu_conv2d_bwd_data(const struct ferry_cpu_args *a)
     conv_run(conv_bwd_data_part, a, &g);
 }
 
-/* ---- conv2d backward, weight: dW [O, CKK] = sum_n g_n [O, OH·OW] · col(x_n)^T --------------------
+/* ---- conv2d backward, weight: dW [O, CKK] = sum_n g_n [O, OH·OW] · col(x_n)^T -------------------
  * Thread t sums its images into its own partial (thread 0 into dW itself); the partials are then
  * added element by element in thread order. The column matrix is built transposed (im2row): BLIS
  * packs it much faster that way. */

@@ -10,8 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Below this many input elements a kernel runs on the calling thread only. */
-
 struct pool {
     int64_t planes, h, w, oh, ow;
     int64_t kh, kw, sh, sw, ph, pw;
@@ -39,7 +37,7 @@ static bool is_2x2(const struct pool *p)
 }
 
 /* v replaces the running maximum m: strictly larger, or the first NaN. */
-static inline bool beats(float v, float m) { return v > m || (isnan(v) && !isnan(m)); }
+static inline bool beats(float v, float m) { return (v > m) | ((v != v) & (m == m)); }
 
 /* Window of output (oy, ox) clipped to the input: rows [y0, y1), columns [x0, x1). */
 static inline void window(const struct pool *p, int64_t oy, int64_t ox, int64_t *y0, int64_t *y1,
@@ -71,9 +69,7 @@ static inline int64_t argmax(const struct pool *p, const float *restrict x, int6
     return best;
 }
 
-/* ---- max pooling -------------------------------------------------------------------------------- */
-
-static inline float max2(float a, float b) { return beats(b, a) ? b : a; }
+/* ---- max pooling ----------------------------------------------------------------------------- */
 
 void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
 {
@@ -90,8 +86,15 @@ void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
             for (int64_t oy = 0; oy < p.oh; oy++) {
                 const float *restrict r0 = xp + 2 * oy * p.w, *restrict r1 = r0 + p.w;
                 float *restrict d = yp + oy * p.ow;
-                for (int64_t ox = 0; ox < p.ow; ox++)
-                    d[ox] = max2(max2(max2(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
+#pragma omp simd
+                for (int64_t ox = 0; ox < p.ow; ox++) { /* vectorises in this form */
+                    const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1];
+                    const float v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+                    const float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+                    const float m = m23 > m01 ? m23 : m01;
+                    const int nan = (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+                    d[ox] = nan ? NAN : m;
+                }
             }
             continue;
         }
@@ -100,6 +103,65 @@ void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
                 const int64_t i = argmax(&p, xp, oy, ox);
                 yp[oy * p.ow + ox] = i < 0 ? -INFINITY : xp[i];
             }
+    }
+}
+
+/* 2x2 backward of one row of windows: inputs rows r0, r1 (2·n values used), gradients go[0, n),
+ * outputs rows d0, d1. Ties go to the first of (r0[2i], r0[2i+1], r1[2i], r1[2i+1]). The loops are
+ * written so that they vectorise: the winner's position k is computed from the maximum, then each
+ * output pair is stored as one 64-bit word. Rows holding a NaN take the scalar path. */
+typedef uint32_t u32_alias __attribute__((may_alias));
+typedef uint64_t u64_alias __attribute__((may_alias, aligned(4)));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PAIR(first, second) ((first) | (second) << 32)
+#else
+#define PAIR(first, second) ((second) | (first) << 32)
+#endif
+#define ROW_BLOCK 256
+
+static void max_bwd_2x2_row(const float *restrict r0, const float *restrict r1,
+                            const float *restrict go, float *restrict d0, float *restrict d1,
+                            int64_t n)
+{
+    int nan = 0;
+#pragma omp simd reduction(| : nan)
+    for (int64_t i = 0; i < 2 * n; i++) nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
+    if (nan) {
+        for (int64_t ox = 0; ox < n; ox++) {
+            const int64_t c = 2 * ox;
+            int k = 0;
+            float m = r0[c];
+            if (beats(r0[c + 1], m)) m = r0[c + 1], k = 1;
+            if (beats(r1[c], m)) m = r1[c], k = 2;
+            if (beats(r1[c + 1], m)) k = 3;
+            d0[c] = k == 0 ? go[ox] : 0.0f;
+            d0[c + 1] = k == 1 ? go[ox] : 0.0f;
+            d1[c] = k == 2 ? go[ox] : 0.0f;
+            d1[c + 1] = k == 3 ? go[ox] : 0.0f;
+        }
+        return;
+    }
+    int32_t k[ROW_BLOCK];
+    for (int64_t o0 = 0; o0 < n; o0 += ROW_BLOCK) {
+        const int64_t nb = n - o0 < ROW_BLOCK ? n - o0 : ROW_BLOCK;
+        const float *restrict a0 = r0 + 2 * o0, *restrict a1 = r1 + 2 * o0;
+#pragma omp simd
+        for (int64_t i = 0; i < nb; i++) {
+            const float v0 = a0[2 * i], v1 = a0[2 * i + 1], v2 = a1[2 * i], v3 = a1[2 * i + 1];
+            const float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+            const float m = m23 > m01 ? m23 : m01;
+            const int32_t c0 = v0 == m, c1 = v1 == m, c2 = v2 == m;
+            k[i] = c0 ? 0 : c1 ? 1 : c2 ? 2 : 3;
+        }
+        const u32_alias *restrict gb = (const u32_alias *)(go + o0);
+        u64_alias *restrict p0 = (u64_alias *)(d0 + 2 * o0);
+        u64_alias *restrict p1 = (u64_alias *)(d1 + 2 * o0);
+#pragma omp simd
+        for (int64_t i = 0; i < nb; i++) {
+            const uint64_t gv = gb[i];
+            p0[i] = PAIR(k[i] == 0 ? gv : 0, k[i] == 1 ? gv : 0);
+            p1[i] = PAIR(k[i] == 2 ? gv : 0, k[i] == 3 ? gv : 0);
+        }
     }
 }
 
@@ -115,28 +177,17 @@ void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a)
     for (int64_t pl = 0; pl < p.planes; pl++) {
         const float *restrict xp = x + pl * ip, *restrict gp = g + pl * op;
         float *restrict dp = dx + pl * ip;
-        memset(dp, 0, (size_t)ip * sizeof *dp);
         if (fast) { /* disjoint windows: each input receives at most one gradient */
             for (int64_t oy = 0; oy < p.oh; oy++) {
-                const float *restrict r0 = xp + 2 * oy * p.w, *restrict r1 = r0 + p.w;
-                float *restrict d0 = dp + 2 * oy * p.w, *restrict d1 = d0 + p.w;
-                for (int64_t ox = 0; ox < p.ow; ox++) {
-                    const int64_t c = 2 * ox;
-                    const float v00 = r0[c], v01 = r0[c + 1], v10 = r1[c], v11 = r1[c + 1];
-                    const float gv = gp[oy * p.ow + ox];
-                    float m = v00;
-                    int k = 0;
-                    if (beats(v01, m)) { m = v01; k = 1; }
-                    if (beats(v10, m)) { m = v10; k = 2; }
-                    if (beats(v11, m)) k = 3;
-                    d0[c] = k == 0 ? gv : 0.0f;
-                    d0[c + 1] = k == 1 ? gv : 0.0f;
-                    d1[c] = k == 2 ? gv : 0.0f;
-                    d1[c + 1] = k == 3 ? gv : 0.0f;
-                }
+                const float *restrict r0 = xp + 2 * oy * p.w;
+                float *restrict d0 = dp + 2 * oy * p.w;
+                max_bwd_2x2_row(r0, r0 + p.w, gp + oy * p.ow, d0, d0 + p.w, p.ow);
+                if (p.w > 2 * p.ow) d0[2 * p.ow] = d0[p.w + 2 * p.ow] = 0.0f; /* odd width */
             }
+            if (p.h > 2 * p.oh) memset(dp + 2 * p.oh * p.w, 0, (size_t)p.w * sizeof *dp);
             continue;
         }
+        memset(dp, 0, (size_t)ip * sizeof *dp);
         for (int64_t oy = 0; oy < p.oh; oy++)
             for (int64_t ox = 0; ox < p.ow; ox++) {
                 const int64_t i = argmax(&p, xp, oy, ox);
@@ -145,7 +196,7 @@ void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a)
     }
 }
 
-/* ---- average pooling ---------------------------------------------------------------------------- */
+/* ---- average pooling ------------------------------------------------------------------------- */
 
 void ferry_cpu_avg_pool(const struct ferry_cpu_args *a)
 {
@@ -163,6 +214,7 @@ void ferry_cpu_avg_pool(const struct ferry_cpu_args *a)
             for (int64_t oy = 0; oy < p.oh; oy++) {
                 const float *restrict r0 = xp + 2 * oy * p.w, *restrict r1 = r0 + p.w;
                 float *restrict d = yp + oy * p.ow;
+#pragma omp simd
                 for (int64_t ox = 0; ox < p.ow; ox++)
                     d[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * inv;
             }
@@ -193,20 +245,24 @@ void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a)
     for (int64_t pl = 0; pl < p.planes; pl++) {
         const float *restrict gp = g + pl * op;
         float *restrict dp = dx + pl * ip;
-        memset(dp, 0, (size_t)ip * sizeof *dp);
         if (fast) {
             for (int64_t oy = 0; oy < p.oh; oy++) {
                 float *restrict d0 = dp + 2 * oy * p.w, *restrict d1 = d0 + p.w;
+                const float *restrict go = gp + oy * p.ow;
+#pragma omp simd
                 for (int64_t ox = 0; ox < p.ow; ox++) {
-                    const float v = gp[oy * p.ow + ox] * inv;
+                    const float v = go[ox] * inv;
                     d0[2 * ox] = v;
                     d0[2 * ox + 1] = v;
                     d1[2 * ox] = v;
                     d1[2 * ox + 1] = v;
                 }
+                if (p.w > 2 * p.ow) d0[2 * p.ow] = d1[2 * p.ow] = 0.0f; /* odd width */
             }
+            if (p.h > 2 * p.oh) memset(dp + 2 * p.oh * p.w, 0, (size_t)p.w * sizeof *dp);
             continue;
         }
+        memset(dp, 0, (size_t)ip * sizeof *dp);
         for (int64_t oy = 0; oy < p.oh; oy++)
             for (int64_t ox = 0; ox < p.ow; ox++) {
                 int64_t y0, y1, x0, x1;
