@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The ferry tool end to end: help texts, argument errors, train -> save -> eval on real MNIST, and
+# a damaged checkpoint. usage: test_cli.sh PATH/TO/ferry
+set -uo pipefail
+ferry=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass=0
+check() { # description, then a command that must succeed
+    local what=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+
+check "help lists commands" bash -c "'$ferry' help | grep -q 'train'"
+check "train --help" bash -c "'$ferry' train --help | grep -q -- '--epochs'"
+check "eval --help" bash -c "'$ferry' eval --help | grep -q -- '--load'"
+check "unknown command exits 2" bash -c "'$ferry' fly 2>/dev/null; [ \$? -eq 2 ]"
+check "bad number names the option" bash -c "'$ferry' train --epochs zero 2>&1 | grep -q -- '--epochs expects a number'"
+check "unknown data set is an error" bash -c "'$ferry' train --data nope --epochs 1 2>&1 | grep -q nope"
+check "eval needs --load" bash -c "'$ferry' eval 2>&1 | grep -q -- '--load'"
+
+# Without the data (and without FERRY_REQUIRE_DATA) the rest is skipped: exit 77 tells meson.
+if [ ! -f "${FERRY_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}/mnist/0.json" ] && [ -z "${FERRY_REQUIRE_DATA:-}" ]; then
+    echo "MNIST not fetched (scripts/fetch-data.sh): skipping the training checks"
+    echo "cli: $pass passed, $fails failed"
+    exit $((fails ? 1 : 77))
+fi
+
+out=$("$ferry" train --data mnist --epochs 1 --batch 128 --seed 3 --save "$tmp/m.safetensors" 2>/dev/null)
+check "train prints a final accuracy" bash -c "grep -q 'final: test accuracy' <<< '$out'"
+check "train saved a checkpoint" test -s "$tmp/m.safetensors"
+train_acc=$(sed -n 's/^final: test accuracy \([0-9.]*\)%.*/\1/p' <<< "$out")
+eval_out=$("$ferry" eval --data mnist --load "$tmp/m.safetensors" 2>&1)
+eval_acc=$(sed -n 's/.*accuracy \([0-9.]*\)% on 2000 examples/\1/p' <<< "$eval_out")
+check "eval reproduces the trained accuracy ($train_acc vs $eval_acc)" test -n "$eval_acc" -a "$train_acc" = "$eval_acc"
+head -c 100 "$tmp/m.safetensors" > "$tmp/cut.safetensors"
+check "truncated checkpoint: error names the file" bash -c "'$ferry' eval --load '$tmp/cut.safetensors' 2>&1 | grep -q 'cut.safetensors'"
+check "truncated checkpoint: non-zero exit" bash -c "! '$ferry' eval --load '$tmp/cut.safetensors' >/dev/null 2>&1"
+check "wrong architecture is refused" bash -c "! '$ferry' eval --arch resnet --load '$tmp/m.safetensors' >/dev/null 2>&1"
+
+echo "cli: $pass passed, $fails failed"
+[ "$fails" -eq 0 ]
