@@ -8,8 +8,9 @@ cd "$here/.."
 status=0
 # One suite at a time: the suites use every core themselves (OpenMP).
 meson test -C build --num-processes 1 --print-errorlogs "$@" || status=$?
-# Sum the Criterion test counts of every suite into one closing line.
-awk '/Synthesis: Tested:/ {
+# Sum the test counts of every suite (Criterion's and the command-line checks') into one line.
+awk '/^cli: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+     /Synthesis: Tested:/ {
         for (i = 1; i <= NF; i++) {
             if ($i == "Passing:") p += $(i + 1)
             if ($i == "Failing:") f += $(i + 1)
@@ -17,5 +18,5 @@ awk '/Synthesis: Tested:/ {
             if ($i == "Skipped:") s += $(i + 1)
         }
      }
-     END { printf "criterion: %d passed, %d failed, %d skipped\n", p, f, s }' build/meson-logs/testlog.txt
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' build/meson-logs/testlog.txt
 exit $status
