@@ -48,6 +48,9 @@ ferry_status ferry_store_add(ferry_store_t *st, const char *name, ferry_dtype dt
         return ferry_error(FERRY_ERR_INVALID, "parameter '%s' already exists", name);
     if (ndim < 0 || ndim > FERRY_MAX_DIMS)
         return ferry_error(FERRY_ERR_SHAPE, "parameter '%s': %d dimensions", name, ndim);
+    int64_t dims[FERRY_MAX_DIMS]; /* shape may point into this store's entries, which can move */
+    for (int i = 0; i < ndim; i++) dims[i] = shape[i];
+    shape = dims;
     if (st->n == st->cap) {
         int cap = st->cap ? 2 * st->cap : 32;
         struct store_entry *e = realloc(st->e, (size_t)cap * sizeof *e);

@@ -347,3 +347,22 @@ Test(optim, sgd_momentum_through_graph_and_groups)
     ferry_store_free(st);
     ferry_backend_free(be);
 }
+
+Test(store, add_with_a_shape_from_the_same_store)
+{
+    /* ferry_store_shape points into the store; adding entries may move them */
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_backend_cpu_init(1, &be);
+    ferry_store_init(be, &st);
+    cr_assert_eq(ferry_store_add(st, "w", FERRY_F32, 2, (int64_t[]){3, 5}, true), FERRY_OK);
+    for (int i = 0; i < 100; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w#%d", i);
+        cr_assert_eq(ferry_store_add(st, name, FERRY_F32, 2, ferry_store_shape(st, i), false), FERRY_OK,
+                     "%s", ferry_last_error());
+        cr_assert_eq(ferry_store_numel(st, i + 1), 15);
+    }
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}
