@@ -1,5 +1,6 @@
 /* The ferry command-line tool. */
 #include "ferry/ferry.h"
+#include "commands.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -17,8 +18,10 @@ static int usage_main(FILE *f)
             "usage: ferry COMMAND [OPTIONS]\n"
             "\n"
             "Commands:\n"
-            "  train     train a model on a data set (CPU backend)\n"
+            "  train     train a model on a data set or source-only on a task (CPU backend)\n"
             "  eval      evaluate a saved model on a data set\n"
+            "  data      list, fetch, show and export data sets\n"
+            "  tasks     list the transfer tasks and their splits\n"
             "  version   print the version\n"
             "  help      this text; 'ferry COMMAND --help' for a command's options\n");
     return f == stdout ? 0 : 2;
@@ -31,7 +34,10 @@ static int usage_train(FILE *f)
             "\n"
             "Trains a model from scratch (or from --init) and reports test accuracy per epoch.\n"
             "\n"
-            "  --data NAME            mnist | fashion (default mnist)\n"
+            "  --data NAME            a data set (ferry data list; default mnist)\n"
+            "  --task NAME            a transfer task (ferry tasks): train source-only on the\n"
+            "                         source, report source-val and target-test accuracy\n"
+            "  --split-seed S         the task's split seed (default 0)\n"
             "  --arch NAME            lenet | resnet (default lenet)\n"
             "  --epochs N             default 10\n"
             "  --batch N              default 64\n"
@@ -86,7 +92,8 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 }
 
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
-       O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT };
+       O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
+       O_SPLIT_SEED };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -97,6 +104,7 @@ static const struct option train_opts[] = {
     {"weight-decay", required_argument, 0, O_WD}, {"schedule", required_argument, 0, O_SCHEDULE},
     {"label-smoothing", required_argument, 0, O_SMOOTH}, {"init", required_argument, 0, O_INIT},
     {"save", required_argument, 0, O_SAVE},       {"help", no_argument, 0, 'h'},
+    {"task", required_argument, 0, O_TASK},       {"split-seed", required_argument, 0, O_SPLIT_SEED},
     {0, 0, 0, 0}};
 
 struct train_cli {
@@ -114,6 +122,8 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
     while ((ch = getopt_long(argc, argv, "h", train_opts, NULL)) != -1) {
         switch (ch) {
         case O_DATA: c->o.data = optarg; break;
+        case O_TASK: c->o.task = optarg; break;
+        case O_SPLIT_SEED: if (parse_num("--split-seed", optarg, 0, 4294967295.0, &v)) return 2; c->o.split_seed = (uint64_t)v; break;
         case O_ARCH: c->o.arch = optarg; break;
         case O_EPOCHS: if (parse_num("--epochs", optarg, 1, 100000, &v)) return 2; c->o.epochs = (int)v; break;
         case O_BATCH: if (parse_num("--batch", optarg, 1, 65536, &v)) return 2; c->o.batch = (int)v; break;
@@ -168,8 +178,9 @@ static int cmd_train(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
-    printf("ferry %s: train %s on %s, %d epochs, batch %d, seed %llu, %s lr %g, %d threads\n",
-           FERRY_VERSION_STRING, c.o.arch, c.o.data, c.o.epochs, c.o.batch,
+    printf("ferry %s: train %s on %s%s, %d epochs, batch %d, seed %llu, %s lr %g, %d threads\n",
+           FERRY_VERSION_STRING, c.o.arch, c.o.task ? "task " : "", c.o.task ? c.o.task : c.o.data,
+           c.o.epochs, c.o.batch,
            (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr,
            ferry_backend_threads(be));
     ferry_train_result res;
@@ -178,8 +189,14 @@ static int cmd_train(int argc, char **argv)
     if (s) return fail("train");
     char dur[32];
     ferry_cli_format_duration(res.seconds, dur, sizeof dur);
-    printf("final: test accuracy %.2f%%  train loss %.4f  %.0f images/s  wall %s\n",
-           100 * res.test_accuracy, res.final_loss, res.images_per_s, dur);
+    if (c.o.task)
+        printf("final: source val accuracy %.2f%%  target test accuracy %.2f%%  train loss %.4f  "
+               "%.0f images/s  wall %s\n",
+               100 * res.source_val_accuracy, 100 * res.test_accuracy, res.final_loss,
+               res.images_per_s, dur);
+    else
+        printf("final: test accuracy %.2f%%  train loss %.4f  %.0f images/s  wall %s\n",
+               100 * res.test_accuracy, res.final_loss, res.images_per_s, dur);
     if (c.o.save_path) printf("saved %s\n", c.o.save_path);
     return 0;
 }
@@ -250,6 +267,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return ferry_cli_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tasks")) return ferry_cli_tasks(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);
 }

@@ -16,6 +16,14 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
     int tty = *(const int *)user;
     char eta[32];
     ferry_cli_format_duration(p->eta_s, eta, sizeof eta);
+    if (p->epoch_end && p->source_val_accuracy == p->source_val_accuracy) { /* a task */
+        fprintf(stderr,
+                "%sepoch %d/%d  loss %.4f  train acc %.2f%%  source val %.2f%%  target test %.2f%%  "
+                "%.0f img/s\n",
+                tty ? "\r\033[K" : "", p->epoch, p->epochs, p->loss, 100 * p->accuracy,
+                100 * p->source_val_accuracy, 100 * p->test_accuracy, p->images_per_s);
+        return;
+    }
     if (p->epoch_end) {
         fprintf(stderr, "%sepoch %d/%d  loss %.4f  train acc %.2f%%  test acc %.2f%%  %.0f img/s\n",
                 tty ? "\r\033[K" : "", p->epoch, p->epochs, p->loss, 100 * p->accuracy,

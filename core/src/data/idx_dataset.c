@@ -1,0 +1,155 @@
+/* Data sets as IDX pairs (LeCun's MNIST format, plain or gzip): loading and exporting. */
+#include "transform.h"
+
+#include "ferry/io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* "train-images-idx3-ubyte.gz" -> "train", "t10k-images.idx3-ubyte" -> "t10k". */
+static void idx_stem(const char *path, char *out, size_t size)
+{
+    static const char *const suffixes[] = {".gz",         "-idx3-ubyte", "-idx4-ubyte",
+                                           ".idx3-ubyte", ".idx4-ubyte", "-images",
+                                           "_images",     ".images",     NULL};
+    ferry_path_stem(path, suffixes, out, size);
+}
+
+static ferry_status check_images(const char *path, const ferry_idx *im, int *c, int *h, int *w)
+{
+    if (im->type != FERRY_IDX_U8 && im->type != FERRY_IDX_F32)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: images of IDX element type 0x%02x (expected u8 or f32)",
+                           path, (unsigned)im->type);
+    if (im->ndim != 3 && im->ndim != 4)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: %d dimensions (expected images [n,h,w] or [n,c,h,w])", path,
+                           im->ndim);
+    for (int d = 1; d < im->ndim; d++)
+        if (im->dims[d] > INT32_MAX)
+            return ferry_error(FERRY_ERR_FORMAT, "%s: dimension %d is %lld (too large)", path, d,
+                               (long long)im->dims[d]);
+    *c = im->ndim == 4 ? (int)im->dims[1] : 1;
+    *h = (int)im->dims[im->ndim - 2];
+    *w = (int)im->dims[im->ndim - 1];
+    if (im->type == FERRY_IDX_F32) {
+        const float *x = im->data;
+        for (size_t i = 0; i < im->count; i++)
+            if (!(x[i] >= 0.0f && x[i] <= 1.0f))
+                return ferry_error(FERRY_ERR_FORMAT, "%s: pixel value %g at element %zu is outside [0, 1]",
+                                   path, (double)x[i], i);
+    }
+    return FERRY_OK;
+}
+
+static ferry_status check_labels(const char *path, const ferry_idx *lb, int64_t n, int *classes)
+{
+    if (lb->type != FERRY_IDX_U8 && lb->type != FERRY_IDX_I32)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: labels of IDX element type 0x%02x (expected u8 or i32)",
+                           path, (unsigned)lb->type);
+    if (lb->ndim != 1)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: labels with %d dimensions (expected 1)", path, lb->ndim);
+    if (lb->dims[0] != n)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: %lld labels for %lld images", path, (long long)lb->dims[0],
+                           (long long)n);
+    int32_t max = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t y =
+            lb->type == FERRY_IDX_U8 ? ((const uint8_t *)lb->data)[i] : ((const int32_t *)lb->data)[i];
+        if (y < 0 || y == INT32_MAX)
+            return ferry_error(FERRY_ERR_FORMAT, "%s: label %d of example %lld is out of range", path, y,
+                               (long long)i);
+        if (y > max) max = y;
+    }
+    *classes = max + 1;
+    return FERRY_OK;
+}
+
+ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_path, ferry_dataset_t **out)
+{
+    if (out) *out = NULL;
+    if (!images_path || !labels_path || !out)
+        return ferry_error(FERRY_ERR_INVALID, "dataset_load_idx: NULL argument");
+    ferry_idx im = {0}, lb = {0};
+    ferry_dataset_t *ds = NULL;
+    int c = 0, h = 0, w = 0, classes = 0;
+    ferry_status s = ferry_idx_read(images_path, &im);
+    if (!s) s = ferry_idx_read(labels_path, &lb);
+    if (!s) s = check_images(images_path, &im, &c, &h, &w);
+    if (!s) s = check_labels(labels_path, &lb, im.dims[0], &classes);
+    if (!s) {
+        char name[256];
+        idx_stem(images_path, name, sizeof name);
+        s = ferry_dataset_alloc(name, im.dims[0], c, h, w, classes, &ds);
+    }
+    if (!s) {
+        if (im.type == FERRY_IDX_U8) {
+            const uint8_t *px = im.data;
+            for (size_t i = 0; i < im.count; i++) ds->images[i] = (float)px[i] / 255.0f;
+        } else {
+            memcpy(ds->images, im.data, im.count * sizeof(float));
+        }
+        for (int64_t i = 0; i < ds->n; i++)
+            ds->labels[i] =
+                lb.type == FERRY_IDX_U8 ? ((const uint8_t *)lb.data)[i] : ((const int32_t *)lb.data)[i];
+    }
+    ferry_idx_free(&im);
+    ferry_idx_free(&lb);
+    if (s) {
+        ferry_dataset_free(ds);
+        return s;
+    }
+    *out = ds;
+    return FERRY_OK;
+}
+
+ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name)
+{
+    if (!ds || !dir || !name) return ferry_error(FERRY_ERR_INVALID, "dataset_export_idx: NULL argument");
+    if (!name[0] || strchr(name, '/'))
+        return ferry_error(FERRY_ERR_INVALID, "%s: export name '%s' (must be non-empty, without '/')", dir,
+                           name);
+    for (int64_t i = 0; i < ds->n; i++)
+        if (ds->labels[i] < 0 || ds->labels[i] > 255)
+            return ferry_error(FERRY_ERR_UNSUPPORTED,
+                               "data set '%s': label %d of example %lld does not fit a u8 IDX label file",
+                               ds->name, ds->labels[i], (long long)i);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return ferry_error(FERRY_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+
+    char im_path[4096], lb_path[4096];
+    int k1 = snprintf(im_path, sizeof im_path, "%s/%s-images-idx%d-ubyte.gz", dir, name, ds->c > 1 ? 4 : 3);
+    int k2 = snprintf(lb_path, sizeof lb_path, "%s/%s-labels-idx1-ubyte.gz", dir, name);
+    if (k1 < 0 || (size_t)k1 >= sizeof im_path || k2 < 0 || (size_t)k2 >= sizeof lb_path)
+        return ferry_error(FERRY_ERR_INVALID, "%s/%s: path too long", dir, name);
+
+    size_t count = (size_t)ds->n * (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
+    uint8_t *px = malloc(count), *y = malloc((size_t)ds->n);
+    if (!px || !y) {
+        free(px);
+        free(y);
+        return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory exporting '%s'", dir, ds->name);
+    }
+    for (size_t i = 0; i < count; i++) {
+        float v = ds->images[i];
+        px[i] = v >= 1.0f ? 255 : v > 0.0f ? (uint8_t)roundf(v * 255.0f) : 0; /* NaN -> 0 */
+    }
+    for (int64_t i = 0; i < ds->n; i++) y[i] = (uint8_t)ds->labels[i];
+
+    ferry_idx im = {.type = FERRY_IDX_U8, .count = count, .data = px};
+    if (ds->c > 1) {
+        im.ndim = 4;
+        im.dims[0] = ds->n, im.dims[1] = ds->c, im.dims[2] = ds->h, im.dims[3] = ds->w;
+    } else {
+        im.ndim = 3;
+        im.dims[0] = ds->n, im.dims[1] = ds->h, im.dims[2] = ds->w;
+    }
+    ferry_idx lb = {.type = FERRY_IDX_U8, .ndim = 1, .dims = {ds->n}, .count = (size_t)ds->n, .data = y};
+    ferry_status s = ferry_idx_write(im_path, &im);
+    if (!s) s = ferry_idx_write(lb_path, &lb);
+    free(px);
+    free(y);
+    return s;
+}

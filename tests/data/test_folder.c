@@ -1,0 +1,186 @@
+/* ferry_dataset_load_folder: class folders of PNG/JPEG/BMP files, and its rejections. */
+#include <criterion/criterion.h>
+
+#include "datautil.h"
+#include "ferry/data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char tmp[TU_PATH];
+
+static void setup(void) { tu_tmpdir(tmp); }
+static void teardown(void) { tu_rmtree(tmp); }
+
+TestSuite(folder, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Three classes: grey and RGBA PNGs of other sizes, an exact-size RGB BMP, a JPEG, a grey+alpha
+ * PNG; plus hidden entries and a stray file that must be skipped. */
+static void make_good(char root[TU_PATH])
+{
+    char cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "digits");
+    du_mkdir(cls, root, "a-zero");
+    tu_join(path, cls, "1.png");
+    du_write_flat(path, 20, 20, 1, (const unsigned char[]){200});
+    tu_join(path, cls, "2.png");
+    du_write_flat(path, 10, 12, 4, (const unsigned char[]){255, 0, 0, 17});
+    tu_join(path, cls, ".DS_Store");
+    tu_write(path, "junk", 4);
+
+    du_mkdir(cls, root, "b-one");
+    unsigned char grad[16 * 16 * 3];
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 16; x++) {
+            unsigned char *p = grad + (y * 16 + x) * 3;
+            p[0] = (unsigned char)(x * 16), p[1] = (unsigned char)(y * 16), p[2] = 100;
+        }
+    tu_join(path, cls, "a.bmp");
+    du_write_image(path, 16, 16, 3, grad);
+    tu_join(path, cls, "b.jpg");
+    du_write_flat(path, 32, 24, 3, (const unsigned char[]){128, 128, 128});
+
+    du_mkdir(cls, root, "c-two");
+    tu_join(path, cls, "x.png");
+    du_write_flat(path, 8, 8, 2, (const unsigned char[]){51, 255});
+
+    du_mkdir(cls, root, ".hidden");
+    tu_join(path, root, "README.txt");
+    tu_write(path, "not a class", 11);
+}
+
+static void expect_flat(const float *img, size_t n, float v, float tol, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert(fabsf(img[i] - v) <= tol, "%s: pixel %zu is %g, expected %g", what, i, (double)img[i],
+                  (double)v);
+}
+
+Test(folder, good_rgb)
+{
+    char root[TU_PATH];
+    make_good(root);
+    ferry_dataset_t *ds;
+    cr_assert_eq(ferry_dataset_load_folder(root, 3, 16, 16, &ds), FERRY_OK, "%s", ferry_last_error());
+    int c, h, w;
+    ferry_dataset_geometry(ds, &c, &h, &w);
+    cr_assert_eq(c, 3);
+    cr_assert_eq(h, 16);
+    cr_assert_eq(w, 16);
+    cr_assert_eq(ferry_dataset_size(ds), 5);
+    cr_assert_eq(ferry_dataset_classes(ds), 3);
+    cr_assert_str_eq(ferry_dataset_name(ds), "digits");
+    const int32_t *y = ferry_dataset_labels(ds);
+    const int32_t want[] = {0, 0, 1, 1, 2};
+    for (int i = 0; i < 5; i++) cr_assert_eq(y[i], want[i], "label %d", i);
+
+    const float *x = ferry_dataset_images(ds);
+    const size_t hw = 256, per = 3 * hw;
+    /* 1.png: grey 200 replicated. */
+    expect_flat(x, per, 200 / 255.0f, 1e-5f, "grey png");
+    /* 2.png: red, alpha dropped. */
+    expect_flat(x + per, hw, 1.0f, 1e-5f, "rgba png red");
+    expect_flat(x + per + hw, 2 * hw, 0.0f, 1e-5f, "rgba png green+blue");
+    /* a.bmp: already 16x16, so exact. */
+    const float *b = x + 2 * per;
+    for (int yy = 0; yy < 16; yy++)
+        for (int xx = 0; xx < 16; xx++) {
+            cr_assert_eq(b[yy * 16 + xx], (float)(xx * 16) / 255.0f);
+            cr_assert_eq(b[hw + yy * 16 + xx], (float)(yy * 16) / 255.0f);
+            cr_assert_eq(b[2 * hw + yy * 16 + xx], 100 / 255.0f);
+        }
+    /* b.jpg: lossy, but a flat grey stays close. */
+    expect_flat(x + 3 * per, per, 128 / 255.0f, 3 / 255.0f, "jpeg");
+    /* x.png: grey + alpha, upsampled 8 -> 16. */
+    expect_flat(x + 4 * per, per, 51 / 255.0f, 1e-5f, "grey+alpha png");
+    ferry_dataset_free(ds);
+}
+
+Test(folder, good_grey_and_deterministic)
+{
+    char root[TU_PATH];
+    make_good(root);
+    ferry_dataset_t *a, *b;
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 12, 10, &a), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 12, 10, &b), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_dataset_size(a), 5);
+    const float *x = ferry_dataset_images(a);
+    expect_flat(x, 120, 200 / 255.0f, 1e-5f, "grey png");
+    expect_flat(x + 120, 120, 0.299f, 1e-5f, "red -> luminance");
+    cr_assert(memcmp(x, ferry_dataset_images(b), 5 * 120 * sizeof(float)) == 0);
+    ferry_dataset_free(a);
+    ferry_dataset_free(b);
+}
+
+Test(folder, truncated_image)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "set");
+    du_mkdir(cls, root, "k");
+    unsigned char noise[32 * 32 * 3];
+    for (size_t i = 0; i < sizeof noise; i++) noise[i] = (unsigned char)((i * 2654435761u) >> 13);
+    tu_join(path, cls, "ok.png");
+    du_write_image(path, 32, 32, 3, noise);
+    size_t n;
+    void *bytes = tu_read(path, &n);
+    tu_join(path, cls, "cut.png");
+    tu_write(path, bytes, n / 2);
+    free(bytes);
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 3, 8, 8, &ds), FERRY_ERR_FORMAT);
+    cr_assert_null(ds);
+    cr_assert(tu_msg_has(path), "%s", ferry_last_error());
+    cr_assert(tu_msg_has("corrupt or truncated image"), "%s", ferry_last_error());
+}
+
+Test(folder, non_image_file)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "set");
+    du_mkdir(cls, root, "k");
+    tu_join(path, cls, "a.png");
+    du_write_flat(path, 4, 4, 1, (const unsigned char[]){9});
+    tu_join(path, cls, "notes.txt");
+    tu_write(path, "hello, this is text\n", 20);
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT);
+    cr_assert_null(ds);
+    cr_assert(tu_msg_has(path), "%s", ferry_last_error());
+    cr_assert(tu_msg_has("not an image"), "%s", ferry_last_error());
+}
+
+Test(folder, empty_class_folder)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "set");
+    du_mkdir(cls, root, "a");
+    tu_join(path, cls, "a.png");
+    du_write_flat(path, 4, 4, 1, (const unsigned char[]){9});
+    du_mkdir(cls, root, "b");
+    tu_join(path, cls, ".keep");
+    tu_write(path, "", 0);
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT);
+    cr_assert(tu_msg_has(cls), "%s", ferry_last_error());
+    cr_assert(tu_msg_has("empty class folder"), "%s", ferry_last_error());
+}
+
+Test(folder, no_classes)
+{
+    char root[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "set");
+    tu_join(path, root, "loose.png");
+    du_write_flat(path, 4, 4, 1, (const unsigned char[]){9});
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT);
+    cr_assert(tu_msg_has(root), "%s", ferry_last_error());
+    cr_assert(tu_msg_has("no class sub-folders"), "%s", ferry_last_error());
+
+    tu_join(path, tmp, "missing");
+    cr_assert_eq(ferry_dataset_load_folder(path, 1, 4, 4, &ds), FERRY_ERR_NOT_FOUND);
+    cr_assert(tu_msg_has(path), "%s", ferry_last_error());
+    cr_assert_eq(ferry_dataset_load_folder(root, 2, 4, 4, &ds), FERRY_ERR_INVALID);
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 0, 4, &ds), FERRY_ERR_INVALID);
+}
