@@ -130,11 +130,27 @@ static int data_show(int argc, char **argv)
     char path[512];
     if (!o.out) snprintf(path, sizeof path, "%s-%s.png", argv[1], o.split);
     const char *png = o.out ? o.out : path;
+    /* one row per class: its first 16 examples */
+    enum { COLS = 16 };
+    int k = ferry_dataset_classes(ds), rows = 0;
+    int64_t n = ferry_dataset_size(ds), *pick = malloc((size_t)k * COLS * sizeof *pick);
+    const int32_t *y = ferry_dataset_labels(ds);
+    for (int c = 0; pick && c < k; c++) {
+        int got = 0;
+        for (int64_t i = 0; i < n && got < COLS; i++)
+            if (y[i] == c) pick[rows * COLS + got++] = i;
+        for (int j = got; got && j < COLS; j++) pick[rows * COLS + j] = pick[rows * COLS + j % got];
+        rows += got > 0;
+    }
+    ferry_dataset_t *sheet = NULL;
     int rc = 0;
-    if (ferry_dataset_contact_sheet(ds, 8, 16, png))
+    if (!pick || ferry_dataset_subset(ds, pick, (int64_t)rows * COLS, "sheet", &sheet) ||
+        ferry_dataset_contact_sheet(sheet, rows, COLS, png))
         rc = fail("data show");
     else
-        printf("contact sheet: %s (the first 128 images)\n", png);
+        printf("contact sheet: %s (one row per class)\n", png);
+    free(pick);
+    ferry_dataset_free(sheet);
     ferry_dataset_free(ds);
     return rc;
 }
