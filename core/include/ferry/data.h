@@ -57,8 +57,9 @@ ferry_status ferry_dataset_load_csv(const char *path, int c, int h, int w, float
 /* IDX pair (images u8 [n,h,w] or [n,c,h,w] / f32; labels u8 or i32 [n]), plain or .gz. */
 ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_path,
                                     ferry_dataset_t **out);
-/* Writes images as u8 IDX [n,c,h,w] (or [n,h,w] when c = 1; values round(x·255)) and labels as u8
- * IDX [n] into dir as NAME-images-idx3-ubyte.gz / NAME-labels-idx1-ubyte.gz (idx4 for c > 1). */
+/* Writes images as IDX [n,c,h,w] (or [n,h,w] when c = 1) and labels as u8 IDX [n] into dir as
+ * NAME-images-idx3-ubyte.gz / NAME-labels-idx1-ubyte.gz (idx4 for c > 1). Pixels are u8 when every
+ * value is exactly k/255, f32 otherwise: loading the export gives back the same floats bit for bit. */
 ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name);
 
 /* ---- geometry and variants (new data sets; the input is unchanged) ------------------------------ */

@@ -126,19 +126,24 @@ ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir
         return ferry_error(FERRY_ERR_INVALID, "%s/%s: path too long", dir, name);
 
     size_t count = (size_t)ds->n * (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
-    uint8_t *px = malloc(count), *y = malloc((size_t)ds->n);
-    if (!px || !y) {
+    /* u8 pixels when every value is some k/255 exactly (then loading gives the same floats back);
+     * otherwise f32 pixels, so the export is lossless either way */
+    bool as_u8 = true;
+    for (size_t i = 0; i < count && as_u8; i++) {
+        float v = ds->images[i];
+        as_u8 = v >= 0.0f && v <= 1.0f && (float)roundf(v * 255.0f) / 255.0f == v;
+    }
+    uint8_t *px = as_u8 ? malloc(count) : NULL, *y = malloc((size_t)ds->n);
+    if ((as_u8 && !px) || !y) {
         free(px);
         free(y);
         return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory exporting '%s'", dir, ds->name);
     }
-    for (size_t i = 0; i < count; i++) {
-        float v = ds->images[i];
-        px[i] = v >= 1.0f ? 255 : v > 0.0f ? (uint8_t)roundf(v * 255.0f) : 0; /* NaN -> 0 */
-    }
+    for (size_t i = 0; as_u8 && i < count; i++) px[i] = (uint8_t)roundf(ds->images[i] * 255.0f);
     for (int64_t i = 0; i < ds->n; i++) y[i] = (uint8_t)ds->labels[i];
 
-    ferry_idx im = {.type = FERRY_IDX_U8, .count = count, .data = px};
+    ferry_idx im = {.type = as_u8 ? FERRY_IDX_U8 : FERRY_IDX_F32, .count = count,
+                    .data = as_u8 ? (void *)px : (void *)ds->images};
     if (ds->c > 1) {
         im.ndim = 4;
         im.dims[0] = ds->n, im.dims[1] = ds->c, im.dims[2] = ds->h, im.dims[3] = ds->w;
