@@ -1,7 +1,9 @@
 /* CPU backend: kernel interface. Each kernel computes one graph node from host pointers.
  *
  * Rules for kernels:
- * - Parallelise with OpenMP over the thread count in args->nthreads, static schedules only.
+ * - Parallelise over the thread count in args->nthreads with FERRY_CPU_FOR / FERRY_CPU_FOR2 (and
+ *   their SIMD forms) or ferry_cpu_run below, never with a bare `#pragma omp parallel`: static
+ *   schedules only, and no OpenMP region with one thread.
  * - Deterministic: the result must not depend on timing; reductions are done in a fixed order
  *   (each output element or each partial sum computed by one thread, partials combined in a fixed
  *   order). No atomics on floats.
@@ -14,10 +16,8 @@
 
 #include "internal.h"
 
-/* Threads for a parallel region. Every region uses the backend's full thread count, even for
- * small work: libgomp caches the team of a multi-thread region between regions but allocates and
- * frees a fresh team for every one-thread region, and a training step must not allocate. */
-static inline int ferry_cpu_region_threads(int nthreads) { return nthreads; }
+#include <omp.h>
+#include <stdint.h>
 
 struct ferry_cpu_args {
     const struct ferry_tensor *node;  /* shapes and parameters: node->ne, node->ip, node->fp */
@@ -26,6 +26,99 @@ struct ferry_cpu_args {
     void *scratch;                    /* scratch memory of at least scratch_bytes(node) bytes */
     int nthreads;
 };
+
+/* ---- Parallel loops and regions -----------------------------------------------------------------
+ * A training step allocates nothing after the first, and libgomp allocates in two cases: it keeps
+ * the team of a multi-thread region for the next region of the same thread count, but allocates
+ * and frees a fresh team for every one-thread region, and for a region whose thread count differs
+ * from the previous one's. Hence:
+ * - work for one thread never enters an OpenMP region: the macros and ferry_cpu_run below run it
+ *   on the calling thread, in the same order;
+ * - a region has either the backend's full thread count or none (ferry_cpu_threads).
+ * Multi-thread loops are split with schedule(static): iteration i's thread depends only on the
+ * iteration count and the thread count, never on timing. */
+
+/* Below this much work (elements read or written) a loop runs on the calling thread: starting the
+ * team costs more than it saves. May be overridden with -D when tuning. */
+#ifndef FERRY_CPU_PAR_MIN
+#define FERRY_CPU_PAR_MIN 16384
+#endif
+
+/* Work of one element whose computation calls expf, logf or tanhf, in simple elements: such loops
+ * do not vectorise and cost about 2 ns per element, some 50 times a vectorised add (two threads
+ * pay off from about 1000 of them). */
+#define FERRY_CPU_EXP_COST 16
+
+/* Threads for a loop over `work` elements: the backend's count, or 1 for small work. */
+static inline int ferry_cpu_threads(const struct ferry_cpu_args *a, int64_t work)
+{
+    return work < FERRY_CPU_PAR_MIN ? 1 : a->nthreads;
+}
+
+/* for (int64_t i = 0; i < n; i++) body -- split statically over nt threads, on the calling
+ * thread alone when nt <= 1. The body (a block; it may contain commas) appears twice in the
+ * expansion; nt and n are evaluated once. Inner loops that must vectorise take
+ * FERRY_CPU_SIMD before them (a #pragma cannot appear in a macro argument). */
+#define FERRY_CPU_FOR(nt, i, n, ...)                                                              \
+    do {                                                                                          \
+        const int ferry_cpu_nt_ = (nt);                                                           \
+        const int64_t ferry_cpu_n_ = (n);                                                         \
+        if (ferry_cpu_nt_ > 1) {                                                                  \
+            _Pragma("omp parallel for schedule(static) num_threads(ferry_cpu_nt_)")               \
+            for (int64_t i = 0; i < ferry_cpu_n_; i++) __VA_ARGS__                                \
+        } else {                                                                                  \
+            for (int64_t i = 0; i < ferry_cpu_n_; i++) __VA_ARGS__                                \
+        }                                                                                         \
+    } while (0)
+
+/* FERRY_CPU_FOR for a loop that is also vectorised (`omp parallel for simd` / `omp simd`): the
+ * body must be a simple elementwise statement. */
+#define FERRY_CPU_FOR_SIMD(nt, i, n, ...)                                                         \
+    do {                                                                                          \
+        const int ferry_cpu_nt_ = (nt);                                                           \
+        const int64_t ferry_cpu_n_ = (n);                                                         \
+        if (ferry_cpu_nt_ > 1) {                                                                  \
+            _Pragma("omp parallel for simd schedule(static) num_threads(ferry_cpu_nt_)")          \
+            for (int64_t i = 0; i < ferry_cpu_n_; i++) __VA_ARGS__                                \
+        } else {                                                                                  \
+            _Pragma("omp simd")                                                                   \
+            for (int64_t i = 0; i < ferry_cpu_n_; i++) __VA_ARGS__                                \
+        }                                                                                         \
+    } while (0)
+
+/* for (i < ni) for (j < nj) body, the ni·nj iterations split statically over nt threads
+ * (collapse(2)); nested loops on the calling thread when nt <= 1. */
+#define FERRY_CPU_FOR2(nt, i, ni, j, nj, ...)                                                     \
+    do {                                                                                          \
+        const int ferry_cpu_nt_ = (nt);                                                           \
+        const int64_t ferry_cpu_ni_ = (ni), ferry_cpu_nj_ = (nj);                                 \
+        if (ferry_cpu_nt_ > 1) {                                                                  \
+            _Pragma("omp parallel for collapse(2) schedule(static) num_threads(ferry_cpu_nt_)")   \
+            for (int64_t i = 0; i < ferry_cpu_ni_; i++)                                           \
+                for (int64_t j = 0; j < ferry_cpu_nj_; j++) __VA_ARGS__                           \
+        } else {                                                                                  \
+            for (int64_t i = 0; i < ferry_cpu_ni_; i++)                                           \
+                for (int64_t j = 0; j < ferry_cpu_nj_; j++) __VA_ARGS__                           \
+        }                                                                                         \
+    } while (0)
+
+/* `#pragma omp simd` for use inside a FERRY_CPU_FOR body. */
+#define FERRY_CPU_SIMD _Pragma("omp simd")
+
+/* Runs body(ctx, t, nt) on threads t = 0..nt-1 of one region, for kernels that split their work
+ * themselves; body(ctx, 0, 1) on the calling thread when nt <= 1. The body may hold
+ * `#pragma omp barrier` (a no-op outside a region). */
+typedef void (*ferry_cpu_body_fn)(void *ctx, int t, int nt);
+
+static inline void ferry_cpu_run(int nt, ferry_cpu_body_fn body, void *ctx)
+{
+    if (nt <= 1) {
+        body(ctx, 0, 1);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    body(ctx, omp_get_thread_num(), nt);
+}
 
 typedef void (*ferry_cpu_kernel_fn)(const struct ferry_cpu_args *a);
 typedef size_t (*ferry_cpu_scratch_fn)(const struct ferry_tensor *node, int nthreads);

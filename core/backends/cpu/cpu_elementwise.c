@@ -9,12 +9,6 @@
 /* Interleaved accumulators of sum_f32. */
 #define LANES 8
 
-static int threads_for(const struct ferry_cpu_args *a, int64_t work)
-{
-    (void)work; /* see ferry_cpu_region_threads in cpu.h */
-    return ferry_cpu_region_threads(a->nthreads);
-}
-
 /* Sum of x[0, n) in double over LANES interleaved accumulators: a fixed order that vectorises. */
 static double sum_f32(const float *restrict x, int64_t n)
 {
@@ -42,8 +36,7 @@ void ferry_cpu_add(const struct ferry_cpu_args *a)
     float *restrict d = a->dst;
     const float ca = a->node->fp[0], cb = a->node->fp[1];
     const int64_t n = a->node->numel;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++) d[i] = ca * x[i] + cb * y[i];
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n), i, n, { d[i] = ca * x[i] + cb * y[i]; });
 }
 
 void ferry_cpu_mul(const struct ferry_cpu_args *a)
@@ -51,8 +44,7 @@ void ferry_cpu_mul(const struct ferry_cpu_args *a)
     const float *restrict x = a->src[0], *restrict y = a->src[1];
     float *restrict d = a->dst;
     const int64_t n = a->node->numel;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++) d[i] = x[i] * y[i];
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n), i, n, { d[i] = x[i] * y[i]; });
 }
 
 static void scale_n(const struct ferry_cpu_args *a, float f)
@@ -60,8 +52,7 @@ static void scale_n(const struct ferry_cpu_args *a, float f)
     const float *restrict x = a->src[0];
     float *restrict d = a->dst;
     const int64_t n = a->node->numel;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++) d[i] = f * x[i];
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n), i, n, { d[i] = f * x[i]; });
 }
 
 void ferry_cpu_scale(const struct ferry_cpu_args *a) { scale_n(a, a->node->fp[0]); }
@@ -77,15 +68,12 @@ void ferry_cpu_add_bias(const struct ferry_cpu_args *a)
     float *restrict d = a->dst;
     int64_t N, C, S;
     ncs(a->node, &N, &C, &S);
-    const int nt = threads_for(a, N * C * S);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t c = 0; c < C; c++) {
-            const int64_t off = (n * C + c) * S;
-            const float bc = b[c];
-#pragma omp simd
-            for (int64_t s = 0; s < S; s++) d[off + s] = x[off + s] + bc;
-        }
+    FERRY_CPU_FOR2(ferry_cpu_threads(a, N * C * S), n, N, c, C, {
+        const int64_t off = (n * C + c) * S;
+        const float bc = b[c];
+        FERRY_CPU_SIMD
+        for (int64_t s = 0; s < S; s++) d[off + s] = x[off + s] + bc;
+    });
 }
 
 /* Each channel is summed by one thread in a fixed order: the result does not depend on the
@@ -96,13 +84,11 @@ void ferry_cpu_bias_grad(const struct ferry_cpu_args *a)
     float *restrict d = a->dst;
     int64_t N, C, S;
     ncs(a->node->src[0], &N, &C, &S);
-    const int nt = threads_for(a, N * C * S);
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t c = 0; c < C; c++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, N * C * S), c, C, {
         double acc = 0;
         for (int64_t n = 0; n < N; n++) acc += sum_f32(g + (n * C + c) * S, S);
         d[c] = (float)acc;
-    }
+    });
 }
 
 /* v if x > 0, else slope·v. Both parts are computed: a plain select of slope·v does not
@@ -119,23 +105,21 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
     float *restrict d = a->dst;
     const int64_t n = a->node->numel;
     const float slope = a->node->fp[0];
-    const int nt = threads_for(a, n);
-    switch ((enum ferry_unary)a->node->ip[0]) {
+    const enum ferry_unary kind = (enum ferry_unary)a->node->ip[0];
+    const bool exp_like = kind == FERRY_UNARY_SIGMOID || kind == FERRY_UNARY_TANH;
+    const int nt = ferry_cpu_threads(a, exp_like ? n * FERRY_CPU_EXP_COST : n);
+    switch (kind) {
     case FERRY_UNARY_RELU:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = x[i] > 0 ? x[i] : 0.0f;
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = x[i] > 0 ? x[i] : 0.0f; });
         break;
     case FERRY_UNARY_LEAKY_RELU:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = leaky(x[i], x[i], slope);
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = leaky(x[i], x[i], slope); });
         break;
     case FERRY_UNARY_SIGMOID: /* expf(-x) overflows to inf for x << 0: the result is then 0 */
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = 1.0f / (1.0f + expf(-x[i]));
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = 1.0f / (1.0f + expf(-x[i])); });
         break;
     case FERRY_UNARY_TANH:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = tanhf(x[i]);
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = tanhf(x[i]); });
         break;
     }
 }
@@ -148,23 +132,19 @@ void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
     float *restrict d = a->dst;
     const int64_t n = a->node->numel;
     const float slope = a->node->fp[0];
-    const int nt = threads_for(a, n);
+    const int nt = ferry_cpu_threads(a, n);
     switch ((enum ferry_unary)a->node->ip[0]) {
     case FERRY_UNARY_RELU:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = r[i] > 0 ? g[i] : 0.0f;
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = r[i] > 0 ? g[i] : 0.0f; });
         break;
     case FERRY_UNARY_LEAKY_RELU:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = leaky(r[i], g[i], slope);
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = leaky(r[i], g[i], slope); });
         break;
     case FERRY_UNARY_SIGMOID:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = g[i] * r[i] * (1.0f - r[i]);
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * r[i] * (1.0f - r[i]); });
         break;
     case FERRY_UNARY_TANH:
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) d[i] = g[i] * (1.0f - r[i] * r[i]);
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * (1.0f - r[i] * r[i]); });
         break;
     }
 }
@@ -189,9 +169,9 @@ void ferry_cpu_dropout(const struct ferry_cpu_args *a)
     const uint32_t salt = (uint32_t)a->node->ip[0];
     const float p = a->node->fp[0], scale = 1.0f / (1.0f - p);
     const int64_t n = a->node->numel;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++)
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n), i, n, {
         d[i] = keep_or_zero(x[i] * scale, ferry_dropout_keep(seed, salt, (uint32_t)i, p));
+    });
 }
 
 /* F32 and I32 elements are both 4 bytes: the copies below serve either dtype. */
@@ -220,11 +200,10 @@ void ferry_cpu_sum(const struct ferry_cpu_args *a)
     const float *restrict x = a->src[0];
     const int64_t n = a->node->src[0]->numel, len = (n + NCHUNK - 1) / NCHUNK;
     double part[NCHUNK];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, n))
-    for (int c = 0; c < NCHUNK; c++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, n), c, NCHUNK, {
         const int64_t end = (c + 1) * len < n ? (c + 1) * len : n;
         part[c] = c * len < end ? sum_f32(x + c * len, end - c * len) : 0.0;
-    }
+    });
     double s = 0;
     for (int c = 0; c < NCHUNK; c++) s += part[c];
     *(float *)a->dst = (float)((double)a->node->fp[0] * s);
@@ -235,6 +214,5 @@ void ferry_cpu_broadcast(const struct ferry_cpu_args *a)
     const float v = ((const float *)a->src[0])[0] * a->node->fp[0];
     float *restrict d = a->dst;
     const int64_t n = a->node->numel;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++) d[i] = v;
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n), i, n, { d[i] = v; });
 }

@@ -3,8 +3,8 @@
  * Parallelism: every kernel splits its work into one contiguous part per thread (rows or columns of
  * a product, images of a batch) and calls BLIS single-threaded on each part. BLIS never splits the
  * summation (k) dimension, and the parts depend only on the shapes and the thread count, so results
- * are bit-identical from run to run for a given thread count. Parallel regions always have the
- * backend's full thread count, and one thread means no region at all (see cpu.h).
+ * are bit-identical from run to run for a given thread count. The parts run through
+ * ferry_cpu_run (cpu.h): a region of the backend's full thread count, or none for one thread.
  *
  * Convolutions are im2col + GEMM. Small images are processed a few at a time so that a product has
  * enough columns to keep BLIS's micro-kernel busy: the columns of `gi` images are laid side by side
@@ -16,7 +16,6 @@
 
 #include <blis.h>
 #include <pthread.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +118,28 @@ static void split(int64_t n, int nt, int t, int64_t q, int64_t *lo, int64_t *hi)
 
 /* ---- matmul ---------------------------------------------------------------------------------- */
 
+/* C [m, n] = op(A) [m, k] · op(B) [k, n], op(A)(i,p) = A[i·rsa + p·csa], op(B)(p,j) likewise; part
+ * t of nt computes rows (by_rows) or columns [lo, hi) of C, in blocks of q. */
+struct matmul_job {
+    int64_t m, n, k, rsa, csa, rsb, csb, len, q;
+    bool by_rows;
+    const float *A, *B;
+    float *C;
+};
+
+static void matmul_part(void *ctx, int t, int nt)
+{
+    const struct matmul_job *j = ctx;
+    int64_t lo, hi;
+    split(j->len, nt, t, j->q, &lo, &hi);
+    if (j->by_rows)
+        gemm1(hi - lo, j->n, j->k, j->A + lo * j->rsa, j->rsa, j->csa, j->B, j->rsb, j->csb, 0.0f,
+              j->C + lo * j->n, j->n, 1);
+    else
+        gemm1(j->m, hi - lo, j->k, j->A, j->rsa, j->csa, j->B + lo * j->csb, j->rsb, j->csb, 0.0f,
+              j->C + lo, j->n, 1);
+}
+
 void ferry_cpu_matmul(const struct ferry_cpu_args *a)
 {
     const struct ferry_tensor *node = a->node, *ta = node->src[0];
@@ -131,27 +152,16 @@ void ferry_cpu_matmul(const struct ferry_cpu_args *a)
     const int64_t rsb = trb ? 1 : n, csb = trb ? k : 1;
     if (m <= 0 || n <= 0) return;
 
-    /* Split the longer side of C; 32-row / 16-column blocks keep the micro-tiles whole. A region
-     * always has the backend's full thread count (a thread may get no block): libgomp reuses the
-     * previous team only when the count is the same. */
+    /* Split the longer side of C; 32-row / 16-column blocks keep the micro-tiles whole. The
+     * split is over the backend's full thread count (a thread may get no block), see cpu.h; small
+     * products run on the calling thread. */
     const bool by_rows = m >= n;
     const int64_t len = by_rows ? m : n, q = by_rows ? 32 : 16;
-    const int nt = a->nthreads;
-    /* small products run on the calling thread, outside any parallel region (a one-thread
-     * region would make libgomp allocate a team) */
-    if (m * n * k < PAR_MIN_FMA || nt < 2 || len <= q) {
-        gemm1(m, n, k, A, rsa, csa, B, rsb, csb, 0.0f, C, n, 1);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        int64_t lo, hi;
-        split(len, nt, omp_get_thread_num(), q, &lo, &hi);
-        if (by_rows)
-            gemm1(hi - lo, n, k, A + lo * rsa, rsa, csa, B, rsb, csb, 0.0f, C + lo * n, n, 1);
-        else
-            gemm1(m, hi - lo, k, A, rsa, csa, B + lo * csb, rsb, csb, 0.0f, C + lo, n, 1);
-    }
+    const int nt = m * n * k < PAR_MIN_FMA || len <= q ? 1 : a->nthreads;
+    struct matmul_job j = {.m = m, .n = n, .k = k, .rsa = rsa, .csa = csa, .rsb = rsb,
+                           .csb = csb, .len = len, .q = q, .by_rows = by_rows, .A = A, .B = B,
+                           .C = C};
+    ferry_cpu_run(nt, matmul_part, &j);
 }
 
 /* ---- convolution geometry -------------------------------------------------------------------- */
@@ -400,20 +410,27 @@ static int64_t conv_per_thread(const struct conv *g)
     return conv_col_floats(g) + conv_tmp_floats(g);
 }
 
-/* Runs part(a, g, t, nt) on threads t = 0..nt-1: on the calling thread alone when nt is 1 (a
- * one-thread OpenMP region would make libgomp allocate a team). Images [lo, hi) of part t are fixed
- * by (N, nt); a thread with no image does nothing. */
+/* Runs part(a, g, t, nt) on threads t = 0..nt-1 through ferry_cpu_run (on the calling thread alone
+ * when nt is 1). Images [lo, hi) of part t are fixed by (N, nt); a thread with no image does
+ * nothing. */
 typedef void (*conv_part_fn)(const struct ferry_cpu_args *a, const struct conv *g, int t, int nt);
+
+struct conv_job {
+    conv_part_fn part;
+    const struct ferry_cpu_args *a;
+    const struct conv *g;
+};
+
+static void conv_job_part(void *ctx, int t, int nt)
+{
+    const struct conv_job *j = ctx;
+    j->part(j->a, j->g, t, nt);
+}
 
 static void conv_run(conv_part_fn part, const struct ferry_cpu_args *a, const struct conv *g)
 {
-    const int nt = a->nthreads > 1 ? a->nthreads : 1;
-    if (nt == 1) {
-        part(a, g, 0, 1);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    part(a, g, omp_get_thread_num(), nt);
+    struct conv_job j = {.part = part, .a = a, .g = g};
+    ferry_cpu_run(a->nthreads, conv_job_part, &j);
 }
 
 /* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ---------------------------------- */
@@ -571,19 +588,19 @@ static void conv_bwd_weight_reduce(const struct ferry_cpu_args *a, const struct 
     }
 }
 
+/* Part t: its images into its partial, then, once every partial is complete, its share of the
+ * sum (nothing to add for one thread, which sums into dW directly). */
+static void conv_bwd_weight_all(const struct ferry_cpu_args *a, const struct conv *g, int t,
+                                int nt)
+{
+    conv_bwd_weight_part(a, g, t, nt);
+    if (nt == 1) return;
+#pragma omp barrier
+    conv_bwd_weight_reduce(a, g, t, nt);
+}
+
 void ferry_cpu_conv2d_bwd_weight(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
-    const int nt = a->nthreads > 1 ? a->nthreads : 1;
-    if (nt == 1) {
-        conv_bwd_weight_part(a, &g, 0, 1);
-        return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        const int t = omp_get_thread_num();
-        conv_bwd_weight_part(a, &g, t, nt);
-#pragma omp barrier
-        conv_bwd_weight_reduce(a, &g, t, nt);
-    }
+    conv_run(conv_bwd_weight_all, a, &g);
 }

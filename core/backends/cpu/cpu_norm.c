@@ -8,12 +8,6 @@
 /* Sums run over LANES interleaved double accumulators: a fixed order that vectorises. */
 #define LANES 8
 
-static int threads_for(const struct ferry_cpu_args *a, int64_t work)
-{
-    (void)work; /* see ferry_cpu_region_threads in cpu.h */
-    return ferry_cpu_region_threads(a->nthreads);
-}
-
 struct bn_dims {
     int64_t n, c, s, m; /* m = n·s values per channel */
 };
@@ -88,8 +82,7 @@ void ferry_cpu_bn_stats(const struct ferry_cpu_args *a)
     float *restrict rmean = a->src[1], *restrict rvar = a->src[2], *restrict st = a->dst;
     const struct bn_dims d = dims_of(a->node->src[0]);
     const double mom = a->node->fp[0], eps = a->node->fp[1];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, d.m * d.c))
-    for (int64_t c = 0; c < d.c; c++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, d.m * d.c), c, d.c, {
         double sum = 0, ss = 0;
         for (int64_t n = 0; n < d.n; n++) sum += sum_f32(plane(x, d, n, c), d.s);
         const double mean = sum / (double)d.m;
@@ -99,7 +92,7 @@ void ferry_cpu_bn_stats(const struct ferry_cpu_args *a)
         st[d.c + c] = (float)(1.0 / sqrt(ss / (double)d.m + eps));
         rmean[c] = (float)((1.0 - mom) * rmean[c] + mom * mean);
         rvar[c] = (float)((1.0 - mom) * rvar[c] + mom * unbiased);
-    }
+    });
 }
 
 /* dst = (x - mean)·invstd·gamma + beta. Train (ip0 = 0): src1 = stats [2,C]. Eval (ip0 = 1):
@@ -113,17 +106,14 @@ void ferry_cpu_bn_apply(const struct ferry_cpu_args *a)
     const float *restrict mean = a->src[1];
     const float *restrict var = eval ? (const float *)a->src[4] : mean + d.c;
     const float eps = a->node->fp[1];
-    const int nt = threads_for(a, d.m * d.c);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
-    for (int64_t n = 0; n < d.n; n++)
-        for (int64_t c = 0; c < d.c; c++) {
-            const float invstd = eval ? 1.0f / sqrtf(var[c] + eps) : var[c];
-            const float m = mean[c], sc = invstd * gamma[c], b = beta[c];
-            const float *restrict p = plane(x, d, n, c);
-            float *restrict q = dst + (p - x);
-#pragma omp simd
-            for (int64_t s = 0; s < d.s; s++) q[s] = (p[s] - m) * sc + b;
-        }
+    FERRY_CPU_FOR2(ferry_cpu_threads(a, d.m * d.c), n, d.n, c, d.c, {
+        const float invstd = eval ? 1.0f / sqrtf(var[c] + eps) : var[c];
+        const float m = mean[c], sc = invstd * gamma[c], b = beta[c];
+        const float *restrict p = plane(x, d, n, c);
+        float *restrict q = dst + (p - x);
+        FERRY_CPU_SIMD
+        for (int64_t s = 0; s < d.s; s++) q[s] = (p[s] - m) * sc + b;
+    });
 }
 
 /* dst [2,C] = (dgamma = sum g·xhat, dbeta = sum g); src0 = g, src1 = x, src2 = stats */
@@ -132,14 +122,13 @@ void ferry_cpu_bn_bwd_params(const struct ferry_cpu_args *a)
     const float *g = a->src[0], *x = a->src[1], *restrict st = a->src[2];
     float *restrict dp = a->dst;
     const struct bn_dims d = dims_of(a->node->src[1]);
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, d.m * d.c))
-    for (int64_t c = 0; c < d.c; c++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, d.m * d.c), c, d.c, {
         double acc[2] = {0, 0};
         for (int64_t n = 0; n < d.n; n++)
             dot_xhat_f32(plane(g, d, n, c), plane(x, d, n, c), d.s, st[c], st[d.c + c], acc);
         dp[c] = (float)acc[0];
         dp[d.c + c] = (float)acc[1];
-    }
+    });
 }
 
 /* dx = gamma·invstd/M · (M·g - dbeta - xhat·dgamma); src0 = g, src1 = x, src2 = stats,
@@ -151,16 +140,13 @@ void ferry_cpu_bn_bwd_data(const struct ferry_cpu_args *a)
     float *dx = a->dst;
     const struct bn_dims d = dims_of(a->node);
     const float fm = (float)d.m;
-    const int nt = threads_for(a, d.m * d.c);
-#pragma omp parallel for collapse(2) schedule(static) num_threads(nt)
-    for (int64_t n = 0; n < d.n; n++)
-        for (int64_t c = 0; c < d.c; c++) {
-            const float mean = st[c], invstd = st[d.c + c];
-            const float k = gamma[c] * invstd / fm, dg = dp[c], db = dp[d.c + c];
-            const float *restrict gp = plane(g, d, n, c), *restrict xp = plane(x, d, n, c);
-            float *restrict q = dx + (gp - g);
-#pragma omp simd
-            for (int64_t s = 0; s < d.s; s++)
-                q[s] = k * (fm * gp[s] - db - (xp[s] - mean) * invstd * dg);
-        }
+    FERRY_CPU_FOR2(ferry_cpu_threads(a, d.m * d.c), n, d.n, c, d.c, {
+        const float mean = st[c], invstd = st[d.c + c];
+        const float k = gamma[c] * invstd / fm, dg = dp[c], db = dp[d.c + c];
+        const float *restrict gp = plane(g, d, n, c), *restrict xp = plane(x, d, n, c);
+        float *restrict q = dx + (gp - g);
+        FERRY_CPU_SIMD
+        for (int64_t s = 0; s < d.s; s++)
+            q[s] = k * (fm * gp[s] - db - (xp[s] - mean) * invstd * dg);
+    });
 }

@@ -4,13 +4,6 @@
 
 #include <math.h>
 
-
-static int threads_for(const struct ferry_cpu_args *a, int64_t work)
-{
-    (void)work; /* see ferry_cpu_region_threads in cpu.h */
-    return ferry_cpu_region_threads(a->nthreads);
-}
-
 /* src0 = p, src1 = grad, src2 = momentum buffer (starts at 0), src3 = lr scalar;
  * fp0 = lr_mult, fp1 = momentum, fp2 = weight decay, ip0 = nesterov.
  * d = g + wd·p; buf = momentum·buf + d; d = nesterov ? d + momentum·buf : buf; p -= lr·d */
@@ -22,20 +15,18 @@ void ferry_cpu_sgd_update(const struct ferry_cpu_args *a)
     const float mom = a->node->fp[1], wd = a->node->fp[2];
     const bool nesterov = a->node->ip[0] != 0;
     const int64_t n = a->node->src[0]->numel;
-    const int nt = threads_for(a, n);
+    const int nt = ferry_cpu_threads(a, n);
     if (mom == 0.0f) {
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-        for (int64_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+        FERRY_CPU_FOR_SIMD(nt, i, n, { p[i] -= lr * (g[i] + wd * p[i]); });
         return;
     }
     /* step d + mom·buf (nesterov) or 0·d + 1·buf = buf, written without a branch */
     const float d_w = nesterov ? 1.0f : 0.0f, buf_w = nesterov ? mom : 1.0f;
-#pragma omp parallel for simd schedule(static) num_threads(nt)
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR_SIMD(nt, i, n, {
         const float d = g[i] + wd * p[i];
         buf[i] = mom * buf[i] + d;
         p[i] -= lr * (d_w * d + buf_w * buf[i]);
-    }
+    });
 }
 
 /* src0 = p, src1 = grad, src2 = m, src3 = v, src4 = hyper (lr, 1-b1^t, 1-b2^t, 0);
@@ -54,12 +45,11 @@ void ferry_cpu_adam_update(const struct ferry_cpu_args *a)
     const float decay = decoupled ? 1.0f - lr * wd : 1.0f; /* AdamW: p *= 1 - lr·wd first */
     const float l2 = decoupled ? 0.0f : wd;                /* Adam: g += wd·p */
     const int64_t n = node->src[0]->numel;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n), i, n, {
         const float gi = g[i] + l2 * p[i];
         const float pi = p[i] * decay;
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         p[i] = pi - step * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
-    }
+    });
 }

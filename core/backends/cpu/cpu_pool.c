@@ -24,10 +24,10 @@ static struct pool pool_geom(const struct ferry_tensor *node, const int64_t *x, 
                          .pw = ip[5]};
 }
 
-static int pool_threads(const struct pool *p, int nthreads)
+/* Threads for a kernel: the work is the input's size. */
+static int pool_threads(const struct ferry_cpu_args *a, const struct pool *p)
 {
-    (void)p; /* see ferry_cpu_region_threads in cpu.h */
-    return ferry_cpu_region_threads(nthreads);
+    return ferry_cpu_threads(a, p->planes * p->h * p->w);
 }
 
 /* 2x2 windows, stride 2, no padding: the layer of every small CNN. */
@@ -71,6 +71,33 @@ static inline int64_t argmax(const struct pool *p, const float *restrict x, int6
 
 /* ---- max pooling ----------------------------------------------------------------------------- */
 
+/* One plane: xp [H, W] -> yp [OH, OW]. */
+static void max_pool_plane(const struct pool *p, bool fast, const float *restrict xp,
+                           float *restrict yp)
+{
+    if (fast) {
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            const float *restrict r0 = xp + 2 * oy * p->w, *restrict r1 = r0 + p->w;
+            float *restrict d = yp + oy * p->ow;
+#pragma omp simd
+            for (int64_t ox = 0; ox < p->ow; ox++) { /* vectorises in this form */
+                const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1];
+                const float v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
+                const float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+                const float m = m23 > m01 ? m23 : m01;
+                const int nan = (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+                d[ox] = nan ? NAN : m;
+            }
+        }
+        return;
+    }
+    for (int64_t oy = 0; oy < p->oh; oy++)
+        for (int64_t ox = 0; ox < p->ow; ox++) {
+            const int64_t i = argmax(p, xp, oy, ox);
+            yp[oy * p->ow + ox] = i < 0 ? -INFINITY : xp[i];
+        }
+}
+
 void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
 {
     const struct pool p = pool_geom(a->node, a->node->src[0]->ne, a->node->ne);
@@ -78,32 +105,8 @@ void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
     float *y = a->dst;
     const int64_t ip = p.h * p.w, op = p.oh * p.ow;
     const bool fast = is_2x2(&p);
-#pragma omp parallel for schedule(static) num_threads(pool_threads(&p, a->nthreads))
-    for (int64_t pl = 0; pl < p.planes; pl++) {
-        const float *restrict xp = x + pl * ip;
-        float *restrict yp = y + pl * op;
-        if (fast) {
-            for (int64_t oy = 0; oy < p.oh; oy++) {
-                const float *restrict r0 = xp + 2 * oy * p.w, *restrict r1 = r0 + p.w;
-                float *restrict d = yp + oy * p.ow;
-#pragma omp simd
-                for (int64_t ox = 0; ox < p.ow; ox++) { /* vectorises in this form */
-                    const float v0 = r0[2 * ox], v1 = r0[2 * ox + 1];
-                    const float v2 = r1[2 * ox], v3 = r1[2 * ox + 1];
-                    const float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-                    const float m = m23 > m01 ? m23 : m01;
-                    const int nan = (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
-                    d[ox] = nan ? NAN : m;
-                }
-            }
-            continue;
-        }
-        for (int64_t oy = 0; oy < p.oh; oy++)
-            for (int64_t ox = 0; ox < p.ow; ox++) {
-                const int64_t i = argmax(&p, xp, oy, ox);
-                yp[oy * p.ow + ox] = i < 0 ? -INFINITY : xp[i];
-            }
-    }
+    FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
+                  { max_pool_plane(&p, fast, x + pl * ip, y + pl * op); });
 }
 
 /* 2x2 backward of one row of windows: inputs rows r0, r1 (2·n values used), gradients go[0, n),
@@ -165,6 +168,28 @@ static void max_bwd_2x2_row(const float *restrict r0, const float *restrict r1,
     }
 }
 
+/* One plane: xp [H, W], gradients gp [OH, OW] -> dp [H, W]. */
+static void max_pool_bwd_plane(const struct pool *p, bool fast, const float *restrict xp,
+                               const float *restrict gp, float *restrict dp)
+{
+    if (fast) { /* disjoint windows: each input receives at most one gradient */
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            const float *restrict r0 = xp + 2 * oy * p->w;
+            float *restrict d0 = dp + 2 * oy * p->w;
+            max_bwd_2x2_row(r0, r0 + p->w, gp + oy * p->ow, d0, d0 + p->w, p->ow);
+            if (p->w > 2 * p->ow) d0[2 * p->ow] = d0[p->w + 2 * p->ow] = 0.0f; /* odd width */
+        }
+        if (p->h > 2 * p->oh) memset(dp + 2 * p->oh * p->w, 0, (size_t)p->w * sizeof *dp);
+        return;
+    }
+    memset(dp, 0, (size_t)(p->h * p->w) * sizeof *dp);
+    for (int64_t oy = 0; oy < p->oh; oy++)
+        for (int64_t ox = 0; ox < p->ow; ox++) {
+            const int64_t i = argmax(p, xp, oy, ox);
+            if (i >= 0) dp[i] += gp[oy * p->ow + ox];
+        }
+}
+
 /* src0 = g [N,C,OH,OW], src1 = x; dst = dx, the shape of x. */
 void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a)
 {
@@ -173,30 +198,36 @@ void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a)
     float *dx = a->dst;
     const int64_t ip = p.h * p.w, op = p.oh * p.ow;
     const bool fast = is_2x2(&p);
-#pragma omp parallel for schedule(static) num_threads(pool_threads(&p, a->nthreads))
-    for (int64_t pl = 0; pl < p.planes; pl++) {
-        const float *restrict xp = x + pl * ip, *restrict gp = g + pl * op;
-        float *restrict dp = dx + pl * ip;
-        if (fast) { /* disjoint windows: each input receives at most one gradient */
-            for (int64_t oy = 0; oy < p.oh; oy++) {
-                const float *restrict r0 = xp + 2 * oy * p.w;
-                float *restrict d0 = dp + 2 * oy * p.w;
-                max_bwd_2x2_row(r0, r0 + p.w, gp + oy * p.ow, d0, d0 + p.w, p.ow);
-                if (p.w > 2 * p.ow) d0[2 * p.ow] = d0[p.w + 2 * p.ow] = 0.0f; /* odd width */
-            }
-            if (p.h > 2 * p.oh) memset(dp + 2 * p.oh * p.w, 0, (size_t)p.w * sizeof *dp);
-            continue;
-        }
-        memset(dp, 0, (size_t)ip * sizeof *dp);
-        for (int64_t oy = 0; oy < p.oh; oy++)
-            for (int64_t ox = 0; ox < p.ow; ox++) {
-                const int64_t i = argmax(&p, xp, oy, ox);
-                if (i >= 0) dp[i] += gp[oy * p.ow + ox];
-            }
-    }
+    FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
+                  { max_pool_bwd_plane(&p, fast, x + pl * ip, g + pl * op, dx + pl * ip); });
 }
 
 /* ---- average pooling ------------------------------------------------------------------------- */
+
+/* One plane: xp [H, W] -> yp [OH, OW]; inv = 1/(kh·kw). */
+static void avg_pool_plane(const struct pool *p, bool fast, float inv, const float *restrict xp,
+                           float *restrict yp)
+{
+    if (fast) {
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            const float *restrict r0 = xp + 2 * oy * p->w, *restrict r1 = r0 + p->w;
+            float *restrict d = yp + oy * p->ow;
+#pragma omp simd
+            for (int64_t ox = 0; ox < p->ow; ox++)
+                d[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * inv;
+        }
+        return;
+    }
+    for (int64_t oy = 0; oy < p->oh; oy++)
+        for (int64_t ox = 0; ox < p->ow; ox++) {
+            int64_t y0, y1, x0, x1;
+            window(p, oy, ox, &y0, &y1, &x0, &x1);
+            float s = 0.0f;
+            for (int64_t iy = y0; iy < y1; iy++)
+                for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * p->w + ix];
+            yp[oy * p->ow + ox] = s * inv;
+        }
+}
 
 void ferry_cpu_avg_pool(const struct ferry_cpu_args *a)
 {
@@ -206,33 +237,43 @@ void ferry_cpu_avg_pool(const struct ferry_cpu_args *a)
     const int64_t ip = p.h * p.w, op = p.oh * p.ow;
     const float inv = 1.0f / (float)(p.kh * p.kw);
     const bool fast = is_2x2(&p);
-#pragma omp parallel for schedule(static) num_threads(pool_threads(&p, a->nthreads))
-    for (int64_t pl = 0; pl < p.planes; pl++) {
-        const float *restrict xp = x + pl * ip;
-        float *restrict yp = y + pl * op;
-        if (fast) {
-            for (int64_t oy = 0; oy < p.oh; oy++) {
-                const float *restrict r0 = xp + 2 * oy * p.w, *restrict r1 = r0 + p.w;
-                float *restrict d = yp + oy * p.ow;
-#pragma omp simd
-                for (int64_t ox = 0; ox < p.ow; ox++)
-                    d[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * inv;
-            }
-            continue;
-        }
-        for (int64_t oy = 0; oy < p.oh; oy++)
-            for (int64_t ox = 0; ox < p.ow; ox++) {
-                int64_t y0, y1, x0, x1;
-                window(&p, oy, ox, &y0, &y1, &x0, &x1);
-                float s = 0.0f;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * p.w + ix];
-                yp[oy * p.ow + ox] = s * inv;
-            }
-    }
+    FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
+                  { avg_pool_plane(&p, fast, inv, x + pl * ip, y + pl * op); });
 }
 
 /* src0 = g [N,C,OH,OW]; dst = dx [N,C,H,W] (the node's shape). */
+/* One plane: gradients gp [OH, OW] -> dp [H, W]; inv = 1/(kh·kw). */
+static void avg_pool_bwd_plane(const struct pool *p, bool fast, float inv,
+                               const float *restrict gp, float *restrict dp)
+{
+    if (fast) {
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            float *restrict d0 = dp + 2 * oy * p->w, *restrict d1 = d0 + p->w;
+            const float *restrict go = gp + oy * p->ow;
+#pragma omp simd
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                const float v = go[ox] * inv;
+                d0[2 * ox] = v;
+                d0[2 * ox + 1] = v;
+                d1[2 * ox] = v;
+                d1[2 * ox + 1] = v;
+            }
+            if (p->w > 2 * p->ow) d0[2 * p->ow] = d1[2 * p->ow] = 0.0f; /* odd width */
+        }
+        if (p->h > 2 * p->oh) memset(dp + 2 * p->oh * p->w, 0, (size_t)p->w * sizeof *dp);
+        return;
+    }
+    memset(dp, 0, (size_t)(p->h * p->w) * sizeof *dp);
+    for (int64_t oy = 0; oy < p->oh; oy++)
+        for (int64_t ox = 0; ox < p->ow; ox++) {
+            int64_t y0, y1, x0, x1;
+            window(p, oy, ox, &y0, &y1, &x0, &x1);
+            const float v = gp[oy * p->ow + ox] * inv;
+            for (int64_t iy = y0; iy < y1; iy++)
+                for (int64_t ix = x0; ix < x1; ix++) dp[iy * p->w + ix] += v;
+        }
+}
+
 void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a)
 {
     const struct pool p = pool_geom(a->node, a->node->ne, a->node->src[0]->ne);
@@ -241,35 +282,6 @@ void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a)
     const int64_t ip = p.h * p.w, op = p.oh * p.ow;
     const float inv = 1.0f / (float)(p.kh * p.kw);
     const bool fast = is_2x2(&p);
-#pragma omp parallel for schedule(static) num_threads(pool_threads(&p, a->nthreads))
-    for (int64_t pl = 0; pl < p.planes; pl++) {
-        const float *restrict gp = g + pl * op;
-        float *restrict dp = dx + pl * ip;
-        if (fast) {
-            for (int64_t oy = 0; oy < p.oh; oy++) {
-                float *restrict d0 = dp + 2 * oy * p.w, *restrict d1 = d0 + p.w;
-                const float *restrict go = gp + oy * p.ow;
-#pragma omp simd
-                for (int64_t ox = 0; ox < p.ow; ox++) {
-                    const float v = go[ox] * inv;
-                    d0[2 * ox] = v;
-                    d0[2 * ox + 1] = v;
-                    d1[2 * ox] = v;
-                    d1[2 * ox + 1] = v;
-                }
-                if (p.w > 2 * p.ow) d0[2 * p.ow] = d1[2 * p.ow] = 0.0f; /* odd width */
-            }
-            if (p.h > 2 * p.oh) memset(dp + 2 * p.oh * p.w, 0, (size_t)p.w * sizeof *dp);
-            continue;
-        }
-        memset(dp, 0, (size_t)ip * sizeof *dp);
-        for (int64_t oy = 0; oy < p.oh; oy++)
-            for (int64_t ox = 0; ox < p.ow; ox++) {
-                int64_t y0, y1, x0, x1;
-                window(&p, oy, ox, &y0, &y1, &x0, &x1);
-                const float v = gp[oy * p.ow + ox] * inv;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++) dp[iy * p.w + ix] += v;
-            }
-    }
+    FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
+                  { avg_pool_bwd_plane(&p, fast, inv, g + pl * op, dx + pl * ip); });
 }

@@ -6,25 +6,19 @@
 /* Means are taken over this many fixed chunks whatever the thread count. */
 #define NCHUNK 64
 
-static int threads_for(const struct ferry_cpu_args *a, int64_t work)
-{
-    (void)work; /* see ferry_cpu_region_threads in cpu.h */
-    return ferry_cpu_region_threads(a->nthreads);
-}
-
 /* Sum of f over [0, n) split into NCHUNK fixed ranges, each summed by one thread and combined in
- * order: the result depends on n only. work = elements touched, to decide on threading. */
+ * order: the result depends on n only. work = elements touched (weighted as for ferry_cpu_threads),
+ * to decide on threading. */
 typedef double (*range_sum_fn)(const struct ferry_cpu_args *a, int64_t begin, int64_t end);
 
 static double chunked_sum(const struct ferry_cpu_args *a, int64_t n, int64_t work, range_sum_fn f)
 {
     const int64_t len = (n + NCHUNK - 1) / NCHUNK;
     double part[NCHUNK];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, work))
-    for (int c = 0; c < NCHUNK; c++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, work), c, NCHUNK, {
         const int64_t end = (c + 1) * len < n ? (c + 1) * len : n;
         part[c] = c * len < end ? f(a, c * len, end) : 0.0;
-    }
+    });
     double s = 0;
     for (int c = 0; c < NCHUNK; c++) s += part[c];
     return s;
@@ -81,56 +75,52 @@ static float exp_row(const float *restrict x, float *restrict d, int64_t k)
 void ferry_cpu_softmax(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->ne[0], k = a->node->ne[1];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, n * k))
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, n * k * FERRY_CPU_EXP_COST), i, n, {
         const float *restrict x = (const float *)a->src[0] + i * k;
         float *restrict d = (float *)a->dst + i * k;
         const float inv = exp_row(x, d, k);
-#pragma omp simd
+        FERRY_CPU_SIMD
         for (int64_t j = 0; j < k; j++) d[j] *= inv;
-    }
+    });
 }
 
 void ferry_cpu_log_softmax(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->ne[0], k = a->node->ne[1];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, n * k))
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, n * k * FERRY_CPU_EXP_COST), i, n, {
         const float *restrict x = (const float *)a->src[0] + i * k;
         float *restrict d = (float *)a->dst + i * k;
         const float m = row_max(x, k), ls = (float)row_log_sum_exp_shifted(x, k, m);
-#pragma omp simd
+        FERRY_CPU_SIMD
         for (int64_t j = 0; j < k; j++) d[j] = (x[j] - m) - ls; /* x - m first: exact near m */
-    }
+    });
 }
 
 /* dst = y·(g - sum_k g·y) */
 void ferry_cpu_softmax_bwd(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->ne[0], k = a->node->ne[1];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, n * k))
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, n * k), i, n, {
         const float *restrict g = (const float *)a->src[0] + i * k;
         const float *restrict y = (const float *)a->src[1] + i * k;
         float *restrict d = (float *)a->dst + i * k;
         const float dot = (float)row_dot(g, y, k);
-#pragma omp simd
+        FERRY_CPU_SIMD
         for (int64_t j = 0; j < k; j++) d[j] = y[j] * (g[j] - dot);
-    }
+    });
 }
 
 /* dst = g - exp(y)·sum_k g */
 void ferry_cpu_log_softmax_bwd(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->ne[0], k = a->node->ne[1];
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, n * k))
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, n * k * FERRY_CPU_EXP_COST), i, n, {
         const float *restrict g = (const float *)a->src[0] + i * k;
         const float *restrict y = (const float *)a->src[1] + i * k;
         float *restrict d = (float *)a->dst + i * k;
         const float s = (float)row_sum(g, k);
         for (int64_t j = 0; j < k; j++) d[j] = g[j] - expf(y[j]) * s;
-    }
+    });
 }
 
 /* ---- cross-entropy with label smoothing: q = (1-eps)·onehot(y) + eps/K -------------------------
@@ -161,7 +151,7 @@ static double ce_rows(const struct ferry_cpu_args *a, int64_t begin, int64_t end
 void ferry_cpu_cross_entropy(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->src[0]->ne[0], k = a->node->src[0]->ne[1];
-    *(float *)a->dst = (float)(chunked_sum(a, n, n * k, ce_rows) / (double)n);
+    *(float *)a->dst = (float)(chunked_sum(a, n, n * k * FERRY_CPU_EXP_COST, ce_rows) / (double)n);
 }
 
 /* dst = g·(softmax(x) - q)/N; src0 = g, src1 = logits, src2 = labels */
@@ -170,16 +160,15 @@ void ferry_cpu_cross_entropy_bwd(const struct ferry_cpu_args *a)
     const int64_t n = a->node->ne[0], k = a->node->ne[1];
     const float eps = a->node->fp[0], off = eps / (float)k;
     const float c = ((const float *)a->src[0])[0] / (float)n;
-#pragma omp parallel for schedule(static) num_threads(threads_for(a, n * k))
-    for (int64_t i = 0; i < n; i++) {
+    FERRY_CPU_FOR(ferry_cpu_threads(a, n * k * FERRY_CPU_EXP_COST), i, n, {
         const float *restrict x = (const float *)a->src[1] + i * k;
         float *restrict d = (float *)a->dst + i * k;
         const int32_t y = label_at(a, 2, i, k);
         const float inv = exp_row(x, d, k);
-#pragma omp simd
+        FERRY_CPU_SIMD
         for (int64_t j = 0; j < k; j++) d[j] = c * (d[j] * inv - off);
         d[y] -= c * (1.0f - eps);
-    }
+    });
 }
 
 /* ---- binary cross-entropy on logits: max(x,0) - x·t + log(1 + exp(-|x|)) ------------------- */
@@ -196,7 +185,7 @@ static double bce_range(const struct ferry_cpu_args *a, int64_t begin, int64_t e
 void ferry_cpu_bce_logits(const struct ferry_cpu_args *a)
 {
     const int64_t n = a->node->src[0]->numel;
-    *(float *)a->dst = (float)(chunked_sum(a, n, n, bce_range) / (double)n);
+    *(float *)a->dst = (float)(chunked_sum(a, n, n * FERRY_CPU_EXP_COST, bce_range) / (double)n);
 }
 
 /* dst = g·(sigmoid(x) - t)/n; src0 = g, src1 = x, src2 = t */
@@ -206,25 +195,30 @@ void ferry_cpu_bce_logits_bwd(const struct ferry_cpu_args *a)
     float *restrict d = a->dst;
     const int64_t n = a->node->numel;
     const float c = ((const float *)a->src[0])[0] / (float)n;
-#pragma omp parallel for simd schedule(static) num_threads(threads_for(a, n))
-    for (int64_t i = 0; i < n; i++) d[i] = c * (1.0f / (1.0f + expf(-x[i])) - t[i]);
+    FERRY_CPU_FOR_SIMD(ferry_cpu_threads(a, n * FERRY_CPU_EXP_COST), i, n,
+                       { d[i] = c * (1.0f / (1.0f + expf(-x[i])) - t[i]); });
 }
 
 /* ---- accuracy: rows whose first maximum is at the label ------------------------------------- */
 
-void ferry_cpu_count_correct(const struct ferry_cpu_args *a)
+/* Number of correct rows in [begin, end): an integer, so the chunk sums are exact. */
+static double correct_rows(const struct ferry_cpu_args *a, int64_t begin, int64_t end)
 {
-    const int64_t n = a->node->src[0]->ne[0], k = a->node->src[0]->ne[1];
+    const int64_t k = a->node->src[0]->ne[1];
     const int32_t *restrict y = a->src[1];
-    const int nt = threads_for(a, n * k);
-    int64_t count = 0; /* integer sum: exact in any order */
-#pragma omp parallel for schedule(static) reduction(+ : count) num_threads(nt)
-    for (int64_t i = 0; i < n; i++) {
+    int64_t count = 0;
+    for (int64_t i = begin; i < end; i++) {
         const float *restrict x = (const float *)a->src[0] + i * k;
         int64_t best = 0;
         for (int64_t j = 1; j < k; j++)
             if (x[j] > x[best]) best = j;
         count += best == y[i];
     }
-    *(float *)a->dst = (float)count;
+    return (double)count;
+}
+
+void ferry_cpu_count_correct(const struct ferry_cpu_args *a)
+{
+    const int64_t n = a->node->src[0]->ne[0], k = a->node->src[0]->ne[1];
+    *(float *)a->dst = (float)chunked_sum(a, n, n * k, correct_rows);
 }
