@@ -77,11 +77,7 @@ static void flip_byte(const char *subdir, const char *file, size_t at)
 {
     char path[TU_PATH + 128];
     snprintf(path, sizeof path, "%s/%s/%s", tmp, subdir, file);
-    size_t n;
-    unsigned char *b = tu_read(path, &n);
-    b[at % n] ^= 1;
-    tu_write(path, b, n);
-    free(b);
+    tu_flip_byte(path, at);
 }
 
 static ferry_dataset_t *load(const char *name, const char *split)

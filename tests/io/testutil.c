@@ -75,3 +75,12 @@ int tu_count_entries(const char *dir)
 }
 
 bool tu_msg_has(const char *s) { return strstr(ferry_last_error(), s) != NULL; }
+
+void tu_flip_byte(const char *path, size_t at)
+{
+    size_t n;
+    unsigned char *b = tu_read(path, &n);
+    b[at % n] ^= 1;
+    tu_write(path, b, n);
+    free(b);
+}

@@ -19,6 +19,8 @@ void tu_write(const char *path, const void *data, size_t n);
 void *tu_read(const char *path, size_t *n);
 /* Copies a file, failing the test on error. */
 void tu_copy(const char *from, const char *to);
+/* Flips the lowest bit of byte (at mod size) of a file: a one-byte corruption. */
+void tu_flip_byte(const char *path, size_t at);
 /* Number of entries in dir (not counting . and ..). */
 int tu_count_entries(const char *dir);
 /* Whether the last error message contains s. */
