@@ -37,7 +37,11 @@ void ferry_backend_free(ferry_backend_t *be)
 
 const char *ferry_backend_name(const ferry_backend_t *be) { return be->iface->name; }
 int ferry_backend_threads(const ferry_backend_t *be) { return be->threads; }
-void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out) { *out = be->stats; }
+void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out)
+{
+    *out = be->stats;
+    out->validation_messages = ferry_vk_validation_messages();
+}
 
 /* ---- selecting nodes -------------------------------------------------------------------------- */
 

@@ -189,7 +189,13 @@ struct ferry_backend_iface {
     void (*graph_release)(ferry_backend_t *be, ferry_graph_t *g);
     ferry_status (*graph_compute)(ferry_backend_t *be, ferry_graph_t *g);
     void (*destroy)(ferry_backend_t *be);
+    ferry_status (*describe)(const ferry_backend_t *be, ferry_device_desc *out);
 };
+
+/* Vulkan validation messages emitted in this process so far (0 when validation is off). */
+uint64_t ferry_vk_validation_messages(void);
+/* Prints the Vulkan devices (vk_backend.c). */
+ferry_status ferry_vulkan_list_devices(void *file);
 
 struct ferry_backend {
     const struct ferry_backend_iface *iface;

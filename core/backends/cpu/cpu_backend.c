@@ -3,8 +3,11 @@
 #include "cpu.h"
 
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <blis.h>
 
 #define CPU_ALIGN 64
 
@@ -118,6 +121,38 @@ static ferry_status cpu_graph_compute(ferry_backend_t *be, ferry_graph_t *g)
 
 static void cpu_destroy(ferry_backend_t *be) { free(be); }
 
+/* "vendor_id" / "model name" from /proc/cpuinfo; "unknown" where it is not readable. */
+static void cpuinfo_field(const char *key, char *out, size_t n)
+{
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, key, klen) != 0 || !colon) continue;
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t') v++;
+        v[strcspn(v, "\n")] = '\0';
+        snprintf(out, n, "%s", v);
+        break;
+    }
+    fclose(f);
+}
+
+static ferry_status cpu_describe(const ferry_backend_t *be, ferry_device_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->backend, sizeof d->backend, "cpu");
+    cpuinfo_field("vendor_id", d->vendor, sizeof d->vendor);
+    cpuinfo_field("model name", d->name, sizeof d->name);
+    snprintf(d->driver, sizeof d->driver, "BLIS %s (%s kernels), %d OpenMP threads", bli_info_get_version_str(), ferry_cpu_blis_config(),
+             be->threads);
+    snprintf(d->api, sizeof d->api, "-");
+    return FERRY_OK;
+}
+
 static const struct ferry_backend_iface cpu_iface = {
     .name = "cpu",
     .alignment = CPU_ALIGN,
@@ -130,6 +165,7 @@ static const struct ferry_backend_iface cpu_iface = {
     .graph_release = cpu_graph_release,
     .graph_compute = cpu_graph_compute,
     .destroy = cpu_destroy,
+    .describe = cpu_describe,
 };
 
 ferry_status ferry_backend_cpu_init(int threads, ferry_backend_t **out)

@@ -39,6 +39,23 @@ int ferry_backend_threads(const ferry_backend_t *be);
  * message it emits is printed and counted (ferry_backend_stats.validation_messages). */
 ferry_status ferry_backend_vulkan_init(int index, ferry_backend_t **out);
 
+/* A backend by name: "cpu", "vulkan" (the best GPU), "vulkan:N", or "auto" (the best GPU, else the
+ * CPU backend). NULL or "": $FERRY_DEVICE, else "auto". threads applies to the CPU backend. */
+ferry_status ferry_backend_init_device(const char *spec, int threads, ferry_backend_t **out);
+/* Prints every Vulkan device (index, name, vendor, type, driver, API version, memory heaps, subgroup
+ * size, compute limits) and the CPU backend to file (a FILE *). */
+ferry_status ferry_devices_print(void *file);
+
+/* What a backend runs on, for results and logs. */
+typedef struct ferry_device_desc {
+    char backend[32];   /* "cpu" or "vulkan:N" */
+    char vendor[64];
+    char name[256];
+    char driver[520];   /* driver name and version */
+    char api[32];       /* Vulkan API version; "-" for the CPU */
+} ferry_device_desc;
+void ferry_backend_describe(const ferry_backend_t *be, ferry_device_desc *out);
+
 /* Counters for checking the execution design (tests and benchmarks read them). */
 typedef struct ferry_backend_stats {
     uint64_t buffer_allocs;   /* device/host buffers allocated so far */
@@ -221,6 +238,8 @@ typedef struct ferry_graph_info {
     size_t transient_bytes;   /* packed arena for intermediates */
     size_t unpacked_bytes;    /* what the intermediates would take without reuse */
     size_t input_bytes;       /* inputs and constants */
+    int n_dispatches;         /* device backends: compute dispatches recorded per step */
+    int n_barriers;           /* device backends: barriers between dispatches per step */
 } ferry_graph_info;
 void ferry_graph_get_info(const ferry_graph_t *g, ferry_graph_info *out);
 /* Writes one line per node (op, shape, sources) to a FILE* (for debugging). */
