@@ -18,10 +18,11 @@ static int usage_main(FILE *f)
             "usage: ferry COMMAND [OPTIONS]\n"
             "\n"
             "Commands:\n"
-            "  train     train a model on a data set or source-only on a task (CPU backend)\n"
+            "  train     train a model on a data set or source-only on a task\n"
             "  eval      evaluate a saved model on a data set\n"
             "  data      list, fetch, show and export data sets\n"
             "  tasks     list the transfer tasks and their splits\n"
+            "  devices   list the Vulkan devices and the CPU backend\n"
             "  version   print the version\n"
             "  help      this text; 'ferry COMMAND --help' for a command's options\n");
     return f == stdout ? 0 : 2;
@@ -43,6 +44,8 @@ static int usage_train(FILE *f)
             "  --batch N              default 64\n"
             "  --seed S               default 1; same seed and threads give identical bits\n"
             "  --threads T            CPU threads (default: all cores)\n"
+            "  --device D             cpu | vulkan | vulkan:N | auto (default auto, or $FERRY_DEVICE;\n"
+            "                         see ferry devices)\n"
             "  --optim NAME           sgd | adam | adamw (default sgd, momentum 0.9)\n"
             "  --lr X                 base learning rate (default 0.05 for sgd, 0.001 for adam)\n"
             "  --momentum X           SGD momentum (default 0.9)\n"
@@ -68,6 +71,7 @@ static int usage_eval(FILE *f)
             "  --arch NAME            lenet | resnet (default lenet)\n"
             "  --split NAME           train | test (default test)\n"
             "  --threads T            CPU threads (default: all cores)\n"
+            "  --device D             cpu | vulkan | vulkan:N | auto (default auto)\n"
             "  -h, --help             this text\n");
     return f == stdout ? 0 : 2;
 }
@@ -93,7 +97,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
-       O_SPLIT_SEED };
+       O_SPLIT_SEED, O_DEVICE };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -105,11 +109,13 @@ static const struct option train_opts[] = {
     {"label-smoothing", required_argument, 0, O_SMOOTH}, {"init", required_argument, 0, O_INIT},
     {"save", required_argument, 0, O_SAVE},       {"help", no_argument, 0, 'h'},
     {"task", required_argument, 0, O_TASK},       {"split-seed", required_argument, 0, O_SPLIT_SEED},
+    {"device", required_argument, 0, O_DEVICE},
     {0, 0, 0, 0}};
 
 struct train_cli {
     ferry_train_opts o;
     int threads;
+    const char *device;
     const char *optim, *schedule;
     double lr, wd, momentum; /* < 0: keep the optimizer's default */
     bool nesterov;
@@ -129,6 +135,7 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
         case O_BATCH: if (parse_num("--batch", optarg, 1, 65536, &v)) return 2; c->o.batch = (int)v; break;
         case O_SEED: if (parse_num("--seed", optarg, 0, 4294967295.0, &v)) return 2; c->o.seed = (uint64_t)v; break;
         case O_THREADS: if (parse_num("--threads", optarg, 1, 1024, &v)) return 2; c->threads = (int)v; break;
+        case O_DEVICE: c->device = optarg; break;
         case O_OPTIM: c->optim = optarg; break;
         case O_LR: if (parse_num("--lr", optarg, 1e-12, 100, &c->lr)) return 2; break;
         case O_MOMENTUM: if (parse_num("--momentum", optarg, 0, 0.9999, &c->momentum)) return 2; break;
@@ -166,6 +173,31 @@ static int apply_optim(struct train_cli *c)
     return 0;
 }
 
+/* The device line every run prints: backend, vendor, name, driver and API version. */
+static void print_device(const ferry_backend_t *be)
+{
+    ferry_device_desc d;
+    ferry_backend_describe(be, &d);
+    printf("device: %s, %s %s, driver %s, api %s\n", d.backend, d.vendor, d.name, d.driver, d.api);
+}
+
+static int cmd_devices(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: ferry devices\n\nLists every Vulkan device and the CPU backend. Choose one with\n"
+               "--device cpu | vulkan | vulkan:N | auto, or FERRY_DEVICE. auto (the default) takes\n"
+               "a discrete GPU, else an integrated GPU, else the CPU backend; a software Vulkan\n"
+               "driver (lavapipe) only when named as vulkan:N.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "%s devices: unexpected argument '%s'\n", prog, argv[1]);
+        return 2;
+    }
+    ferry_devices_print(stdout);
+    return 0;
+}
+
 static int cmd_train(int argc, char **argv)
 {
     struct train_cli c = {.o = ferry_train_defaults(), .lr = -1, .wd = -1, .momentum = -1};
@@ -173,16 +205,16 @@ static int cmd_train(int argc, char **argv)
     if (r) return r < 0 ? 0 : r;
     if ((r = apply_optim(&c))) return r;
     ferry_backend_t *be;
-    if (ferry_backend_cpu_init(c.threads, &be)) return fail("cpu backend");
+    if (ferry_backend_init_device(c.device, c.threads, &be)) return fail("device");
     int tty = isatty(fileno(stderr));
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
-    printf("ferry %s: train %s on %s%s, %d epochs, batch %d, seed %llu, %s lr %g, %d threads\n",
+    printf("ferry %s: train %s on %s%s, %d epochs, batch %d, seed %llu, %s lr %g\n",
            FERRY_VERSION_STRING, c.o.arch, c.o.task ? "task " : "", c.o.task ? c.o.task : c.o.data,
            c.o.epochs, c.o.batch,
-           (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr,
-           ferry_backend_threads(be));
+           (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr);
+    print_device(be);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);
@@ -205,11 +237,12 @@ static const struct option eval_opts[] = {
     {"data", required_argument, 0, O_DATA},   {"arch", required_argument, 0, O_ARCH},
     {"load", required_argument, 0, O_LOAD},   {"split", required_argument, 0, O_SPLIT},
     {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, 'h'},
+    {"device", required_argument, 0, O_DEVICE},
     {0, 0, 0, 0}};
 
 static int cmd_eval(int argc, char **argv)
 {
-    const char *data = "mnist", *arch = "lenet", *load = NULL, *split = "test";
+    const char *data = "mnist", *arch = "lenet", *load = NULL, *split = "test", *device = NULL;
     int threads = 0, ch;
     double v;
     while ((ch = getopt_long(argc, argv, "h", eval_opts, NULL)) != -1) {
@@ -218,6 +251,7 @@ static int cmd_eval(int argc, char **argv)
         case O_ARCH: arch = optarg; break;
         case O_LOAD: load = optarg; break;
         case O_SPLIT: split = optarg; break;
+        case O_DEVICE: device = optarg; break;
         case O_THREADS: if (parse_num("--threads", optarg, 1, 1024, &v)) return 2; threads = (int)v; break;
         case 'h': return usage_eval(stdout);
         default: return usage_eval(stderr);
@@ -237,7 +271,7 @@ static int cmd_eval(int argc, char **argv)
     ferry_status s = ferry_dataset_load(data, split, &ds);
     if (!s) {
         ferry_dataset_geometry(ds, &c, &h, &w);
-        if (!(s = ferry_backend_cpu_init(threads, &be)) && !(s = ferry_store_init(be, &st)) &&
+        if (!(s = ferry_backend_init_device(device, threads, &be)) && !(s = ferry_store_init(be, &st)) &&
             !(s = ferry_rng_init(0, &rng)) &&
             !(s = ferry_model_init(arch, c, h, w, ferry_dataset_classes(ds), st, rng, &m)) &&
             !(s = ferry_store_load(st, load, false, false)))
@@ -269,6 +303,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return ferry_cli_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "tasks")) return ferry_cli_tasks(argc - 1, argv + 1);
+    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);
 }
