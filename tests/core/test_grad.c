@@ -14,6 +14,19 @@
 
 #include "ferry/ferry.h"
 
+/* Built twice: for the CPU backend, and with GRAD_VULKAN for the Vulkan backend (tests/vulkan). */
+#ifdef GRAD_VULKAN
+#include "../vulkan/vk_backend_util.h"
+static ferry_backend_t *grad_backend(void) { return vk_test_backend(); }
+#else
+static ferry_backend_t *grad_backend(void)
+{
+    ferry_backend_t *be = NULL;
+    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK); /* many tiny graphs: one thread */
+    return be;
+}
+#endif
+
 #define MAXP 4
 
 typedef ferry_tensor_t *(*build_fn)(ferry_ctx_t *ctx, ferry_tensor_t **p, ferry_tensor_t **aux);
@@ -65,7 +78,7 @@ static void fill(ferry_rng_t *rng, float *v, int64_t n, bool distinct)
 static void setup_case(struct harness *h, const struct gcase *c)
 {
     memset(h, 0, sizeof *h);
-    cr_assert_eq(ferry_backend_cpu_init(1, &h->be), FERRY_OK); /* many tiny graphs: one thread */
+    h->be = grad_backend();
     cr_assert_eq(ferry_store_init(h->be, &h->st), FERRY_OK);
     cr_assert_eq(ferry_rng_init(42, &h->rng), FERRY_OK);
     cr_assert_eq(ferry_ctx_init(&h->ctx), FERRY_OK);
@@ -104,6 +117,9 @@ static void setup_case(struct harness *h, const struct gcase *c)
 
 static void teardown_case(struct harness *h)
 {
+#ifdef GRAD_VULKAN
+    vk_test_no_validation_messages(h->be);
+#endif
     ferry_graph_free(h->g);
     ferry_ctx_free(h->ctx);
     ferry_store_free(h->st);
