@@ -21,6 +21,17 @@ check "bad number names the option" bash -c "'$ferry' train --epochs zero 2>&1 |
 check "unknown data set is an error" bash -c "'$ferry' train --data nope --epochs 1 2>&1 | grep -q nope"
 check "eval needs --load" bash -c "'$ferry' eval 2>&1 | grep -q -- '--load'"
 
+# Devices: no loader, no driver, no such device -> a message and a non-zero exit; the default
+# device falls back to the CPU backend. (FERRY_VULKAN_LOADER names the loader to open;
+# VK_ICD_FILENAMES pointing nowhere leaves the loader without a driver.)
+check "devices lists the CPU backend" bash -c "'$ferry' devices | grep -q '^cpu '"
+check "no loader: vulkan:0 fails with a message" bash -c "FERRY_VULKAN_LOADER=libnothere.so.1 '$ferry' train --device vulkan:0 --epochs 1 2>&1 | grep -q 'no Vulkan loader'"
+check "no loader: non-zero exit" bash -c "! FERRY_VULKAN_LOADER=libnothere.so.1 '$ferry' train --device vulkan:0 --epochs 1 >/dev/null 2>&1"
+check "no driver: a message, non-zero exit" bash -c "out=\$(VK_ICD_FILENAMES=$tmp/none.json '$ferry' eval --device vulkan:0 --load x 2>&1); [ \$? -ne 0 ] && grep -qi 'vulkan' <<< \"\$out\""
+check "no loader: devices still lists the CPU" bash -c "FERRY_VULKAN_LOADER=libnothere.so.1 '$ferry' devices | grep -q '^cpu '"
+check "unknown device is an error" bash -c "'$ferry' train --device tpu:0 2>&1 | grep -q \"unknown device 'tpu:0'\""
+check "device index out of range" bash -c "'$ferry' train --device vulkan:99 2>&1 | grep -q 'no device vulkan:99'"
+
 # Without the data (and without FERRY_REQUIRE_DATA) the rest is skipped: exit 77 tells meson.
 if [ ! -f "${FERRY_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}/mnist/0.json" ] && [ -z "${FERRY_REQUIRE_DATA:-}" ]; then
     echo "MNIST not fetched (scripts/fetch-data.sh): skipping the training checks"
@@ -47,6 +58,8 @@ check "data show writes a PNG" bash -c "'$ferry' data show optdigits --out '$tmp
 check "data show: unknown variant" bash -c "'$ferry' data show mnist@blur 2>&1 | grep -q 'blur'"
 check "data export writes IDX" bash -c "'$ferry' data export optdigits --format idx --out '$tmp/e' >/dev/null && test -s '$tmp/e/optdigits-train-images-idx3-ubyte.gz'"
 check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"
+out=$(FERRY_VULKAN_LOADER=libnothere.so.1 "$ferry" train --data mnist --epochs 1 --batch 512 2>/dev/null)
+check "no Vulkan: the default device is the CPU backend" bash -c "grep -q '^device: cpu' <<< '$out'"
 out=$("$ferry" train --task 'mnist->optdigits' --epochs 1 --batch 128 2>/dev/null | tail -n 1)
 check "train --task reports source val and target test" bash -c "grep -q 'source val accuracy .* target test accuracy' <<< '$out'"
 

@@ -872,7 +872,8 @@ static void cache_path(struct vk *v)
 /* Accepts a cache file only if it is intact and made by this very device and driver. */
 static bool cache_valid(const struct vk *v, const unsigned char *d, size_t n, const char **why)
 {
-    if (n < PC_HEAD + 32 || memcmp(d, PC_MAGIC, 8) != 0) return *why = "not a Ferry pipeline cache", false;
+    if (n < 8 || memcmp(d, PC_MAGIC, 8) != 0) return *why = "not a Ferry pipeline cache", false;
+    if (n < PC_HEAD + 32) return *why = "truncated", false;
     uint64_t len;
     memcpy(&len, d + 8, 8);
     if (len != n - PC_HEAD) return *why = "truncated", false;
