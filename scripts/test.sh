@@ -9,7 +9,8 @@ status=0
 # One suite at a time: the suites use every core themselves (OpenMP).
 meson test -C build --num-processes 1 --print-errorlogs "$@" || status=$?
 # Sum the test counts of every suite (Criterion's and the command-line checks') into one line.
-awk '/^cli: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+awk '/^[a-z_]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
+     /^\[SKIP\] / { s += 1 }
      /Synthesis: Tested:/ {
         for (i = 1; i <= NF; i++) {
             if ($i == "Passing:") p += $(i + 1)

@@ -443,7 +443,10 @@ static ferry_status make_buffer(struct vk *v, VkDeviceSize size, bool host, bool
                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                              .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    ferry_status s = check(vkCreateBuffer(v->dev, &bi, NULL, buf), "creating a buffer");
+    char what[96];
+    snprintf(what, sizeof what, "allocating a %.1f MiB %s buffer", (double)size / (1 << 20),
+             host ? "host-visible" : "device");
+    ferry_status s = check(vkCreateBuffer(v->dev, &bi, NULL, buf), what);
     if (s) return s;
     VkMemoryRequirements req;
     vkGetBufferMemoryRequirements(v->dev, *buf, &req);
@@ -471,7 +474,7 @@ static ferry_status make_buffer(struct vk *v, VkDeviceSize size, bool host, bool
     VkResult r = vkAllocateMemory(v->dev, &ai, NULL, mem);
     if (r != VK_SUCCESS) {
         vkDestroyBuffer(v->dev, *buf, NULL);
-        return vk_fail(r, "allocating device memory");
+        return vk_fail(r, what);
     }
     v->be->stats.device_allocs++;
     if ((s = check(vkBindBufferMemory(v->dev, *buf, *mem, 0), "binding buffer memory"))) goto fail;
