@@ -28,7 +28,7 @@ enum ferry_op {
     FERRY_OP_BIAS_GRAD,  /* dst[c] = sum over n and spatial of g[n,c,...] (g = src0); dst 1-D [C] */
     FERRY_OP_UNARY,      /* dst = f(x), ip0 = enum ferry_unary, fp0 = leaky slope */
     FERRY_OP_UNARY_BWD,  /* dst = g * f'(.), src0 = g, src1 = x for RELU/LEAKY, y (fwd output) for
-                            SIGMOID/TANH; ip0 = kind, fp0 = slope */
+                            SIGMOID/TANH/EXP/RECIP; ip0 = kind, fp0 = slope */
 
     /* rows of a 2-D tensor [N,K] */
     FERRY_OP_SOFTMAX,          /* dst = softmax(x) per row */
@@ -103,7 +103,20 @@ enum ferry_op {
     FERRY_OP_COUNT
 };
 
-enum ferry_unary { FERRY_UNARY_RELU, FERRY_UNARY_LEAKY_RELU, FERRY_UNARY_SIGMOID, FERRY_UNARY_TANH };
+enum ferry_unary {
+    FERRY_UNARY_RELU,
+    FERRY_UNARY_LEAKY_RELU,
+    FERRY_UNARY_SIGMOID,
+    FERRY_UNARY_TANH,
+    FERRY_UNARY_EXP,   /* backward uses the output: g·y */
+    FERRY_UNARY_RECIP, /* 1/x; backward uses the output: -g·y² */
+};
+/* Unary kinds whose backward reads the forward output rather than the input. */
+static inline bool ferry_unary_bwd_uses_output(int k)
+{
+    return k == FERRY_UNARY_SIGMOID || k == FERRY_UNARY_TANH || k == FERRY_UNARY_EXP ||
+           k == FERRY_UNARY_RECIP;
+}
 
 enum ferry_leaf_kind { FERRY_LEAF_NONE, FERRY_LEAF_INPUT, FERRY_LEAF_CONST, FERRY_LEAF_PARAM };
 

@@ -152,6 +152,8 @@ ferry_tensor_t *ferry_leaky_relu(ferry_ctx_t *ctx, T *x, float slope)
 }
 ferry_tensor_t *ferry_sigmoid(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_SIGMOID, 0); }
 ferry_tensor_t *ferry_tanh(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_TANH, 0); }
+ferry_tensor_t *ferry_exp(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_EXP, 0); }
+ferry_tensor_t *ferry_reciprocal(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, FERRY_UNARY_RECIP, 0); }
 
 static T *rowwise(ferry_ctx_t *ctx, T *x, enum ferry_op op)
 {
@@ -407,6 +409,15 @@ ferry_tensor_t *ferry_mean(ferry_ctx_t *ctx, T *x)
     return t;
 }
 
+ferry_tensor_t *ferry_detach(ferry_ctx_t *ctx, T *x)
+{
+    CHECK(x);
+    /* a same-shape view that does not require a gradient: autodiff never walks through it */
+    T *t = view(ctx, FERRY_OP_RESHAPE, x, x->ndim, x->ne, 0);
+    if (t) t->flags &= ~FERRY_FLAG_REQUIRES_GRAD;
+    return t;
+}
+
 ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, T *x, T *lambda)
 {
     CHECK(x, lambda);
@@ -538,7 +549,7 @@ static void bw_unary(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 {
     enum ferry_unary k = (enum ferry_unary)node->ip[0];
     /* relu/leaky use the input; sigmoid/tanh the output */
-    T *ref = (k == FERRY_UNARY_SIGMOID || k == FERRY_UNARY_TANH) ? node : node->src[0];
+    T *ref = ferry_unary_bwd_uses_output(k) ? node : node->src[0];
     T *t = gop(ctx, FERRY_OP_UNARY_BWD, node, 2, SRCS(g, ref));
     if (t) {
         t->ip[0] = node->ip[0];

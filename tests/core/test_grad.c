@@ -191,6 +191,16 @@ static ferry_tensor_t *b_relu(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t
 static ferry_tensor_t *b_leaky(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_leaky_relu(x, p[0], 0.1f); }
 static ferry_tensor_t *b_sigmoid(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_sigmoid(x, p[0]); }
 static ferry_tensor_t *b_tanh(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_tanh(x, p[0]); }
+static ferry_tensor_t *b_exp(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_exp(x, p[0]); }
+/* 1/(x² + 0.5): keeps away from the pole at 0 */
+static ferry_tensor_t *b_recip(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    ferry_tensor_t *d = ferry_add(x, ferry_mul(x, p[0], p[0]), ferry_constant(x, 0.5f, 2, (int64_t[]){4, 5}));
+    return ferry_reciprocal(x, d);
+}
+/* detach: x·detach(x) has gradient detach(x) = x, not 2x */
+static ferry_tensor_t *b_detach(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_mul(x, p[0], ferry_detach(x, p[0])); }
 static ferry_tensor_t *b_softmax(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_softmax(x, p[0]); }
 static ferry_tensor_t *b_log_softmax(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_log_softmax(x, p[0]); }
 static ferry_tensor_t *b_mm_nn(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_matmul(x, p[0], p[1], false, false); }
@@ -270,6 +280,8 @@ CASE1(relu, b_relu, 2, S2(5, 6))
 CASE1(leaky_relu, b_leaky, 2, S2(5, 6))
 CASE1(sigmoid, b_sigmoid, 2, S2(5, 6))
 CASE1(tanh, b_tanh, 4, S4(2, 2, 3, 3))
+CASE1(exp, b_exp, 2, S2(5, 6))
+CASE1(reciprocal, b_recip, 2, S2(4, 5))
 CASE1(softmax, b_softmax, 2, S2(4, 7))
 CASE1(log_softmax, b_log_softmax, 2, S2(4, 7))
 CASE2(matmul_nn, b_mm_nn, 2, 2, S2(3, 5), S2(5, 4))
@@ -311,6 +323,13 @@ Test(grad, batch_norm_2d)
 Test(grad, batch_norm_4d)
 {
     struct gcase c = {.np = 3, .ndim = {4, 1, 1}, .shape = {S4(3, 2, 3, 3), {2}, {2}}, .build = b_bn4};
+    run_case(&c);
+}
+
+/* x·detach(x): the finite difference sees d(x²)/dx = 2x, autodiff only the first factor, x */
+Test(grad, detach_blocks_the_gradient)
+{
+    struct gcase c = {.np = 1, .ndim = {2}, .shape = {S2(4, 5)}, .build = b_detach, .expect_factor = 0.5f};
     run_case(&c);
 }
 

@@ -106,7 +106,7 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
     const int64_t n = a->node->numel;
     const float slope = a->node->fp[0];
     const enum ferry_unary kind = (enum ferry_unary)a->node->ip[0];
-    const bool exp_like = kind == FERRY_UNARY_SIGMOID || kind == FERRY_UNARY_TANH;
+    const bool exp_like = kind != FERRY_UNARY_RELU && kind != FERRY_UNARY_LEAKY_RELU;
     const int nt = ferry_cpu_threads(a, exp_like ? n * FERRY_CPU_EXP_COST : n);
     switch (kind) {
     case FERRY_UNARY_RELU:
@@ -121,11 +121,17 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
     case FERRY_UNARY_TANH:
         FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = tanhf(x[i]); });
         break;
+    case FERRY_UNARY_EXP:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = expf(x[i]); });
+        break;
+    case FERRY_UNARY_RECIP:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = 1.0f / x[i]; });
+        break;
     }
 }
 
 /* src1 is the input x for RELU/LEAKY (gradient 0 / slope at x = 0, as PyTorch) and the forward
- * output y for SIGMOID/TANH. */
+ * output y for SIGMOID/TANH/EXP/RECIP. */
 void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
 {
     const float *restrict g = a->src[0], *restrict r = a->src[1];
@@ -145,6 +151,12 @@ void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
         break;
     case FERRY_UNARY_TANH:
         FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * (1.0f - r[i] * r[i]); });
+        break;
+    case FERRY_UNARY_EXP:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * r[i]; });
+        break;
+    case FERRY_UNARY_RECIP:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = -g[i] * r[i] * r[i]; });
         break;
     }
 }

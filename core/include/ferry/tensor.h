@@ -139,6 +139,10 @@ ferry_tensor_t *ferry_relu(ferry_ctx_t *ctx, ferry_tensor_t *x);
 ferry_tensor_t *ferry_leaky_relu(ferry_ctx_t *ctx, ferry_tensor_t *x, float slope);
 ferry_tensor_t *ferry_sigmoid(ferry_ctx_t *ctx, ferry_tensor_t *x);
 ferry_tensor_t *ferry_tanh(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_exp(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_reciprocal(ferry_ctx_t *ctx, ferry_tensor_t *x); /* 1/x */
+/* The same values, with no gradient flowing back through them (a view; no copy). */
+ferry_tensor_t *ferry_detach(ferry_ctx_t *ctx, ferry_tensor_t *x);
 /* Over the last dimension of a 2-D tensor [N,K]. */
 ferry_tensor_t *ferry_softmax(ferry_ctx_t *ctx, ferry_tensor_t *x);
 ferry_tensor_t *ferry_log_softmax(ferry_ctx_t *ctx, ferry_tensor_t *x);
