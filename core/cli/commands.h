@@ -4,5 +4,6 @@
 
 int ferry_cli_data(int argc, char **argv);
 int ferry_cli_tasks(int argc, char **argv);
+int ferry_cli_methods(int argc, char **argv);
 
 #endif

@@ -23,6 +23,8 @@ static int usage_main(FILE *f)
             "  data      list, fetch, show and export data sets\n"
             "  tasks     list the transfer tasks and their splits\n"
             "  devices   list the Vulkan devices and the CPU backend\n"
+            "  methods   list the transfer methods (plugins) and their hyperparameters\n"
+            "  pretrain  train on a task's source domain and save a checkpoint\n"
             "  version   print the version\n"
             "  help      this text; 'ferry COMMAND --help' for a command's options\n");
     return f == stdout ? 0 : 2;
@@ -53,7 +55,10 @@ static int usage_train(FILE *f)
             "  --weight-decay X       default 5e-4 (sgd)\n"
             "  --schedule NAME        constant | step | cosine | inv (default cosine)\n"
             "  --label-smoothing X    default 0\n"
-            "  --init FILE            start from a safetensors checkpoint\n"
+            "  --init FILE            start from a safetensors checkpoint (e.g. from ferry pretrain)\n"
+            "  --method NAME          a transfer method (ferry methods) on --task\n"
+            "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
+            "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
             "  --save FILE            write the trained parameters as safetensors\n"
             "  -h, --help             this text\n");
     return f == stdout ? 0 : 2;
@@ -97,7 +102,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
-       O_SPLIT_SEED, O_DEVICE };
+       O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -109,13 +114,21 @@ static const struct option train_opts[] = {
     {"label-smoothing", required_argument, 0, O_SMOOTH}, {"init", required_argument, 0, O_INIT},
     {"save", required_argument, 0, O_SAVE},       {"help", no_argument, 0, 'h'},
     {"task", required_argument, 0, O_TASK},       {"split-seed", required_argument, 0, O_SPLIT_SEED},
-    {"device", required_argument, 0, O_DEVICE},
+    {"device", required_argument, 0, O_DEVICE},   {"method", required_argument, 0, O_METHOD},
+    {"set", required_argument, 0, O_SET},         {"target-labels", required_argument, 0, O_TARGET_LABELS},
+    {"out", required_argument, 0, O_OUT},
     {0, 0, 0, 0}};
+
+#define MAX_SETS 64
 
 struct train_cli {
     ferry_train_opts o;
     int threads;
     const char *device;
+    const char *method;
+    const char *sets[MAX_SETS];
+    int n_sets;
+    int target_labels;
     const char *optim, *schedule;
     double lr, wd, momentum; /* < 0: keep the optimizer's default */
     bool nesterov;
@@ -136,6 +149,16 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
         case O_SEED: if (parse_num("--seed", optarg, 0, 4294967295.0, &v)) return 2; c->o.seed = (uint64_t)v; break;
         case O_THREADS: if (parse_num("--threads", optarg, 1, 1024, &v)) return 2; c->threads = (int)v; break;
         case O_DEVICE: c->device = optarg; break;
+        case O_METHOD: c->method = optarg; break;
+        case O_SET:
+            if (c->n_sets == MAX_SETS) {
+                fprintf(stderr, "%s: more than %d --set options\n", prog, MAX_SETS);
+                return 2;
+            }
+            c->sets[c->n_sets++] = optarg;
+            break;
+        case O_TARGET_LABELS: if (parse_num("--target-labels", optarg, 1, 100000, &v)) return 2; c->target_labels = (int)v; break;
+        case O_OUT: c->o.save_path = optarg; break;
         case O_OPTIM: c->optim = optarg; break;
         case O_LR: if (parse_num("--lr", optarg, 1e-12, 100, &c->lr)) return 2; break;
         case O_MOMENTUM: if (parse_num("--momentum", optarg, 0, 0.9999, &c->momentum)) return 2; break;
@@ -198,12 +221,72 @@ static int cmd_devices(int argc, char **argv)
     return 0;
 }
 
+/* train --task T --method M: the method plugin drives the run. */
+static int run_method(struct train_cli *c, ferry_backend_t *be)
+{
+    ferry_methods_t *reg;
+    if (ferry_methods_load(&reg)) return fail("methods");
+    const ferry_method *m = ferry_methods_find(reg, c->method);
+    if (!m) {
+        ferry_methods_free(reg);
+        return fail("--method");
+    }
+    int tty = isatty(fileno(stderr));
+    ferry_adapt_opts a = ferry_adapt_defaults();
+    a.task = c->o.task;
+    a.split_seed = c->o.split_seed;
+    a.method = m;
+    a.sets = c->sets;
+    a.n_sets = c->n_sets;
+    a.arch = c->o.arch;
+    a.epochs = c->o.epochs;
+    a.batch = c->o.batch;
+    a.seed = c->o.seed;
+    a.backend = be;
+    a.optim = c->o.optim;
+    a.init_path = c->o.init_path;
+    a.save_path = c->o.save_path;
+    a.target_labels_per_class = c->target_labels;
+    a.progress = ferry_cli_progress;
+    a.user = &tty;
+    printf("ferry %s: %s on task %s, %s, %d epochs, batch %d, seed %llu, lr %g\n", FERRY_VERSION_STRING, m->name,
+           a.task, a.arch, a.epochs, a.batch, (unsigned long long)a.seed, (double)a.optim.lr);
+    print_device(be);
+    double hp[32];
+    if (ferry_method_resolve(m, a.sets, a.n_sets, hp) == FERRY_OK)
+        for (int i = 0; i < m->n_hparams; i++) printf("  %s.%s = %g\n", m->name, m->hparams[i].name, hp[i]);
+    ferry_adapt_result res;
+    ferry_status s = ferry_adapt(&a, &res);
+    ferry_methods_free(reg);
+    if (s) return fail("train");
+    char dur[32];
+    ferry_cli_format_duration(res.seconds, dur, sizeof dur);
+    printf("final: source val accuracy %.2f%%  target val accuracy %.2f%%  target test accuracy %.2f%%  "
+           "loss %.4f  %.0f images/s  wall %s\n",
+           100 * res.source_val_accuracy, 100 * res.target_val_accuracy, 100 * res.target_test_accuracy,
+           res.final_loss, res.images_per_s, dur);
+    if (a.save_path) printf("saved %s\n", a.save_path);
+    return 0;
+}
+
 static int cmd_train(int argc, char **argv)
 {
     struct train_cli c = {.o = ferry_train_defaults(), .lr = -1, .wd = -1, .momentum = -1};
     int r = parse_train(argc, argv, &c);
     if (r) return r < 0 ? 0 : r;
+    if (c.method && !c.o.task) {
+        fprintf(stderr, "%s train: --method needs --task (ferry tasks)\n", prog);
+        return 2;
+    }
+    if (c.method && c.lr <= 0) c.lr = 0.01; /* methods' default learning rate */
     if ((r = apply_optim(&c))) return r;
+    if (c.method) {
+        ferry_backend_t *mbe;
+        if (ferry_backend_init_device(c.device, c.threads, &mbe)) return fail("device");
+        r = run_method(&c, mbe);
+        ferry_backend_free(mbe);
+        return r;
+    }
     ferry_backend_t *be;
     if (ferry_backend_init_device(c.device, c.threads, &be)) return fail("device");
     int tty = isatty(fileno(stderr));
@@ -290,6 +373,48 @@ static int cmd_eval(int argc, char **argv)
     return rc;
 }
 
+/* ferry pretrain --task T [--arch A] --out FILE [train options]: source-only training on the task's
+ * source domain; the checkpoint starts feature extraction and fine-tuning. */
+static int cmd_pretrain(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: ferry pretrain --task NAME --out FILE [--arch lenet|resnet] [train options]\n\n"
+                   "Trains the model on the task's source domain (source train split) and writes the\n"
+                   "checkpoint (safetensors) that --method feature-extraction / fine-tuning start from\n"
+                   "with --init FILE. Takes the options of ferry train (see ferry train --help).\n");
+            return 0;
+        }
+    struct train_cli c = {.o = ferry_train_defaults(), .lr = -1, .wd = -1, .momentum = -1};
+    int r = parse_train(argc, argv, &c);
+    if (r) return r < 0 ? 0 : r;
+    if (!c.o.task || !c.o.save_path) {
+        fprintf(stderr, "%s pretrain: --task and --out are required\n", prog);
+        return 2;
+    }
+    if (c.method) {
+        fprintf(stderr, "%s pretrain: --method does not apply (pretraining is source-only)\n", prog);
+        return 2;
+    }
+    if ((r = apply_optim(&c))) return r;
+    ferry_backend_t *be;
+    if (ferry_backend_init_device(c.device, c.threads, &be)) return fail("device");
+    int tty = isatty(fileno(stderr));
+    c.o.backend = be;
+    c.o.progress = ferry_cli_progress;
+    c.o.user = &tty;
+    printf("ferry %s: pretrain %s on the source of %s, %d epochs, seed %llu\n", FERRY_VERSION_STRING, c.o.arch,
+           c.o.task, c.o.epochs, (unsigned long long)c.o.seed);
+    print_device(be);
+    ferry_train_result res;
+    ferry_status s = ferry_train(&c.o, &res);
+    ferry_backend_free(be);
+    if (s) return fail("pretrain");
+    printf("final: source val accuracy %.2f%%  target test accuracy %.2f%% (source-only)\nsaved %s\n",
+           100 * res.source_val_accuracy, 100 * res.test_accuracy, c.o.save_path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage_main(stderr);
@@ -304,6 +429,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "data")) return ferry_cli_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "tasks")) return ferry_cli_tasks(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "methods")) return ferry_cli_methods(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);
 }

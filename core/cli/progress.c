@@ -16,6 +16,14 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
     int tty = *(const int *)user;
     char eta[32];
     ferry_cli_format_duration(p->eta_s, eta, sizeof eta);
+    if (p->epoch_end && p->target_val_accuracy == p->target_val_accuracy) { /* a method run */
+        fprintf(stderr,
+                "%sepoch %d/%d  loss %.4f  source val %.2f%%  target val %.2f%%  target test %.2f%%  "
+                "%.0f img/s\n",
+                tty ? "\r\033[K" : "", p->epoch, p->epochs, p->loss, 100 * p->source_val_accuracy,
+                100 * p->target_val_accuracy, 100 * p->test_accuracy, p->images_per_s);
+        return;
+    }
     if (p->epoch_end && p->source_val_accuracy == p->source_val_accuracy) { /* a task */
         fprintf(stderr,
                 "%sepoch %d/%d  loss %.4f  train acc %.2f%%  source val %.2f%%  target test %.2f%%  "
@@ -32,13 +40,15 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
     }
     if (tty) { /* redraw one line at most every few steps */
         if (p->step % 5 && p->step != 1) return;
-        fprintf(stderr, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
-                p->epoch, p->epochs, (long long)p->step, (long long)p->steps, p->loss,
-                100 * p->accuracy, p->images_per_s, eta);
+        char acc[32] = "";
+        if (p->accuracy == p->accuracy) snprintf(acc, sizeof acc, "  acc %.2f%%", 100 * p->accuracy);
+        fprintf(stderr, "\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f%s  %.0f img/s  ETA %s",
+                p->epoch, p->epochs, (long long)p->step, (long long)p->steps, p->loss, acc,
+                p->images_per_s, eta);
         fflush(stderr);
     } else if (p->step % 50 == 0) {
         fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s\n", p->epoch,
-                p->epochs, (long long)p->step, (long long)p->steps, p->loss, 100 * p->accuracy,
-                p->images_per_s, eta);
+                p->epochs, (long long)p->step, (long long)p->steps, p->loss,
+                p->accuracy == p->accuracy ? 100 * p->accuracy : 0.0, p->images_per_s, eta);
     }
 }

@@ -61,6 +61,8 @@ ferry_tensor_t *ferry_model_features(ferry_model_t *m, ferry_ctx_t *ctx, ferry_t
                                      const ferry_forward_opts *o);
 ferry_tensor_t *ferry_model_classifier(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *f,
                                        const ferry_forward_opts *o);
+/* Draws the classifier head's weights and biases afresh (PyTorch's default initialisation). */
+ferry_status ferry_model_reset_classifier(ferry_model_t *m, ferry_rng_t *rng);
 /* Number of trainable parameters (elements). */
 int64_t ferry_model_param_count(const ferry_model_t *m);
 /* Marks backbone parameters (un)trainable: frozen ones get no gradient and no update. */

@@ -61,6 +61,9 @@ int ferry_task_classes(const ferry_task_t *t);
 const ferry_dataset_t *ferry_task_source_train(const ferry_task_t *t);
 const ferry_dataset_t *ferry_task_source_val(const ferry_task_t *t);
 const ferry_unlabelled_t *ferry_task_target_train(const ferry_task_t *t);
+/* K labelled examples per class drawn (seeded) from the target's training split: inductive
+ * transfer, for methods that declare they need target labels. Caller frees. */
+ferry_status ferry_task_target_labelled(const ferry_task_t *t, int k, uint64_t seed, ferry_dataset_t **out);
 /* Labelled target data: evaluation and oracle selection only; never given to a method. */
 const ferry_dataset_t *ferry_task_target_val(const ferry_task_t *t);
 const ferry_dataset_t *ferry_task_target_test(const ferry_task_t *t);

@@ -20,6 +20,7 @@ typedef struct ferry_progress {
     bool epoch_end;             /* last call of an epoch: the accuracies below are set */
     double test_accuracy;       /* data set: its test split; task: target test */
     double source_val_accuracy; /* task only: source validation (NaN for a data set) */
+    double target_val_accuracy; /* method runs: target validation, for oracle selection only */
 } ferry_progress;
 
 typedef void (*ferry_progress_fn)(const ferry_progress *p, void *user);

@@ -91,6 +91,7 @@ struct ferry_task {
     const struct task_def *def;
     ferry_dataset_t *split[FERRY_SPLIT_COUNT]; /* target train kept only as `unlabelled` */
     ferry_unlabelled_t unlabelled;
+    int32_t *target_train_labels; /* kept apart: handed out only as a K-shot labelled subset */
     int64_t *idx[FERRY_SPLIT_COUNT];
     int64_t n[FERRY_SPLIT_COUNT];
     int classes;
@@ -118,6 +119,7 @@ void ferry_task_free(ferry_task_t *t)
         free(t->idx[s]);
     }
     free(t->unlabelled.images);
+    free(t->target_train_labels);
     free(t);
 }
 
@@ -283,7 +285,9 @@ static ferry_status build(ferry_task_t *t, uint64_t seed)
     ferry_dataset_t *tt = t->split[FERRY_SPLIT_TARGET_TRAIN];
     t->unlabelled = (ferry_unlabelled_t){.n = tt->n, .c = tt->c, .h = tt->h, .w = tt->w,
                                          .images = tt->images};
+    t->target_train_labels = tt->labels;
     tt->images = NULL;
+    tt->labels = NULL;
     ferry_dataset_free(tt);
     t->split[FERRY_SPLIT_TARGET_TRAIN] = NULL;
 done:
@@ -313,4 +317,47 @@ ferry_status ferry_task_load(const char *name, uint64_t split_seed, ferry_task_t
     }
     *out = t;
     return FERRY_OK;
+}
+
+ferry_status ferry_task_target_labelled(const ferry_task_t *t, int k, uint64_t seed, ferry_dataset_t **out)
+{
+    *out = NULL;
+    const ferry_unlabelled_t *u = &t->unlabelled;
+    if (k < 1) return ferry_error(FERRY_ERR_INVALID, "%s: labelled target examples per class must be >= 1, not %d",
+                                  t->def->info.name, k);
+    int64_t *pick = malloc((size_t)(t->classes * k + 1) * sizeof *pick);
+    int64_t *cls = malloc((size_t)(u->n + 1) * sizeof *cls);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    ferry_status s = FERRY_OK;
+    int64_t n = 0;
+    if (!pick || !cls || !r) {
+        s = ferry_error(FERRY_ERR_NOMEM, "out of memory choosing labelled target examples");
+        goto done;
+    }
+    gsl_rng_set(r, (unsigned long)(seed * 2654435761u + 17));
+    for (int c = 0; c < t->classes; c++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < u->n; i++)
+            if (t->target_train_labels[i] == c) cls[m++] = i;
+        if (m < k) {
+            s = ferry_error(FERRY_ERR_INVALID, "%s: class %d has %lld target training examples, fewer than %d",
+                            t->def->info.name, c, (long long)m, k);
+            goto done;
+        }
+        gsl_ran_shuffle(r, cls, (size_t)m, sizeof *cls);
+        for (int j = 0; j < k; j++) pick[n++] = cls[j];
+    }
+    char name[192];
+    snprintf(name, sizeof name, "%s:target-train-%d-per-class", t->def->info.name, k);
+    const size_t img = (size_t)u->c * u->h * u->w;
+    if ((s = ferry_dataset_alloc(name, n, u->c, u->h, u->w, t->classes, out))) goto done;
+    for (int64_t i = 0; i < n; i++) {
+        memcpy((*out)->images + (size_t)i * img, u->images + (size_t)pick[i] * img, img * sizeof(float));
+        (*out)->labels[i] = t->target_train_labels[pick[i]];
+    }
+done:
+    gsl_rng_free(r);
+    free(cls);
+    free(pick);
+    return s;
 }

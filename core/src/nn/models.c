@@ -2,6 +2,7 @@
 #include "internal.h"
 #include "ferry/nn.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,4 +225,31 @@ void ferry_model_freeze_backbone(ferry_model_t *m, bool frozen)
         if (strchr(name, '#') || strstr(name, "running_")) continue;
         if (ferry_model_is_backbone(m, name)) ferry_store_set_trainable(m->st, i, !frozen);
     }
+}
+
+/* PyTorch's default initialisation again for every classifier weight and bias: U(±1/sqrt(fan_in)),
+ * fan_in = the weight's elements per output row (a bias uses its weight's). */
+ferry_status ferry_model_reset_classifier(ferry_model_t *m, ferry_rng_t *rng)
+{
+    for (int i = 0; i < ferry_store_count(m->st); i++) {
+        const char *name = ferry_store_name(m->st, i);
+        if (ferry_model_is_backbone(m, name) || strchr(name, '#') || strstr(name, "running_") ||
+            strstr(name, "num_batches")) continue;
+        const char *dot = strrchr(name, '.');
+        if (!dot || (strcmp(dot, ".weight") != 0 && strcmp(dot, ".bias") != 0)) continue;
+        char wname[256];
+        snprintf(wname, sizeof wname, "%.*s.weight", (int)(dot - name), name);
+        int wi = ferry_store_find(m->st, wname);
+        if (wi < 0 || ferry_store_ndim(m->st, wi) < 2) continue; /* e.g. a batch norm's weight */
+        int64_t fan_in = ferry_store_numel(m->st, wi) / ferry_store_shape(m->st, wi)[0];
+        int64_t n = ferry_store_numel(m->st, i);
+        float *v = malloc((size_t)n * sizeof *v);
+        if (!v) return ferry_error(FERRY_ERR_NOMEM, "out of memory resetting the classifier");
+        double bound = 1.0 / sqrt((double)fan_in);
+        for (int64_t k = 0; k < n; k++) v[k] = (float)ferry_rng_uniform(rng, -bound, bound);
+        ferry_status s = ferry_store_set(m->st, i, v, (size_t)n * sizeof *v);
+        free(v);
+        if (s) return s;
+    }
+    return FERRY_OK;
 }

@@ -237,6 +237,7 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
         train_time += now_s() - te;
         if (!s) s = ferry_evaluate(t.m, o->backend, t.test, 500, &pr.test_accuracy);
         pr.source_val_accuracy = 0.0 / 0.0;
+        pr.target_val_accuracy = 0.0 / 0.0;
         if (!s && t.val) s = ferry_evaluate(t.m, o->backend, t.val, 500, &pr.source_val_accuracy);
         if (s) break;
         pr.epoch_end = true;

@@ -1,0 +1,200 @@
+/* Ferry — the method plugin ABI.
+ *
+ * A transfer method is one C file built into a shared object. It exports one symbol,
+ *
+ *     FERRY_PLUGIN_EXPORT const ferry_method *ferry_plugin_entry(const ferry_host_api *host);
+ *
+ * which returns a constant descriptor: the method's name, summary, citation, hyperparameters and
+ * hooks. The plugin does not link Ferry: every call into Ferry goes through the function table
+ * `host` (build graph nodes, add parameters, read hyperparameters). Methods only add nodes to the
+ * step's graph, so the same plugin runs on every backend (CPU, any Vulkan GPU).
+ *
+ * Compatibility: both tables start with their ABI version and their size, and only ever grow at the
+ * end. The host refuses a plugin whose abi_version differs from FERRY_PLUGIN_ABI_VERSION's major
+ * number or whose descriptor is smaller than the first published one; a plugin may check
+ * host->size before using a function added later.
+ *
+ * Build against an installed Ferry with pkg-config:
+ *     cc -shared -fPIC -fvisibility=hidden $(pkg-config --cflags ferry-plugin) my_method.c \
+ *        -o my_method.so
+ * and put the .so in a directory listed in $FERRY_PLUGIN_PATH. See plugins/GUIDE.md. */
+#ifndef FERRY_PLUGIN_H
+#define FERRY_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FERRY_PLUGIN_ABI_VERSION 1u
+#define FERRY_PLUGIN_ENTRY_SYMBOL "ferry_plugin_entry"
+
+#if defined(__GNUC__)
+#define FERRY_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define FERRY_PLUGIN_EXPORT
+#endif
+
+/* Opaque handles, the same types as Ferry's own headers (a repeated typedef is valid C11). */
+typedef struct ferry_tensor ferry_tensor_t;
+typedef struct ferry_ctx ferry_ctx_t;
+typedef struct ferry_store ferry_store_t;
+typedef struct ferry_run ferry_run_t; /* one training run of a method */
+typedef int ferry_plugin_status;      /* ferry_status: 0 = FERRY_OK */
+
+/* ---- hyperparameters ------------------------------------------------------------------------------ */
+
+typedef enum ferry_hparam_type {
+    FERRY_HP_FLOAT = 0,
+    FERRY_HP_INT = 1,
+    FERRY_HP_BOOL = 2,
+} ferry_hparam_type;
+
+/* How a sweep draws the value (the benchmark harness reads this). */
+typedef enum ferry_sweep {
+    FERRY_SWEEP_FIXED = 0,   /* not swept: always the default */
+    FERRY_SWEEP_UNIFORM = 1, /* uniform in [min, max] */
+    FERRY_SWEEP_LOG = 2,     /* log-uniform in [min, max] (min > 0) */
+} ferry_sweep;
+
+typedef struct ferry_hparam {
+    const char *name;        /* lower case, [a-z0-9_]; set as METHOD.NAME=VALUE */
+    ferry_hparam_type type;
+    double def, min, max;    /* default and the valid range (inclusive) */
+    ferry_sweep sweep;
+    const char *doc;
+} ferry_hparam;
+
+/* ---- what a step gives the method ----------------------------------------------------------------- */
+
+/* The step's graph so far. The host feeds source and target images through the model's backbone in
+ * one batch (so batch norm sees both domains) and through the classifier. */
+typedef struct ferry_step_tensors {
+    ferry_tensor_t *features_s; /* [B, D] source features */
+    ferry_tensor_t *features_t; /* [B, D] target features */
+    ferry_tensor_t *logits_s;   /* [B, K] */
+    ferry_tensor_t *logits_t;   /* [B, K] */
+    ferry_tensor_t *labels_s;   /* I32 [B] */
+    ferry_tensor_t *labels_t;   /* I32 [B]: only for methods with FERRY_METHOD_NEEDS_TARGET_LABELS,
+                                   else NULL */
+    int batch;                  /* B */
+} ferry_step_tensors;
+
+/* ---- the host's function table ---------------------------------------------------------------------
+ * Graph calls return NULL on bad shapes (with a message) and accept NULL inputs, so a hook may build
+ * a whole expression and check the result once. */
+typedef struct ferry_host_api {
+    uint32_t abi_version;
+    uint32_t size;
+
+    /* errors: sets the message reported to the user; returns status */
+    ferry_plugin_status (*error)(ferry_plugin_status status, const char *fmt, ...);
+
+    /* elementwise */
+    ferry_tensor_t *(*add)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*sub)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*mul)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*scale)(ferry_ctx_t *ctx, ferry_tensor_t *a, float s);
+    /* a · s[0] · k, s a one-element tensor */
+    ferry_tensor_t *(*scale_by)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *s, float k);
+    ferry_tensor_t *(*relu)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*sigmoid)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*tanh)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*exp)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    /* 1/x, elementwise */
+    ferry_tensor_t *(*reciprocal)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    /* the same values with no gradient flowing back */
+    ferry_tensor_t *(*detach)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    /* identity forward; backward multiplies the gradient by -lambda[0] */
+    ferry_tensor_t *(*grad_reverse)(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *lambda);
+
+    /* matrices and shapes */
+    ferry_tensor_t *(*matmul)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b, bool trans_a,
+                              bool trans_b);
+    ferry_tensor_t *(*concat_batch)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*slice_batch)(ferry_ctx_t *ctx, ferry_tensor_t *x, int64_t begin, int64_t end);
+    ferry_tensor_t *(*reshape)(ferry_ctx_t *ctx, ferry_tensor_t *x, int ndim, const int64_t *shape);
+    ferry_tensor_t *(*constant)(ferry_ctx_t *ctx, float value, int ndim, const int64_t *shape);
+    int (*ndim)(const ferry_tensor_t *t);
+    int64_t (*dim)(const ferry_tensor_t *t, int i);
+
+    /* reductions and losses (scalars) */
+    ferry_tensor_t *(*sum)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*mean)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*cross_entropy)(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels,
+                                     float label_smoothing);
+    ferry_tensor_t *(*bce_with_logits)(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *targets);
+
+    /* layers: parameters live in the run's store under prefix.weight / prefix.bias */
+    ferry_plugin_status (*linear_init)(ferry_run_t *run, const char *prefix, int64_t in, int64_t out);
+    ferry_tensor_t *(*linear)(ferry_run_t *run, const char *prefix, ferry_tensor_t *x);
+
+    /* the run */
+    ferry_ctx_t *(*ctx)(ferry_run_t *run);                 /* the step's graph context */
+    double (*hparam)(const ferry_run_t *run, const char *name); /* resolved value (default or --set) */
+    int64_t (*feature_dim)(const ferry_run_t *run);
+    int (*classes)(const ferry_run_t *run);
+    /* a scalar graph input, set by set_scalar before each step (e.g. DANN's lambda) */
+    ferry_tensor_t *(*scalar)(ferry_run_t *run, const char *name, float initial);
+    void (*set_scalar)(ferry_run_t *run, ferry_tensor_t *scalar, float value);
+    /* parameter groups: names starting with prefix train with lr × mult (last rule wins);
+     * "backbone" names the model's feature extractor */
+    ferry_plugin_status (*set_lr_mult)(ferry_run_t *run, const char *prefix, float mult);
+    /* freezes (no gradient, no update) the backbone, or its first k blocks (k < 0: all) */
+    ferry_plugin_status (*freeze_backbone)(ferry_run_t *run, int first_k_blocks);
+    /* the learning-rate schedule: "constant", "cosine", "step" or "inv" (lr0 / (1 + a p)^b) */
+    ferry_plugin_status (*set_schedule)(ferry_run_t *run, const char *name, float a, float b);
+    /* a constant copy of every backbone parameter as loaded from the checkpoint (for L2-SP):
+     * returns the graph tensor of "NAME" and of its starting value, one pair per call, i = 0.. */
+    int (*backbone_param_count)(const ferry_run_t *run);
+    ferry_plugin_status (*backbone_param_and_start)(ferry_run_t *run, int i, ferry_tensor_t **param,
+                                                    ferry_tensor_t **start);
+    bool (*has_checkpoint)(const ferry_run_t *run);
+    /* draws the classifier head afresh (a new head on a pretrained backbone) */
+    ferry_plugin_status (*reset_classifier)(ferry_run_t *run);
+    /* the method's own state (set in setup, read in later hooks) */
+    void (*set_state)(ferry_run_t *run, void *state);
+    void *(*state)(const ferry_run_t *run);
+} ferry_host_api;
+
+/* ---- the descriptor --------------------------------------------------------------------------------- */
+
+enum ferry_method_flags {
+    FERRY_METHOD_NEEDS_TARGET_LABELS = 1u << 0, /* inductive: trains on K labelled target examples
+                                                    per class (the task grants them) */
+    FERRY_METHOD_USES_CHECKPOINT = 1u << 1,     /* starts from a pretrained checkpoint (--init) */
+};
+
+typedef struct ferry_method {
+    uint32_t abi_version;      /* FERRY_PLUGIN_ABI_VERSION */
+    uint32_t size;             /* sizeof(ferry_method) */
+    const char *name;          /* [a-z0-9-], unique among loaded plugins */
+    const char *summary;       /* one line */
+    const char *citation;      /* the paper, one line */
+    uint32_t flags;            /* enum ferry_method_flags */
+    const ferry_hparam *hparams;
+    int n_hparams;
+
+    /* Before the graph is built: add modules (host->linear_init), pick parameter groups, the
+     * schedule, freezing. Optional. */
+    ferry_plugin_status (*setup)(ferry_run_t *run, const ferry_host_api *host);
+    /* Builds the step's loss (a scalar) from the step's tensors; NULL on error (with a message). */
+    ferry_tensor_t *(*loss)(ferry_run_t *run, const ferry_host_api *host, const ferry_step_tensors *t);
+    /* Before every step: progress p in [0, 1] over the whole run (host->set_scalar). Optional. */
+    void (*schedule)(ferry_run_t *run, const ferry_host_api *host, double p);
+    /* After the run: frees what setup allocated. Optional. */
+    void (*teardown)(ferry_run_t *run, const ferry_host_api *host);
+} ferry_method;
+
+typedef const ferry_method *(*ferry_plugin_entry_fn)(const ferry_host_api *host);
+
+/* The one symbol a plugin exports (define it with FERRY_PLUGIN_EXPORT). */
+FERRY_PLUGIN_EXPORT const ferry_method *ferry_plugin_entry(const ferry_host_api *host);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

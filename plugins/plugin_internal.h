@@ -1,0 +1,52 @@
+/* Host side of the plugin ABI: shared by the loader and the run. */
+#ifndef FERRY_PLUGIN_INTERNAL_H
+#define FERRY_PLUGIN_INTERNAL_H
+
+#include "internal.h"
+#include "ferry/method.h"
+#include "ferry/nn.h"
+
+#define MAX_SCALARS 16
+#define MAX_LR_RULES 32
+
+struct lr_rule {
+    char prefix[128];
+    float mult;
+};
+
+struct scalar {
+    ferry_tensor_t *t;
+    float value;
+};
+
+/* One training run of a method: what the host functions act on. */
+struct ferry_run {
+    const ferry_adapt_opts *o;
+    const ferry_method *m;
+    double hp[32];
+    ferry_task_t *task;
+    ferry_dataset_t *labelled_target; /* inductive methods */
+    const ferry_dataset_t *primary;   /* what an epoch walks over */
+    bool inductive;
+    int c, h, w, classes;
+    ferry_store_t *st;
+    ferry_model_t *m_model;
+    ferry_rng_t *rng;
+    ferry_optim_config optim;
+    ferry_optim_t *opt;
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    ferry_tensor_t *xs, *ys, *xt, *yt, *seed, *loss;
+    struct scalar scalars[MAX_SCALARS];
+    int n_scalars;
+    struct lr_rule lr[MAX_LR_RULES];
+    int n_lr;
+    bool checkpoint;
+    int64_t feature_dim;
+    void *state;
+};
+
+/* The function table handed to every plugin (one, constant, for the life of the process). */
+const ferry_host_api *ferry_plugin_host(void);
+
+#endif

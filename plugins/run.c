@@ -1,0 +1,512 @@
+/* A training run driven by a method plugin, and the host function table the plugin calls.
+ *
+ * Per step: a source batch (labelled) and a target batch (unlabelled; labelled for inductive methods,
+ * which get no source batch) go through the backbone together, so batch norm sees both domains; the
+ * method turns the step's tensors into a loss; autodiff and the optimizer do the rest. One static
+ * graph for the whole run: per step only the batches and the scalars (lr, the method's own) change.
+ * After each epoch: accuracy on source validation, target validation and target test. */
+#include "plugin_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+/* ---- the host function table ------------------------------------------------------------------------ */
+
+static ferry_plugin_status h_error(ferry_plugin_status status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ferry_error((ferry_status)status, "%s", msg);
+}
+
+static int h_ndim(const ferry_tensor_t *t) { return t ? ferry_tensor_ndim(t) : 0; }
+static int64_t h_dim(const ferry_tensor_t *t, int i) { return t ? ferry_tensor_dim(t, i) : 0; }
+
+static ferry_plugin_status h_linear_init(ferry_run_t *run, const char *prefix, int64_t in, int64_t out)
+{
+    return ferry_nn_linear_init(run->st, prefix, in, out, true, run->rng);
+}
+
+static ferry_tensor_t *h_linear(ferry_run_t *run, const char *prefix, ferry_tensor_t *x)
+{
+    return ferry_nn_linear(run->ctx, run->st, prefix, x);
+}
+
+static ferry_ctx_t *h_ctx(ferry_run_t *run) { return run->ctx; }
+
+static double h_hparam(const ferry_run_t *run, const char *name)
+{
+    for (int i = 0; i < run->m->n_hparams; i++)
+        if (strcmp(run->m->hparams[i].name, name) == 0) return run->hp[i];
+    ferry_error(FERRY_ERR_NOT_FOUND, "method '%s' asked for an undeclared hyperparameter '%s'", run->m->name, name);
+    return 0.0 / 0.0;
+}
+
+static int64_t h_feature_dim(const ferry_run_t *run) { return run->feature_dim; }
+static int h_classes(const ferry_run_t *run) { return run->classes; }
+
+static ferry_tensor_t *h_scalar(ferry_run_t *run, const char *name, float initial)
+{
+    if (run->n_scalars == MAX_SCALARS) {
+        ferry_error(FERRY_ERR_INVALID, "method '%s': more than %d scalars", run->m->name, MAX_SCALARS);
+        return NULL;
+    }
+    ferry_tensor_t *t = ferry_scalar_input(run->ctx, name, initial);
+    if (t) run->scalars[run->n_scalars++] = (struct scalar){t, initial};
+    return t;
+}
+
+static void h_set_scalar(ferry_run_t *run, ferry_tensor_t *t, float value)
+{
+    for (int i = 0; i < run->n_scalars; i++)
+        if (run->scalars[i].t == t) run->scalars[i].value = value;
+}
+
+static ferry_plugin_status h_set_lr_mult(ferry_run_t *run, const char *prefix, float mult)
+{
+    if (run->n_lr == MAX_LR_RULES || !(mult >= 0) || strlen(prefix) >= sizeof run->lr[0].prefix)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': bad learning-rate rule '%s' × %g", run->m->name,
+                           prefix, (double)mult);
+    snprintf(run->lr[run->n_lr].prefix, sizeof run->lr[0].prefix, "%s", prefix);
+    run->lr[run->n_lr++].mult = mult;
+    return FERRY_OK;
+}
+
+/* Block of a backbone parameter: its name up to the second dot for "features.N.x" (LeNet), else up
+ * to the first dot ("conv1", "layer2"). Blocks are numbered in store order. */
+static void block_key(const char *name, char *key, size_t n)
+{
+    const char *d1 = strchr(name, '.');
+    const char *end = d1 ? d1 : name + strlen(name);
+    if (d1 && strncmp(name, "features.", 9) == 0) {
+        const char *d2 = strchr(d1 + 1, '.');
+        if (d2) end = d2;
+    }
+    snprintf(key, n, "%.*s", (int)(end - name), name);
+}
+
+static ferry_status no_model(const ferry_run_t *run, const char *what)
+{
+    return ferry_error(FERRY_ERR_INVALID, "method '%s': %s needs a model (not available here)", run->m->name, what);
+}
+
+static ferry_plugin_status h_freeze_backbone(ferry_run_t *run, int k)
+{
+    if (!run->m_model) return no_model(run, "freeze_backbone");
+    if (k < 0) {
+        ferry_model_freeze_backbone(run->m_model, true);
+        return FERRY_OK;
+    }
+    char keys[64][128];
+    int nk = 0;
+    for (int i = 0; i < ferry_store_count(run->st); i++) {
+        const char *name = ferry_store_name(run->st, i);
+        if (!ferry_model_is_backbone(run->m_model, name) || strchr(name, '#') || strstr(name, "running_")) continue;
+        char key[128];
+        block_key(name, key, sizeof key);
+        int b = -1;
+        for (int j = 0; j < nk; j++)
+            if (!strcmp(keys[j], key)) b = j;
+        if (b < 0 && nk < 64) {
+            snprintf(keys[nk], sizeof keys[0], "%s", key);
+            b = nk++;
+        }
+        if (b >= 0 && b < k) ferry_store_set_trainable(run->st, i, false);
+    }
+    return FERRY_OK;
+}
+
+static ferry_plugin_status h_set_schedule(ferry_run_t *run, const char *name, float a, float b)
+{
+    ferry_status s = ferry_schedule_parse(name, &run->optim.schedule);
+    if (s) return s;
+    if (run->optim.schedule == FERRY_SCHED_INV) {
+        run->optim.inv_alpha = a;
+        run->optim.inv_beta = b;
+    } else if (run->optim.schedule == FERRY_SCHED_STEP) {
+        run->optim.step_gamma = a;
+        run->optim.step_every = b;
+    }
+    return FERRY_OK;
+}
+
+static bool is_backbone_param(const ferry_run_t *run, const char *name)
+{
+    return run->m_model && ferry_model_is_backbone(run->m_model, name) && !strchr(name, '#') && !strstr(name, "running_") &&
+           !strstr(name, "num_batches") && strncmp(name, "start/", 6) != 0;
+}
+
+static int h_backbone_param_count(const ferry_run_t *run)
+{
+    int n = 0;
+    for (int i = 0; i < ferry_store_count(run->st); i++) n += is_backbone_param(run, ferry_store_name(run->st, i));
+    return n;
+}
+
+/* The i-th backbone parameter and a constant copy of its value at the start of the run (a
+ * non-trainable store entry "start/NAME", made on first request). */
+static ferry_plugin_status h_backbone_param_and_start(ferry_run_t *run, int i, ferry_tensor_t **param,
+                                                      ferry_tensor_t **start)
+{
+    *param = *start = NULL;
+    int n = ferry_store_count(run->st), seen = -1, at = -1;
+    for (int k = 0; k < n && at < 0; k++)
+        if (is_backbone_param(run, ferry_store_name(run->st, k)) && ++seen == i) at = k;
+    if (at < 0) return ferry_error(FERRY_ERR_INVALID, "backbone parameter %d does not exist", i);
+    const char *name = ferry_store_name(run->st, at);
+    char sname[256];
+    snprintf(sname, sizeof sname, "start/%s", name);
+    if (ferry_store_find(run->st, sname) < 0) {
+        int64_t numel = ferry_store_numel(run->st, at);
+        float *v = malloc((size_t)numel * sizeof *v);
+        ferry_status s = v ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory");
+        if (!s) s = ferry_store_get(run->st, at, v, (size_t)numel * sizeof *v);
+        if (!s) s = ferry_store_add(run->st, sname, FERRY_F32, ferry_store_ndim(run->st, at),
+                                    ferry_store_shape(run->st, at), false);
+        if (!s) s = ferry_store_set(run->st, ferry_store_find(run->st, sname), v, (size_t)numel * sizeof *v);
+        free(v);
+        if (s) return s;
+    }
+    *param = ferry_param(run->ctx, run->st, name);
+    *start = ferry_param(run->ctx, run->st, sname);
+    return *param && *start ? FERRY_OK : FERRY_ERR_INVALID;
+}
+
+static bool h_has_checkpoint(const ferry_run_t *run) { return run->checkpoint; }
+static ferry_plugin_status h_reset_classifier(ferry_run_t *run)
+{
+    return run->m_model ? ferry_model_reset_classifier(run->m_model, run->rng) : no_model(run, "reset_classifier");
+}
+static void h_set_state(ferry_run_t *run, void *state) { run->state = state; }
+static void *h_state(const ferry_run_t *run) { return run->state; }
+
+static const ferry_host_api host_api = {
+    .abi_version = FERRY_PLUGIN_ABI_VERSION,
+    .size = sizeof(ferry_host_api),
+    .error = h_error,
+    .add = ferry_add,
+    .sub = ferry_sub,
+    .mul = ferry_mul,
+    .scale = ferry_scale,
+    .scale_by = ferry_scale_by,
+    .relu = ferry_relu,
+    .sigmoid = ferry_sigmoid,
+    .tanh = ferry_tanh,
+    .exp = ferry_exp,
+    .reciprocal = ferry_reciprocal,
+    .detach = ferry_detach,
+    .grad_reverse = ferry_grad_reverse,
+    .matmul = ferry_matmul,
+    .concat_batch = ferry_concat_batch,
+    .slice_batch = ferry_slice_batch,
+    .reshape = ferry_reshape,
+    .constant = ferry_constant,
+    .ndim = h_ndim,
+    .dim = h_dim,
+    .sum = ferry_sum,
+    .mean = ferry_mean,
+    .cross_entropy = ferry_cross_entropy,
+    .bce_with_logits = ferry_bce_with_logits,
+    .linear_init = h_linear_init,
+    .linear = h_linear,
+    .ctx = h_ctx,
+    .hparam = h_hparam,
+    .feature_dim = h_feature_dim,
+    .classes = h_classes,
+    .scalar = h_scalar,
+    .set_scalar = h_set_scalar,
+    .set_lr_mult = h_set_lr_mult,
+    .freeze_backbone = h_freeze_backbone,
+    .set_schedule = h_set_schedule,
+    .backbone_param_count = h_backbone_param_count,
+    .backbone_param_and_start = h_backbone_param_and_start,
+    .has_checkpoint = h_has_checkpoint,
+    .reset_classifier = h_reset_classifier,
+    .set_state = h_set_state,
+    .state = h_state,
+};
+
+const ferry_host_api *ferry_plugin_host(void) { return &host_api; }
+
+/* ---- the run ---------------------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+ferry_adapt_opts ferry_adapt_defaults(void)
+{
+    ferry_adapt_opts o = {.arch = "lenet", .epochs = 10, .batch = 64, .seed = 1};
+    o.optim = ferry_optim_defaults(FERRY_SGD);
+    o.optim.lr = 0.01f;
+    o.optim.weight_decay = 5e-4f;
+    o.optim.schedule = FERRY_SCHED_COSINE;
+    return o;
+}
+
+static ferry_status apply_lr_rules(ferry_run_t *run)
+{
+    for (int r = 0; r < run->n_lr; r++) {
+        ferry_status s = FERRY_OK;
+        if (strcmp(run->lr[r].prefix, "backbone") == 0) {
+            for (int i = 0; i < ferry_store_count(run->st) && !s; i++)
+                if (is_backbone_param(run, ferry_store_name(run->st, i)))
+                    s = ferry_optim_set_lr_mult(run->opt, ferry_store_name(run->st, i), run->lr[r].mult);
+        } else {
+            s = ferry_optim_set_lr_mult(run->opt, run->lr[r].prefix, run->lr[r].mult);
+        }
+        if (s) return s;
+    }
+    return FERRY_OK;
+}
+
+static ferry_status build_graph(ferry_run_t *run)
+{
+    const ferry_adapt_opts *o = run->o;
+    ferry_status s = ferry_ctx_init(&run->ctx);
+    if (s) return s;
+    ferry_ctx_t *ctx = run->ctx;
+    const int B = o->batch;
+    const int64_t img[4] = {B, run->c, run->h, run->w}, lab[1] = {B};
+    run->seed = ferry_input(ctx, "dropout_seed", FERRY_I32, 1, (int64_t[]){1});
+    run->xt = ferry_input(ctx, "xt", FERRY_F32, 4, img);
+    if (run->inductive) {
+        run->yt = ferry_input(ctx, "yt", FERRY_I32, 1, lab);
+    } else {
+        run->xs = ferry_input(ctx, "xs", FERRY_F32, 4, img);
+        run->ys = ferry_input(ctx, "ys", FERRY_I32, 1, lab);
+    }
+    if (run->m->setup && (s = run->m->setup(run, &host_api))) return s;
+    ferry_forward_opts fo = {.train = true, .seed = run->seed};
+    ferry_step_tensors st = {.batch = B, .labels_s = run->ys, .labels_t = run->yt};
+    if (run->inductive) {
+        st.features_t = ferry_model_features(run->m_model, ctx, run->xt, &fo);
+        st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
+    } else {
+        ferry_tensor_t *f = ferry_model_features(run->m_model, ctx, ferry_concat_batch(ctx, run->xs, run->xt), &fo);
+        ferry_tensor_t *logits = ferry_model_classifier(run->m_model, ctx, f, &fo);
+        st.features_s = ferry_slice_batch(ctx, f, 0, B);
+        st.features_t = ferry_slice_batch(ctx, f, B, 2 * B);
+        st.logits_s = ferry_slice_batch(ctx, logits, 0, B);
+        st.logits_t = ferry_slice_batch(ctx, logits, B, 2 * B);
+    }
+    if (!st.features_t || !st.logits_t) return FERRY_ERR_SHAPE;
+    run->loss = run->m->loss(run, &host_api, &st);
+    if (!run->loss) {
+        if (!ferry_last_error()[0]) ferry_error(FERRY_ERR_INVALID, "method '%s' built no loss", run->m->name);
+        return FERRY_ERR_INVALID;
+    }
+    if (ferry_tensor_numel(run->loss) != 1)
+        return ferry_error(FERRY_ERR_SHAPE, "method '%s': the loss has %lld elements, not 1", run->m->name,
+                           (long long)ferry_tensor_numel(run->loss));
+    ferry_tensor_set_output(run->loss);
+    if ((s = ferry_backward(ctx, run->loss)) || (s = ferry_optim_init(&run->optim, run->st, &run->opt)) ||
+        (s = apply_lr_rules(run)) || (s = ferry_optim_record(run->opt, ctx)))
+        return s;
+    return ferry_graph_init(ctx, o->backend, &run->g);
+}
+
+static ferry_status setup(ferry_run_t *run)
+{
+    const ferry_adapt_opts *o = run->o;
+    ferry_status s;
+    if (!o->method) return ferry_error(FERRY_ERR_INVALID, "adapt: no method given");
+    if (!o->task) return ferry_error(FERRY_ERR_INVALID, "adapt: no task given");
+    if (o->epochs < 1 || o->batch < 2)
+        return ferry_error(FERRY_ERR_INVALID, "adapt: epochs (%d) must be >= 1 and batch (%d) >= 2", o->epochs,
+                           o->batch);
+    run->inductive = (o->method->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) != 0;
+    if (run->inductive && o->target_labels_per_class < 1)
+        return ferry_error(FERRY_ERR_INVALID,
+                           "method '%s' trains on labelled target examples: give how many per class "
+                           "(--target-labels K)", o->method->name);
+    if ((s = ferry_method_resolve(o->method, o->sets, o->n_sets, run->hp))) return s;
+    if ((s = ferry_task_load(o->task, o->split_seed, &run->task))) return s;
+    const ferry_task_info *ti = ferry_task_get_info(run->task);
+    run->c = ti->c;
+    run->h = ti->h;
+    run->w = ti->w;
+    run->classes = ferry_task_classes(run->task);
+    if (run->inductive) {
+        if ((s = ferry_task_target_labelled(run->task, o->target_labels_per_class, o->seed, &run->labelled_target)))
+            return s;
+        run->primary = run->labelled_target;
+    } else {
+        run->primary = ferry_task_source_train(run->task);
+    }
+    if (ferry_dataset_size(run->primary) < o->batch)
+        return ferry_error(FERRY_ERR_INVALID, "adapt: batch %d is larger than the %lld training examples", o->batch,
+                           (long long)ferry_dataset_size(run->primary));
+    if ((s = ferry_store_init(o->backend, &run->st)) || (s = ferry_rng_init(o->seed, &run->rng))) return s;
+    if ((s = ferry_model_init(o->arch, run->c, run->h, run->w, run->classes, run->st, run->rng, &run->m_model)))
+        return s;
+    run->feature_dim = ferry_model_feature_dim(run->m_model);
+    if (o->init_path) {
+        if ((s = ferry_store_load(run->st, o->init_path, false, true))) return s;
+        run->checkpoint = true;
+    }
+    return build_graph(run);
+}
+
+static void teardown(ferry_run_t *run)
+{
+    if (run->m && run->m->teardown && run->ctx) run->m->teardown(run, &host_api);
+    ferry_graph_free(run->g);
+    ferry_ctx_free(run->ctx);
+    ferry_optim_free(run->opt);
+    ferry_model_free(run->m_model);
+    ferry_store_free(run->st);
+    ferry_rng_free(run->rng);
+    ferry_dataset_free(run->labelled_target);
+    ferry_task_free(run->task);
+}
+
+/* A seeded permutation of 0..n-1 for epoch e of stream `salt`. */
+static void permutation(int64_t *idx, int64_t n, uint64_t seed, int e, int salt)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, (unsigned long)ferry_hash3((uint32_t)seed, (uint32_t)e, (uint32_t)salt));
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    gsl_ran_shuffle(r, idx, (size_t)n, sizeof *idx);
+    gsl_rng_free(r);
+}
+
+struct batches {
+    float *xs, *xt;
+    int32_t *ys, *yt;
+    int64_t *perm_s, *perm_t; /* primary, target stream */
+    int64_t n_s, n_t;
+    int64_t pos_t;
+    int epoch_t;
+};
+
+static void gather(float *dst, const float *images, const int64_t *idx, int n, size_t img)
+{
+    for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * img, images + (size_t)idx[i] * img, img * sizeof(float));
+    ferry_normalize_images(dst, (size_t)n * img);
+}
+
+static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
+{
+    const ferry_adapt_opts *o = run->o;
+    const int B = o->batch;
+    const size_t img = (size_t)run->c * run->h * run->w;
+    const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
+    struct batches b = {0};
+    b.n_s = ferry_dataset_size(run->primary);
+    b.n_t = ferry_unlabelled_size(u);
+    b.xs = malloc((size_t)B * img * sizeof(float));
+    b.xt = malloc((size_t)B * img * sizeof(float));
+    b.ys = malloc((size_t)B * sizeof(int32_t));
+    b.perm_s = malloc((size_t)b.n_s * sizeof(int64_t));
+    b.perm_t = malloc((size_t)(b.n_t + 1) * sizeof(int64_t));
+    ferry_status s = FERRY_OK;
+    if (!b.xs || !b.xt || !b.ys || !b.perm_s || !b.perm_t) {
+        s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
+        goto done;
+    }
+    const float *src_images = ferry_dataset_images(run->primary);
+    const int32_t *src_labels = ferry_dataset_labels(run->primary);
+    const int64_t steps = b.n_s / B, total = steps * o->epochs;
+    double t0 = now_s(), train_time = 0;
+    int64_t images = 0;
+    b.pos_t = b.n_t; /* start a target epoch at once */
+    for (int e = 0; e < o->epochs && !s; e++) {
+        double te = now_s(), loss_sum = 0;
+        permutation(b.perm_s, b.n_s, o->seed, e, 1);
+        ferry_progress pr = {0};
+        for (int64_t k = 0; k < steps && !s; k++) {
+            const int64_t *is = b.perm_s + k * B;
+            gather(run->inductive ? b.xt : b.xs, src_images, is, B, img);
+            for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
+            if (!run->inductive) { /* the unlabelled target stream, its own epochs */
+                if (b.pos_t + B > b.n_t) {
+                    permutation(b.perm_t, b.n_t, o->seed, b.epoch_t++, 2);
+                    b.pos_t = 0;
+                }
+                gather(b.xt, ferry_unlabelled_images(u), b.perm_t + b.pos_t, B, img);
+                b.pos_t += B;
+            }
+            double p = (double)(e * steps + k) / (double)total;
+            if (run->m->schedule) run->m->schedule(run, &host_api, p);
+            int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)e, (uint32_t)k) >> 1);
+            if (run->inductive) {
+                if ((s = ferry_tensor_set(run->g, run->xt, b.xt, (size_t)B * img * sizeof(float))) ||
+                    (s = ferry_tensor_set(run->g, run->yt, b.ys, (size_t)B * sizeof(int32_t))))
+                    break;
+            } else if ((s = ferry_tensor_set(run->g, run->xs, b.xs, (size_t)B * img * sizeof(float))) ||
+                       (s = ferry_tensor_set(run->g, run->ys, b.ys, (size_t)B * sizeof(int32_t))) ||
+                       (s = ferry_tensor_set(run->g, run->xt, b.xt, (size_t)B * img * sizeof(float)))) {
+                break;
+            }
+            for (int i = 0; i < run->n_scalars && !s; i++)
+                if (ferry_graph_uses(run->g, run->scalars[i].t))
+                    s = ferry_tensor_set(run->g, run->scalars[i].t, &run->scalars[i].value, sizeof(float));
+            if (!s && ferry_graph_uses(run->g, run->seed)) s = ferry_tensor_set(run->g, run->seed, &seed, sizeof seed);
+            if (!s) s = ferry_optim_prepare_step(run->opt, run->g, p);
+            if (!s) s = ferry_graph_compute(run->g);
+            if (s) break;
+            loss_sum += ferry_tensor_get_scalar(run->g, run->loss);
+            images += (run->inductive ? 1 : 2) * B;
+            double el = now_s() - t0;
+            pr = (ferry_progress){.epoch = e + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,
+                                  .loss = loss_sum / (double)(k + 1), .accuracy = 0.0 / 0.0,
+                                  .images_per_s = (double)images / el,
+                                  .eta_s = el / (double)(e * steps + k + 1) * (double)(total - e * steps - k - 1)};
+            if (!isfinite(pr.loss))
+                s = ferry_error(FERRY_ERR_INVALID, "method '%s' diverged at epoch %d step %lld (loss %g)", run->m->name,
+                                e + 1, (long long)k + 1, pr.loss);
+            else if (o->progress && k + 1 < steps)
+                o->progress(&pr, o->user);
+        }
+        train_time += now_s() - te;
+        if (s) break;
+        if ((s = ferry_evaluate(run->m_model, o->backend, ferry_task_source_val(run->task), 500, &pr.source_val_accuracy)) ||
+            (s = ferry_evaluate(run->m_model, o->backend, ferry_task_target_val(run->task), 500, &pr.target_val_accuracy)) ||
+            (s = ferry_evaluate(run->m_model, o->backend, ferry_task_target_test(run->task), 500, &pr.test_accuracy)))
+            break;
+        pr.epoch_end = true;
+        if (o->progress) o->progress(&pr, o->user);
+        out->final_loss = pr.loss;
+        out->source_val_accuracy = pr.source_val_accuracy;
+        out->target_val_accuracy = pr.target_val_accuracy;
+        out->target_test_accuracy = pr.test_accuracy;
+    }
+    out->seconds = now_s() - t0;
+    out->images_per_s = train_time > 0 ? (double)images / train_time : 0;
+done:
+    free(b.xs);
+    free(b.xt);
+    free(b.ys);
+    free(b.perm_s);
+    free(b.perm_t);
+    return s;
+}
+
+ferry_status ferry_adapt(const ferry_adapt_opts *o, ferry_adapt_result *out)
+{
+    memset(out, 0, sizeof *out);
+    ferry_run_t run = {.o = o, .m = o->method, .optim = o->optim};
+    ferry_status s = setup(&run);
+    if (!s) {
+        out->n_hparams = run.m->n_hparams;
+        memcpy(out->hparams, run.hp, sizeof run.hp);
+        s = run_epochs(&run, out);
+    }
+    if (!s && o->save_path) s = ferry_store_save(run.st, o->save_path, false);
+    teardown(&run);
+    return s;
+}
