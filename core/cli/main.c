@@ -25,6 +25,8 @@ static int usage_main(FILE *f)
             "  devices   list the Vulkan devices and the CPU backend\n"
             "  methods   list the transfer methods (plugins) and their hyperparameters\n"
             "  pretrain  train on a task's source domain and save a checkpoint\n"
+            "  bench     run a benchmark sweep (tasks x methods x seeds) into the results store\n"
+            "  results   tables, plots, exports and merges of the results store\n"
             "  version   print the version\n"
             "  help      this text; 'ferry COMMAND --help' for a command's options\n");
     return f == stdout ? 0 : 2;
@@ -430,6 +432,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tasks")) return ferry_cli_tasks(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "methods")) return ferry_cli_methods(argc - 1, argv + 1);
+    /* BENCH-HOOK (bench and results commands join when core/cli/results_cmds.c lands) */
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);

@@ -1,0 +1,322 @@
+/* Benchmark configurations: built-in suites, YAML files (libyaml), key=value overrides, and the
+ * checks that run before any training starts. */
+#include "error.h"
+#include "ferry/bench.h"
+#include "ferry/task.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static void defaults(ferry_bench_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "custom");
+    snprintf(c->arch, sizeof c->arch, "lenet");
+    snprintf(c->device, sizeof c->device, "cpu");
+    c->epochs = 5;
+    c->batch = 64;
+    c->lr = 0.01;
+    c->target_labels = 10;
+    c->pretrain_epochs = 3;
+}
+
+void ferry_bench_config_free(ferry_bench_config *c)
+{
+    for (int i = 0; i < c->n_tasks; i++) free(c->tasks[i]);
+    for (int i = 0; i < c->n_methods; i++) free(c->methods[i]);
+    for (int i = 0; i < c->n_sets; i++) free(c->sets[i]);
+    c->n_tasks = c->n_methods = c->n_sets = 0;
+}
+
+static ferry_status push(char **list, int *n, const char *v, const char *what)
+{
+    if (*n == FERRY_BENCH_MAX) return ferry_error(FERRY_ERR_INVALID, "%s: more than %d entries", what, FERRY_BENCH_MAX);
+    list[*n] = strdup(v);
+    if (!list[*n]) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    (*n)++;
+    return FERRY_OK;
+}
+
+ferry_status ferry_bench_suite(const char *name, ferry_bench_config *c)
+{
+    defaults(c);
+    if (strcmp(name, "digits") != 0)
+        return ferry_error(FERRY_ERR_NOT_FOUND, "no built-in suite '%s' (there is: digits)", name);
+    snprintf(c->name, sizeof c->name, "digits");
+    snprintf(c->source, sizeof c->source, "suite digits");
+    static const char *const tasks[] = {"mnist->optdigits", "synthdigits->mnist", "mnist->mnistm"};
+    static const char *const methods[] = {"source-only", "dann", "dan", "coral", "feature-extraction", "fine-tuning"};
+    ferry_status s = FERRY_OK;
+    for (size_t i = 0; i < 3 && !s; i++) s = push(c->tasks, &c->n_tasks, tasks[i], "tasks");
+    for (size_t i = 0; i < 6 && !s; i++) s = push(c->methods, &c->n_methods, methods[i], "methods");
+    for (int i = 0; i < 3; i++) c->seeds[c->n_seeds++] = (uint64_t)(i + 1);
+    c->epochs = 3;
+    c->pretrain_epochs = 2;
+    return s;
+}
+
+/* ---- values ---------------------------------------------------------------------------------------- */
+
+static ferry_status parse_int(const char *where, const char *key, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi)
+        return ferry_error(FERRY_ERR_INVALID, "%s: %s expects an integer in [%ld, %ld], not '%s'", where, key, lo, hi, v);
+    *out = x;
+    return FERRY_OK;
+}
+
+static ferry_status parse_double(const char *where, const char *key, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x) || x < lo || x > hi)
+        return ferry_error(FERRY_ERR_INVALID, "%s: %s expects a number in [%g, %g], not '%s'", where, key, lo, hi, v);
+    *out = x;
+    return FERRY_OK;
+}
+
+static ferry_status copy_str(const char *where, const char *key, const char *v, char *dst, size_t n)
+{
+    if (strlen(v) >= n) return ferry_error(FERRY_ERR_INVALID, "%s: %s '%s' is too long", where, key, v);
+    snprintf(dst, n, "%s", v);
+    return FERRY_OK;
+}
+
+/* A scalar key = value (lists as one comma-separated value). */
+static ferry_status set_key(ferry_bench_config *c, const char *where, const char *key, const char *v)
+{
+    long x = 0;
+    ferry_status s;
+    if (!strcmp(key, "tasks") || !strcmp(key, "methods") || !strcmp(key, "seeds")) {
+        if (!strcmp(key, "tasks")) {
+            for (int i = 0; i < c->n_tasks; i++) free(c->tasks[i]);
+            c->n_tasks = 0;
+        } else if (!strcmp(key, "methods")) {
+            for (int i = 0; i < c->n_methods; i++) free(c->methods[i]);
+            c->n_methods = 0;
+        } else {
+            c->n_seeds = 0;
+        }
+        char *copy = strdup(v), *save = NULL;
+        if (!copy) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+        s = FERRY_OK;
+        for (char *tok = strtok_r(copy, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
+            while (isspace((unsigned char)*tok)) tok++;
+            char *e = tok + strlen(tok);
+            while (e > tok && isspace((unsigned char)e[-1])) *--e = '\0';
+            if (!*tok) continue;
+            if (!strcmp(key, "tasks")) s = push(c->tasks, &c->n_tasks, tok, key);
+            else if (!strcmp(key, "methods")) s = push(c->methods, &c->n_methods, tok, key);
+            else if (c->n_seeds == FERRY_BENCH_MAX) s = ferry_error(FERRY_ERR_INVALID, "%s: too many seeds", where);
+            else if (!(s = parse_int(where, "seeds", tok, 0, 2147483647L, &x))) c->seeds[c->n_seeds++] = (uint64_t)x;
+        }
+        free(copy);
+        return s;
+    }
+    if (!strcmp(key, "name")) return copy_str(where, key, v, c->name, sizeof c->name);
+    if (!strcmp(key, "arch")) return copy_str(where, key, v, c->arch, sizeof c->arch);
+    if (!strcmp(key, "device")) return copy_str(where, key, v, c->device, sizeof c->device);
+    if (!strcmp(key, "epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->epochs = (int)x; return s; }
+    if (!strcmp(key, "batch")) { if (!(s = parse_int(where, key, v, 2, 65536, &x))) c->batch = (int)x; return s; }
+    if (!strcmp(key, "target_labels")) { if (!(s = parse_int(where, key, v, 1, 100000, &x))) c->target_labels = (int)x; return s; }
+    if (!strcmp(key, "pretrain_epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->pretrain_epochs = (int)x; return s; }
+    if (!strcmp(key, "threads")) { if (!(s = parse_int(where, key, v, 0, 1024, &x))) c->threads = (int)x; return s; }
+    if (!strcmp(key, "split_seed")) { if (!(s = parse_int(where, key, v, 0, 2147483647L, &x))) c->split_seed = (uint64_t)x; return s; }
+    if (!strcmp(key, "lr")) return parse_double(where, key, v, 1e-8, 10, &c->lr);
+    if (strchr(key, '.')) { /* method.hyperparameter */
+        char kv[512];
+        snprintf(kv, sizeof kv, "%s=%s", key, v);
+        for (int i = 0; i < c->n_sets; i++) { /* a later value replaces an earlier one */
+            size_t kl = strlen(key);
+            if (!strncmp(c->sets[i], key, kl) && c->sets[i][kl] == '=') {
+                free(c->sets[i]);
+                c->sets[i] = strdup(kv);
+                return c->sets[i] ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory");
+            }
+        }
+        return push(c->sets, &c->n_sets, kv, "hyperparameters");
+    }
+    return ferry_error(FERRY_ERR_INVALID,
+                       "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, arch, "
+                       "target_labels, pretrain_epochs, device, threads, split_seed, hparams, METHOD.NAME)",
+                       where, key);
+}
+
+ferry_status ferry_bench_config_override(ferry_bench_config *c, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return ferry_error(FERRY_ERR_INVALID, "override '%s': expected KEY=VALUE", kv);
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    char where[160];
+    snprintf(where, sizeof where, "override '%s'", kv);
+    return set_key(c, where, key, eq + 1);
+}
+
+/* ---- YAML ---------------------------------------------------------------------------------------------- */
+
+struct parser {
+    yaml_parser_t p;
+    yaml_event_t ev;
+    const char *path;
+    bool has_ev;
+};
+
+static ferry_status next(struct parser *ps)
+{
+    if (ps->has_ev) yaml_event_delete(&ps->ev);
+    ps->has_ev = false;
+    if (!yaml_parser_parse(&ps->p, &ps->ev))
+        return ferry_error(FERRY_ERR_FORMAT, "%s:%zu:%zu: %s", ps->path, ps->p.problem_mark.line + 1,
+                           ps->p.problem_mark.column + 1, ps->p.problem ? ps->p.problem : "malformed YAML");
+    ps->has_ev = true;
+    return FERRY_OK;
+}
+
+static size_t line_of(const struct parser *ps) { return ps->ev.start_mark.line + 1; }
+
+/* The current event must be a scalar; its text. */
+static ferry_status scalar(struct parser *ps, const char *key, char *out, size_t n)
+{
+    if (ps->ev.type != YAML_SCALAR_EVENT)
+        return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: %s expects a single value", ps->path, line_of(ps), key);
+    snprintf(out, n, "%s", (const char *)ps->ev.data.scalar.value);
+    return FERRY_OK;
+}
+
+/* A value that is a scalar or a sequence of scalars, joined with commas. */
+static ferry_status scalar_or_list(struct parser *ps, const char *key, char *out, size_t n)
+{
+    if (ps->ev.type == YAML_SCALAR_EVENT) return scalar(ps, key, out, n);
+    if (ps->ev.type != YAML_SEQUENCE_START_EVENT)
+        return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: %s expects a value or a list", ps->path, line_of(ps), key);
+    out[0] = '\0';
+    ferry_status s;
+    while (!(s = next(ps)) && ps->ev.type != YAML_SEQUENCE_END_EVENT) {
+        if (ps->ev.type != YAML_SCALAR_EVENT)
+            return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: %s: list items must be single values", ps->path,
+                               line_of(ps), key);
+        size_t l = strlen(out);
+        snprintf(out + l, n - l, "%s%s", l ? "," : "", (const char *)ps->ev.data.scalar.value);
+    }
+    return s;
+}
+
+/* hparams: {method: {name: value}} */
+static ferry_status hparams(struct parser *ps, ferry_bench_config *c)
+{
+    if (ps->ev.type != YAML_MAPPING_START_EVENT)
+        return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: hparams expects a mapping of methods", ps->path, line_of(ps));
+    ferry_status s;
+    char method[128], name[128], value[256], where[600];
+    while (!(s = next(ps)) && ps->ev.type != YAML_MAPPING_END_EVENT) {
+        if ((s = scalar(ps, "hparams", method, sizeof method)) || (s = next(ps))) return s;
+        if (ps->ev.type != YAML_MAPPING_START_EVENT)
+            return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: hparams.%s expects a mapping NAME: VALUE", ps->path,
+                               line_of(ps), method);
+        while (!(s = next(ps)) && ps->ev.type != YAML_MAPPING_END_EVENT) {
+            if ((s = scalar(ps, "hparams", name, sizeof name)) || (s = next(ps)) ||
+                (s = scalar(ps, name, value, sizeof value)))
+                return s;
+            char key[300];
+            snprintf(key, sizeof key, "%s.%s", method, name);
+            snprintf(where, sizeof where, "%s:%zu", ps->path, line_of(ps));
+            if ((s = set_key(c, where, key, value))) return s;
+        }
+        if (s) return s;
+    }
+    return s;
+}
+
+ferry_status ferry_bench_config_load(const char *path, ferry_bench_config *c)
+{
+    defaults(c);
+    snprintf(c->source, sizeof c->source, "%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return ferry_error(FERRY_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct parser ps = {.path = path};
+    yaml_parser_initialize(&ps.p);
+    yaml_parser_set_input_file(&ps.p, f);
+    ferry_status s;
+    /* stream start, document start, mapping start */
+    if ((s = next(&ps))) goto done;
+    if ((s = next(&ps))) goto done;
+    if (ps.ev.type == YAML_STREAM_END_EVENT) {
+        s = ferry_error(FERRY_ERR_FORMAT, "%s: empty file", path);
+        goto done;
+    }
+    if ((s = next(&ps))) goto done;
+    if (ps.ev.type != YAML_MAPPING_START_EVENT) {
+        s = ferry_error(FERRY_ERR_FORMAT, "%s:%zu: expected a mapping of settings (key: value)", path, line_of(&ps));
+        goto done;
+    }
+    char key[128], value[4096], where[300];
+    while (!(s = next(&ps)) && ps.ev.type != YAML_MAPPING_END_EVENT) {
+        if ((s = scalar(&ps, "a key", key, sizeof key)) || (s = next(&ps))) goto done;
+        if (!strcmp(key, "hparams")) {
+            if ((s = hparams(&ps, c))) goto done;
+            continue;
+        }
+        size_t line = line_of(&ps);
+        if ((s = scalar_or_list(&ps, key, value, sizeof value))) goto done;
+        snprintf(where, sizeof where, "%s:%zu", path, line);
+        if ((s = set_key(c, where, key, value))) goto done;
+    }
+done:
+    if (ps.has_ev) yaml_event_delete(&ps.ev);
+    yaml_parser_delete(&ps.p);
+    fclose(f);
+    if (s) ferry_bench_config_free(c);
+    return s;
+}
+
+/* ---- checks ---------------------------------------------------------------------------------------------- */
+
+ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_methods_t *methods)
+{
+    const char *src = c->source[0] ? c->source : "config";
+    if (!c->n_tasks || !c->n_methods || !c->n_seeds)
+        return ferry_error(FERRY_ERR_INVALID, "%s: needs at least one task, one method and one seed", src);
+    for (int i = 0; i < c->n_tasks; i++)
+        if (!ferry_task_info_find(c->tasks[i])) {
+            char list[512] = "";
+            for (int k = 0; k < ferry_task_count(); k++) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", ferry_task_info_at(k)->name);
+            }
+            return ferry_error(FERRY_ERR_NOT_FOUND, "%s: unknown task '%s' (tasks: %s)", src, c->tasks[i], list);
+        }
+    for (int i = 0; i < c->n_methods; i++) {
+        const ferry_method *m = ferry_methods_find(methods, c->methods[i]);
+        if (!m) return ferry_error(FERRY_ERR_NOT_FOUND, "%s: %s", src, ferry_last_error());
+        double hp[32];
+        ferry_status s = ferry_method_resolve(m, (const char *const *)c->sets, c->n_sets, hp);
+        if (s) return ferry_error(s, "%s: %s", src, ferry_last_error());
+    }
+    for (int k = 0; k < c->n_sets; k++) { /* a setting for a method that is not in the sweep */
+        const char *dot = strchr(c->sets[k], '.');
+        bool known = false;
+        for (int i = 0; i < c->n_methods && dot; i++)
+            known |= strlen(c->methods[i]) == (size_t)(dot - c->sets[k]) &&
+                     !strncmp(c->methods[i], c->sets[k], (size_t)(dot - c->sets[k]));
+        if (!known)
+            return ferry_error(FERRY_ERR_INVALID, "%s: '%s' sets a hyperparameter of a method not in the sweep", src,
+                               c->sets[k]);
+    }
+    if (strcmp(c->arch, "lenet") && strcmp(c->arch, "resnet"))
+        return ferry_error(FERRY_ERR_INVALID, "%s: unknown arch '%s' (lenet, resnet)", src, c->arch);
+    for (int i = 0; i < c->n_seeds; i++)
+        for (int j = 0; j < i; j++)
+            if (c->seeds[i] == c->seeds[j])
+                return ferry_error(FERRY_ERR_INVALID, "%s: seed %llu appears twice", src, (unsigned long long)c->seeds[i]);
+    return FERRY_OK;
+}

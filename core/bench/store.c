@@ -1,0 +1,312 @@
+/* The results store: SQLite in WAL mode, one row per run, one row per evaluation. See bench.h for the
+ * schema. Every change is a transaction. */
+#include "bench_internal.h"
+#include "ferry_commit.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define SCHEMA_VERSION "1"
+
+struct ferry_results {
+    sqlite3 *db;
+    char path[1024];
+};
+
+static const char *schema =
+    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS runs("
+    "  key TEXT PRIMARY KEY, suite TEXT, task TEXT, method TEXT, seed INTEGER,"
+    "  hparams TEXT, config TEXT, config_hash TEXT, ferry_version TEXT, ferry_commit TEXT,"
+    "  device_backend TEXT, device_vendor TEXT, device_name TEXT, device_driver TEXT, device_api TEXT,"
+    "  threads INTEGER, started_at TEXT, finished_at TEXT, status TEXT, error TEXT);"
+    "CREATE TABLE IF NOT EXISTS metrics("
+    "  key TEXT, epoch INTEGER, source_val REAL, target_val REAL, target_test REAL, loss REAL, step_ms REAL,"
+    "  PRIMARY KEY (key, epoch));"
+    "INSERT OR IGNORE INTO meta VALUES ('schema_version', '" SCHEMA_VERSION "');";
+
+void ferry_bench_now_iso(char *buf, size_t n)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static ferry_status db_error(ferry_results_t *r, const char *what)
+{
+    return ferry_error(FERRY_ERR_IO, "%s: %s: %s", r->path, what, sqlite3_errmsg(r->db));
+}
+
+static ferry_status exec(ferry_results_t *r, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ferry_status s = ferry_error(FERRY_ERR_IO, "%s: %s: %s", r->path, what, msg ? msg : "?");
+        sqlite3_free(msg);
+        return s;
+    }
+    return FERRY_OK;
+}
+
+static void mkdir_parents(const char *path)
+{
+    char d[1024];
+    snprintf(d, sizeof d, "%s", path);
+    for (char *p = d + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(d, 0755);
+            *p = '/';
+        }
+}
+
+ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t **out)
+{
+    *out = NULL;
+    ferry_results_t *r = calloc(1, sizeof *r);
+    if (!r) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    snprintf(r->path, sizeof r->path, "%s", path);
+    if (writable) mkdir_parents(path);
+    int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    ferry_status s = FERRY_OK;
+    if (sqlite3_open_v2(path, &r->db, flags, NULL) != SQLITE_OK) {
+        s = ferry_error(FERRY_ERR_IO, "%s: cannot open the results database: %s", path,
+                        r->db ? sqlite3_errmsg(r->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(r->db, 30000);
+    if (writable) {
+        /* WAL, the schema, and a write now: an unwritable store fails here, before any run */
+        if ((s = exec(r, "PRAGMA journal_mode=WAL;", "cannot use write-ahead logging")) ||
+            (s = exec(r, "BEGIN IMMEDIATE;", "cannot write")) || (s = exec(r, schema, "cannot create the schema")) ||
+            (s = exec(r, "COMMIT;", "cannot write")))
+            goto fail;
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT value FROM meta WHERE name = 'schema_version'", -1, &st, NULL) != SQLITE_OK) {
+        s = ferry_error(FERRY_ERR_FORMAT, "%s: not a Ferry results database (%s)", path, sqlite3_errmsg(r->db));
+        goto fail;
+    }
+    if (sqlite3_step(st) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), SCHEMA_VERSION) != 0) {
+        sqlite3_finalize(st);
+        s = ferry_error(FERRY_ERR_FORMAT, "%s: results schema version is not %s", path, SCHEMA_VERSION);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    *out = r;
+    return FERRY_OK;
+fail:
+    sqlite3_close(r->db);
+    free(r);
+    return s;
+}
+
+void ferry_results_close(ferry_results_t *r)
+{
+    if (!r) return;
+    sqlite3_close(r->db);
+    free(r);
+}
+
+enum run_state ferry_results_state(ferry_results_t *r, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    enum run_state state = RUN_ABSENT;
+    if (sqlite3_prepare_v2(r->db, "SELECT status FROM runs WHERE key = ?", -1, &st, NULL) != SQLITE_OK) return state;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        state = !v ? RUN_RUNNING : !strcmp(v, "done") ? RUN_DONE : !strcmp(v, "failed") ? RUN_FAILED : RUN_RUNNING;
+    }
+    sqlite3_finalize(st);
+    return state;
+}
+
+ferry_status ferry_results_begin(ferry_results_t *r, const struct run_begin *b)
+{
+    ferry_status s;
+    if ((s = exec(r, "BEGIN IMMEDIATE;", "cannot write"))) return s;
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    const char *sql =
+        "INSERT OR REPLACE INTO runs(key, suite, task, method, seed, hparams, config, config_hash, ferry_version,"
+        " ferry_commit, device_backend, device_vendor, device_name, device_driver, device_api, threads, started_at,"
+        " finished_at, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,'running',NULL)";
+    char now[32];
+    ferry_bench_now_iso(now, sizeof now);
+    if (sqlite3_prepare_v2(r->db, "DELETE FROM metrics WHERE key = ?", -1, &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, sql, -1, &ins, NULL) != SQLITE_OK) {
+        s = db_error(r, "cannot record a run");
+        goto done;
+    }
+    sqlite3_bind_text(del, 1, b->key, -1, SQLITE_STATIC);
+    const char *txt[] = {b->key, b->suite, b->task, b->method};
+    for (int i = 0; i < 4; i++) sqlite3_bind_text(ins, i + 1, txt[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 5, (sqlite3_int64)b->seed);
+    sqlite3_bind_text(ins, 6, b->hparams_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 7, b->config_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 8, b->config_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 9, FERRY_VERSION_STRING, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 10, FERRY_COMMIT, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 11, b->device->backend, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 12, b->device->vendor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 13, b->device->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 14, b->device->driver, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 15, b->device->api, -1, SQLITE_STATIC);
+    sqlite3_bind_int(ins, 16, b->threads);
+    sqlite3_bind_text(ins, 17, now, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(ins) != SQLITE_DONE) {
+        s = db_error(r, "cannot record a run");
+        goto done;
+    }
+    s = exec(r, "COMMIT;", "cannot write");
+done:
+    sqlite3_finalize(del);
+    sqlite3_finalize(ins);
+    if (s) exec(r, "ROLLBACK;", "rollback");
+    return s;
+}
+
+ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
+                                  const double *target_val, const double *target_test, const double *loss,
+                                  const double *step_ms, const char *error)
+{
+    ferry_status s;
+    if ((s = exec(r, "BEGIN IMMEDIATE;", "cannot write"))) return s;
+    sqlite3_stmt *ins = NULL, *upd = NULL;
+    char now[32];
+    ferry_bench_now_iso(now, sizeof now);
+    if (sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO metrics VALUES (?,?,?,?,?,?,?)", -1, &ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db, "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE key = ?", -1, &upd,
+                           NULL) != SQLITE_OK) {
+        s = db_error(r, "cannot record results");
+        goto done;
+    }
+    for (int e = 0; e < n && !s; e++) {
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 2, e + 1);
+        const double *v[] = {source_val, target_val, target_test, loss, step_ms};
+        for (int k = 0; k < 5; k++) sqlite3_bind_double(ins, 3 + k, v[k][e]);
+        if (sqlite3_step(ins) != SQLITE_DONE) s = db_error(r, "cannot record metrics");
+    }
+    if (!s) {
+        sqlite3_bind_text(upd, 1, error ? "failed" : "done", -1, SQLITE_STATIC);
+        if (error) sqlite3_bind_text(upd, 2, error, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(upd, 2);
+        sqlite3_bind_text(upd, 3, now, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(upd, 4, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(upd) != SQLITE_DONE) s = db_error(r, "cannot record a run's end");
+    }
+    if (!s) s = exec(r, "COMMIT;", "cannot write");
+done:
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    if (s) exec(r, "ROLLBACK;", "rollback");
+    return s;
+}
+
+static void text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *v = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", v ? (const char *)v : "");
+}
+
+ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run_row **rows, int *n)
+{
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL, *mt = NULL;
+    const char *sql =
+        "SELECT key, suite, task, method, seed, hparams, config_hash, status,"
+        " device_backend || ', ' || device_vendor || ' ' || device_name || ', ' || device_driver"
+        " FROM runs WHERE status = 'done' AND (?1 IS NULL OR suite = ?1) ORDER BY task, method, seed, key";
+    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->db,
+                           "SELECT epoch, source_val, target_val, target_test, loss, step_ms FROM metrics"
+                           " WHERE key = ? ORDER BY epoch", -1, &mt, NULL) != SQLITE_OK) {
+        ferry_status s = db_error(r, "cannot read runs");
+        sqlite3_finalize(st);
+        return s;
+    }
+    if (suite) sqlite3_bind_text(st, 1, suite, -1, SQLITE_STATIC);
+    int cap = 0;
+    ferry_status s = FERRY_OK;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            ferry_run_row *nr = realloc(*rows, (size_t)cap * sizeof *nr);
+            if (!nr) {
+                s = ferry_error(FERRY_ERR_NOMEM, "out of memory reading runs");
+                break;
+            }
+            *rows = nr;
+        }
+        ferry_run_row *row = &(*rows)[*n];
+        memset(row, 0, sizeof *row);
+        text(row->key, sizeof row->key, st, 0);
+        text(row->suite, sizeof row->suite, st, 1);
+        text(row->task, sizeof row->task, st, 2);
+        text(row->method, sizeof row->method, st, 3);
+        row->seed = (uint64_t)sqlite3_column_int64(st, 4);
+        text(row->hparams, sizeof row->hparams, st, 5);
+        text(row->config_hash, sizeof row->config_hash, st, 6);
+        text(row->status, sizeof row->status, st, 7);
+        text(row->device, sizeof row->device, st, 8);
+        sqlite3_reset(mt);
+        sqlite3_bind_text(mt, 1, row->key, -1, SQLITE_STATIC);
+        while (sqlite3_step(mt) == SQLITE_ROW && row->n_epochs < 256) {
+            int e = row->n_epochs++;
+            row->source_val[e] = sqlite3_column_double(mt, 1);
+            row->target_val[e] = sqlite3_column_double(mt, 2);
+            row->target_test[e] = sqlite3_column_double(mt, 3);
+            row->loss[e] = sqlite3_column_double(mt, 4);
+            row->step_ms[e] = sqlite3_column_double(mt, 5);
+        }
+        (*n)++;
+    }
+    if (!s && rc != SQLITE_DONE) s = db_error(r, "cannot read runs");
+    sqlite3_finalize(st);
+    sqlite3_finalize(mt);
+    if (s) {
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
+ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path)
+{
+    ferry_results_t *src;
+    ferry_status s = ferry_results_open(src_path, false, &src); /* checks it is a store */
+    if (s) return s;
+    ferry_results_close(src);
+    sqlite3_stmt *at = NULL;
+    if (sqlite3_prepare_v2(dst->db, "ATTACH DATABASE ? AS src", -1, &at, NULL) != SQLITE_OK)
+        return db_error(dst, "cannot attach");
+    sqlite3_bind_text(at, 1, src_path, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(at);
+    sqlite3_finalize(at);
+    if (rc != SQLITE_DONE) return ferry_error(FERRY_ERR_IO, "%s: cannot open: %s", src_path, sqlite3_errmsg(dst->db));
+    /* finished runs only; a run already present (done) is kept as it is */
+    s = exec(dst,
+             "BEGIN IMMEDIATE;"
+             "DELETE FROM metrics WHERE key IN (SELECT key FROM runs WHERE status != 'done'"
+             "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
+             "DELETE FROM runs WHERE status != 'done' AND key IN (SELECT key FROM src.runs WHERE status = 'done');"
+             "INSERT OR IGNORE INTO runs SELECT * FROM src.runs WHERE status = 'done';"
+             "INSERT OR IGNORE INTO metrics SELECT m.* FROM src.metrics m JOIN src.runs r ON m.key = r.key"
+             "  WHERE r.status = 'done';"
+             "COMMIT;",
+             "cannot merge");
+    if (s) exec(dst, "ROLLBACK;", "rollback");
+    exec(dst, "DETACH DATABASE src;", "detach");
+    return s;
+}

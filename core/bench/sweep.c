@@ -1,0 +1,291 @@
+/* Sweeps: every (task, method, seed) of a configuration, in a fixed order, into the results store.
+ * Finished runs are skipped, a run left 'running' by a killed process is redone; checkpoint methods
+ * get a source-only pretrained checkpoint per (task, seed), made once and kept. */
+#include "bench_internal.h"
+#include "ferry/io.h"
+#include "ferry/task.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_EPOCHS 256
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct run_plan {
+    const char *task, *method;
+    uint64_t seed;
+};
+
+struct progress_state {
+    const ferry_bench_opts *o;
+    int tty;
+    int index, total;       /* this run's position among the runs to do */
+    const struct run_plan *plan;
+    double t_start;         /* of the sweep */
+    double done_seconds;    /* time spent in finished runs */
+    int done_runs;
+    int n;                  /* epochs recorded */
+    double sv[MAX_EPOCHS], tv[MAX_EPOCHS], tt[MAX_EPOCHS], loss[MAX_EPOCHS], step_ms[MAX_EPOCHS];
+    int batch_images;       /* images per step */
+};
+
+static void fmt_duration(double s, char *buf, size_t n)
+{
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, n, "?");
+        return;
+    }
+    int t = (int)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%dh%02dm", t / 3600, t / 60 % 60);
+    else snprintf(buf, n, "%dm%02ds", t / 60, t % 60);
+}
+
+static void on_progress(const ferry_progress *p, void *user)
+{
+    struct progress_state *ps = user;
+    if (p->epoch_end) {
+        if (ps->n < MAX_EPOCHS) {
+            ps->sv[ps->n] = p->source_val_accuracy;
+            ps->tv[ps->n] = p->target_val_accuracy;
+            ps->tt[ps->n] = p->test_accuracy;
+            ps->loss[ps->n] = p->loss;
+            ps->step_ms[ps->n] = p->images_per_s > 0 ? 1e3 * ps->batch_images / p->images_per_s : 0;
+            ps->n++;
+        }
+        return;
+    }
+    if (!ps->tty || ps->o->quiet || (p->step % 10 && p->step != 1)) return;
+    /* ETA: the runs left at the mean time of the finished ones, plus this run's own ETA */
+    double per_run = ps->done_runs ? ps->done_seconds / ps->done_runs : 0;
+    double eta = p->eta_s + per_run * (ps->total - ps->index - 1);
+    char e[32];
+    fmt_duration(ps->done_runs || ps->total == 1 ? eta : -1, e, sizeof e);
+    fprintf(stderr, "\r\033[K[%d/%d] %s %s seed %llu  epoch %d/%d step %lld/%lld  loss %.4f  ETA %s",
+            ps->index + 1, ps->total, ps->plan->task, ps->plan->method, (unsigned long long)ps->plan->seed, p->epoch,
+            p->epochs, (long long)p->step, (long long)p->steps, p->loss, e);
+    fflush(stderr);
+}
+
+static void sha256_hex(const char *s, char out[65]) { ferry_sha256_mem(s, strlen(s), out); }
+
+/* "mnist->optdigits" -> "mnist-to-optdigits" (for file names). */
+static void sanitise(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = in; *p && k + 4 < n; p++) {
+        if (p[0] == '-' && p[1] == '>') {
+            memcpy(out + k, "-to-", 4);
+            k += 4;
+            p++;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                   *p == '_' || *p == '.') {
+            out[k++] = *p;
+        } else {
+            out[k++] = '_';
+        }
+    }
+    out[k] = '\0';
+}
+
+static void mkdirs(const char *dir)
+{
+    char d[1024];
+    snprintf(d, sizeof d, "%s/", dir);
+    for (char *p = d + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(d, 0755);
+            *p = '/';
+        }
+}
+
+/* The source-only checkpoint a checkpoint method starts from: made once per (task, arch, seed,
+ * pretraining epochs) and kept. */
+static ferry_status pretrained(const ferry_bench_config *c, const ferry_bench_opts *o, ferry_backend_t *be,
+                               const char *task, uint64_t seed, char *path, size_t n)
+{
+    char t[256];
+    sanitise(task, t, sizeof t);
+    const char *dir = o->checkpoint_dir ? o->checkpoint_dir : "results/checkpoints";
+    snprintf(path, n, "%s/%s-%s-seed%llu-epochs%d-split%llu.safetensors", dir, t, c->arch, (unsigned long long)seed,
+             c->pretrain_epochs, (unsigned long long)c->split_seed);
+    if (access(path, R_OK) == 0) return FERRY_OK;
+    mkdirs(dir);
+    ferry_train_opts to = ferry_train_defaults();
+    to.task = task;
+    to.split_seed = c->split_seed;
+    to.arch = c->arch;
+    to.epochs = c->pretrain_epochs;
+    to.batch = c->batch;
+    to.seed = seed;
+    to.backend = be;
+    to.save_path = path;
+    if (!o->quiet) fprintf(stderr, "pretraining %s on the source of %s, seed %llu -> %s\n", c->arch, task,
+                           (unsigned long long)seed, path);
+    ferry_train_result res;
+    return ferry_train(&to, &res);
+}
+
+/* The settings that define a run besides task, method and seed, as canonical JSON. */
+static char *config_json(const ferry_bench_config *c, const ferry_method *m, const char *init)
+{
+    json_t *j = json_pack("{s:s, s:i, s:i, s:f, s:I, s:s, s:s}", "arch", c->arch, "epochs", c->epochs, "batch",
+                          c->batch, "lr", c->lr, "split_seed", (json_int_t)c->split_seed, "optimizer", "sgd",
+                          "schedule", "cosine");
+    if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) json_object_set_new(j, "target_labels", json_integer(c->target_labels));
+    if (init) {
+        json_object_set_new(j, "init", json_string("source-only pretraining"));
+        json_object_set_new(j, "pretrain_epochs", json_integer(c->pretrain_epochs));
+    }
+    char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+static char *hparams_json(const ferry_method *m, const double *hp)
+{
+    json_t *j = json_object();
+    for (int i = 0; i < m->n_hparams; i++)
+        json_object_set_new(j, m->hparams[i].name,
+                            m->hparams[i].type == FERRY_HP_FLOAT ? json_real(hp[i]) : json_integer((json_int_t)hp[i]));
+    char *s = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+struct sweep {
+    const ferry_bench_config *c;
+    const ferry_methods_t *methods;
+    const ferry_bench_opts *o;
+    ferry_results_t *db;
+    ferry_backend_t *be;
+    ferry_device_desc dev;
+};
+
+static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct progress_state *ps, const char *key,
+                            const char *hp_json, const char *cfg_json, const char *cfg_hash, const double *hp)
+{
+    const ferry_bench_config *c = sw->c;
+    const ferry_method *m = ferry_methods_find(sw->methods, p->method);
+    char init[1024] = "";
+    ferry_status s = FERRY_OK;
+    if (m->flags & FERRY_METHOD_USES_CHECKPOINT)
+        s = pretrained(c, sw->o, sw->be, p->task, p->seed, init, sizeof init);
+    if (s) return s;
+    struct run_begin b = {.key = key, .suite = c->name, .task = p->task, .method = p->method, .seed = p->seed,
+                          .hparams_json = hp_json, .config_json = cfg_json, .config_hash = cfg_hash,
+                          .device = &sw->dev, .threads = ferry_backend_threads(sw->be)};
+    if ((s = ferry_results_begin(sw->db, &b))) return s;
+    ferry_adapt_opts a = ferry_adapt_defaults();
+    a.task = p->task;
+    a.split_seed = c->split_seed;
+    a.method = m;
+    a.sets = (const char *const *)c->sets;
+    a.n_sets = c->n_sets;
+    a.arch = c->arch;
+    a.epochs = c->epochs;
+    a.batch = c->batch;
+    a.seed = p->seed;
+    a.backend = sw->be;
+    a.optim.lr = (float)c->lr;
+    a.init_path = init[0] ? init : NULL;
+    a.target_labels_per_class = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) ? c->target_labels : 0;
+    a.progress = on_progress;
+    a.user = ps;
+    ps->n = 0;
+    ps->batch_images = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS ? 1 : 2) * c->batch;
+    (void)hp;
+    ferry_adapt_result res;
+    ferry_status rs = ferry_adapt(&a, &res);
+    char err[1024] = "";
+    if (rs) snprintf(err, sizeof err, "%s", ferry_last_error());
+    s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, rs ? err : NULL);
+    if (!s && rs && !sw->o->quiet)
+        fprintf(stderr, "%srun %s %s seed %llu failed: %s\n", ps->tty ? "\r\033[K" : "", p->task, p->method,
+                (unsigned long long)p->seed, err);
+    return s;
+}
+
+ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t *methods, const ferry_bench_opts *o)
+{
+    ferry_status s = ferry_bench_config_check(c, methods);
+    if (s) return s;
+    if (o->n_shards < 1 || o->shard < 0 || o->shard >= o->n_shards)
+        return ferry_error(FERRY_ERR_INVALID, "shard %d/%d: expected 0 <= i < N", o->shard, o->n_shards);
+    struct sweep sw = {.c = c, .methods = methods, .o = o};
+    const char *db_path = o->db_path ? o->db_path : "results/ferry.db";
+    if ((s = ferry_results_open(db_path, true, &sw.db))) return s;
+    if ((s = ferry_backend_init_device(c->device, c->threads, &sw.be))) {
+        ferry_results_close(sw.db);
+        return s;
+    }
+    ferry_backend_describe(sw.be, &sw.dev);
+
+    /* the plan, in a fixed order; this shard's share */
+    int total = c->n_tasks * c->n_methods * c->n_seeds, mine = 0;
+    struct run_plan *plan = calloc((size_t)total + 1, sizeof *plan);
+    if (!plan) {
+        s = ferry_error(FERRY_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int t = 0, k = 0; t < c->n_tasks; t++)
+        for (int m = 0; m < c->n_methods; m++)
+            for (int r = 0; r < c->n_seeds; r++, k++)
+                if (k % o->n_shards == o->shard) plan[mine++] = (struct run_plan){c->tasks[t], c->methods[m], c->seeds[r]};
+
+    struct progress_state ps = {.o = o, .tty = isatty(fileno(stderr)), .total = mine, .t_start = now_s()};
+    int skipped = 0, failed = 0;
+    for (int i = 0; i < mine && !s; i++) {
+        const struct run_plan *p = &plan[i];
+        const ferry_method *m = ferry_methods_find(methods, p->method);
+        double hp[32];
+        if ((s = ferry_method_resolve(m, (const char *const *)c->sets, c->n_sets, hp))) break;
+        char *hpj = hparams_json(m, hp);
+        char *cfg = config_json(c, m, (m->flags & FERRY_METHOD_USES_CHECKPOINT) ? "pretrained" : NULL);
+        char cfg_hash[65], key[65], keysrc[4096];
+        sha256_hex(cfg ? cfg : "", cfg_hash);
+        snprintf(keysrc, sizeof keysrc, "%s\n%s\n%s\n%llu\n%s\n%s", c->name, p->task, p->method,
+                 (unsigned long long)p->seed, hpj ? hpj : "", cfg_hash);
+        sha256_hex(keysrc, key);
+        enum run_state st = ferry_results_state(sw.db, key);
+        if (st == RUN_DONE) {
+            skipped++;
+        } else {
+            ps.index = i;
+            ps.plan = p;
+            double t0 = now_s();
+            s = run_one(&sw, p, &ps, key, hpj ? hpj : "{}", cfg ? cfg : "{}", cfg_hash, hp);
+            if (!s && ferry_results_state(sw.db, key) == RUN_FAILED) failed++;
+            ps.done_seconds += now_s() - t0;
+            ps.done_runs++;
+            if (!s && !o->quiet) {
+                double best = ps.n ? ps.tt[ps.n - 1] : 0.0 / 0.0;
+                fprintf(stderr, "%s[%d/%d] %s %s seed %llu: target test %.2f%% (last epoch), %.0f s\n",
+                        ps.tty ? "\r\033[K" : "", i + 1, mine, p->task, p->method, (unsigned long long)p->seed,
+                        100 * best, now_s() - t0);
+            }
+        }
+        free(hpj);
+        free(cfg);
+    }
+    if (!s && !o->quiet)
+        fprintf(stderr, "sweep %s: %d runs (shard %d/%d of %d), %d already done, %d failed, %.0f s; results in %s\n",
+                c->name, mine, o->shard, o->n_shards, total, skipped, failed, now_s() - ps.t_start, db_path);
+done:
+    free(plan);
+    ferry_backend_free(sw.be);
+    ferry_results_close(sw.db);
+    return s;
+}

@@ -1,0 +1,136 @@
+/* ferry bench: a sweep of tasks × methods × seeds into the results store, then the table.
+ * Under Open MPI (mpirun -n N ferry bench ...) each rank runs its shard into its own store and rank 0
+ * merges them into the main one. */
+#include "ferry/bench.h"
+#include "ferry/ferry.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef FERRY_HAVE_MPI
+#include <mpi.h>
+#endif
+
+static int usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry bench [CONFIG.yaml] [KEY=VALUE ...] [--suite NAME] [--db PATH] [--shard i/N]\n"
+            "                   [--checkpoints DIR] [--no-table] [--quiet]\n"
+            "\n"
+            "Runs every (task, method, seed) of the configuration into the results store (SQLite,\n"
+            "default results/ferry.db), skipping runs already finished there, then prints the table\n"
+            "(target-test accuracy, model selected on source validation; see ferry results).\n"
+            "\n"
+            "  CONFIG.yaml       keys: name, tasks, methods, seeds, epochs, batch, lr, arch,\n"
+            "                    target_labels, pretrain_epochs, device, threads, split_seed,\n"
+            "                    hparams: {METHOD: {NAME: VALUE}}\n"
+            "  KEY=VALUE         overrides, e.g. epochs=2 seeds=1,2 methods=dann,dan dann.gamma=5\n"
+            "  --suite NAME      a built-in suite (default: digits, when no CONFIG is given)\n"
+            "  --db PATH         the results store\n"
+            "  --shard i/N       run only runs k with k mod N = i (0-based); merge the stores with\n"
+            "                    ferry results merge. Under mpirun each rank takes its shard.\n"
+            "  --checkpoints DIR pretrained checkpoints (default results/checkpoints)\n");
+    return f == stdout ? 0 : 2;
+}
+
+static int shard_parse(const char *s, int *i, int *n)
+{
+    char tail;
+    return sscanf(s, "%d/%d%c", i, n, &tail) == 2 && *n >= 1 && *i >= 0 && *i < *n;
+}
+
+int ferry_cli_bench(int argc, char **argv)
+{
+    const char *config = NULL, *suite = NULL, *db = "results/ferry.db", *ckpt = NULL;
+    const char *overrides[128];
+    int n_over = 0, shard = 0, n_shards = 1, rank = 0, size = 1;
+    bool table = true, quiet = false, mpi = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout);
+        if (!strcmp(a, "--suite") && i + 1 < argc) suite = argv[++i];
+        else if (!strcmp(a, "--db") && i + 1 < argc) db = argv[++i];
+        else if (!strcmp(a, "--checkpoints") && i + 1 < argc) ckpt = argv[++i];
+        else if (!strcmp(a, "--shard") && i + 1 < argc) {
+            if (!shard_parse(argv[++i], &shard, &n_shards)) {
+                fprintf(stderr, "ferry bench: --shard expects i/N with 0 <= i < N, not '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--no-table")) table = false;
+        else if (!strcmp(a, "--quiet")) quiet = true;
+        else if (a[0] == '-') {
+            fprintf(stderr, "ferry bench: unknown option '%s'\n", a);
+            return usage(stderr);
+        } else if (strchr(a, '=')) {
+            if (n_over < 128) overrides[n_over++] = a;
+        } else if (!config) config = a;
+        else {
+            fprintf(stderr, "ferry bench: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    if (config && suite) {
+        fprintf(stderr, "ferry bench: give a CONFIG file or --suite, not both\n");
+        return 2;
+    }
+    ferry_bench_config c;
+    ferry_status s = config ? ferry_bench_config_load(config, &c) : ferry_bench_suite(suite ? suite : "digits", &c);
+    for (int i = 0; !s && i < n_over; i++) s = ferry_bench_config_override(&c, overrides[i]);
+    ferry_methods_t *methods = NULL;
+    if (!s) s = ferry_methods_load(&methods);
+    if (!s) s = ferry_bench_config_check(&c, methods);
+    if (s) {
+        fprintf(stderr, "ferry bench: %s\n", ferry_last_error());
+        ferry_methods_free(methods);
+        return 1;
+    }
+#ifdef FERRY_HAVE_MPI
+    /* launched by mpirun: one shard per rank, each into its own store */
+    if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK")) {
+        MPI_Init(&argc, &argv);
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        mpi = size > 1;
+    }
+#endif
+    char rank_db[1024];
+    if (mpi) {
+        shard = rank;
+        n_shards = size;
+        snprintf(rank_db, sizeof rank_db, "%s.rank%d", db, rank);
+    }
+    ferry_bench_opts o = {.db_path = mpi ? rank_db : db, .shard = shard, .n_shards = n_shards,
+                          .checkpoint_dir = ckpt, .quiet = quiet};
+    s = ferry_bench_run(&c, methods, &o);
+    int rc = s ? 1 : 0;
+    if (s) fprintf(stderr, "ferry bench%s: %s\n", mpi ? " (an MPI rank)" : "", ferry_last_error());
+#ifdef FERRY_HAVE_MPI
+    if (mpi) {
+        int all = rc;
+        MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        rc = all;
+        if (rank == 0 && !rc) { /* gather every rank's store into the main one */
+            ferry_results_t *dst;
+            if ((s = ferry_results_open(db, true, &dst))) rc = 1;
+            for (int r = 0; r < size && !rc; r++) {
+                char p[1024];
+                snprintf(p, sizeof p, "%s.rank%d", db, r);
+                if ((s = ferry_results_merge(dst, p))) rc = 1;
+            }
+            ferry_results_close(dst);
+            if (rc) fprintf(stderr, "ferry bench: merging the ranks' stores: %s\n", ferry_last_error());
+        }
+        MPI_Finalize();
+        if (rank != 0) table = false;
+    }
+#endif
+    if (!rc && table && n_shards == 1) {
+        char *targs[] = {"results", "table", "--db", (char *)db, "--suite", c.name, NULL};
+        rc = ferry_cli_results(6, targs);
+    }
+    ferry_bench_config_free(&c);
+    ferry_methods_free(methods);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* Ferry — the benchmark harness: tasks × methods × seeds into a SQLite results store, honest model
+ * selection, statistics and reports.
+ *
+ * Results store (SQLite, WAL; default results/ferry.db). Schema version 1:
+ *
+ *   runs(key TEXT PRIMARY KEY,        -- SHA-256 of (task, method, seed, hyperparameters, config hash)
+ *        suite TEXT, task TEXT, method TEXT, seed INTEGER,
+ *        hparams TEXT,                -- JSON object of the resolved hyperparameters
+ *        config TEXT, config_hash TEXT, -- the run's settings (JSON) and their SHA-256
+ *        ferry_version TEXT, ferry_commit TEXT,
+ *        device_backend TEXT, device_vendor TEXT, device_name TEXT, device_driver TEXT, device_api TEXT,
+ *        threads INTEGER, started_at TEXT, finished_at TEXT,  -- ISO 8601 UTC
+ *        status TEXT,                 -- 'running' | 'done' | 'failed'
+ *        error TEXT)
+ *   metrics(key TEXT, epoch INTEGER,  -- 1-based; one row per evaluation
+ *        source_val REAL, target_val REAL, target_test REAL, loss REAL, step_ms REAL,
+ *        PRIMARY KEY (key, epoch))
+ *   meta(name TEXT PRIMARY KEY, value TEXT)  -- schema_version
+ *
+ * A run's metrics and its 'done' status are written in one transaction when it finishes; a run found
+ * 'running' (its process was killed) is redone from scratch; 'done' runs are skipped. Runs are
+ * deterministic on the CPU backend, so a resumed sweep equals an uninterrupted one. */
+#ifndef FERRY_BENCH_H
+#define FERRY_BENCH_H
+
+#include "ferry/method.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration ----------------------------------------------------------------------------------- */
+
+#define FERRY_BENCH_MAX 64
+
+typedef struct ferry_bench_config {
+    char name[64];                       /* suite name */
+    char *tasks[FERRY_BENCH_MAX];
+    int n_tasks;
+    char *methods[FERRY_BENCH_MAX];
+    int n_methods;
+    uint64_t seeds[FERRY_BENCH_MAX];
+    int n_seeds;
+    char *sets[FERRY_BENCH_MAX];         /* "method.name=value" */
+    int n_sets;
+    char arch[16];
+    int epochs, batch;
+    double lr;
+    int target_labels;                   /* K labelled target examples per class (inductive methods) */
+    int pretrain_epochs;                 /* source-only pretraining for checkpoint methods */
+    char device[32];                     /* cpu | vulkan:N | auto */
+    int threads;
+    uint64_t split_seed;
+    char source[256];                    /* where it came from: a file or "suite digits" */
+} ferry_bench_config;
+
+/* The built-in suites: "digits" (the default: source-only, feature extraction, fine-tuning, DANN, DAN
+ * and CORAL on the digit tasks, 3 seeds, sized for about 15 minutes on 2 CPU cores). */
+ferry_status ferry_bench_suite(const char *name, ferry_bench_config *out);
+/* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, arch,
+ * target_labels, pretrain_epochs, device, threads, split_seed, and hparams: {method: {name: value}}.
+ * Errors name the file, the line and the key. */
+ferry_status ferry_bench_config_load(const char *path, ferry_bench_config *out);
+/* key=value overrides (the same keys; lists comma-separated; "dann.gamma=5" sets a hyperparameter). */
+ferry_status ferry_bench_config_override(ferry_bench_config *c, const char *kv);
+/* Checks every task, method (against the loaded plugins), hyperparameter name and value before any
+ * run starts. */
+ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_methods_t *methods);
+void ferry_bench_config_free(ferry_bench_config *c);
+
+/* ---- the results store ---------------------------------------------------------------------------------- */
+
+typedef struct ferry_results ferry_results_t;
+
+/* Opens (creating the schema) a store; the error names the path when it cannot be written. */
+ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t **out);
+void ferry_results_close(ferry_results_t *r);
+
+typedef struct ferry_run_row {
+    char key[65];
+    char suite[64], task[64], method[64];
+    uint64_t seed;
+    char hparams[1024], config_hash[65];
+    char status[16];
+    char device[512];
+    int n_epochs;
+    double source_val[256], target_val[256], target_test[256], loss[256], step_ms[256];
+} ferry_run_row;
+
+/* Every 'done' run (optionally of one suite), ordered by task, method, seed. Caller frees *rows. */
+ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run_row **rows, int *n);
+/* Copies every run and metric of src into dst (INSERT OR IGNORE by key): merging twice changes
+ * nothing. */
+ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path);
+
+/* ---- sweeps ---------------------------------------------------------------------------------------------- */
+
+typedef struct ferry_bench_opts {
+    const char *db_path;        /* default results/ferry.db */
+    int shard, n_shards;        /* this process runs runs k with k % n_shards == shard */
+    const char *checkpoint_dir; /* pretrained checkpoints (default: results/checkpoints) */
+    bool quiet;
+} ferry_bench_opts;
+
+/* Runs the sweep: every (task, method, seed) of the config in a fixed order; skips runs already
+ * done in the store, redoes runs left 'running'. */
+ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t *methods,
+                             const ferry_bench_opts *o);
+
+/* ---- model selection and statistics ----------------------------------------------------------------------- */
+
+typedef enum ferry_select {
+    FERRY_SELECT_SOURCE_VAL = 0, /* the epoch with the best source-validation accuracy (default) */
+    FERRY_SELECT_TARGET_VAL = 1, /* the best target-validation accuracy: a labelled "oracle" */
+    FERRY_SELECT_LAST = 2,       /* the last epoch */
+} ferry_select;
+const char *ferry_select_name(ferry_select s);
+ferry_status ferry_select_parse(const char *s, ferry_select *out);
+
+/* Target-test accuracy of a run under a selection rule (the test set never selects anything: the
+ * epoch is chosen on the rule's own metric, ties to the earliest epoch). */
+double ferry_select_target_test(const ferry_run_row *run, ferry_select rule, int *epoch);
+
+typedef struct ferry_cell_stats {
+    int n;
+    double mean, sd, ci95;        /* 95% t-interval half-width */
+    double diff_mean, t, p;       /* paired against the baseline on the same seeds (NaN if none) */
+    bool negative_transfer;       /* significantly worse than the baseline (p < 0.05, diff < 0) */
+} ferry_cell_stats;
+
+/* Mean, sd, t-interval of x[0..n); paired t-test of x against base (both n, same seeds; base may be
+ * NULL). */
+void ferry_stats_cell(const double *x, const double *base, int n, ferry_cell_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
