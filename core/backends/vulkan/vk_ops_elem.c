@@ -1,24 +1,312 @@
 /* Vulkan kernels of the element-wise, row, loss, normalisation, pooling, reduction and optimizer
- * ops: how each node maps onto the shaders of shaders/elementwise/. */
+ * ops: how each node maps onto the shaders of shaders/elementwise/ (push constants per shader are
+ * documented at the top of each .comp file). */
 #include "vk_ops.h"
 
-#define LOCAL 256
+#include <math.h>
 
-static ferry_status plan_add(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
-                             struct ferry_vk_plan *p)
+#define LOCAL 256
+#define REDUCE 256 /* must match FERRY_REDUCE in reduce.comp and WG in chan.comp */
+#define WRITES_DST FERRY_VK_BIT(FERRY_VK_B_DST)
+
+static struct ferry_vk_dispatch *grid(struct ferry_vk_plan *p, const struct ferry_vk_caps *caps,
+                                      const char *shader, int64_t n)
 {
     struct ferry_vk_dispatch *d = &p->d[p->n++];
-    d->shader = "add";
-    ferry_vk_grid1(d, caps, t->numel, LOCAL);
-    d->pc.i[0] = (int32_t)t->numel;
+    d->shader = shader;
+    ferry_vk_grid1(d, caps, n, LOCAL);
+    d->pc.i[0] = (int32_t)n;
+    d->writes = WRITES_DST;
+    return d;
+}
+
+/* One workgroup of REDUCE invocations (reductions to a scalar). */
+static struct ferry_vk_dispatch *single(struct ferry_vk_plan *p, const char *shader)
+{
+    struct ferry_vk_dispatch *d = &p->d[p->n++];
+    d->shader = shader;
+    d->spec[0] = REDUCE;
+    d->spec[1] = d->spec[2] = 1;
+    d->groups[0] = d->groups[1] = d->groups[2] = 1;
+    d->writes = WRITES_DST;
+    return d;
+}
+
+/* N, C and elements per channel plane of a 2-D [N,C] or 4-D [N,C,H,W] tensor. */
+static void ncs(const struct ferry_tensor *x, int64_t *n, int64_t *c, int64_t *s)
+{
+    *n = x->ne[0];
+    *c = x->ndim > 1 ? x->ne[1] : 1;
+    *s = x->numel / (*n * *c);
+}
+
+#define PLAN(name) \
+    static ferry_status name(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
+
+PLAN(plan_add)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, "add", t->numel);
     d->pc.f[0] = t->fp[0];
     d->pc.f[1] = t->fp[1];
-    d->writes = FERRY_VK_BIT(FERRY_VK_B_DST);
+    return FERRY_OK;
+}
+
+PLAN(plan_mul)
+{
+    grid(p, caps, "mul", t->numel);
+    return FERRY_OK;
+}
+
+PLAN(plan_scale)
+{
+    grid(p, caps, "scale", t->numel)->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_scale_by)
+{
+    grid(p, caps, "scale_by", t->numel)->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_add_bias)
+{
+    int64_t n, c, s;
+    ncs(t, &n, &c, &s);
+    struct ferry_vk_dispatch *d = grid(p, caps, "add_bias", t->numel);
+    d->pc.i[1] = (int32_t)c;
+    d->pc.i[2] = (int32_t)s;
+    return FERRY_OK;
+}
+
+PLAN(plan_bias_grad)
+{
+    (void)caps;
+    int64_t n, c, s;
+    ncs(t->src[0], &n, &c, &s);
+    struct ferry_vk_dispatch *d = single(p, "bias_grad");
+    d->groups[0] = (uint32_t)c;
+    d->pc.i[0] = (int32_t)n;
+    d->pc.i[1] = (int32_t)c;
+    d->pc.i[2] = (int32_t)s;
+    return FERRY_OK;
+}
+
+PLAN(plan_unary)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, t->op == FERRY_OP_UNARY ? "unary" : "unary_bwd", t->numel);
+    d->pc.i[1] = t->ip[0];
+    d->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_rows)
+{
+    const char *name = t->op == FERRY_OP_SOFTMAX       ? "softmax"
+                       : t->op == FERRY_OP_LOG_SOFTMAX ? "log_softmax"
+                       : t->op == FERRY_OP_SOFTMAX_BWD ? "softmax_bwd"
+                       : t->op == FERRY_OP_LOG_SOFTMAX_BWD ? "log_softmax_bwd"
+                                                           : "ce_bwd";
+    struct ferry_vk_dispatch *d = grid(p, caps, name, t->ne[0]);
+    d->pc.i[0] = (int32_t)t->ne[0];
+    d->pc.i[1] = (int32_t)t->ne[1];
+    d->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_cross_entropy)
+{
+    (void)caps;
+    struct ferry_vk_dispatch *d = single(p, "cross_entropy");
+    d->pc.i[0] = (int32_t)t->src[0]->ne[0];
+    d->pc.i[1] = (int32_t)t->src[0]->ne[1];
+    d->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_bce)
+{
+    (void)caps;
+    single(p, "bce")->pc.i[0] = (int32_t)t->src[0]->numel;
+    return FERRY_OK;
+}
+
+PLAN(plan_bce_bwd)
+{
+    grid(p, caps, "bce_bwd", t->numel);
+    return FERRY_OK;
+}
+
+PLAN(plan_dropout)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, "dropout", t->numel);
+    /* keep(i) = hash >= p·2^32, i.e. hash >= ceil(p·2^32) for an integer hash */
+    const double thr = ceil((double)t->fp[0] * 4294967296.0);
+    d->pc.i[1] = t->ip[0];
+    d->pc.i[2] = thr <= 4294967295.0 ? (int32_t)(uint32_t)thr : 0;
+    d->pc.i[3] = thr > 4294967295.0;
+    d->pc.f[1] = 1.0f / (1.0f - t->fp[0]);
+    return FERRY_OK;
+}
+
+PLAN(plan_bn_stats)
+{
+    (void)caps;
+    int64_t n, c, s;
+    ncs(t->src[0], &n, &c, &s);
+    struct ferry_vk_dispatch *d = single(p, "bn_stats");
+    d->groups[0] = (uint32_t)c;
+    d->pc.i[0] = (int32_t)n;
+    d->pc.i[1] = (int32_t)c;
+    d->pc.i[2] = (int32_t)s;
+    d->pc.f[0] = t->fp[0];
+    d->pc.f[1] = t->fp[1];
+    d->writes = WRITES_DST | FERRY_VK_BIT(FERRY_VK_B_SRC(1)) | FERRY_VK_BIT(FERRY_VK_B_SRC(2));
+    return FERRY_OK;
+}
+
+PLAN(plan_bn_apply)
+{
+    int64_t n, c, s;
+    ncs(t, &n, &c, &s);
+    struct ferry_vk_dispatch *d = grid(p, caps, "bn_apply", t->numel);
+    d->pc.i[1] = (int32_t)c;
+    d->pc.i[2] = (int32_t)s;
+    d->pc.i[3] = t->ip[0] != 0;
+    d->pc.f[1] = t->fp[1];
+    return FERRY_OK;
+}
+
+PLAN(plan_bn_bwd_params)
+{
+    (void)caps;
+    int64_t n, c, s;
+    ncs(t->src[1], &n, &c, &s);
+    struct ferry_vk_dispatch *d = single(p, "bn_bwd_params");
+    d->groups[0] = (uint32_t)c;
+    d->pc.i[0] = (int32_t)n;
+    d->pc.i[1] = (int32_t)c;
+    d->pc.i[2] = (int32_t)s;
+    return FERRY_OK;
+}
+
+PLAN(plan_bn_bwd_data)
+{
+    int64_t n, c, s;
+    ncs(t, &n, &c, &s);
+    struct ferry_vk_dispatch *d = grid(p, caps, "bn_bwd_data", t->numel);
+    d->pc.i[1] = (int32_t)c;
+    d->pc.i[2] = (int32_t)s;
+    d->pc.i[3] = (int32_t)(n * s);
+    return FERRY_OK;
+}
+
+PLAN(plan_concat)
+{
+    grid(p, caps, "concat", t->numel)->pc.i[1] = (int32_t)t->src[0]->numel;
+    return FERRY_OK;
+}
+
+PLAN(plan_pad_batch)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, "pad_batch", t->numel);
+    d->pc.i[1] = (int32_t)((int64_t)t->ip[1] * (t->numel / t->ne[0]));
+    d->pc.i[2] = (int32_t)t->src[0]->numel;
+    return FERRY_OK;
+}
+
+PLAN(plan_sum)
+{
+    (void)caps;
+    struct ferry_vk_dispatch *d = single(p, "sum");
+    d->pc.i[0] = (int32_t)t->src[0]->numel;
+    d->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_broadcast)
+{
+    grid(p, caps, "broadcast", t->numel)->pc.f[0] = t->fp[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_count_correct)
+{
+    (void)caps;
+    struct ferry_vk_dispatch *d = single(p, "count_correct");
+    d->pc.i[0] = (int32_t)t->src[0]->ne[0];
+    d->pc.i[1] = (int32_t)t->src[0]->ne[1];
+    return FERRY_OK;
+}
+
+PLAN(plan_sgd)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, "sgd_update", t->src[0]->numel);
+    for (int k = 0; k < 3; k++) d->pc.f[k] = t->fp[k];
+    d->pc.i[1] = t->ip[0];
+    d->writes = WRITES_DST | FERRY_VK_BIT(FERRY_VK_B_SRC(0)) | FERRY_VK_BIT(FERRY_VK_B_SRC(2));
+    return FERRY_OK;
+}
+
+PLAN(plan_adam)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, "adam_update", t->src[0]->numel);
+    for (int k = 0; k < 5; k++) d->pc.f[k] = t->fp[k];
+    d->pc.i[1] = t->ip[0];
+    d->writes = WRITES_DST | FERRY_VK_BIT(FERRY_VK_B_SRC(0)) | FERRY_VK_BIT(FERRY_VK_B_SRC(2)) |
+                FERRY_VK_BIT(FERRY_VK_B_SRC(3));
+    return FERRY_OK;
+}
+
+PLAN(plan_pool)
+{
+    const bool bwd = t->op == FERRY_OP_MAX_POOL_BWD || t->op == FERRY_OP_AVG_POOL_BWD;
+    const bool max = t->op == FERRY_OP_MAX_POOL || t->op == FERRY_OP_MAX_POOL_BWD;
+    const int64_t *x = bwd ? t->ne : t->src[0]->ne, *y = bwd ? t->src[0]->ne : t->ne;
+    const char *name = max ? (bwd ? "max_pool_bwd" : "max_pool") : (bwd ? "avg_pool_bwd" : "avg_pool");
+    struct ferry_vk_dispatch *d = grid(p, caps, name, t->numel);
+    d->pc.i[1] = (int32_t)x[2];
+    d->pc.i[2] = (int32_t)x[3];
+    d->pc.i[3] = (int32_t)y[2];
+    d->pc.i[4] = (int32_t)y[3];
+    for (int k = 0; k < 6; k++) d->pc.i[5 + k] = t->ip[k];
+    d->pc.f[0] = 1.0f / (float)(t->ip[0] * t->ip[1]);
     return FERRY_OK;
 }
 
 const ferry_vk_plan_fn ferry_vk_plans_elem[FERRY_OP_COUNT] = {
     [FERRY_OP_ADD] = plan_add,
+    [FERRY_OP_MUL] = plan_mul,
+    [FERRY_OP_SCALE] = plan_scale,
+    [FERRY_OP_SCALE_BY] = plan_scale_by,
+    [FERRY_OP_ADD_BIAS] = plan_add_bias,
+    [FERRY_OP_BIAS_GRAD] = plan_bias_grad,
+    [FERRY_OP_UNARY] = plan_unary,
+    [FERRY_OP_UNARY_BWD] = plan_unary,
+    [FERRY_OP_SOFTMAX] = plan_rows,
+    [FERRY_OP_LOG_SOFTMAX] = plan_rows,
+    [FERRY_OP_SOFTMAX_BWD] = plan_rows,
+    [FERRY_OP_LOG_SOFTMAX_BWD] = plan_rows,
+    [FERRY_OP_CROSS_ENTROPY_BWD] = plan_rows,
+    [FERRY_OP_CROSS_ENTROPY] = plan_cross_entropy,
+    [FERRY_OP_BCE_LOGITS] = plan_bce,
+    [FERRY_OP_BCE_LOGITS_BWD] = plan_bce_bwd,
+    [FERRY_OP_DROPOUT] = plan_dropout,
+    [FERRY_OP_BN_STATS] = plan_bn_stats,
+    [FERRY_OP_BN_APPLY] = plan_bn_apply,
+    [FERRY_OP_BN_BWD_PARAMS] = plan_bn_bwd_params,
+    [FERRY_OP_BN_BWD_DATA] = plan_bn_bwd_data,
+    [FERRY_OP_CONCAT] = plan_concat,
+    [FERRY_OP_PAD_BATCH] = plan_pad_batch,
+    [FERRY_OP_SUM] = plan_sum,
+    [FERRY_OP_BROADCAST] = plan_broadcast,
+    [FERRY_OP_COUNT_CORRECT] = plan_count_correct,
+    [FERRY_OP_SGD_UPDATE] = plan_sgd,
+    [FERRY_OP_ADAM_UPDATE] = plan_adam,
+    [FERRY_OP_MAX_POOL] = plan_pool,
+    [FERRY_OP_MAX_POOL_BWD] = plan_pool,
+    [FERRY_OP_AVG_POOL] = plan_pool,
+    [FERRY_OP_AVG_POOL_BWD] = plan_pool,
 };
 
 const ferry_vk_scratch_fn ferry_vk_scratch_elem[FERRY_OP_COUNT] = {0};
