@@ -1,0 +1,357 @@
+/* Every op, forward and backward, on the Vulkan backend against the CPU backend, on several shapes
+ * (odd sizes, sizes that are not multiples of a workgroup or a GEMM tile).
+ *
+ * Each case builds out = op(params...) and loss = sum(out ⊙ R) on both backends with the same
+ * values, runs the step once, and compares out and every parameter gradient by normalised MSE,
+ * ‖vk − cpu‖² / ‖cpu‖²: at most 1e-7 for element-wise ops, 5e-4 for GEMM and convolution. The
+ * optimizer updates are compared after three steps of SGD (Nesterov), Adam and AdamW. The Vulkan
+ * validation layer is on (tests/vulkan/meson.build): any message fails the case. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_backend_util.h"
+
+#define MAXP 4
+#define ELEM 1e-7
+#define GEMM 5e-4
+
+typedef ferry_tensor_t *(*build_fn)(ferry_ctx_t *ctx, ferry_tensor_t **p, ferry_tensor_t **aux);
+
+struct vcase {
+    int np;
+    int ndim[MAXP];
+    int64_t shape[MAXP][4];
+    build_fn build;
+    double tol;
+    bool no_grad; /* e.g. count_correct: forward only */
+};
+
+struct side {
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    ferry_tensor_t *p[MAXP], *aux[4], *out, *r, *loss;
+    float *outv, *grad[MAXP];
+    int64_t out_n;
+};
+
+static int64_t numel(const struct vcase *c, int i)
+{
+    int64_t n = 1;
+    for (int d = 0; d < c->ndim[i]; d++) n *= c->shape[i][d];
+    return n;
+}
+
+/* Deterministic values in [-1, 1] away from 0, from a small LCG (same on both sides). */
+static void fill(float *v, int64_t n, uint32_t seed)
+{
+    uint32_t s = seed * 2654435761u + 1;
+    for (int64_t k = 0; k < n; k++) {
+        s = s * 1664525u + 1013904223u;
+        float u = 0.1f + 0.9f * (float)(s >> 8) / 16777216.0f;
+        v[k] = (s & 1) ? u : -u;
+    }
+}
+
+static void run_side(struct side *sd, const struct vcase *c, bool vulkan)
+{
+    memset(sd, 0, sizeof *sd);
+    if (vulkan) sd->be = vk_test_backend();
+    else cr_assert_eq(ferry_backend_cpu_init(1, &sd->be), FERRY_OK);
+    cr_assert_eq(ferry_store_init(sd->be, &sd->st), FERRY_OK);
+    cr_assert_eq(ferry_ctx_init(&sd->ctx), FERRY_OK);
+    for (int i = 0; i < c->np; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        cr_assert_eq(ferry_store_add(sd->st, name, FERRY_F32, c->ndim[i], c->shape[i], true), FERRY_OK);
+        int64_t n = numel(c, i);
+        float *v = malloc((size_t)n * sizeof *v);
+        fill(v, n, 17u + (uint32_t)i);
+        cr_assert_eq(ferry_store_set(sd->st, i, v, (size_t)n * sizeof *v), FERRY_OK);
+        free(v);
+        sd->p[i] = ferry_param(sd->ctx, sd->st, name);
+    }
+    sd->out = c->build(sd->ctx, sd->p, sd->aux);
+    cr_assert_not_null(sd->out, "build: %s", ferry_last_error());
+    ferry_tensor_set_output(sd->out);
+    sd->out_n = ferry_tensor_numel(sd->out);
+    int64_t shape[4];
+    for (int d = 0; d < ferry_tensor_ndim(sd->out); d++) shape[d] = ferry_tensor_dim(sd->out, d);
+    if (!c->no_grad) {
+        sd->r = ferry_input(sd->ctx, "R", FERRY_F32, ferry_tensor_ndim(sd->out), shape);
+        sd->loss = ferry_sum(sd->ctx, ferry_mul(sd->ctx, sd->out, sd->r));
+        ferry_tensor_set_output(sd->loss);
+        cr_assert_eq(ferry_backward(sd->ctx, sd->loss), FERRY_OK, "%s", ferry_last_error());
+        for (int i = 0; i < c->np; i++) ferry_tensor_set_output(ferry_grad(sd->ctx, sd->p[i]));
+    }
+    cr_assert_eq(ferry_graph_init(sd->ctx, sd->be, &sd->g), FERRY_OK, "%s", ferry_last_error());
+    if (sd->r) {
+        float *rv = malloc((size_t)sd->out_n * sizeof *rv);
+        fill(rv, sd->out_n, 99);
+        cr_assert_eq(ferry_tensor_set(sd->g, sd->r, rv, (size_t)sd->out_n * sizeof *rv), FERRY_OK);
+        free(rv);
+    }
+    for (int a = 0; a < 4; a++) { /* integer inputs: labels i mod K, a dropout seed */
+        ferry_tensor_t *t = sd->aux[a];
+        if (!t || ferry_tensor_dtype(t) != FERRY_I32 || !ferry_graph_uses(sd->g, t)) continue;
+        int64_t n = ferry_tensor_numel(t);
+        int32_t *v = malloc((size_t)n * sizeof *v);
+        for (int64_t k = 0; k < n; k++) v[k] = n == 1 ? 12345 : (int32_t)((k * 7) % 10);
+        cr_assert_eq(ferry_tensor_set(sd->g, t, v, (size_t)n * sizeof *v), FERRY_OK);
+        free(v);
+    }
+    cr_assert_eq(ferry_graph_compute(sd->g), FERRY_OK, "%s", ferry_last_error());
+    sd->outv = malloc((size_t)sd->out_n * sizeof(float));
+    cr_assert_eq(ferry_tensor_get(sd->g, sd->out, sd->outv, (size_t)sd->out_n * sizeof(float)), FERRY_OK, "%s",
+                 ferry_last_error());
+    for (int i = 0; i < c->np && !c->no_grad; i++) {
+        int64_t n = numel(c, i);
+        sd->grad[i] = malloc((size_t)n * sizeof(float));
+        cr_assert_eq(ferry_tensor_get(sd->g, ferry_grad(sd->ctx, sd->p[i]), sd->grad[i], (size_t)n * sizeof(float)),
+                     FERRY_OK);
+    }
+    if (vulkan) vk_test_no_validation_messages(sd->be);
+}
+
+static void free_side(struct side *sd)
+{
+    free(sd->outv);
+    for (int i = 0; i < MAXP; i++) free(sd->grad[i]);
+    ferry_graph_free(sd->g);
+    ferry_ctx_free(sd->ctx);
+    ferry_store_free(sd->st);
+    ferry_backend_free(sd->be);
+}
+
+static double nmse(const float *vk, const float *cpu, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t k = 0; k < n; k++) {
+        double e = (double)vk[k] - cpu[k];
+        num += e * e;
+        den += (double)cpu[k] * cpu[k];
+    }
+    return den > 0 ? num / den : num;
+}
+
+static void run_case(const struct vcase *c)
+{
+    struct side a, b;
+    run_side(&a, c, false);
+    run_side(&b, c, true);
+    cr_assert_eq(a.out_n, b.out_n);
+    double e = nmse(b.outv, a.outv, a.out_n);
+    cr_expect_leq(e, c->tol, "forward: normalised MSE %.3g > %.0e", e, c->tol);
+    for (int i = 0; i < c->np && !c->no_grad; i++) {
+        double eg = nmse(b.grad[i], a.grad[i], numel(c, i));
+        cr_expect_leq(eg, c->tol, "gradient of parameter %d: normalised MSE %.3g > %.0e", i, eg, c->tol);
+    }
+    free_side(&a);
+    free_side(&b);
+}
+
+/* ---- builders ------------------------------------------------------------------------------------ */
+
+#define B(name) static ferry_tensor_t *name(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+B(b_add) { (void)a; return ferry_sub(x, ferry_scale(x, p[0], 1.5f), p[1]); }
+B(b_mul) { (void)a; return ferry_mul(x, p[0], p[1]); }
+B(b_scale_by) { (void)a; return ferry_scale_by(x, p[0], p[1], -0.7f); }
+B(b_bias) { (void)a; return ferry_add_bias(x, p[0], p[1]); }
+B(b_relu) { (void)a; return ferry_relu(x, p[0]); }
+B(b_leaky) { (void)a; return ferry_leaky_relu(x, p[0], 0.2f); }
+B(b_sigmoid) { (void)a; return ferry_sigmoid(x, p[0]); }
+B(b_tanh) { (void)a; return ferry_tanh(x, p[0]); }
+B(b_exp) { (void)a; return ferry_exp(x, p[0]); }
+B(b_recip) { (void)a; return ferry_reciprocal(x, p[0]); }
+B(b_softmax) { (void)a; return ferry_softmax(x, p[0]); }
+B(b_log_softmax) { (void)a; return ferry_log_softmax(x, p[0]); }
+B(b_ce)
+{
+    a[0] = ferry_input(x, "labels", FERRY_I32, 1, (int64_t[]){ferry_tensor_dim(p[0], 0)});
+    return ferry_cross_entropy(x, p[0], a[0], 0.1f);
+}
+B(b_bce)
+{
+    (void)a;
+    int64_t n = ferry_tensor_dim(p[0], 0);
+    return ferry_bce_with_logits(x, p[0], ferry_concat_batch(x, ferry_constant(x, 0.2f, 2, (int64_t[]){n / 2, 1}),
+                                                             ferry_constant(x, 0.9f, 2, (int64_t[]){n - n / 2, 1})));
+}
+B(b_dropout)
+{
+    a[0] = ferry_input(x, "seed", FERRY_I32, 1, (int64_t[]){1});
+    return ferry_dropout(x, p[0], a[0], 0.3f, 5);
+}
+B(b_bn)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, 0.1f, 1, &c), *rv = ferry_constant(x, 2.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], p[1], p[2], rm, rv, true, 0.1f, 1e-5f);
+}
+B(b_bn_eval)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, 0.1f, 1, &c), *rv = ferry_constant(x, 2.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], p[1], p[2], rm, rv, false, 0.1f, 1e-5f);
+}
+B(b_concat_slice)
+{
+    (void)a;
+    ferry_tensor_t *c = ferry_concat_batch(x, p[0], p[1]);
+    return ferry_tanh(x, ferry_slice_batch(x, c, 1, ferry_tensor_dim(c, 0) - 1));
+}
+B(b_sum) { (void)a; return ferry_scale_by(x, p[1], ferry_mean(x, ferry_mul(x, p[0], p[0])), 1.0f); }
+B(b_maxpool) { (void)a; return ferry_max_pool2d(x, p[0], 2, 2, 0); }
+B(b_maxpool_ovl) { (void)a; return ferry_max_pool2d(x, p[0], 3, 2, 1); }
+B(b_avgpool) { (void)a; return ferry_avg_pool2d(x, p[0], 3, 2, 1); }
+B(b_gap) { (void)a; return ferry_global_avg_pool(x, p[0]); }
+B(b_count)
+{
+    a[0] = ferry_input(x, "labels", FERRY_I32, 1, (int64_t[]){ferry_tensor_dim(p[0], 0)});
+    return ferry_count_correct(x, p[0], a[0]);
+}
+B(b_mm_nn) { (void)a; return ferry_matmul(x, p[0], p[1], false, false); }
+B(b_mm_nt) { (void)a; return ferry_matmul(x, p[0], p[1], false, true); }
+B(b_mm_tn) { (void)a; return ferry_matmul(x, p[0], p[1], true, false); }
+B(b_mm_tt) { (void)a; return ferry_matmul(x, p[0], p[1], true, true); }
+B(b_conv) { (void)a; return ferry_conv2d(x, p[0], p[1], 1, 0); }
+B(b_conv_s2p1) { (void)a; return ferry_conv2d(x, p[0], p[1], 2, 1); }
+B(b_conv_p2) { (void)a; return ferry_conv2d(x, p[0], p[1], 1, 2); }
+
+#define S(...) {__VA_ARGS__}
+#define T1(name, builder, tl, nd, s0) \
+    Test(vk_ops, name) { struct vcase c = {.np = 1, .ndim = {nd}, .shape = {s0}, .build = builder, .tol = tl}; run_case(&c); }
+#define T2(name, builder, tl, nd0, s0, nd1, s1) \
+    Test(vk_ops, name) { struct vcase c = {.np = 2, .ndim = {nd0, nd1}, .shape = {s0, s1}, .build = builder, .tol = tl}; run_case(&c); }
+#define T3(name, builder, tl, nd0, s0, nd1, s1, nd2, s2) \
+    Test(vk_ops, name) { struct vcase c = {.np = 3, .ndim = {nd0, nd1, nd2}, .shape = {s0, s1, s2}, .build = builder, .tol = tl}; run_case(&c); }
+
+/* element-wise (1 element, odd sizes, past one grid of workgroups) */
+T2(add_sub_scale_1, b_add, ELEM, 1, S(1), 1, S(1))
+T2(add_sub_scale_odd, b_add, ELEM, 2, S(37, 29), 2, S(37, 29))
+T2(mul_large, b_mul, ELEM, 2, S(1000, 77), 2, S(1000, 77))
+T2(scale_by, b_scale_by, ELEM, 2, S(13, 7), 1, S(1))
+T2(add_bias_2d, b_bias, ELEM, 2, S(13, 7), 1, S(7))
+T2(add_bias_4d, b_bias, ELEM, 4, S(3, 5, 7, 9), 1, S(5))
+T1(relu, b_relu, ELEM, 2, S(37, 29))
+T1(leaky_relu, b_leaky, ELEM, 2, S(37, 29))
+T1(sigmoid, b_sigmoid, ELEM, 2, S(37, 29))
+T1(tanh, b_tanh, ELEM, 3, S(5, 7, 11))
+T1(exp, b_exp, ELEM, 2, S(37, 29))
+T1(reciprocal, b_recip, ELEM, 2, S(37, 29))
+T1(softmax, b_softmax, ELEM, 2, S(17, 11))
+T1(softmax_wide, b_softmax, ELEM, 2, S(3, 1000))
+T1(log_softmax, b_log_softmax, ELEM, 2, S(33, 10))
+T1(cross_entropy, b_ce, ELEM, 2, S(33, 10))
+T1(cross_entropy_many_rows, b_ce, ELEM, 2, S(700, 10))
+T1(bce_with_logits, b_bce, ELEM, 2, S(45, 1))
+T1(dropout, b_dropout, ELEM, 2, S(50, 41))
+T3(batch_norm_2d, b_bn, ELEM, 2, S(19, 5), 1, S(5), 1, S(5))
+T3(batch_norm_4d, b_bn, ELEM, 4, S(6, 3, 7, 5), 1, S(3), 1, S(3))
+Test(vk_ops, batch_norm_4d_eval) /* forward only: evaluation mode has no backward */
+{
+    struct vcase c = {.np = 3, .ndim = {4, 1, 1}, .shape = {S(6, 3, 7, 5), S(3), S(3)}, .build = b_bn_eval,
+                      .tol = ELEM, .no_grad = true};
+    run_case(&c);
+}
+T2(concat_slice_pad, b_concat_slice, ELEM, 2, S(3, 9), 2, S(4, 9))
+T2(sum_mean_broadcast, b_sum, ELEM, 2, S(301, 7), 2, S(5, 3))
+T1(max_pool_2x2_odd, b_maxpool, ELEM, 4, S(2, 3, 9, 11))
+T1(max_pool_overlapping, b_maxpool_ovl, ELEM, 4, S(2, 2, 13, 10))
+T1(avg_pool_overlapping, b_avgpool, ELEM, 4, S(2, 3, 9, 7))
+T1(global_avg_pool, b_gap, ELEM, 4, S(3, 4, 5, 6))
+Test(vk_ops, count_correct)
+{
+    struct vcase c = {.np = 1, .ndim = {2}, .shape = {S(77, 10)}, .build = b_count, .tol = 0, .no_grad = true};
+    run_case(&c);
+}
+
+/* GEMM and convolution */
+T2(matmul_1x1x1, b_mm_nn, GEMM, 2, S(1, 1), 2, S(1, 1))
+T2(matmul_nn_odd, b_mm_nn, GEMM, 2, S(7, 13), 2, S(13, 5))
+T2(matmul_nt_odd, b_mm_nt, GEMM, 2, S(65, 33), 2, S(129, 33))
+T2(matmul_tn_odd, b_mm_tn, GEMM, 2, S(33, 65), 2, S(33, 129))
+T2(matmul_tt_odd, b_mm_tt, GEMM, 2, S(13, 7), 2, S(5, 13))
+T2(matmul_256, b_mm_nn, GEMM, 2, S(256, 256), 2, S(256, 256))
+T2(conv_odd, b_conv, GEMM, 4, S(2, 3, 9, 11), 4, S(5, 3, 3, 3))
+T2(conv_stride2_pad1, b_conv_s2p1, GEMM, 4, S(3, 4, 13, 10), 4, S(6, 4, 3, 3))
+T2(conv_pad2_5x5, b_conv_p2, GEMM, 4, S(2, 3, 8, 8), 4, S(4, 3, 5, 5))
+T2(conv_lenet_1, b_conv, GEMM, 4, S(64, 1, 28, 28), 4, S(32, 1, 5, 5))
+T2(conv_lenet_2, b_conv, GEMM, 4, S(64, 32, 12, 12), 4, S(48, 32, 5, 5))
+
+/* ---- optimizer updates: three steps on both backends ---------------------------------------------- */
+
+static void optim_steps(ferry_optim_kind kind, bool nesterov, float *out, int64_t n_out, bool vulkan)
+{
+    ferry_backend_t *be = NULL;
+    if (vulkan) be = vk_test_backend();
+    else cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
+    ferry_store_t *st;
+    ferry_ctx_t *ctx;
+    ferry_rng_t *rng;
+    ferry_optim_t *opt;
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    cr_assert_eq(ferry_rng_init(5, &rng), FERRY_OK);
+    cr_assert_eq(ferry_nn_linear_init(st, "fc", 23, 9, true, rng), FERRY_OK);
+    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
+    ferry_tensor_t *xin = ferry_input(ctx, "x", FERRY_F32, 2, (int64_t[]){11, 23});
+    ferry_tensor_t *y = ferry_input(ctx, "y", FERRY_I32, 1, (int64_t[]){11});
+    ferry_tensor_t *loss = ferry_cross_entropy(ctx, ferry_nn_linear(ctx, st, "fc", xin), y, 0.0f);
+    ferry_tensor_set_output(loss);
+    ferry_optim_config oc = ferry_optim_defaults(kind);
+    oc.weight_decay = 0.01f;
+    oc.nesterov = nesterov;
+    cr_assert_eq(ferry_backward(ctx, loss), FERRY_OK);
+    cr_assert_eq(ferry_optim_init(&oc, st, &opt), FERRY_OK);
+    cr_assert_eq(ferry_optim_set_lr_mult(opt, "fc.bias", 2.0f), FERRY_OK);
+    cr_assert_eq(ferry_optim_record(opt, ctx), FERRY_OK);
+    cr_assert_eq(ferry_graph_init(ctx, be, &g), FERRY_OK, "%s", ferry_last_error());
+    float xv[11 * 23];
+    int32_t yv[11];
+    for (int s = 0; s < 3; s++) {
+        fill(xv, 11 * 23, 40u + (uint32_t)s);
+        for (int i = 0; i < 11; i++) yv[i] = (i + s) % 9;
+        cr_assert_eq(ferry_tensor_set(g, xin, xv, sizeof xv), FERRY_OK);
+        cr_assert_eq(ferry_tensor_set(g, y, yv, sizeof yv), FERRY_OK);
+        cr_assert_eq(ferry_optim_prepare_step(opt, g, s / 3.0), FERRY_OK);
+        cr_assert_eq(ferry_graph_compute(g), FERRY_OK, "%s", ferry_last_error());
+    }
+    /* every store entry: weights, biases, and the optimizer's state */
+    int64_t at = 0;
+    for (int i = 0; i < ferry_store_count(st); i++) {
+        int64_t k = ferry_store_numel(st, i);
+        cr_assert_leq(at + k, n_out);
+        cr_assert_eq(ferry_store_get(st, i, out + at, (size_t)k * sizeof(float)), FERRY_OK);
+        at += k;
+    }
+    if (vulkan) vk_test_no_validation_messages(be);
+    ferry_graph_free(g);
+    ferry_optim_free(opt);
+    ferry_ctx_free(ctx);
+    ferry_rng_free(rng);
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}
+
+static void compare_optim(ferry_optim_kind kind, bool nesterov)
+{
+    enum { N = 4 * (23 * 9 + 9) };
+    static float a[N], b[N];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    optim_steps(kind, nesterov, a, N, false);
+    optim_steps(kind, nesterov, b, N, true);
+    double e = nmse(b, a, N);
+    cr_assert_leq(e, ELEM, "parameters and state after 3 steps: normalised MSE %.3g", e);
+}
+
+Test(vk_ops, sgd_nesterov_update) { compare_optim(FERRY_SGD, true); }
+Test(vk_ops, adam_update) { compare_optim(FERRY_ADAM, false); }
+Test(vk_ops, adamw_update) { compare_optim(FERRY_ADAMW, false); }
