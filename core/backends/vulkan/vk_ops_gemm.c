@@ -3,6 +3,10 @@
  * device and per problem shape. */
 #include "vk_ops.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 struct tiles {
     uint32_t bm, bn, bk, tm, tn;
 };
@@ -12,6 +16,14 @@ struct tiles {
 static struct tiles pick_tiles(const struct ferry_vk_caps *caps, int64_t m, int64_t n)
 {
     struct tiles t = {64, 64, 16, 4, 4};
+    const char *e = getenv("FERRY_VK_TILES"); /* "BM,BN,BK,TM,TN" (benchmarks) */
+    if (e && sscanf(e, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) == 5 && t.tm && t.tn &&
+        t.bm % t.tm == 0 && t.bn % t.tn == 0)
+        return t;
+    if (caps->is_cpu) { /* lavapipe: 8×8 per invocation, 64 invocations, fewer barrier switches */
+        t.tm = t.tn = 8;
+        return t;
+    }
     if (m <= 32) t.bm = 32;
     if (n <= 32) t.bn = 32;
     uint32_t threads = (t.bm / t.tm) * (t.bn / t.tn);
@@ -27,8 +39,12 @@ static struct tiles pick_tiles(const struct ferry_vk_caps *caps, int64_t m, int6
 static struct ferry_vk_dispatch *gemm(struct ferry_vk_plan *p, const struct ferry_vk_caps *caps,
                                       const char *shader, int64_t m, int64_t n, int64_t k, uint32_t splits)
 {
-    struct tiles t = pick_tiles(caps, m, n);
     struct ferry_vk_dispatch *d = &p->d[p->n++];
+    d->pc.i[0] = (int32_t)m;
+    d->pc.i[1] = (int32_t)n;
+    d->pc.i[2] = (int32_t)k;
+    d->writes = FERRY_VK_BIT(FERRY_VK_B_DST);
+    struct tiles t = pick_tiles(caps, m, n);
     d->shader = shader;
     d->spec[0] = (t.bm / t.tm) * (t.bn / t.tn);
     d->spec[1] = d->spec[2] = 1;
@@ -40,10 +56,6 @@ static struct ferry_vk_dispatch *gemm(struct ferry_vk_plan *p, const struct ferr
     d->groups[0] = ferry_vk_div_up(n, t.bn);
     d->groups[1] = ferry_vk_div_up(m, t.bm);
     d->groups[2] = splits;
-    d->pc.i[0] = (int32_t)m;
-    d->pc.i[1] = (int32_t)n;
-    d->pc.i[2] = (int32_t)k;
-    d->writes = FERRY_VK_BIT(FERRY_VK_B_DST);
     return d;
 }
 
