@@ -203,6 +203,7 @@ static const ferry_host_api host_api = {
     .sigmoid = ferry_sigmoid,
     .tanh = ferry_tanh,
     .exp = ferry_exp,
+    .softmax = ferry_softmax,
     .reciprocal = ferry_reciprocal,
     .detach = ferry_detach,
     .grad_reverse = ferry_grad_reverse,

@@ -104,6 +104,7 @@ typedef struct ferry_host_api {
     ferry_tensor_t *(*sigmoid)(ferry_ctx_t *ctx, ferry_tensor_t *x);
     ferry_tensor_t *(*tanh)(ferry_ctx_t *ctx, ferry_tensor_t *x);
     ferry_tensor_t *(*exp)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*softmax)(ferry_ctx_t *ctx, ferry_tensor_t *x); /* per row of [N, K] */
     /* 1/x, elementwise */
     ferry_tensor_t *(*reciprocal)(ferry_ctx_t *ctx, ferry_tensor_t *x);
     /* the same values with no gradient flowing back */
