@@ -7,7 +7,8 @@
  * m is computed on the batch and held constant for the gradient (as in the reference code).
  * estimator = 0: the linear-time unbiased estimator over pairs (i, i + B/2) within each domain;
  * estimator = 1: the quadratic-time unbiased estimator over all pairs. layers = 2 also aligns the
- * softmax outputs (the classifier's last layer), as DAN adapts several layers. */
+ * softmax outputs (the classifier's last layer), as DAN adapts several layers. bandwidth > 0 fixes m
+ * (for checks of the estimator against closed forms). */
 #include "ferry/plugin.h"
 
 #define KERNELS 5 /* bandwidth multipliers 2^-3 .. 2^1 */
@@ -89,9 +90,11 @@ static ferry_tensor_t *mmd_quadratic(const ferry_host_api *h, ferry_ctx_t *ctx, 
     return h->sub(ctx, h->scale(ctx, within, 1.0f / (n * (n - 1.0f))), h->scale(ctx, st, 2.0f / (n * n)));
 }
 
-static ferry_tensor_t *mmd(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *s, ferry_tensor_t *t, bool quadratic)
+static ferry_tensor_t *mmd(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *s, ferry_tensor_t *t, bool quadratic,
+                           double bandwidth)
 {
-    ferry_tensor_t *inv_m = inv_bandwidth(h, ctx, s, t);
+    ferry_tensor_t *inv_m = bandwidth > 0 ? h->constant(ctx, (float)(1.0 / bandwidth), 1, (int64_t[]){1})
+                                          : inv_bandwidth(h, ctx, s, t);
     return quadratic ? mmd_quadratic(h, ctx, s, t, inv_m) : mmd_linear(h, ctx, s, t, inv_m);
 }
 
@@ -103,9 +106,10 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
         return NULL;
     }
     const bool quadratic = h->hparam(run, "estimator") != 0;
-    ferry_tensor_t *d = mmd(h, ctx, t->features_s, t->features_t, quadratic);
+    const double bw = h->hparam(run, "bandwidth");
+    ferry_tensor_t *d = mmd(h, ctx, t->features_s, t->features_t, quadratic, bw);
     if (h->hparam(run, "layers") >= 2)
-        d = h->add(ctx, d, mmd(h, ctx, h->softmax(ctx, t->logits_s), h->softmax(ctx, t->logits_t), quadratic));
+        d = h->add(ctx, d, mmd(h, ctx, h->softmax(ctx, t->logits_s), h->softmax(ctx, t->logits_t), quadratic, bw));
     return h->add(ctx, h->cross_entropy(ctx, t->logits_s, t->labels_s, 0.0f),
                   h->scale(ctx, d, (float)h->hparam(run, "trade_off")));
 }
@@ -114,6 +118,7 @@ static const ferry_hparam hparams[] = {
     {"trade_off", FERRY_HP_FLOAT, 1.0, 0.01, 10.0, FERRY_SWEEP_LOG, "weight of the MMD term"},
     {"estimator", FERRY_HP_INT, 0, 0, 1, FERRY_SWEEP_FIXED, "0: linear-time unbiased, 1: quadratic unbiased"},
     {"layers", FERRY_HP_INT, 1, 1, 2, FERRY_SWEEP_FIXED, "1: features; 2: features and softmax outputs"},
+    {"bandwidth", FERRY_HP_FLOAT, 0, 0, 1e6, FERRY_SWEEP_FIXED, "base bandwidth m (0: the batch's mean squared distance)"},
 };
 
 static const ferry_method method = {
