@@ -1,0 +1,22 @@
+/* A second method called "source-only": refused while the real one is loaded. */
+#include "ferry/plugin.h"
+
+static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)
+{
+    return h->cross_entropy(h->ctx(run), t->logits_s, t->labels_s, 0.0f);
+}
+
+static const ferry_method method = {
+    .abi_version = FERRY_PLUGIN_ABI_VERSION,
+    .size = sizeof(ferry_method),
+    .name = "source-only",
+    .summary = "an impostor",
+    .citation = "-",
+    .loss = loss,
+};
+
+FERRY_PLUGIN_EXPORT const ferry_method *ferry_plugin_entry(const ferry_host_api *host)
+{
+    (void)host;
+    return &method;
+}
