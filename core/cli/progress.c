@@ -47,8 +47,9 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
                 p->images_per_s, eta);
         fflush(stderr);
     } else if (p->step % 50 == 0) {
-        fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s\n", p->epoch,
-                p->epochs, (long long)p->step, (long long)p->steps, p->loss,
-                p->accuracy == p->accuracy ? 100 * p->accuracy : 0.0, p->images_per_s, eta);
+        char acc[32] = "";
+        if (p->accuracy == p->accuracy) snprintf(acc, sizeof acc, " acc %.2f%%", 100 * p->accuracy);
+        fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f%s %.0f img/s ETA %s\n", p->epoch, p->epochs,
+                (long long)p->step, (long long)p->steps, p->loss, acc, p->images_per_s, eta);
     }
 }
