@@ -432,7 +432,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "tasks")) return ferry_cli_tasks(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "methods")) return ferry_cli_methods(argc - 1, argv + 1);
-    /* BENCH-HOOK (bench and results commands join when core/cli/results_cmds.c lands) */
+    if (!strcmp(cmd, "bench")) return ferry_cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "results")) return ferry_cli_results(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);

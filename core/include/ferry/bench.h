@@ -132,6 +132,22 @@ typedef struct ferry_cell_stats {
  * NULL). */
 void ferry_stats_cell(const double *x, const double *base, int n, ferry_cell_stats *out);
 
+/* ---- reports ---------------------------------------------------------------------------------------------- */
+
+/* Tasks × methods of target-test accuracy (%) under a selection rule, with statistics over seeds and a
+ * paired test of each method against `baseline` (default source-only) on the seeds both have. */
+typedef struct ferry_table ferry_table_t;
+ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
+                               ferry_table_t **out);
+void ferry_table_free(ferry_table_t *t);
+/* NULL if the table has no run of that task and method. */
+const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method);
+/* format: "md", "latex", "csv" or "json"; path NULL: standard output; else written atomically. */
+ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const char *path);
+/* gnuplot: DIR/accuracy.{png,svg} (means with 95% intervals) and DIR/curves-TASK.{png,svg}. */
+ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
+                                const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,400 @@
+/* Reports of a results store: the tasks × methods table (markdown, LaTeX, CSV, JSON) and plots made
+ * with gnuplot (accuracy with 95% intervals; learning curves). */
+#include "error.h"
+#include "ferry/bench.h"
+#include "ferry/io.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAXT 32
+#define MAXM 32
+#define MAXS 64
+
+struct ferry_table {
+    int n_tasks, n_methods;
+    char tasks[MAXT][64], methods[MAXM][64];
+    int n[MAXT][MAXM];
+    uint64_t seeds[MAXT][MAXM][MAXS];
+    double value[MAXT][MAXM][MAXS]; /* target-test accuracy, % */
+    int epoch[MAXT][MAXM][MAXS];
+    ferry_cell_stats st[MAXT][MAXM];
+    ferry_select rule;
+    char baseline[64];
+    int max_seeds;
+};
+
+static int index_of(char list[][64], int *n, int cap, const char *name)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(list[i], name)) return i;
+    if (*n == cap) return -1;
+    snprintf(list[*n], 64, "%s", name);
+    return (*n)++;
+}
+
+ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
+                               ferry_table_t **out)
+{
+    *out = NULL;
+    ferry_table_t *t = calloc(1, sizeof *t);
+    if (!t) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    t->rule = rule;
+    snprintf(t->baseline, sizeof t->baseline, "%s", baseline ? baseline : "source-only");
+    bool has_base = false;
+    for (int i = 0; i < n; i++) has_base |= !strcmp(rows[i].method, t->baseline);
+    if (has_base) index_of(t->methods, &t->n_methods, MAXM, t->baseline); /* the baseline first */
+    for (int i = 0; i < n; i++) {
+        int a = index_of(t->tasks, &t->n_tasks, MAXT, rows[i].task);
+        int b = index_of(t->methods, &t->n_methods, MAXM, rows[i].method);
+        if (a < 0 || b < 0 || t->n[a][b] == MAXS) continue;
+        int k = t->n[a][b]++;
+        t->seeds[a][b][k] = rows[i].seed;
+        t->value[a][b][k] = 100.0 * ferry_select_target_test(&rows[i], rule, &t->epoch[a][b][k]);
+        if (t->n[a][b] > t->max_seeds) t->max_seeds = t->n[a][b];
+    }
+    int base = has_base ? 0 : -1;
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int b = 0; b < t->n_methods; b++) {
+            /* paired on the seeds both have */
+            double x[MAXS], y[MAXS];
+            int m = 0;
+            for (int k = 0; k < t->n[a][b] && base >= 0 && b != base; k++)
+                for (int j = 0; j < t->n[a][base]; j++)
+                    if (t->seeds[a][base][j] == t->seeds[a][b][k]) {
+                        x[m] = t->value[a][b][k];
+                        y[m++] = t->value[a][base][j];
+                    }
+            ferry_stats_cell(t->value[a][b], NULL, t->n[a][b], &t->st[a][b]);
+            if (m > 0) {
+                ferry_cell_stats paired;
+                ferry_stats_cell(x, y, m, &paired);
+                t->st[a][b].diff_mean = paired.diff_mean;
+                t->st[a][b].t = paired.t;
+                t->st[a][b].p = paired.p;
+                t->st[a][b].negative_transfer = paired.negative_transfer;
+            }
+        }
+    *out = t;
+    return FERRY_OK;
+}
+
+void ferry_table_free(ferry_table_t *t) { free(t); }
+
+const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method)
+{
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int b = 0; b < t->n_methods; b++)
+            if (!strcmp(t->tasks[a], task) && !strcmp(t->methods[b], method) && t->n[a][b]) return &t->st[a][b];
+    return NULL;
+}
+
+/* ---- text outputs ------------------------------------------------------------------------------------ */
+
+struct buf {
+    char *s;
+    size_t n, cap;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) return;
+    if (b->n + (size_t)need + 1 > b->cap) {
+        size_t cap = (b->cap ? 2 * b->cap : 4096) + (size_t)need;
+        char *ns = realloc(b->s, cap);
+        if (!ns) return;
+        b->s = ns;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    b->n += (size_t)need;
+}
+
+static int best_method(const ferry_table_t *t, int a)
+{
+    int best = -1;
+    for (int b = 0; b < t->n_methods; b++)
+        if (t->n[a][b] && (best < 0 || t->st[a][b].mean > t->st[a][best].mean)) best = b;
+    return best;
+}
+
+static void cell_text(const ferry_cell_stats *c, char *out, size_t n)
+{
+    if (c->ci95 == c->ci95) snprintf(out, n, "%.2f ± %.2f", c->mean, c->ci95);
+    else snprintf(out, n, "%.2f", c->mean);
+}
+
+static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *pre)
+{
+    put(b, "%sTarget-test accuracy (%%), mean ± 95%% t-interval over %d seed%s; the epoch of each run chosen by %s%s "
+           "(the target test set selects nothing). %s: best mean per task. %s: significantly worse than %s "
+           "(paired t-test over seeds, p < 0.05): negative transfer.\n",
+        pre, t->max_seeds, t->max_seeds == 1 ? "" : "s", ferry_select_name(t->rule),
+        t->rule == FERRY_SELECT_TARGET_VAL ? " (an oracle: labelled target validation)" : "", bold, mark, t->baseline);
+}
+
+static void markdown(const ferry_table_t *t, struct buf *b)
+{
+    put(b, "| task |");
+    for (int m = 0; m < t->n_methods; m++) put(b, " %s |", t->methods[m]);
+    put(b, "\n|---|");
+    for (int m = 0; m < t->n_methods; m++) put(b, "---|");
+    put(b, "\n");
+    for (int a = 0; a < t->n_tasks; a++) {
+        int best = best_method(t, a);
+        put(b, "| %s |", t->tasks[a]);
+        for (int m = 0; m < t->n_methods; m++) {
+            if (!t->n[a][m]) {
+                put(b, " – |");
+                continue;
+            }
+            char c[64];
+            cell_text(&t->st[a][m], c, sizeof c);
+            put(b, " %s%s%s%s |", m == best ? "**" : "", c, m == best ? "**" : "", t->st[a][m].negative_transfer ? " ↓" : "");
+        }
+        put(b, "\n");
+    }
+    put(b, "\n");
+    footer(t, b, "**Bold**", "↓", "");
+}
+
+static void latex_escape(struct buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (s[0] == '-' && s[1] == '>') {
+            put(b, "$\\rightarrow$");
+            s++;
+        } else if (*s == '_' || *s == '%' || *s == '&' || *s == '#' || *s == '$') {
+            put(b, "\\%c", *s);
+        } else {
+            put(b, "%c", *s);
+        }
+    }
+}
+
+static void latex(const ferry_table_t *t, struct buf *b)
+{
+    put(b, "\\begin{tabular}{l");
+    for (int m = 0; m < t->n_methods; m++) put(b, "c");
+    put(b, "}\n\\toprule\nTask");
+    for (int m = 0; m < t->n_methods; m++) {
+        put(b, " & ");
+        latex_escape(b, t->methods[m]);
+    }
+    put(b, " \\\\\n\\midrule\n");
+    for (int a = 0; a < t->n_tasks; a++) {
+        int best = best_method(t, a);
+        latex_escape(b, t->tasks[a]);
+        for (int m = 0; m < t->n_methods; m++) {
+            const ferry_cell_stats *c = &t->st[a][m];
+            if (!t->n[a][m]) {
+                put(b, " & --");
+                continue;
+            }
+            put(b, " & %s%.2f", m == best ? "\\textbf{" : "", c->mean);
+            if (c->ci95 == c->ci95) put(b, " $\\pm$ %.2f", c->ci95);
+            put(b, "%s%s", m == best ? "}" : "", c->negative_transfer ? "$^\\downarrow$" : "");
+        }
+        put(b, " \\\\\n");
+    }
+    put(b, "\\bottomrule\n\\end{tabular}\n");
+    footer(t, b, "Bold", "$\\downarrow$", "% ");
+}
+
+static void csv(const ferry_table_t *t, struct buf *b)
+{
+    put(b, "task,method,n,mean,sd,ci95,diff_vs_baseline,t,p,negative_transfer,selection,baseline\n");
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int m = 0; m < t->n_methods; m++) {
+            if (!t->n[a][m]) continue;
+            const ferry_cell_stats *c = &t->st[a][m];
+            put(b, "%s,%s,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%d,%s,%s\n", t->tasks[a], t->methods[m], c->n, c->mean, c->sd,
+                c->ci95, c->diff_mean, c->t, c->p, c->negative_transfer, ferry_select_name(t->rule), t->baseline);
+        }
+}
+
+static json_t *num(double v) { return v == v && isfinite(v) ? json_real(v) : json_null(); }
+
+static void json_out(const ferry_table_t *t, struct buf *b)
+{
+    json_t *root = json_object(), *cells = json_array();
+    json_object_set_new(root, "selection", json_string(ferry_select_name(t->rule)));
+    json_object_set_new(root, "baseline", json_string(t->baseline));
+    json_object_set_new(root, "metric", json_string("target-test accuracy (%)"));
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int m = 0; m < t->n_methods; m++) {
+            if (!t->n[a][m]) continue;
+            const ferry_cell_stats *c = &t->st[a][m];
+            json_t *runs = json_array();
+            for (int k = 0; k < t->n[a][m]; k++)
+                json_array_append_new(runs, json_pack("{s:I, s:o, s:i}", "seed", (json_int_t)t->seeds[a][m][k],
+                                                      "target_test", num(t->value[a][m][k]), "epoch",
+                                                      t->epoch[a][m][k]));
+            json_array_append_new(cells, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "task",
+                                                   t->tasks[a], "method", t->methods[m], "n", c->n, "mean",
+                                                   num(c->mean), "sd", num(c->sd), "ci95", num(c->ci95), "diff",
+                                                   num(c->diff_mean), "t", num(c->t), "p", num(c->p),
+                                                   "negative_transfer", c->negative_transfer, "runs", runs));
+        }
+    json_object_set_new(root, "cells", cells);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (s) put(b, "%s\n", s);
+    free(s);
+    json_decref(root);
+}
+
+ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const char *path)
+{
+    struct buf b = {0};
+    if (!strcmp(format, "md") || !strcmp(format, "markdown")) markdown(t, &b);
+    else if (!strcmp(format, "latex") || !strcmp(format, "tex")) latex(t, &b);
+    else if (!strcmp(format, "csv")) csv(t, &b);
+    else if (!strcmp(format, "json")) json_out(t, &b);
+    else return ferry_error(FERRY_ERR_INVALID, "unknown format '%s' (md, latex, csv, json)", format);
+    ferry_status s = FERRY_OK;
+    if (!b.s) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    if (path) s = ferry_write_file_atomic(path, b.s, b.n);
+    else fwrite(b.s, 1, b.n, stdout);
+    free(b.s);
+    return s;
+}
+
+/* ---- plots ---------------------------------------------------------------------------------------------- */
+
+static void file_safe(const char *in, char *out, size_t n)
+{
+    size_t k = 0;
+    for (const char *p = in; *p && k + 4 < n; p++) {
+        if (p[0] == '-' && p[1] == '>') {
+            memcpy(out + k, "-to-", 4);
+            k += 4;
+            p++;
+        } else {
+            out[k++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                               *p == '-' || *p == '_' || *p == '.'
+                           ? *p
+                           : '_';
+        }
+    }
+    out[k] = '\0';
+}
+
+static ferry_status run_gnuplot(const char *script_path)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", script_path);
+    FILE *p = popen(cmd, "r");
+    if (!p) return ferry_error(FERRY_ERR_IO, "cannot run gnuplot");
+    char out[2048] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    if (rc == 127 * 256 || strstr(out, "not found"))
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "gnuplot is not installed (Debian package gnuplot-nox)");
+    if (rc != 0) return ferry_error(FERRY_ERR_IO, "gnuplot failed on %s: %s", script_path, out);
+    return FERRY_OK;
+}
+
+static ferry_status write_text(const char *path, const struct buf *b)
+{
+    return ferry_write_file_atomic(path, b->s ? b->s : "", b->n);
+}
+
+ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
+                                const char *dir)
+{
+    ferry_table_t *t;
+    ferry_status s = ferry_table_build(rows, n, rule, baseline, &t);
+    if (s) return s;
+    mkdir(dir, 0755);
+    char path[4096], script[4096];
+    /* (a) accuracy per task and method with 95% intervals */
+    struct buf d = {0}, g = {0};
+    put(&d, "task");
+    for (int m = 0; m < t->n_methods; m++) put(&d, " \"%s\" ci", t->methods[m]);
+    put(&d, "\n");
+    for (int a = 0; a < t->n_tasks; a++) {
+        put(&d, "\"%s\"", t->tasks[a]);
+        for (int m = 0; m < t->n_methods; m++) {
+            const ferry_cell_stats *c = &t->st[a][m];
+            put(&d, " %.4f %.4f", t->n[a][m] ? c->mean : 0.0, c->ci95 == c->ci95 ? c->ci95 : 0.0);
+        }
+        put(&d, "\n");
+    }
+    snprintf(path, sizeof path, "%s/accuracy.dat", dir);
+    if ((s = write_text(path, &d))) goto done;
+    for (int fmt = 0; fmt < 2 && !s; fmt++) {
+        g.n = 0;
+        put(&g, "set terminal %s size %s\nset output '%s/accuracy.%s'\n", fmt ? "svg" : "pngcairo",
+            fmt ? "900,500" : "1200,650", dir, fmt ? "svg" : "png");
+        put(&g, "set title 'Target-test accuracy (mean and 95%% interval over seeds; selection: %s)'\n",
+            ferry_select_name(rule));
+        put(&g, "set style data histogram\nset style histogram errorbars gap 2 lw 1\nset style fill solid 0.6 border -1\n"
+                "set ylabel 'accuracy (%%)'\nset yrange [0:100]\nset key outside right top\nset grid ytics\n"
+                "set xtics noenhanced\nset key noenhanced\n");
+        put(&g, "plot ");
+        for (int m = 0; m < t->n_methods; m++)
+            put(&g, "%s'%s/accuracy.dat' using %d:%d%s title columnheader(%d)", m ? ", " : "", dir, 2 + 2 * m, 3 + 2 * m,
+                m ? "" : ":xtic(1)", 2 + 2 * m);
+        put(&g, "\n");
+        snprintf(script, sizeof script, "%s/accuracy-%s.gp", dir, fmt ? "svg" : "png");
+        if (!(s = write_text(script, &g))) s = run_gnuplot(script);
+    }
+    /* (b) learning curves: mean target-test accuracy per epoch, one file per task */
+    for (int a = 0; a < t->n_tasks && !s; a++) {
+        char safe[128];
+        file_safe(t->tasks[a], safe, sizeof safe);
+        int max_e = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(rows[i].task, t->tasks[a]) && rows[i].n_epochs > max_e) max_e = rows[i].n_epochs;
+        d.n = 0;
+        put(&d, "epoch");
+        for (int m = 0; m < t->n_methods; m++) put(&d, " \"%s\"", t->methods[m]);
+        put(&d, "\n");
+        for (int e = 0; e < max_e; e++) {
+            put(&d, "%d", e + 1);
+            for (int m = 0; m < t->n_methods; m++) {
+                double sum = 0;
+                int cnt = 0;
+                for (int i = 0; i < n; i++)
+                    if (!strcmp(rows[i].task, t->tasks[a]) && !strcmp(rows[i].method, t->methods[m]) && e < rows[i].n_epochs) {
+                        sum += 100 * rows[i].target_test[e];
+                        cnt++;
+                    }
+                if (cnt) put(&d, " %.4f", sum / cnt);
+                else put(&d, " NaN");
+            }
+            put(&d, "\n");
+        }
+        snprintf(path, sizeof path, "%s/curves-%s.dat", dir, safe);
+        if ((s = write_text(path, &d))) break;
+        for (int fmt = 0; fmt < 2 && !s; fmt++) {
+            g.n = 0;
+            put(&g, "set terminal %s size %s\nset output '%s/curves-%s.%s'\n", fmt ? "svg" : "pngcairo",
+                fmt ? "800,500" : "1000,600", dir, safe, fmt ? "svg" : "png");
+            put(&g, "set title '%s: target-test accuracy per epoch (mean over seeds)' noenhanced\n", t->tasks[a]);
+            put(&g, "set xlabel 'epoch'\nset ylabel 'accuracy (%%)'\nset key outside right top noenhanced\nset grid\n");
+            put(&g, "plot for [i=2:%d] '%s' using 1:i with linespoints title columnheader(i)\n", 1 + t->n_methods, path);
+            snprintf(script, sizeof script, "%s/curves-%s-%s.gp", dir, safe, fmt ? "svg" : "png");
+            if (!(s = write_text(script, &g))) s = run_gnuplot(script);
+        }
+    }
+done:
+    free(d.s);
+    free(g.s);
+    ferry_table_free(t);
+    return s;
+}

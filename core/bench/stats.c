@@ -1,0 +1,69 @@
+/* Model selection and statistics over seeds (GSL's t distribution). */
+#include "error.h"
+#include "ferry/bench.h"
+
+#include <gsl/gsl_cdf.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const select_names[] = {"source-val", "target-val", "last"};
+
+const char *ferry_select_name(ferry_select s) { return (unsigned)s < 3 ? select_names[s] : "?"; }
+
+ferry_status ferry_select_parse(const char *s, ferry_select *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, select_names[i])) {
+            *out = (ferry_select)i;
+            return FERRY_OK;
+        }
+    return ferry_error(FERRY_ERR_INVALID, "unknown selection rule '%s' (source-val, target-val, last)", s);
+}
+
+double ferry_select_target_test(const ferry_run_row *run, ferry_select rule, int *epoch)
+{
+    int best = run->n_epochs - 1;
+    if (rule != FERRY_SELECT_LAST && run->n_epochs > 0) {
+        const double *m = rule == FERRY_SELECT_SOURCE_VAL ? run->source_val : run->target_val;
+        best = 0;
+        for (int e = 1; e < run->n_epochs; e++)
+            if (m[e] > m[best]) best = e; /* ties: the earliest epoch */
+    }
+    if (epoch) *epoch = best + 1;
+    return best >= 0 ? run->target_test[best] : 0.0 / 0.0;
+}
+
+void ferry_stats_cell(const double *x, const double *base, int n, ferry_cell_stats *out)
+{
+    const double nan = 0.0 / 0.0;
+    *out = (ferry_cell_stats){.n = n, .mean = nan, .sd = nan, .ci95 = nan, .diff_mean = nan, .t = nan, .p = nan};
+    if (n < 1) return;
+    double s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    out->mean = s / n;
+    if (n > 1) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (x[i] - out->mean) * (x[i] - out->mean);
+        out->sd = sqrt(ss / (n - 1));
+        out->ci95 = gsl_cdf_tdist_Pinv(0.975, n - 1) * out->sd / sqrt((double)n);
+    }
+    if (!base) return;
+    double ds = 0;
+    for (int i = 0; i < n; i++) ds += x[i] - base[i];
+    out->diff_mean = ds / n;
+    if (n < 2) return;
+    double dss = 0;
+    for (int i = 0; i < n; i++) {
+        double d = x[i] - base[i] - out->diff_mean;
+        dss += d * d;
+    }
+    const double sd = sqrt(dss / (n - 1));
+    if (sd == 0) { /* identical differences on every seed */
+        out->t = out->diff_mean == 0 ? 0 : copysign(1.0 / 0.0, out->diff_mean);
+        out->p = out->diff_mean == 0 ? 1.0 : 0.0;
+    } else {
+        out->t = out->diff_mean / (sd / sqrt((double)n));
+        out->p = 2.0 * gsl_cdf_tdist_Q(fabs(out->t), n - 1);
+    }
+    out->negative_transfer = out->diff_mean < 0 && out->p < 0.05;
+}

@@ -1,0 +1,106 @@
+/* ferry results: tables, plots, exports and merges of a results store. */
+#include "ferry/bench.h"
+#include "ferry/ferry.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: ferry results table  [--db PATH] [--suite NAME] [--select RULE] [--baseline M]\n"
+               "                            [--format md|latex|csv|json] [--out FILE]\n"
+               "       ferry results plot   [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
+               "       ferry results export --format csv|json --out FILE [--db PATH] [--suite NAME]\n"
+               "       ferry results merge  DST.db SRC.db [SRC.db ...]\n"
+               "\n"
+               "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
+               "target-val (an oracle: labelled target validation), last. The target test set never\n"
+               "selects anything. Default store: results/ferry.db.\n");
+    return f == stdout ? 0 : 2;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "ferry results %s: %s\n", what, ferry_last_error());
+    return 1;
+}
+
+int ferry_cli_results(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) return usage(argc < 2 ? stderr : stdout);
+    const char *sub = argv[1];
+    if (!strcmp(sub, "merge")) {
+        if (argc < 4) return usage(stderr);
+        ferry_results_t *dst;
+        if (ferry_results_open(argv[2], true, &dst)) return fail("merge");
+        for (int i = 3; i < argc; i++)
+            if (ferry_results_merge(dst, argv[i])) {
+                ferry_results_close(dst);
+                return fail("merge");
+            }
+        ferry_results_close(dst);
+        printf("merged %d store%s into %s\n", argc - 3, argc == 4 ? "" : "s", argv[2]);
+        return 0;
+    }
+    if (strcmp(sub, "table") && strcmp(sub, "plot") && strcmp(sub, "export")) {
+        fprintf(stderr, "ferry results: unknown subcommand '%s'\n", sub);
+        return usage(stderr);
+    }
+    const char *db = "results/ferry.db", *suite = NULL, *format = !strcmp(sub, "export") ? NULL : "md",
+               *out = NULL, *baseline = "source-only";
+    ferry_select rule = FERRY_SELECT_SOURCE_VAL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "ferry results %s: %s needs a value\n", sub, a);
+            return 2;
+        }
+        if (!strcmp(a, "--db")) db = v;
+        else if (!strcmp(a, "--suite")) suite = v;
+        else if (!strcmp(a, "--format")) format = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--baseline")) baseline = v;
+        else if (!strcmp(a, "--select")) {
+            if (ferry_select_parse(v, &rule)) return fail(sub);
+        } else {
+            fprintf(stderr, "ferry results %s: unknown option '%s'\n", sub, a);
+            return usage(stderr);
+        }
+        i++;
+    }
+    if (!strcmp(sub, "plot") && !out) {
+        fprintf(stderr, "ferry results plot: --out DIR is required\n");
+        return 2;
+    }
+    if (!strcmp(sub, "export") && (!format || !out)) {
+        fprintf(stderr, "ferry results export: --format csv|json and --out FILE are required\n");
+        return 2;
+    }
+    ferry_results_t *r;
+    ferry_run_row *rows = NULL;
+    int n = 0;
+    if (ferry_results_open(db, false, &r)) return fail(sub);
+    ferry_status s = ferry_results_runs(r, suite, &rows, &n);
+    ferry_results_close(r);
+    if (s) return fail(sub);
+    if (n == 0) {
+        fprintf(stderr, "ferry results %s: no finished runs in %s%s%s\n", sub, db, suite ? " for suite " : "",
+                suite ? suite : "");
+        free(rows);
+        return 1;
+    }
+    if (!strcmp(sub, "plot")) {
+        s = ferry_results_plot(rows, n, rule, baseline, out);
+        if (!s) printf("wrote %s/accuracy.png, %s/accuracy.svg and the learning curves %s/curves-*.{png,svg}\n", out, out, out);
+    } else {
+        ferry_table_t *t;
+        s = ferry_table_build(rows, n, rule, baseline, &t);
+        if (!s) s = ferry_table_write(t, format, out);
+        if (!s && out) printf("wrote %s\n", out);
+        ferry_table_free(t);
+    }
+    free(rows);
+    return s ? fail(sub) : 0;
+}
