@@ -1,0 +1,177 @@
+/* Model selection, statistics and reports of the benchmark harness against values computed
+ * independently (by hand, with the t quantile and the df = 2 closed form written out here). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/ferry.h"
+#include "ferry/bench.h"
+#include "ferry/io.h"
+
+Test(stats, mean_sd_and_t_interval)
+{
+    const double x[3] = {80.1, 82.3, 79.8};
+    ferry_cell_stats c;
+    ferry_stats_cell(x, NULL, 3, &c);
+    const double mean = (80.1 + 82.3 + 79.8) / 3;
+    const double sd = sqrt((pow(80.1 - mean, 2) + pow(82.3 - mean, 2) + pow(79.8 - mean, 2)) / 2);
+    const double t975_df2 = 4.302652729749464; /* Student t, 97.5th percentile, 2 degrees of freedom */
+    cr_assert_float_eq(c.mean, mean, 1e-12);
+    cr_assert_float_eq(c.sd, sd, 1e-12);
+    cr_assert_float_eq(c.ci95, t975_df2 * sd / sqrt(3.0), 1e-9);
+    cr_assert_float_eq(c.ci95, 3.3910, 1e-3); /* by hand */
+}
+
+Test(stats, paired_t_test)
+{
+    const double x[3] = {85, 87, 86}, base[3] = {80, 83, 81}; /* differences 5, 4, 5 */
+    ferry_cell_stats c;
+    ferry_stats_cell(x, base, 3, &c);
+    cr_assert_float_eq(c.diff_mean, 14.0 / 3, 1e-12);
+    cr_assert_float_eq(c.t, 14.0, 1e-9); /* mean 14/3 over sd sqrt(1/3) / sqrt(3) */
+    const double p = 1 - 14.0 / sqrt(2 + 14.0 * 14.0); /* two-sided, df = 2: 1 - |t| / sqrt(2 + t²) */
+    cr_assert_float_eq(c.p, p, 1e-9);
+    cr_assert_not(c.negative_transfer);
+}
+
+static void row(ferry_run_row *r, const char *task, const char *method, uint64_t seed, double acc)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->task, sizeof r->task, "%s", task);
+    snprintf(r->method, sizeof r->method, "%s", method);
+    r->seed = seed;
+    r->n_epochs = 2;
+    r->source_val[0] = 0.5;
+    r->source_val[1] = 0.9;
+    r->target_test[0] = 0.01;
+    r->target_test[1] = acc / 100;
+    r->target_val[0] = r->target_val[1] = 0.5;
+}
+
+/* source-only around 80, "worse" 5 points below on every seed, "better" 2 above, "same" within noise */
+static int planted(ferry_run_row *rows)
+{
+    static const double base[5] = {80.0, 81.0, 79.0, 80.5, 80.2}, noise[5] = {0.3, -0.2, 0.1, -0.4, 0.2};
+    int n = 0;
+    for (int s = 0; s < 5; s++) {
+        row(&rows[n++], "a->b", "source-only", (uint64_t)s + 1, base[s]);
+        row(&rows[n++], "a->b", "worse", (uint64_t)s + 1, base[s] - 5 + noise[s]);
+        row(&rows[n++], "a->b", "better", (uint64_t)s + 1, base[s] + 2 + noise[s]);
+        row(&rows[n++], "a->b", "same", (uint64_t)s + 1, base[s] + noise[s] * 3);
+    }
+    return n;
+}
+
+Test(stats, planted_negative_transfer_is_flagged)
+{
+    ferry_run_row *rows = calloc(20, sizeof *rows);
+    int n = planted(rows);
+    ferry_table_t *t;
+    cr_assert_eq(ferry_table_build(rows, n, FERRY_SELECT_SOURCE_VAL, "source-only", &t), FERRY_OK);
+    const ferry_cell_stats *w = ferry_table_cell(t, "a->b", "worse"), *b = ferry_table_cell(t, "a->b", "better"),
+                           *s = ferry_table_cell(t, "a->b", "same");
+    cr_assert(w && b && s);
+    cr_assert(w->negative_transfer, "p = %g", w->p);
+    cr_assert_float_eq(w->diff_mean, -5.0, 1e-9);
+    cr_assert_not(b->negative_transfer);
+    cr_assert_not(s->negative_transfer, "p = %g", s->p);
+    ferry_table_free(t);
+    free(rows);
+}
+
+Test(stats, selection_rules_never_use_the_test_set)
+{
+    ferry_run_row r;
+    memset(&r, 0, sizeof r);
+    r.n_epochs = 4;
+    const double sv[4] = {0.5, 0.9, 0.9, 0.8}, tv[4] = {0.6, 0.7, 0.65, 0.95}, tt[4] = {0.99, 0.2, 0.3, 0.4};
+    memcpy(r.source_val, sv, sizeof sv);
+    memcpy(r.target_val, tv, sizeof tv);
+    memcpy(r.target_test, tt, sizeof tt);
+    int e;
+    cr_assert_float_eq(ferry_select_target_test(&r, FERRY_SELECT_SOURCE_VAL, &e), 0.2, 1e-12);
+    cr_assert_eq(e, 2, "ties go to the earliest epoch");
+    cr_assert_float_eq(ferry_select_target_test(&r, FERRY_SELECT_TARGET_VAL, &e), 0.4, 1e-12);
+    cr_assert_eq(e, 4);
+    cr_assert_float_eq(ferry_select_target_test(&r, FERRY_SELECT_LAST, &e), 0.4, 1e-12);
+    ferry_select s;
+    cr_assert_eq(ferry_select_parse("target-val", &s), FERRY_OK);
+    cr_assert_eq(s, FERRY_SELECT_TARGET_VAL);
+    cr_assert_neq(ferry_select_parse("test", &s), FERRY_OK);
+}
+
+static char *slurp(const char *path)
+{
+    void *d;
+    size_t n;
+    cr_assert_eq(ferry_read_file(path, &d, &n), FERRY_OK, "%s", ferry_last_error());
+    char *s = realloc(d, n + 1);
+    s[n] = '\0';
+    return s;
+}
+
+Test(report, tables_in_every_format)
+{
+    ferry_run_row *rows = calloc(20, sizeof *rows);
+    int n = planted(rows);
+    ferry_table_t *t;
+    cr_assert_eq(ferry_table_build(rows, n, FERRY_SELECT_SOURCE_VAL, NULL, &t), FERRY_OK);
+    char dir[] = "/tmp/ferry-report-XXXXXX", path[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.md", dir);
+    cr_assert_eq(ferry_table_write(t, "md", path), FERRY_OK);
+    char *md = slurp(path);
+    cr_assert(strstr(md, "| task | source-only |") != NULL, "%s", md); /* the baseline first */
+    cr_assert(strstr(md, "**82.") != NULL, "the best method in bold: %s", md);
+    cr_assert(strstr(md, "↓") != NULL && strstr(md, "source-val") != NULL && strstr(md, "selects nothing") != NULL);
+    snprintf(path, sizeof path, "%s/t.tex", dir);
+    cr_assert_eq(ferry_table_write(t, "latex", path), FERRY_OK);
+    char *tex = slurp(path);
+    cr_assert(strstr(tex, "\\textbf{") && strstr(tex, "a$\\rightarrow$b") && strstr(tex, "$^\\downarrow$"), "%s", tex);
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    cr_assert_eq(ferry_table_write(t, "csv", path), FERRY_OK);
+    char *csv = slurp(path);
+    cr_assert(strstr(csv, "task,method,n,mean,sd,ci95") == csv && strstr(csv, "a->b,worse,5,") != NULL, "%s", csv);
+    snprintf(path, sizeof path, "%s/t.json", dir);
+    cr_assert_eq(ferry_table_write(t, "json", path), FERRY_OK);
+    char *js = slurp(path);
+    cr_assert(strstr(js, "\"negative_transfer\": true") != NULL && strstr(js, "\"selection\": \"source-val\"") != NULL,
+              "%s", js);
+    cr_assert_neq(ferry_table_write(t, "xlsx", path), FERRY_OK);
+    free(md);
+    free(tex);
+    free(csv);
+    free(js);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    cr_assert_eq(system(path), 0);
+    ferry_table_free(t);
+    free(rows);
+}
+
+Test(report, plots_with_gnuplot)
+{
+    if (system("command -v gnuplot > /dev/null 2>&1") != 0) {
+        const char *req = getenv("FERRY_REQUIRE_GNUPLOT");
+        if (!req || strcmp(req, "1")) cr_skip_test("gnuplot is not installed (gnuplot-nox)");
+        cr_assert_fail("gnuplot is not installed");
+    }
+    ferry_run_row *rows = calloc(20, sizeof *rows);
+    int n = planted(rows);
+    char dir[] = "/tmp/ferry-plot-XXXXXX", path[128];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(ferry_results_plot(rows, n, FERRY_SELECT_SOURCE_VAL, NULL, dir), FERRY_OK, "%s", ferry_last_error());
+    const char *files[] = {"accuracy.png", "accuracy.svg", "curves-a-to-b.png", "curves-a-to-b.svg"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        char *s = slurp(path);
+        if (strstr(files[i], ".png")) cr_assert(memcmp(s, "\x89PNG", 4) == 0, "%s is not a PNG", path);
+        else cr_assert(strstr(s, "<svg") != NULL, "%s is not an SVG", path);
+        free(s);
+    }
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    cr_assert_eq(system(path), 0);
+    free(rows);
+}

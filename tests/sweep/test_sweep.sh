@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Sweeps end to end on a small configuration (MNIST->Optdigits, 1 epoch per run):
+#  - bad input is refused before any run starts (YAML, task, method, hyperparameter, range, store);
+#  - a sweep killed with SIGKILL in the middle of a run and restarted equals an uninterrupted one;
+#  - two shards run separately and merged equal the unsharded sweep; merging twice changes nothing;
+#  - mpirun -n 2 (Open MPI) gives the same merged store.
+# usage: test_sweep.sh FERRY DBDUMP
+set -uo pipefail
+ferry=$1
+dump=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass=0
+check() {
+    local what=$1
+    shift
+    if "$@"; then pass=$((pass + 1)); else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+refused() { # description, expected text, bench arguments...: non-zero exit, the text, no store made
+    local what=$1 text=$2
+    shift 2
+    local out
+    out=$("$ferry" bench "$@" --db "$tmp/refused.db" 2>&1)
+    local rc=$?
+    if [ $rc -ne 0 ] && grep -q -- "$text" <<< "$out" && [ ! -e "$tmp/refused.db" ]; then pass=$((pass + 1)); else
+        echo "FAIL: $what (exit $rc): $out"; fails=$((fails + 1)); fi
+}
+
+cat > "$tmp/small.yaml" <<'YAML'
+name: small
+tasks: [mnist->optdigits]
+methods: [source-only, dann]
+seeds: [1, 2]
+epochs: 1
+batch: 128
+YAML
+printf 'name: bad\ntasks: [mnist->optdigits\n' > "$tmp/bad.yaml"
+printf 'name: x\nmethods: [source-only]\nwobble: 3\n' > "$tmp/key.yaml"
+refused "malformed YAML names the file and line" "bad.yaml:" "$tmp/bad.yaml"
+refused "unknown key" "unknown key 'wobble'" "$tmp/key.yaml"
+refused "unknown task" "unknown task 'mnist->nowhere'" "$tmp/small.yaml" "tasks=mnist->nowhere"
+refused "unknown method" "no method 'magic'" "$tmp/small.yaml" "methods=magic"
+refused "unknown hyperparameter" "no hyperparameter 'zeta'" "$tmp/small.yaml" "dann.zeta=1"
+refused "out-of-range value" "out of range" "$tmp/small.yaml" "dann.gamma=-5"
+refused "missing config file" "small-not-here.yaml" "$tmp/small-not-here.yaml"
+mkdir -p "$tmp/ro" && chmod 555 "$tmp/ro"
+if [ "$(id -u)" -ne 0 ]; then
+    refused "unwritable store" "cannot" "$tmp/small.yaml" --db "$tmp/ro/x.db"
+fi
+out=$("$ferry" bench "$tmp/small.yaml" --db /proc/ferry.db --no-table 2>&1)
+check "unwritable store: a clear error before any run ($out)" bash -c "[ -n '$out' ] && grep -q '/proc/ferry.db' <<< '$out' && ! grep -q 'target test' <<< '$out'"
+
+# Without the data (and without FERRY_REQUIRE_DATA) the sweeps are skipped.
+if [ ! -f "${FERRY_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}/mnist/0.json" ] && [ -z "${FERRY_REQUIRE_DATA:-}" ]; then
+    echo "MNIST not fetched: skipping the sweeps"
+    echo "sweep: $pass passed, $fails failed"
+    exit $((fails ? 1 : 77))
+fi
+
+run() { "$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" "$@"; }
+run --db "$tmp/full.db" > "$tmp/full.log" 2>&1
+check "uninterrupted sweep" test "$("$dump" "$tmp/full.db" | tail -n 1)" = "runs 4"
+
+# killed while a run is in flight, then resumed
+run --db "$tmp/killed.db" > "$tmp/killed.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do grep -q '\[1/4\]' "$tmp/killed.log" && break; sleep 0.1; done
+sleep 0.5
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "the killed sweep left an unfinished store" bash -c "[ \"\$('$dump' '$tmp/killed.db' | tail -n 1)\" != 'runs 4' ]"
+run --db "$tmp/killed.db" > "$tmp/resumed.log" 2>&1
+check "resume skips finished runs" grep -q 'already done' "$tmp/resumed.log"
+check "resumed store equals the uninterrupted one" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/killed.db")
+
+# shards
+run --db "$tmp/s0.db" --shard 0/2 > /dev/null 2>&1
+run --db "$tmp/s1.db" --shard 1/2 > /dev/null 2>&1
+"$ferry" results merge "$tmp/merged.db" "$tmp/s0.db" "$tmp/s1.db" > /dev/null
+check "two shards merged equal the whole sweep" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/merged.db")
+"$ferry" results merge "$tmp/merged.db" "$tmp/s0.db" "$tmp/s1.db" > /dev/null
+check "merging twice changes nothing" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/merged.db")
+
+# Open MPI: each rank takes its shard; rank 0 merges
+if command -v mpirun > /dev/null; then
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+        mpirun -n 2 "$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" --db "$tmp/mpi.db" \
+        > "$tmp/mpi.log" 2>&1
+    check "mpirun -n 2 gives the same merged store" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/mpi.db")
+else
+    echo "FAIL: mpirun not installed (openmpi-bin)"
+    fails=$((fails + 1))
+fi
+
+echo "sweep: $pass passed, $fails failed"
+[ "$fails" -eq 0 ]
