@@ -58,6 +58,19 @@ static inline ferry_status dann_lenet_init(struct dann_lenet *d, ferry_backend_t
     return ferry_graph_init(ctx, be, &d->g);
 }
 
+/* A batch of uniform random pixels (throughput does not depend on image content) and labels i mod 10. */
+static inline void dann_lenet_random_batch(int bs, uint64_t seed, float *xs, float *xt, int32_t *ys)
+{
+    ferry_rng_t *rng;
+    ferry_rng_init(seed, &rng);
+    for (int i = 0; i < bs * 784; i++) {
+        xs[i] = (float)ferry_rng_uniform(rng, 0, 1);
+        xt[i] = (float)ferry_rng_uniform(rng, 0, 1);
+    }
+    for (int i = 0; i < bs; i++) ys[i] = i % 10;
+    ferry_rng_free(rng);
+}
+
 /* Uploads a batch (xs, xt: bs×784 floats; ys: bs labels) and the domain labels. */
 static inline ferry_status dann_lenet_set_batch(struct dann_lenet *d, const float *xs, const float *xt,
                                                 const int32_t *ys)

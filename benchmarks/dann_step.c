@@ -31,15 +31,9 @@ int main(int argc, char **argv)
     ferry_backend_t *be;
     struct dann_lenet d = {0};
     if (ferry_backend_cpu_init(threads, &be) || dann_lenet_init(&d, be, BS, 1)) die("set-up");
-    ferry_rng_t *rng;
-    ferry_rng_init(2, &rng);
     static float xs[BS * 784], xt[BS * 784];
     int32_t ys[BS];
-    for (int i = 0; i < BS * 784; i++) {
-        xs[i] = (float)ferry_rng_uniform(rng, 0, 1);
-        xt[i] = (float)ferry_rng_uniform(rng, 0, 1);
-    }
-    for (int i = 0; i < BS; i++) ys[i] = i % 10;
+    dann_lenet_random_batch(BS, 2, xs, xt, ys);
     int warmup = 5;
     double t0 = 0;
     float loss = 0;
@@ -58,7 +52,6 @@ int main(int argc, char **argv)
            info.unpacked_bytes / 1024, (double)loss);
     printf("step_ms=%.3f\n", 1e3 * dt / steps);
     printf("images_per_s=%.0f\n", 2.0 * BS * steps / dt);
-    ferry_rng_free(rng);
     dann_lenet_free(&d);
     ferry_backend_free(be);
     return 0;

@@ -33,16 +33,9 @@ static int bench_step(const char *dev, ferry_backend_t *be, int steps)
 {
     struct dann_lenet d = {0};
     if (dann_lenet_init(&d, be, BS, 1)) return failed(dev, "DANN-LeNet set-up");
-    ferry_rng_t *rng;
-    ferry_rng_init(2, &rng);
     static float xs[BS * 784], xt[BS * 784];
     int32_t ys[BS];
-    for (int i = 0; i < BS * 784; i++) {
-        xs[i] = (float)ferry_rng_uniform(rng, 0, 1);
-        xt[i] = (float)ferry_rng_uniform(rng, 0, 1);
-    }
-    for (int i = 0; i < BS; i++) ys[i] = i % 10;
-    ferry_rng_free(rng);
+    dann_lenet_random_batch(BS, 2, xs, xt, ys);
     float loss = 0;
     int warmup = 3;
     ferry_backend_stats s0, s1;

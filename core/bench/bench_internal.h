@@ -23,6 +23,8 @@ ferry_status ferry_results_begin(ferry_results_t *r, const struct run_begin *b);
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
                                   const double *step_ms, const char *error);
+/* "mnist->optdigits" -> "mnist-to-optdigits": a task name made safe for a file name. */
+void ferry_bench_file_safe(const char *in, char *out, size_t n);
 /* "2026-11-22T09:41:03Z" */
 void ferry_bench_now_iso(char *buf, size_t n);
 

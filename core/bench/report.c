@@ -1,7 +1,6 @@
 /* Reports of a results store: the tasks × methods table (markdown, LaTeX, CSV, JSON) and plots made
  * with gnuplot (accuracy with 95% intervals; learning curves). */
-#include "error.h"
-#include "ferry/bench.h"
+#include "bench_internal.h"
 #include "ferry/io.h"
 
 #include <jansson.h>
@@ -274,24 +273,6 @@ ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const
 
 /* ---- plots ---------------------------------------------------------------------------------------------- */
 
-static void file_safe(const char *in, char *out, size_t n)
-{
-    size_t k = 0;
-    for (const char *p = in; *p && k + 4 < n; p++) {
-        if (p[0] == '-' && p[1] == '>') {
-            memcpy(out + k, "-to-", 4);
-            k += 4;
-            p++;
-        } else {
-            out[k++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                               *p == '-' || *p == '_' || *p == '.'
-                           ? *p
-                           : '_';
-        }
-    }
-    out[k] = '\0';
-}
-
 static ferry_status run_gnuplot(const char *script_path)
 {
     char cmd[4200];
@@ -356,7 +337,7 @@ ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select r
     /* (b) learning curves: mean target-test accuracy per epoch, one file per task */
     for (int a = 0; a < t->n_tasks && !s; a++) {
         char safe[128];
-        file_safe(t->tasks[a], safe, sizeof safe);
+        ferry_bench_file_safe(t->tasks[a], safe, sizeof safe);
         int max_e = 0;
         for (int i = 0; i < n; i++)
             if (!strcmp(rows[i].task, t->tasks[a]) && rows[i].n_epochs > max_e) max_e = rows[i].n_epochs;

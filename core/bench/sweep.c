@@ -80,8 +80,7 @@ static void on_progress(const ferry_progress *p, void *user)
 
 static void sha256_hex(const char *s, char out[65]) { ferry_sha256_mem(s, strlen(s), out); }
 
-/* "mnist->optdigits" -> "mnist-to-optdigits" (for file names). */
-static void sanitise(const char *in, char *out, size_t n)
+void ferry_bench_file_safe(const char *in, char *out, size_t n)
 {
     size_t k = 0;
     for (const char *p = in; *p && k + 4 < n; p++) {
@@ -117,7 +116,7 @@ static ferry_status pretrained(const ferry_bench_config *c, const ferry_bench_op
                                const char *task, uint64_t seed, char *path, size_t n)
 {
     char t[256];
-    sanitise(task, t, sizeof t);
+    ferry_bench_file_safe(task, t, sizeof t);
     const char *dir = o->checkpoint_dir ? o->checkpoint_dir : "results/checkpoints";
     snprintf(path, n, "%s/%s-%s-seed%llu-epochs%d-split%llu.safetensors", dir, t, c->arch, (unsigned long long)seed,
              c->pretrain_epochs, (unsigned long long)c->split_seed);
