@@ -297,10 +297,17 @@ ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_m
         }
     for (int i = 0; i < c->n_methods; i++) {
         const ferry_method *m = ferry_methods_find(methods, c->methods[i]);
-        if (!m) return ferry_error(FERRY_ERR_NOT_FOUND, "%s: %s", src, ferry_last_error());
+        char msg[1024];
+        if (!m) {
+            snprintf(msg, sizeof msg, "%s", ferry_last_error()); /* the message buffer is reused below */
+            return ferry_error(FERRY_ERR_NOT_FOUND, "%s: %s", src, msg);
+        }
         double hp[32];
         ferry_status s = ferry_method_resolve(m, (const char *const *)c->sets, c->n_sets, hp);
-        if (s) return ferry_error(s, "%s: %s", src, ferry_last_error());
+        if (s) {
+            snprintf(msg, sizeof msg, "%s", ferry_last_error());
+            return ferry_error(s, "%s: %s", src, msg);
+        }
     }
     for (int k = 0; k < c->n_sets; k++) { /* a setting for a method that is not in the sweep */
         const char *dot = strchr(c->sets[k], '.');

@@ -40,13 +40,15 @@ void main()
 #if OP == OP_CE
         float m = X(r);
         for (uint j = 1; j < K; j++) m = max(m, X(r + j));
+        // lse − (1−eps)·x_y − eps/K·Σx, with every x taken relative to the row max m (exactly 0 for
+        // K = 1, no cancellation of a large m)
         float s = 0.0, sx = 0.0;
         for (uint j = 0; j < K; j++) {
             s += exp(X(r + j) - m);
-            sx += X(r + j);
+            sx += X(r + j) - m;
         }
         float eps = pc.f[0];
-        acc += (m + log(s)) - (1.0 - eps) * X(r + uint(y)) - eps / float(K) * sx;
+        acc += log(s) - (1.0 - eps) * (X(r + uint(y)) - m) - eps / float(K) * sx;
 #else
         uint best = 0;
         for (uint j = 1; j < K; j++)

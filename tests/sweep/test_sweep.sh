@@ -34,6 +34,7 @@ methods: [source-only, dann]
 seeds: [1, 2]
 epochs: 1
 batch: 128
+threads: 2   # explicit: a rank under mpirun sees one core, and the thread count fixes the bits
 YAML
 printf 'name: bad\ntasks: [mnist->optdigits\n' > "$tmp/bad.yaml"
 printf 'name: x\nmethods: [source-only]\nwobble: 3\n' > "$tmp/key.yaml"
@@ -85,7 +86,7 @@ check "merging twice changes nothing" cmp -s <("$dump" "$tmp/full.db") <("$dump"
 # Open MPI: each rank takes its shard; rank 0 merges
 if command -v mpirun > /dev/null; then
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
-        mpirun -n 2 "$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" --db "$tmp/mpi.db" \
+        mpirun -n 2 --bind-to none "$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" --db "$tmp/mpi.db" \
         > "$tmp/mpi.log" 2>&1
     check "mpirun -n 2 gives the same merged store" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/mpi.db")
 else

@@ -4,6 +4,7 @@
 #include "vk_ops.h"
 
 #include <math.h>
+#include <stdint.h>
 
 #define LOCAL 256
 #define REDUCE 256 /* must match FERRY_REDUCE in reduce.comp and WG in chan.comp */
@@ -40,8 +41,36 @@ static void ncs(const struct ferry_tensor *x, int64_t *n, int64_t *c, int64_t *s
     *s = x->numel / (*n * *c);
 }
 
+/* Sizes travel as int32 push constants and indices as uint: every tensor of the node must have fewer
+ * than 2^31 elements; workgroup counts must be within the device's limits (per-channel kernels use
+ * one workgroup per channel). */
+static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+                               const struct ferry_vk_plan *p)
+{
+    int64_t big = t->numel;
+    for (int j = 0; j < FERRY_MAX_SRC; j++)
+        if (t->src[j] && t->src[j]->numel > big) big = t->src[j]->numel;
+    if (big > INT32_MAX)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s on %lld elements (at most 2^31 - 1)",
+                           ferry_op_name(t->op), (long long)big);
+    for (int q = 0; q < p->n; q++)
+        for (int j = 0; j < 3; j++)
+            if (p->d[q].groups[j] > caps->max_group_count[j])
+                return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s of this size needs %u workgroups, past the "
+                                   "device's %u", ferry_op_name(t->op), p->d[q].groups[j], caps->max_group_count[j]);
+    return FERRY_OK;
+}
+
+/* A plan function: the body fills the plan, the wrapper checks it. */
 #define PLAN(name) \
-    static ferry_status name(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
+    static ferry_status name##_body(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, \
+                                    struct ferry_vk_plan *p); \
+    static ferry_status name(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p) \
+    { \
+        const ferry_status s = name##_body(t, caps, p); \
+        return s == FERRY_OK ? check_plan(t, caps, p) : s; \
+    } \
+    static ferry_status name##_body(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 
 PLAN(plan_add)
 {
