@@ -12,147 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vk_backend_util.h"
+#include "vk_compare.h"
 
-#define MAXP 4
 #define ELEM 1e-7
 #define GEMM 5e-4
 
-typedef ferry_tensor_t *(*build_fn)(ferry_ctx_t *ctx, ferry_tensor_t **p, ferry_tensor_t **aux);
-
+/* A case on both backends through the shared harness (vk_compare.h). */
 struct vcase {
     int np;
-    int ndim[MAXP];
-    int64_t shape[MAXP][4];
-    build_fn build;
+    int ndim[4];
+    int64_t shape[4][4];
+    vkc_build_fn build;
     double tol;
     bool no_grad; /* e.g. count_correct: forward only */
 };
 
-struct side {
-    ferry_backend_t *be;
-    ferry_store_t *st;
-    ferry_ctx_t *ctx;
-    ferry_graph_t *g;
-    ferry_tensor_t *p[MAXP], *aux[4], *out, *r, *loss;
-    float *outv, *grad[MAXP];
-    int64_t out_n;
-};
-
-static int64_t numel(const struct vcase *c, int i)
+static void run_case_named(const char *name, const struct vcase *v)
 {
-    int64_t n = 1;
-    for (int d = 0; d < c->ndim[i]; d++) n *= c->shape[i][d];
-    return n;
+    struct vkc_case c = {.name = name, .build = v->build, .np = v->np, .seed = 17, .tol = v->tol,
+                         .no_grad = v->no_grad};
+    for (int i = 0; i < v->np; i++) {
+        c.ndim[i] = v->ndim[i];
+        memcpy(c.shape[i], v->shape[i], sizeof c.shape[i]);
+    }
+    vkc_compare(&c);
 }
-
-/* Deterministic values in [-1, 1] away from 0, from a small LCG (same on both sides). */
-static void fill(float *v, int64_t n, uint32_t seed)
-{
-    uint32_t s = seed * 2654435761u + 1;
-    for (int64_t k = 0; k < n; k++) {
-        s = s * 1664525u + 1013904223u;
-        float u = 0.1f + 0.9f * (float)(s >> 8) / 16777216.0f;
-        v[k] = (s & 1) ? u : -u;
-    }
-}
-
-static void run_side(struct side *sd, const struct vcase *c, bool vulkan)
-{
-    memset(sd, 0, sizeof *sd);
-    if (vulkan) sd->be = vk_test_backend();
-    else cr_assert_eq(ferry_backend_cpu_init(1, &sd->be), FERRY_OK);
-    cr_assert_eq(ferry_store_init(sd->be, &sd->st), FERRY_OK);
-    cr_assert_eq(ferry_ctx_init(&sd->ctx), FERRY_OK);
-    for (int i = 0; i < c->np; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "p%d", i);
-        cr_assert_eq(ferry_store_add(sd->st, name, FERRY_F32, c->ndim[i], c->shape[i], true), FERRY_OK);
-        int64_t n = numel(c, i);
-        float *v = malloc((size_t)n * sizeof *v);
-        fill(v, n, 17u + (uint32_t)i);
-        cr_assert_eq(ferry_store_set(sd->st, i, v, (size_t)n * sizeof *v), FERRY_OK);
-        free(v);
-        sd->p[i] = ferry_param(sd->ctx, sd->st, name);
-    }
-    sd->out = c->build(sd->ctx, sd->p, sd->aux);
-    cr_assert_not_null(sd->out, "build: %s", ferry_last_error());
-    ferry_tensor_set_output(sd->out);
-    sd->out_n = ferry_tensor_numel(sd->out);
-    int64_t shape[4];
-    for (int d = 0; d < ferry_tensor_ndim(sd->out); d++) shape[d] = ferry_tensor_dim(sd->out, d);
-    if (!c->no_grad) {
-        sd->r = ferry_input(sd->ctx, "R", FERRY_F32, ferry_tensor_ndim(sd->out), shape);
-        sd->loss = ferry_sum(sd->ctx, ferry_mul(sd->ctx, sd->out, sd->r));
-        ferry_tensor_set_output(sd->loss);
-        cr_assert_eq(ferry_backward(sd->ctx, sd->loss), FERRY_OK, "%s", ferry_last_error());
-        for (int i = 0; i < c->np; i++) ferry_tensor_set_output(ferry_grad(sd->ctx, sd->p[i]));
-    }
-    cr_assert_eq(ferry_graph_init(sd->ctx, sd->be, &sd->g), FERRY_OK, "%s", ferry_last_error());
-    if (sd->r) {
-        float *rv = malloc((size_t)sd->out_n * sizeof *rv);
-        fill(rv, sd->out_n, 99);
-        cr_assert_eq(ferry_tensor_set(sd->g, sd->r, rv, (size_t)sd->out_n * sizeof *rv), FERRY_OK);
-        free(rv);
-    }
-    for (int a = 0; a < 4; a++) { /* integer inputs: labels i mod K, a dropout seed */
-        ferry_tensor_t *t = sd->aux[a];
-        if (!t || ferry_tensor_dtype(t) != FERRY_I32 || !ferry_graph_uses(sd->g, t)) continue;
-        int64_t n = ferry_tensor_numel(t);
-        int32_t *v = malloc((size_t)n * sizeof *v);
-        for (int64_t k = 0; k < n; k++) v[k] = n == 1 ? 12345 : (int32_t)((k * 7) % 10);
-        cr_assert_eq(ferry_tensor_set(sd->g, t, v, (size_t)n * sizeof *v), FERRY_OK);
-        free(v);
-    }
-    cr_assert_eq(ferry_graph_compute(sd->g), FERRY_OK, "%s", ferry_last_error());
-    sd->outv = malloc((size_t)sd->out_n * sizeof(float));
-    cr_assert_eq(ferry_tensor_get(sd->g, sd->out, sd->outv, (size_t)sd->out_n * sizeof(float)), FERRY_OK, "%s",
-                 ferry_last_error());
-    for (int i = 0; i < c->np && !c->no_grad; i++) {
-        int64_t n = numel(c, i);
-        sd->grad[i] = malloc((size_t)n * sizeof(float));
-        cr_assert_eq(ferry_tensor_get(sd->g, ferry_grad(sd->ctx, sd->p[i]), sd->grad[i], (size_t)n * sizeof(float)),
-                     FERRY_OK);
-    }
-    if (vulkan) vk_test_no_validation_messages(sd->be);
-}
-
-static void free_side(struct side *sd)
-{
-    free(sd->outv);
-    for (int i = 0; i < MAXP; i++) free(sd->grad[i]);
-    ferry_graph_free(sd->g);
-    ferry_ctx_free(sd->ctx);
-    ferry_store_free(sd->st);
-    ferry_backend_free(sd->be);
-}
-
-static double nmse(const float *vk, const float *cpu, int64_t n)
-{
-    double num = 0, den = 0;
-    for (int64_t k = 0; k < n; k++) {
-        double e = (double)vk[k] - cpu[k];
-        num += e * e;
-        den += (double)cpu[k] * cpu[k];
-    }
-    return den > 0 ? num / den : num;
-}
-
-static void run_case(const struct vcase *c)
-{
-    struct side a, b;
-    run_side(&a, c, false);
-    run_side(&b, c, true);
-    cr_assert_eq(a.out_n, b.out_n);
-    double e = nmse(b.outv, a.outv, a.out_n);
-    cr_expect_leq(e, c->tol, "forward: normalised MSE %.3g > %.0e", e, c->tol);
-    for (int i = 0; i < c->np && !c->no_grad; i++) {
-        double eg = nmse(b.grad[i], a.grad[i], numel(c, i));
-        cr_expect_leq(eg, c->tol, "gradient of parameter %d: normalised MSE %.3g > %.0e", i, eg, c->tol);
-    }
-    free_side(&a);
-    free_side(&b);
-}
+#define run_case(c) run_case_named(__func__, c)
 
 /* ---- builders ------------------------------------------------------------------------------------ */
 
@@ -287,71 +172,14 @@ T2(conv_lenet_2, b_conv, GEMM, 4, S(64, 32, 12, 12), 4, S(48, 32, 5, 5))
 
 /* ---- optimizer updates: three steps on both backends ---------------------------------------------- */
 
-static void optim_steps(ferry_optim_kind kind, bool nesterov, float *out, int64_t n_out, bool vulkan)
+static void compare_optim(const char *name, ferry_optim_kind kind, bool nesterov)
 {
-    ferry_backend_t *be = NULL;
-    if (vulkan) be = vk_test_backend();
-    else cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
-    ferry_store_t *st;
-    ferry_ctx_t *ctx;
-    ferry_rng_t *rng;
-    ferry_optim_t *opt;
-    ferry_graph_t *g;
-    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
-    cr_assert_eq(ferry_rng_init(5, &rng), FERRY_OK);
-    cr_assert_eq(ferry_nn_linear_init(st, "fc", 23, 9, true, rng), FERRY_OK);
-    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
-    ferry_tensor_t *xin = ferry_input(ctx, "x", FERRY_F32, 2, (int64_t[]){11, 23});
-    ferry_tensor_t *y = ferry_input(ctx, "y", FERRY_I32, 1, (int64_t[]){11});
-    ferry_tensor_t *loss = ferry_cross_entropy(ctx, ferry_nn_linear(ctx, st, "fc", xin), y, 0.0f);
-    ferry_tensor_set_output(loss);
     ferry_optim_config oc = ferry_optim_defaults(kind);
     oc.weight_decay = 0.01f;
     oc.nesterov = nesterov;
-    cr_assert_eq(ferry_backward(ctx, loss), FERRY_OK);
-    cr_assert_eq(ferry_optim_init(&oc, st, &opt), FERRY_OK);
-    cr_assert_eq(ferry_optim_set_lr_mult(opt, "fc.bias", 2.0f), FERRY_OK);
-    cr_assert_eq(ferry_optim_record(opt, ctx), FERRY_OK);
-    cr_assert_eq(ferry_graph_init(ctx, be, &g), FERRY_OK, "%s", ferry_last_error());
-    float xv[11 * 23];
-    int32_t yv[11];
-    for (int s = 0; s < 3; s++) {
-        fill(xv, 11 * 23, 40u + (uint32_t)s);
-        for (int i = 0; i < 11; i++) yv[i] = (i + s) % 9;
-        cr_assert_eq(ferry_tensor_set(g, xin, xv, sizeof xv), FERRY_OK);
-        cr_assert_eq(ferry_tensor_set(g, y, yv, sizeof yv), FERRY_OK);
-        cr_assert_eq(ferry_optim_prepare_step(opt, g, s / 3.0), FERRY_OK);
-        cr_assert_eq(ferry_graph_compute(g), FERRY_OK, "%s", ferry_last_error());
-    }
-    /* every store entry: weights, biases, and the optimizer's state */
-    int64_t at = 0;
-    for (int i = 0; i < ferry_store_count(st); i++) {
-        int64_t k = ferry_store_numel(st, i);
-        cr_assert_leq(at + k, n_out);
-        cr_assert_eq(ferry_store_get(st, i, out + at, (size_t)k * sizeof(float)), FERRY_OK);
-        at += k;
-    }
-    if (vulkan) vk_test_no_validation_messages(be);
-    ferry_graph_free(g);
-    ferry_optim_free(opt);
-    ferry_ctx_free(ctx);
-    ferry_rng_free(rng);
-    ferry_store_free(st);
-    ferry_backend_free(be);
+    vkc_compare_optim(name, &oc, 3, ELEM);
 }
 
-static void compare_optim(ferry_optim_kind kind, bool nesterov)
-{
-    enum { N = 4 * (23 * 9 + 9) };
-    static float a[N], b[N];
-    memset(a, 0, sizeof a);
-    memset(b, 0, sizeof b);
-    optim_steps(kind, nesterov, a, N, false);
-    optim_steps(kind, nesterov, b, N, true);
-    double e = nmse(b, a, N);
-    cr_assert_leq(e, ELEM, "parameters and state after 3 steps: normalised MSE %.3g", e);
-}
-
-Test(vk_ops, sgd_nesterov_update) { compare_optim(FERRY_SGD, true); }
-Test(vk_ops, adam_update) { compare_optim(FERRY_ADAM, false); }
-Test(vk_ops, adamw_update) { compare_optim(FERRY_ADAMW, false); }
+Test(vk_ops, sgd_nesterov_update) { compare_optim("sgd-nesterov", FERRY_SGD, true); }
+Test(vk_ops, adam_update) { compare_optim("adam", FERRY_ADAM, false); }
+Test(vk_ops, adamw_update) { compare_optim("adamw", FERRY_ADAMW, false); }
