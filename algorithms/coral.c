@@ -20,12 +20,13 @@ static ferry_tensor_t *covariance(const ferry_host_api *h, ferry_ctx_t *ctx, fer
     return h->scale(ctx, centred, 1.0f / (float)(n - 1));
 }
 
+/* The step's loss: the source cross-entropy plus the weighted CORAL distance. */
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)
 {
     ferry_ctx_t *ctx = h->ctx(run);
     const float d = (float)h->dim(t->features_s, 1);
     ferry_tensor_t *diff = h->sub(ctx, covariance(h, ctx, t->features_s), covariance(h, ctx, t->features_t));
-    ferry_tensor_t *coral = h->scale(ctx, h->sum(ctx, h->mul(ctx, diff, diff)), 1.0f / (4.0f * d * d));
+    ferry_tensor_t *coral = h->scale(ctx, h->sum(ctx, h->mul(ctx, diff, diff)), 1.0f / (4.0f * d * d)); /* ‖·‖²_F/4d² */
     ferry_tensor_t *ce = h->cross_entropy(ctx, t->logits_s, t->labels_s, 0.0f);
     return h->add(ctx, ce, h->scale(ctx, coral, (float)h->hparam(run, "trade_off")));
 }

@@ -4,14 +4,26 @@
  *   loss = CE(classifier(f_s), y_s) + trade_off · MMD²_k(f_s, f_t)
  *   k(x, y) = Σ_{j=-3..1} exp(−‖x − y‖² / (2^j · m)),  m = mean squared distance of the joint sample
  *
- * m is computed on the batch and held constant for the gradient (as in the reference code).
- * estimator = 0: the linear-time unbiased estimator over pairs (i, i + B/2) within each domain;
- * estimator = 1: the quadratic-time unbiased estimator over all pairs. layers = 2 also aligns the
- * softmax outputs (the classifier's last layer), as DAN adapts several layers. bandwidth > 0 fixes m
- * (for checks of the estimator against closed forms). */
+ * The bandwidths follow TLlib's MK-MMD (5 Gaussian kernels at 2^j times the mean squared distance over
+ * all ordered pairs of [f_s; f_t], diagonal included), written here as exp(−d / σ²) with σ² = 2^j·m;
+ * TLlib writes exp(−d / (2σ²)), the same family one octave wider. m is computed on the batch and held
+ * constant for the gradient (detached), as in the reference code; `bandwidth` > 0 fixes m instead
+ * (for checks of the estimators against closed forms).
+ *
+ * estimator = 0: the linear-time unbiased estimator (Gretton et al. 2012, §6), pairing row i with row
+ *   i + B/2 within each domain: mean_i k(s_i, s_i') + k(t_i, t_i') − k(s_i, t_i') − k(s_i', t_i).
+ * estimator = 1: the quadratic-time unbiased estimator over all pairs, the diagonals of k(s, s) and
+ *   k(t, t) (each exactly one per kernel) left out.
+ * layers = 2 also aligns the softmax outputs of the classifier, as DAN adapts several layers (the
+ * softmax rather than the logits, so the scale of that term is bounded; JAN does the same).
+ *
+ * Ops do not broadcast: row sums and outer products are products with constant vectors of ones. The
+ * joint sample is centred (by its detached mean row) before any distance is taken: distances do not
+ * change, but r_i + r_j − 2 x_i·x_j loses less to cancellation in single precision. */
 #include "ferry/plugin.h"
 
-#define KERNELS 5 /* bandwidth multipliers 2^-3 .. 2^1 */
+#define KERNELS 5          /* bandwidth multipliers 2^-3 .. 2^1 */
+#define MIN_BANDWIDTH 1e-12f /* m when every feature row is the same (all distances 0) */
 
 static ferry_tensor_t *ones(const ferry_host_api *h, ferry_ctx_t *ctx, int64_t r, int64_t c)
 {
@@ -24,16 +36,24 @@ static ferry_tensor_t *row_sums(const ferry_host_api *h, ferry_ctx_t *ctx, ferry
     return h->matmul(ctx, x, ones(h, ctx, h->dim(x, 1), 1), false, false);
 }
 
-/* 1 / m, m = mean of ‖x_i − x_j‖² over all n² ordered pairs of x = [a; b], without gradient:
- * Σ_ij ‖x_i − x_j‖² = 2n Σ_i ‖x_i‖² − 2 ‖Σ_i x_i‖². */
-static ferry_tensor_t *inv_bandwidth(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b)
+/* The mean row of [a; b], without gradient, repeated over the n rows of a: [n, d]. */
+static ferry_tensor_t *joint_mean(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b)
 {
     ferry_tensor_t *x = h->detach(ctx, h->concat_batch(ctx, a, b));
     const int64_t n = h->dim(x, 0);
-    ferry_tensor_t *sq = h->sum(ctx, h->mul(ctx, x, x));
-    ferry_tensor_t *cs = h->matmul(ctx, ones(h, ctx, 1, n), x, false, false);
-    ferry_tensor_t *total = h->sub(ctx, h->scale(ctx, sq, 2.0f * (float)n), h->scale(ctx, h->sum(ctx, h->mul(ctx, cs, cs)), 2.0f));
-    return h->reciprocal(ctx, h->scale(ctx, total, 1.0f / ((float)n * (float)n)));
+    ferry_tensor_t *mean = h->scale(ctx, h->matmul(ctx, ones(h, ctx, 1, n), x, false, false), 1.0f / (float)n);
+    return h->matmul(ctx, ones(h, ctx, h->dim(a, 0), 1), mean, false, false);
+}
+
+/* 1 / m, m = mean of ‖x_i − x_j‖² over all N² ordered pairs of the centred joint sample x = [a; b],
+ * without gradient: Σ_ij ‖x_i − x_j‖² = 2N Σ_i ‖x_i‖² when Σ_i x_i = 0, so m = 2 Σ_i ‖x_i‖² / N.
+ * m is floored at MIN_BANDWIDTH: max(m, ε) = relu(m − ε) + ε. */
+static ferry_tensor_t *inv_bandwidth(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b)
+{
+    ferry_tensor_t *x = h->detach(ctx, h->concat_batch(ctx, a, b));
+    ferry_tensor_t *m = h->scale(ctx, h->sum(ctx, h->mul(ctx, x, x)), 2.0f / (float)h->dim(x, 0));
+    ferry_tensor_t *eps = h->constant(ctx, MIN_BANDWIDTH, 1, (int64_t[]){1});
+    return h->reciprocal(ctx, h->add(ctx, h->relu(ctx, h->sub(ctx, m, eps)), eps));
 }
 
 /* Σ_j exp(−d / (2^j m)) elementwise, d squared distances. */
@@ -55,14 +75,15 @@ static ferry_tensor_t *paired(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_t
     return row_sums(h, ctx, h->mul(ctx, diff, diff));
 }
 
-/* All squared distances ‖a_i − b_j‖², [n, m] = r_a·1ᵀ + 1·r_bᵀ − 2·a·bᵀ. */
+/* All squared distances ‖a_i − b_j‖², [n, m] = r_a·1ᵀ + 1·r_bᵀ − 2·a·bᵀ (r: row sums of squares),
+ * clamped at 0 against rounding. */
 static ferry_tensor_t *pairwise(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b)
 {
     const int64_t n = h->dim(a, 0), m = h->dim(b, 0);
     ferry_tensor_t *ra = row_sums(h, ctx, h->mul(ctx, a, a)), *rb = row_sums(h, ctx, h->mul(ctx, b, b));
     ferry_tensor_t *d = h->add(ctx, h->matmul(ctx, ra, ones(h, ctx, 1, m), false, false),
                                h->matmul(ctx, ones(h, ctx, n, 1), rb, false, true));
-    return h->sub(ctx, d, h->scale(ctx, h->matmul(ctx, a, b, false, true), 2.0f));
+    return h->relu(ctx, h->sub(ctx, d, h->scale(ctx, h->matmul(ctx, a, b, false, true), 2.0f)));
 }
 
 static ferry_tensor_t *mmd_linear(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *s, ferry_tensor_t *t,
@@ -82,17 +103,21 @@ static ferry_tensor_t *mmd_quadratic(const ferry_host_api *h, ferry_ctx_t *ctx, 
                                      ferry_tensor_t *inv_m)
 {
     const float n = (float)h->dim(s, 0);
-    /* the diagonal of k(s, s) and k(t, t) is exactly KERNELS (distance 0): left out of the unbiased sums */
+    /* the diagonals of k(s, s) and k(t, t) are exactly KERNELS each (distance 0): taken out of the sums */
     ferry_tensor_t *ss = h->sum(ctx, multi_kernel(h, ctx, pairwise(h, ctx, s, s), inv_m));
     ferry_tensor_t *tt = h->sum(ctx, multi_kernel(h, ctx, pairwise(h, ctx, t, t), inv_m));
     ferry_tensor_t *st = h->sum(ctx, multi_kernel(h, ctx, pairwise(h, ctx, s, t), inv_m));
-    ferry_tensor_t *within = h->sub(ctx, h->add(ctx, ss, tt), h->constant(ctx, 2.0f * n * KERNELS, 1, (int64_t[]){1}));
+    ferry_tensor_t *diag = h->constant(ctx, 2.0f * n * KERNELS, 1, (int64_t[]){1});
+    ferry_tensor_t *within = h->sub(ctx, h->add(ctx, ss, tt), diag);
     return h->sub(ctx, h->scale(ctx, within, 1.0f / (n * (n - 1.0f))), h->scale(ctx, st, 2.0f / (n * n)));
 }
 
 static ferry_tensor_t *mmd(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *s, ferry_tensor_t *t, bool quadratic,
                            double bandwidth)
 {
+    ferry_tensor_t *mean = joint_mean(h, ctx, s, t);
+    s = h->sub(ctx, s, mean);
+    t = h->sub(ctx, t, mean);
     ferry_tensor_t *inv_m = bandwidth > 0 ? h->constant(ctx, (float)(1.0 / bandwidth), 1, (int64_t[]){1})
                                           : inv_bandwidth(h, ctx, s, t);
     return quadratic ? mmd_quadratic(h, ctx, s, t, inv_m) : mmd_linear(h, ctx, s, t, inv_m);
@@ -101,11 +126,12 @@ static ferry_tensor_t *mmd(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tens
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)
 {
     ferry_ctx_t *ctx = h->ctx(run);
-    if (t->batch < 4 || t->batch % 2) {
-        h->error(1, "dan: the batch must be even and at least 4 (got %d)", t->batch);
+    const bool quadratic = h->hparam(run, "estimator") != 0;
+    if (quadratic ? t->batch < 2 : t->batch < 2 || t->batch % 2) {
+        h->error(1 /* FERRY_ERR_INVALID */, "dan: the %s estimator needs an %sbatch of at least 2 (got %d)",
+                 quadratic ? "quadratic" : "linear", quadratic ? "" : "even ", t->batch);
         return NULL;
     }
-    const bool quadratic = h->hparam(run, "estimator") != 0;
     const double bw = h->hparam(run, "bandwidth");
     ferry_tensor_t *d = mmd(h, ctx, t->features_s, t->features_t, quadratic, bw);
     if (h->hparam(run, "layers") >= 2)
@@ -116,9 +142,11 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
 
 static const ferry_hparam hparams[] = {
     {"trade_off", FERRY_HP_FLOAT, 1.0, 0.01, 10.0, FERRY_SWEEP_LOG, "weight of the MMD term"},
-    {"estimator", FERRY_HP_INT, 0, 0, 1, FERRY_SWEEP_FIXED, "0: linear-time unbiased, 1: quadratic unbiased"},
+    {"estimator", FERRY_HP_INT, 0, 0, 1, FERRY_SWEEP_FIXED,
+     "0: linear-time unbiased (even batch), 1: quadratic unbiased"},
     {"layers", FERRY_HP_INT, 1, 1, 2, FERRY_SWEEP_FIXED, "1: features; 2: features and softmax outputs"},
-    {"bandwidth", FERRY_HP_FLOAT, 0, 0, 1e6, FERRY_SWEEP_FIXED, "base bandwidth m (0: the batch's mean squared distance)"},
+    {"bandwidth", FERRY_HP_FLOAT, 0, 0, 1e6, FERRY_SWEEP_FIXED,
+     "base bandwidth m, the same for every layer (0: the batch's mean squared distance)"},
 };
 
 static const ferry_method method = {

@@ -4,7 +4,14 @@
  * discriminative for the labelled source.
  *
  *   loss = CE(classifier(f_s), y_s) + BCE(discriminator(GRL_λ([f_s; f_t])), [0…0; 1…1])
- *   λ(p) = trade_off · (2 / (1 + exp(−γ p)) − 1),  lr(p) = lr0 / (1 + α p)^β   (p: progress 0→1) */
+ *   λ(p) = trade_off · (2 / (1 + exp(−γ p)) − 1),  lr(p) = lr0 / (1 + α p)^β   (p: progress 0→1)
+ *
+ * The discriminator is an MLP of `depth` hidden layers of `width` units with ReLU (linear layers
+ * "discriminator.0", ".2", ...; depth 0 makes it linear) ending in one logit; source is domain 0,
+ * target domain 1, and the BCE is the mean over the 2B rows. It trains at the base learning rate (lr
+ * multiplier 1, as in the paper's digit experiments; TLlib's lower rate for a pretrained backbone
+ * does not apply to a LeNet trained from scratch). The reported loss does not depend on λ: λ only
+ * scales the reversed gradient that reaches the features. */
 #include "ferry/plugin.h"
 
 #include <math.h>
@@ -19,7 +26,7 @@ struct dann {
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
     struct dann *s = calloc(1, sizeof *s);
-    if (!s) return h->error(6, "dann: out of memory");
+    if (!s) return h->error(6 /* FERRY_ERR_NOMEM */, "dann: out of memory");
     h->set_state(run, s);
     s->depth = (int)h->hparam(run, "depth");
     int64_t width = (int64_t)h->hparam(run, "width"), in = h->feature_dim(run);
@@ -33,7 +40,7 @@ static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
     if (!st) st = h->linear_init(run, name, s->depth ? width : in, 1);
     if (!st) st = h->set_schedule(run, "inv", (float)h->hparam(run, "alpha"), (float)h->hparam(run, "beta"));
     s->lambda = h->scalar(run, "dann.lambda", 0.0f);
-    return st ? st : (s->lambda ? 0 : h->error(1, "dann: cannot make the lambda input"));
+    return st ? st : (s->lambda ? 0 : h->error(1 /* FERRY_ERR_INVALID */, "dann: cannot make the lambda input"));
 }
 
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)

@@ -1,10 +1,14 @@
-/* Checking a method's arithmetic: its loss on given tensors instead of a model and a task. */
+/* Checking a method's arithmetic: its loss (and d loss / d features) on tensors the caller chooses,
+ * instead of a model and a task. A run without a model: the features and logits are trainable store
+ * entries (so autodiff gives their gradients), the labels an input; the method's setup, loss and
+ * schedule hooks run exactly as in a training run (plugins/run.c), and the graph is computed once. */
 #include "plugin_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A trainable [rows, cols] store entry holding v, and its graph leaf. */
 static ferry_status add_param(ferry_run_t *run, const char *name, int64_t rows, int64_t cols, const float *v,
                               ferry_tensor_t **out)
 {
@@ -16,65 +20,104 @@ static ferry_status add_param(ferry_run_t *run, const char *name, int64_t rows, 
     return *out ? FERRY_OK : FERRY_ERR_INVALID;
 }
 
-ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, float *grad_s, float *grad_t)
+static ferry_status check_args(const ferry_loss_check *c, const float *loss)
 {
+    if (!c || !c->method || !c->backend || !loss)
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: no method, backend or loss destination given");
+    if (c->batch < 1 || c->dim < 1 || c->classes < 1)
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: batch (%d), dim (%lld) and classes (%d) must be >= 1",
+                           c->batch, (long long)c->dim, c->classes);
+    if (!c->features_s || !c->features_t || !c->logits_s || !c->logits_t || !c->labels_s)
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: features, logits and source labels are all required");
+    for (int i = 0; i < c->batch; i++)
+        if (c->labels_s[i] < 0 || c->labels_s[i] >= c->classes)
+            return ferry_error(FERRY_ERR_INVALID, "check_loss: label %d of row %d is not in [0, %d)", c->labels_s[i], i,
+                               c->classes);
+    if (!(c->progress >= 0 && c->progress <= 1))
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: progress %g is not in [0, 1]", c->progress);
     const ferry_method *m = c->method;
     if (m->flags & (FERRY_METHOD_USES_CHECKPOINT | FERRY_METHOD_NEEDS_TARGET_LABELS))
-        return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s' needs a model and a task: check it with a run", m->name);
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s' needs a model and a task: check it with a training run",
+                           m->name);
+    return FERRY_OK;
+}
+
+/* Reads d loss / d x into out (zeros where the loss does not depend on x). */
+static ferry_status read_grad(ferry_run_t *run, ferry_graph_t *g, ferry_tensor_t *x, float *out, size_t nbytes)
+{
+    ferry_tensor_t *gr = ferry_grad(run->ctx, x);
+    if (gr) return ferry_tensor_get(g, gr, out, nbytes);
+    memset(out, 0, nbytes);
+    return FERRY_OK;
+}
+
+ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, float *grad_s, float *grad_t)
+{
+    ferry_status s = check_args(c, loss);
+    if (s) return s;
+    const ferry_method *m = c->method;
+    const ferry_host_api *h = ferry_plugin_host();
     ferry_adapt_opts o = ferry_adapt_defaults();
     o.backend = c->backend;
     o.method = m;
     o.batch = c->batch;
-    ferry_run_t run = {.o = &o, .m = m, .feature_dim = c->dim, .classes = c->classes};
-    const ferry_host_api *h = ferry_plugin_host();
-    ferry_status s = ferry_method_resolve(m, c->sets, c->n_sets, run.hp);
-    ferry_tensor_t *fs = NULL, *ft = NULL, *ls = NULL, *lt = NULL;
+    o.seed = c->seed;
+    ferry_run_t run = {.o = &o, .m = m, .feature_dim = c->dim, .classes = c->classes, .optim = o.optim};
+    ferry_tensor_t *fs = NULL, *ft = NULL, *ls = NULL, *lt = NULL, *ys = NULL, *l = NULL;
     ferry_graph_t *g = NULL;
-    if (!s) s = ferry_store_init(c->backend, &run.st);
-    if (!s) s = ferry_rng_init(c->seed, &run.rng);
-    if (!s) s = ferry_ctx_init(&run.ctx);
-    if (!s) s = add_param(&run, "features_s", c->batch, c->dim, c->features_s, &fs);
-    if (!s) s = add_param(&run, "features_t", c->batch, c->dim, c->features_t, &ft);
-    if (!s) s = add_param(&run, "logits_s", c->batch, c->classes, c->logits_s, &ls);
-    if (!s) s = add_param(&run, "logits_t", c->batch, c->classes, c->logits_t, &lt);
-    ferry_tensor_t *ys = s ? NULL : ferry_input(run.ctx, "labels_s", FERRY_I32, 1, (int64_t[]){c->batch});
-    if (!s && m->setup) s = m->setup(&run, h);
-    ferry_tensor_t *l = NULL;
-    if (!s) {
-        ferry_step_tensors st = {.features_s = fs, .features_t = ft, .logits_s = ls, .logits_t = lt,
-                                 .labels_s = ys, .batch = c->batch};
-        l = m->loss(&run, h, &st);
-        if (!l) s = ferry_last_error()[0] ? FERRY_ERR_INVALID : ferry_error(FERRY_ERR_INVALID, "%s built no loss", m->name);
+    bool set_up = false;
+
+    if ((s = ferry_method_resolve(m, c->sets, c->n_sets, run.hp)) || (s = ferry_store_init(c->backend, &run.st)) ||
+        (s = ferry_rng_init(c->seed, &run.rng)) || (s = ferry_ctx_init(&run.ctx)))
+        goto done;
+    if ((s = add_param(&run, "features_s", c->batch, c->dim, c->features_s, &fs)) ||
+        (s = add_param(&run, "features_t", c->batch, c->dim, c->features_t, &ft)) ||
+        (s = add_param(&run, "logits_s", c->batch, c->classes, c->logits_s, &ls)) ||
+        (s = add_param(&run, "logits_t", c->batch, c->classes, c->logits_t, &lt)))
+        goto done;
+    if (!(ys = ferry_input(run.ctx, "labels_s", FERRY_I32, 1, (int64_t[]){c->batch}))) {
+        s = FERRY_ERR_INVALID;
+        goto done;
     }
-    if (!s) {
-        ferry_tensor_set_output(l);
-        if (grad_s || grad_t) {
-            if ((s = ferry_backward(run.ctx, l))) goto done;
-            if (grad_s && ferry_grad(run.ctx, fs)) ferry_tensor_set_output(ferry_grad(run.ctx, fs));
-            if (grad_t && ferry_grad(run.ctx, ft)) ferry_tensor_set_output(ferry_grad(run.ctx, ft));
-        }
-        s = ferry_graph_init(run.ctx, c->backend, &g);
+
+    /* the method's hooks, as a training run calls them */
+    set_up = true;
+    if (m->setup && (s = m->setup(&run, h))) goto done;
+    ferry_step_tensors st = {.features_s = fs, .features_t = ft, .logits_s = ls, .logits_t = lt, .labels_s = ys,
+                             .batch = c->batch};
+    if (!(l = m->loss(&run, h, &st))) {
+        s = ferry_last_error()[0] ? FERRY_ERR_INVALID
+                                  : ferry_error(FERRY_ERR_INVALID, "method '%s' built no loss", m->name);
+        goto done;
     }
-    if (!s && m->schedule) m->schedule(&run, h, c->progress);
+    if (ferry_tensor_numel(l) != 1) {
+        s = ferry_error(FERRY_ERR_SHAPE, "method '%s': the loss has %lld elements, not 1", m->name,
+                        (long long)ferry_tensor_numel(l));
+        goto done;
+    }
+    ferry_tensor_set_output(l);
+    if ((grad_s || grad_t) && ferry_tensor_requires_grad(l)) {
+        if ((s = ferry_backward(run.ctx, l))) goto done;
+        if (grad_s && ferry_grad(run.ctx, fs)) ferry_tensor_set_output(ferry_grad(run.ctx, fs));
+        if (grad_t && ferry_grad(run.ctx, ft)) ferry_tensor_set_output(ferry_grad(run.ctx, ft));
+    }
+    if ((s = ferry_graph_init(run.ctx, c->backend, &g))) goto done;
+
+    /* the step's inputs: the method's scalars at progress p, the labels */
+    if (m->schedule) m->schedule(&run, h, c->progress);
     for (int i = 0; i < run.n_scalars && !s; i++)
         if (ferry_graph_uses(g, run.scalars[i].t))
             s = ferry_tensor_set(g, run.scalars[i].t, &run.scalars[i].value, sizeof(float));
     if (!s && ferry_graph_uses(g, ys)) s = ferry_tensor_set(g, ys, c->labels_s, (size_t)c->batch * sizeof(int32_t));
-    if (!s) s = ferry_graph_compute(g);
-    if (!s) *loss = ferry_tensor_get_scalar(g, l);
-    const size_t gb = (size_t)(c->batch * c->dim) * sizeof(float);
-    if (!s && grad_s) {
-        ferry_tensor_t *gr = ferry_grad(run.ctx, fs);
-        if (gr) s = ferry_tensor_get(g, gr, grad_s, gb);
-        else memset(grad_s, 0, gb);
-    }
-    if (!s && grad_t) {
-        ferry_tensor_t *gr = ferry_grad(run.ctx, ft);
-        if (gr) s = ferry_tensor_get(g, gr, grad_t, gb);
-        else memset(grad_t, 0, gb);
-    }
+    if (s || (s = ferry_graph_compute(g))) goto done;
+
+    *loss = ferry_tensor_get_scalar(g, l);
+    const size_t nbytes = (size_t)c->batch * (size_t)c->dim * sizeof(float);
+    if (grad_s && (s = read_grad(&run, g, fs, grad_s, nbytes))) goto done;
+    if (grad_t) s = read_grad(&run, g, ft, grad_t, nbytes);
+
 done:
-    if (m->teardown && run.ctx) m->teardown(&run, h);
+    if (set_up && m->teardown) m->teardown(&run, h);
     ferry_graph_free(g);
     ferry_ctx_free(run.ctx);
     ferry_rng_free(run.rng);

@@ -1,9 +1,10 @@
 /* The adaptation methods' arithmetic against values computed independently here, in double
  * precision: gradient reversal flips and scales the discriminator's gradient; DAN's quadratic and
- * linear MMD estimators equal their closed forms, and the linear one is unbiased; Deep CORAL's loss
- * equals a hand computation. Each method is loaded from its plugin and evaluated through
- * ferry_method_check_loss on the CPU backend. Logits are all zero, so the cross-entropy part is
- * exactly log K and is subtracted. */
+ * linear MMD estimators equal their closed forms (one layer and two), the linear one is unbiased, and
+ * the gradient treats the bandwidth as a constant; Deep CORAL's loss and gradient equal a hand
+ * computation. Each method is loaded from its plugin in the build tree (PLUGIN_DIR) and evaluated
+ * through ferry_method_check_loss on the CPU backend; the source cross-entropy, computed here from the
+ * logits and labels, is subtracted from the reported loss. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,15 +13,22 @@
 
 #include "ferry/ferry.h"
 
-#define K 10
+#define K 10      /* classes */
+#define MAX_N 512 /* elements of the largest feature matrix below */
 
 static ferry_methods_t *reg;
 static ferry_backend_t *be;
 
 static void open_all(void)
 {
-    cr_assert_eq(ferry_methods_load(&reg), FERRY_OK, "%s", ferry_last_error());
-    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
+    cr_assert_eq(ferry_methods_init(&reg), FERRY_OK, "%s", ferry_last_error());
+    const char *files[] = {"dann.so", "dan.so", "coral.so"};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", PLUGIN_DIR, files[i]);
+        cr_assert_eq(ferry_methods_add_file(reg, path), FERRY_OK, "%s", ferry_last_error());
+    }
+    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK, "%s", ferry_last_error());
 }
 
 static void close_all(void)
@@ -30,6 +38,8 @@ static void close_all(void)
 }
 
 TestSuite(method_math, .init = open_all, .fini = close_all);
+
+/* ---- random numbers (a fixed LCG: the same draws on every platform) ------------------------------ */
 
 static uint64_t lcg = 88172645463325252ull;
 static double uniform(void)
@@ -42,34 +52,82 @@ static double gauss(void)
     double u = uniform() + 1e-12, v = uniform();
     return sqrt(-2.0 * log(u)) * cos(2 * M_PI * v);
 }
-
-/* loss − log K (and gradients) of method `name` on features fs, ft [b, d]. */
-static double extra_loss(const char *name, const char *const *sets, int n_sets, int b, int d, const float *fs,
-                         const float *ft, double p, float *grad_s)
+static void random_matrix(float *x, int n, double scale, double shift)
 {
-    const ferry_method *m = ferry_methods_find(reg, name);
-    cr_assert_not_null(m, "%s", ferry_last_error());
-    float *zeros = calloc((size_t)b * K, sizeof(float));
-    int32_t *labels = calloc((size_t)b, sizeof(int32_t));
-    for (int i = 0; i < b; i++) labels[i] = i % K;
-    ferry_loss_check c = {.method = m, .sets = sets, .n_sets = n_sets, .backend = be, .seed = 3, .batch = b,
-                          .dim = d, .classes = K, .features_s = fs, .features_t = ft, .logits_s = zeros,
-                          .logits_t = zeros, .labels_s = labels, .progress = p};
-    float loss = 0;
-    cr_assert_eq(ferry_method_check_loss(&c, &loss, grad_s, NULL), FERRY_OK, "%s", ferry_last_error());
-    free(zeros);
-    free(labels);
-    return (double)loss - log((double)K);
+    for (int i = 0; i < n; i++) x[i] = (float)(scale * gauss() + shift);
+}
+static void to_double(const float *x, int n, double *y)
+{
+    for (int i = 0; i < n; i++) y[i] = x[i];
 }
 
-static double sqdist(const float *a, const float *b, int d)
+/* ---- running a method through ferry_method_check_loss ------------------------------------------- */
+
+struct check {
+    const char *method;
+    const char *const *sets;
+    int n_sets;
+    int b, d;
+    const float *fs, *ft;
+    const float *ls, *lt; /* [b, K]; NULL: all zero */
+    double p;
+    float *gs, *gt;       /* d loss / d features, or NULL */
+};
+
+static int32_t label(int i) { return (int32_t)((7 * i + 3) % K); }
+
+/* mean over rows of log Σ exp(l) − l[y] */
+static double cross_entropy(const float *logits, int b)
 {
     double s = 0;
-    for (int k = 0; k < d; k++) s += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+    for (int i = 0; i < b; i++) {
+        const float *l = logits + i * K;
+        double mx = l[0], z = 0;
+        for (int k = 1; k < K; k++) mx = fmax(mx, l[k]);
+        for (int k = 0; k < K; k++) z += exp(l[k] - mx);
+        s += mx + log(z) - l[label(i)];
+    }
+    return s / b;
+}
+
+/* The status of the check; *extra = the loss minus the source cross-entropy. */
+static ferry_status try_check(const struct check *k, double *extra)
+{
+    const ferry_method *m = ferry_methods_find(reg, k->method);
+    cr_assert_not_null(m, "%s", ferry_last_error());
+    float *zeros = calloc((size_t)k->b * K, sizeof(float));
+    int32_t *labels = calloc((size_t)k->b, sizeof(int32_t));
+    for (int i = 0; i < k->b; i++) labels[i] = label(i);
+    const float *ls = k->ls ? k->ls : zeros;
+    ferry_loss_check c = {.method = m, .sets = k->sets, .n_sets = k->n_sets, .backend = be, .seed = 3,
+                          .batch = k->b, .dim = k->d, .classes = K, .features_s = k->fs, .features_t = k->ft,
+                          .logits_s = ls, .logits_t = k->lt ? k->lt : zeros, .labels_s = labels, .progress = k->p};
+    float loss = NAN;
+    ferry_status s = ferry_method_check_loss(&c, &loss, k->gs, k->gt);
+    *extra = (double)loss - cross_entropy(ls, k->b);
+    free(zeros);
+    free(labels);
     return s;
 }
 
-/* Σ_{j=-3..1} exp(−d / (2^j m)) */
+static double extra_loss(const struct check *k)
+{
+    double e;
+    cr_assert_eq(try_check(k, &e), FERRY_OK, "%s: %s", k->method, ferry_last_error());
+    cr_assert(isfinite(e), "%s: loss %g", k->method, e);
+    return e;
+}
+
+/* ---- MK-MMD in double --------------------------------------------------------------------------- */
+
+static double sqdist(const double *a, const double *b, int d)
+{
+    double s = 0;
+    for (int k = 0; k < d; k++) s += (a[k] - b[k]) * (a[k] - b[k]);
+    return s;
+}
+
+/* Σ_{j=-3..1} exp(−dist / (2^j m)) */
 static double mk(double dist, double m)
 {
     double s = 0;
@@ -77,74 +135,142 @@ static double mk(double dist, double m)
     return s;
 }
 
-/* the mean squared distance over all ordered pairs of the joint sample */
-static double mean_sqdist(const float *fs, const float *ft, int b, int d)
+/* the mean squared distance over all ordered pairs of the joint sample [s; t] (diagonal included) */
+static double mean_sqdist(const double *s, const double *t, int b, int d)
 {
-    double s = 0;
+    double acc = 0;
     for (int i = 0; i < 2 * b; i++)
-        for (int j = 0; j < 2 * b; j++) {
-            const float *x = i < b ? fs + i * d : ft + (i - b) * d, *y = j < b ? fs + j * d : ft + (j - b) * d;
-            s += sqdist(x, y, d);
-        }
-    return s / (4.0 * b * b);
+        for (int j = 0; j < 2 * b; j++)
+            acc += sqdist(i < b ? s + i * d : t + (i - b) * d, j < b ? s + j * d : t + (j - b) * d, d);
+    return acc / (4.0 * b * b);
 }
 
-static void random_features(float *x, int n, double shift)
+/* m > 0: that bandwidth; else the mean-distance rule */
+static double mmd_linear(const double *s, const double *t, int b, int d, double m)
 {
-    for (int i = 0; i < n; i++) x[i] = (float)(gauss() + shift);
+    if (m <= 0) m = mean_sqdist(s, t, b, d);
+    const int h = b / 2;
+    double acc = 0;
+    for (int i = 0; i < h; i++) {
+        const double *s1 = s + i * d, *s2 = s + (i + h) * d, *t1 = t + i * d, *t2 = t + (i + h) * d;
+        acc += mk(sqdist(s1, s2, d), m) + mk(sqdist(t1, t2, d), m) - mk(sqdist(s1, t2, d), m) - mk(sqdist(s2, t1, d), m);
+    }
+    return acc / h;
 }
+
+static double mmd_quadratic(const double *s, const double *t, int b, int d, double m)
+{
+    if (m <= 0) m = mean_sqdist(s, t, b, d);
+    double ss = 0, tt = 0, st = 0;
+    for (int i = 0; i < b; i++)
+        for (int j = 0; j < b; j++) {
+            if (i != j) {
+                ss += mk(sqdist(s + i * d, s + j * d, d), m);
+                tt += mk(sqdist(t + i * d, t + j * d, d), m);
+            }
+            st += mk(sqdist(s + i * d, t + j * d, d), m);
+        }
+    return (ss + tt) / (b * (b - 1.0)) - 2.0 * st / ((double)b * b);
+}
+
+/* gx += w ∂k(x, y)/∂x, gy += w ∂k(x, y)/∂y, m held constant */
+static void add_kernel_grad(const double *x, const double *y, double *gx, double *gy, int d, double m, double w)
+{
+    double c = 0, dist = sqdist(x, y, d);
+    for (int j = -3; j <= 1; j++) {
+        double sigma2 = ldexp(1.0, j) * m;
+        c += exp(-dist / sigma2) * (-2.0 / sigma2);
+    }
+    for (int k = 0; k < d; k++) {
+        gx[k] += w * c * (x[k] - y[k]);
+        gy[k] -= w * c * (x[k] - y[k]);
+    }
+}
+
+/* ---- DAN ---------------------------------------------------------------------------------------- */
 
 Test(method_math, dan_quadratic_equals_closed_form)
 {
     enum { B = 8, D = 5 };
-    float fs[B * D], ft[B * D];
-    random_features(fs, B * D, 0.0);
-    random_features(ft, B * D, 0.7);
-    const double m = mean_sqdist(fs, ft, B, D);
-    double ss = 0, tt = 0, st = 0;
-    for (int i = 0; i < B; i++)
-        for (int j = 0; j < B; j++) {
-            if (i != j) {
-                ss += mk(sqdist(fs + i * D, fs + j * D, D), m);
-                tt += mk(sqdist(ft + i * D, ft + j * D, D), m);
-            }
-            st += mk(sqdist(fs + i * D, ft + j * D, D), m);
-        }
-    const double expect = (ss + tt) / (B * (B - 1.0)) - 2.0 * st / (B * B);
+    float fs[B * D], ft[B * D], ls[B * K];
+    double s[B * D], t[B * D];
+    random_matrix(fs, B * D, 1.0, 0.0);
+    random_matrix(ft, B * D, 1.0, 0.7);
+    random_matrix(ls, B * K, 2.0, 0.0); /* a cross-entropy other than log K, subtracted */
+    to_double(fs, B * D, s);
+    to_double(ft, B * D, t);
+    const double expect = mmd_quadratic(s, t, B, D, 0);
     const char *sets[] = {"dan.estimator=1"};
-    double got = extra_loss("dan", sets, 1, B, D, fs, ft, 0.5, NULL);
-    cr_assert(fabs(got - expect) < 1e-4 + 1e-3 * fabs(expect), "quadratic MMD %.8f, closed form %.8f", got, expect);
+    double got = extra_loss(&(struct check){"dan", sets, 1, B, D, fs, ft, ls, NULL, 0.5, NULL, NULL});
+    cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "quadratic MMD %.8f, closed form %.8f", got, expect);
 }
 
 Test(method_math, dan_linear_equals_closed_form)
 {
     enum { B = 10, D = 4 };
     float fs[B * D], ft[B * D];
-    random_features(fs, B * D, 0.0);
-    random_features(ft, B * D, -0.5);
-    const double m = mean_sqdist(fs, ft, B, D);
-    const int h = B / 2;
-    double acc = 0;
-    for (int i = 0; i < h; i++) {
-        const float *s1 = fs + i * D, *s2 = fs + (i + h) * D, *t1 = ft + i * D, *t2 = ft + (i + h) * D;
-        acc += mk(sqdist(s1, s2, D), m) + mk(sqdist(t1, t2, D), m) - mk(sqdist(s1, t2, D), m) -
-               mk(sqdist(s2, t1, D), m);
-    }
-    const double expect = acc / h;
-    double got = extra_loss("dan", NULL, 0, B, D, fs, ft, 0.5, NULL);
-    cr_assert(fabs(got - expect) < 1e-4 + 1e-4 * fabs(expect), "linear MMD %.8f, closed form %.8f", got, expect);
+    double s[B * D], t[B * D];
+    random_matrix(fs, B * D, 1.0, 3.0); /* far from the origin: the centring keeps the digits */
+    random_matrix(ft, B * D, 1.0, 2.5);
+    to_double(fs, B * D, s);
+    to_double(ft, B * D, t);
+    const double expect = mmd_linear(s, t, B, D, 0);
+    double got = extra_loss(&(struct check){"dan", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL});
+    cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "linear MMD %.8f, closed form %.8f", got, expect);
 }
 
-/* E exp(−‖z‖²/c) for z ~ N(δ, 2I) in d dimensions */
+static void softmax_rows(const float *l, int b, double *p)
+{
+    for (int i = 0; i < b; i++) {
+        double mx = l[i * K], z = 0;
+        for (int k = 1; k < K; k++) mx = fmax(mx, l[i * K + k]);
+        for (int k = 0; k < K; k++) z += (p[i * K + k] = exp(l[i * K + k] - mx));
+        for (int k = 0; k < K; k++) p[i * K + k] /= z;
+    }
+}
+
+/* layers = 2 adds the MMD of the softmax outputs, with their own bandwidth; all-equal outputs (a
+ * zero bandwidth, floored) add exactly nothing instead of a NaN. */
+Test(method_math, dan_two_layers_adds_the_softmax_mmd)
+{
+    enum { B = 8, D = 6 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K];
+    double s[B * D], t[B * D], ps[B * K], pt[B * K];
+    random_matrix(fs, B * D, 1.0, 0.0);
+    random_matrix(ft, B * D, 1.0, 0.5);
+    random_matrix(ls, B * K, 1.5, 0.0);
+    random_matrix(lt, B * K, 1.5, 0.0);
+    to_double(fs, B * D, s);
+    to_double(ft, B * D, t);
+    softmax_rows(ls, B, ps);
+    softmax_rows(lt, B, pt);
+    const char *sets[] = {"dan.layers=2", "dan.estimator=0", "dan.estimator=1"};
+    for (int quad = 0; quad <= 1; quad++) {
+        const char *use[] = {sets[0], sets[1 + quad]};
+        const double expect = quad ? mmd_quadratic(s, t, B, D, 0) + mmd_quadratic(ps, pt, B, K, 0)
+                                   : mmd_linear(s, t, B, D, 0) + mmd_linear(ps, pt, B, K, 0);
+        double got = extra_loss(&(struct check){"dan", use, 2, B, D, fs, ft, ls, lt, 0.5, NULL, NULL});
+        cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "%s: two-layer MMD %.8f, closed form %.8f", use[1],
+                  got, expect);
+        const double one = quad ? mmd_quadratic(s, t, B, D, 0) : mmd_linear(s, t, B, D, 0);
+        got = extra_loss(&(struct check){"dan", use, 2, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL});
+        cr_assert(fabs(got - one) < 1e-4 + 1e-4 * fabs(one), "%s, equal softmax rows: %.8f, features alone %.8f",
+                  use[1], got, one);
+    }
+}
+
+/* E exp(−‖z‖²/c) for z ~ N(δ, 2I) in d dimensions, ‖δ‖² = delta2 */
 static double expected_kernel(double c, double delta2, int d)
 {
     return pow(1.0 + 4.0 / c, -0.5 * d) * exp(-delta2 / (c + 4.0));
 }
 
+/* Source N(0, I), target N(mu·1, I), a fixed bandwidth: the mean of many linear estimates is the
+ * population MMD², known in closed form for Gaussians. */
 Test(method_math, dan_linear_estimator_is_unbiased)
 {
-    enum { B = 16, D = 3, R = 1000 };
-    const double mu = 1.0, m = 4.0; /* target mean shifted by mu in every coordinate; fixed bandwidth */
+    enum { B = 16, D = 3, R = 2000 };
+    const double mu = 1.0, m = 4.0;
     double pop = 0;
     for (int j = -3; j <= 1; j++) {
         double c = ldexp(1.0, j) * m;
@@ -154,9 +280,9 @@ Test(method_math, dan_linear_estimator_is_unbiased)
     double sum = 0, sum2 = 0;
     float fs[B * D], ft[B * D];
     for (int r = 0; r < R; r++) {
-        random_features(fs, B * D, 0.0);
-        random_features(ft, B * D, mu);
-        double e = extra_loss("dan", sets, 1, B, D, fs, ft, 0.5, NULL);
+        random_matrix(fs, B * D, 1.0, 0.0);
+        random_matrix(ft, B * D, 1.0, mu);
+        double e = extra_loss(&(struct check){"dan", sets, 1, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL});
         sum += e;
         sum2 += e * e;
     }
@@ -166,64 +292,190 @@ Test(method_math, dan_linear_estimator_is_unbiased)
     cr_assert(pop > 10 * se, "the check has no power: population %.5f vs standard error %.5f", pop, se);
 }
 
-static void covariance(const float *x, int n, int d, double *c)
+static double rel_diff(const double *a, const double *b, int n)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num / den);
+}
+
+/* The gradient of the linear estimator with the bandwidth rule is that of the kernels at a constant
+ * m (the bandwidth is detached), in closed form; the total derivative (m moving with the features,
+ * by central differences here) is measurably different, so the check can tell them apart. */
+Test(method_math, dan_gradient_holds_the_bandwidth_constant)
+{
+    enum { B = 8, D = 4, N = B * D };
+    float fs[N], ft[N], gs[N], gt[N];
+    double s[N], t[N], es[N] = {0}, et[N] = {0}, autodiff_s[N], autodiff_t[N], total[N];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.0, 0.8);
+    to_double(fs, N, s);
+    to_double(ft, N, t);
+    extra_loss(&(struct check){"dan", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, gs, gt});
+    to_double(gs, N, autodiff_s);
+    to_double(gt, N, autodiff_t);
+    const double m = mean_sqdist(s, t, B, D);
+    const int h = B / 2;
+    for (int i = 0; i < h; i++) {
+        int a = i * D, b = (i + h) * D;
+        add_kernel_grad(s + a, s + b, es + a, es + b, D, m, 1.0 / h);
+        add_kernel_grad(t + a, t + b, et + a, et + b, D, m, 1.0 / h);
+        add_kernel_grad(s + a, t + b, es + a, et + b, D, m, -1.0 / h);
+        add_kernel_grad(s + b, t + a, es + b, et + a, D, m, -1.0 / h);
+    }
+    cr_assert_lt(rel_diff(autodiff_s, es, N), 1e-4, "source: %g", rel_diff(autodiff_s, es, N));
+    cr_assert_lt(rel_diff(autodiff_t, et, N), 1e-4, "target: %g", rel_diff(autodiff_t, et, N));
+    for (int i = 0; i < N; i++) {
+        const double keep = s[i], eps = 1e-6;
+        s[i] = keep + eps;
+        double up = mmd_linear(s, t, B, D, 0);
+        s[i] = keep - eps;
+        double down = mmd_linear(s, t, B, D, 0);
+        s[i] = keep;
+        total[i] = (up - down) / (2 * eps);
+    }
+    cr_assert_gt(rel_diff(total, es, N), 1e-2, "the bandwidth's own derivative is too small to be told apart: %g",
+                 rel_diff(total, es, N));
+}
+
+Test(method_math, dan_refuses_an_odd_batch_for_the_linear_estimator)
+{
+    enum { B = 5, D = 2 };
+    float f[B * D] = {0};
+    double e;
+    cr_assert_neq(try_check(&(struct check){"dan", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL}, &e), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "even"), "%s", ferry_last_error());
+    /* the quadratic estimator takes any batch */
+    const char *sets[] = {"dan.estimator=1"};
+    float g[B * D];
+    double s[B * D], t[B * D];
+    random_matrix(f, B * D, 1.0, 0.0);
+    random_matrix(g, B * D, 1.0, 0.0);
+    to_double(f, B * D, s);
+    to_double(g, B * D, t);
+    cr_assert_eq(try_check(&(struct check){"dan", sets, 1, B, D, f, g, NULL, NULL, 0.5, NULL, NULL}, &e), FERRY_OK,
+                 "%s", ferry_last_error());
+    const double expect = mmd_quadratic(s, t, B, D, 0);
+    cr_assert(fabs(e - expect) < 1e-5 + 1e-4 * fabs(expect), "quadratic MMD %.8f, closed form %.8f", e, expect);
+}
+
+/* ---- Deep CORAL --------------------------------------------------------------------------------- */
+
+/* the centred rows xc and the covariance c = xcᵀ xc / (n − 1) */
+static void covariance(const float *x, int n, int d, double *xc, double *c)
 {
     double mean[16] = {0};
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < d; k++) mean[k] += x[i * d + k] / n;
+        for (int k = 0; k < d; k++) mean[k] += x[i * d + k] / (double)n;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < d; k++) xc[i * d + k] = x[i * d + k] - mean[k];
     for (int a = 0; a < d; a++)
         for (int b = 0; b < d; b++) {
             double s = 0;
-            for (int i = 0; i < n; i++) s += (x[i * d + a] - mean[a]) * (x[i * d + b] - mean[b]);
+            for (int i = 0; i < n; i++) s += xc[i * d + a] * xc[i * d + b];
             c[a * d + b] = s / (n - 1);
         }
 }
 
+/* loss = CE + w ‖C_s − C_t‖²_F / (4d²), and its gradient d/dX_s = w X_s,c (C_s − C_t) / (d² (n − 1)),
+ * d/dX_t = −w X_t,c (C_s − C_t) / (d² (n − 1)). */
 Test(method_math, coral_equals_hand_computation)
 {
-    enum { B = 7, D = 4 };
-    float fs[B * D], ft[B * D];
-    random_features(fs, B * D, 0.0);
-    for (int i = 0; i < B * D; i++) ft[i] = (float)(1.5 * gauss() + 0.3);
-    double cs[D * D], ct[D * D], f = 0;
-    covariance(fs, B, D, cs);
-    covariance(ft, B, D, ct);
-    for (int i = 0; i < D * D; i++) f += (cs[i] - ct[i]) * (cs[i] - ct[i]);
-    const double expect = 2.5 * f / (4.0 * D * D);
+    enum { B = 7, D = 4, N = B * D };
+    const double w = 2.5;
+    float fs[N], ft[N], ls[B * K], gs[N], gt[N];
+    double xs[N], xt[N], cs[D * D], ct[D * D], diff[D * D], f = 0, es[N] = {0}, et[N] = {0}, as[N], at[N];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.5, 0.3);
+    random_matrix(ls, B * K, 1.0, 0.0);
+    covariance(fs, B, D, xs, cs);
+    covariance(ft, B, D, xt, ct);
+    for (int i = 0; i < D * D; i++) {
+        diff[i] = cs[i] - ct[i];
+        f += diff[i] * diff[i];
+    }
+    const double expect = w * f / (4.0 * D * D);
     const char *sets[] = {"coral.trade_off=2.5"};
-    double got = extra_loss("coral", sets, 1, B, D, fs, ft, 0.5, NULL);
+    double got = extra_loss(&(struct check){"coral", sets, 1, B, D, fs, ft, ls, NULL, 0.5, gs, gt});
     cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "CORAL %.8f, by hand %.8f", got, expect);
+    for (int i = 0; i < B; i++)
+        for (int b = 0; b < D; b++)
+            for (int a = 0; a < D; a++) {
+                es[i * D + b] += w * xs[i * D + a] * diff[a * D + b] / (D * D * (B - 1.0));
+                et[i * D + b] -= w * xt[i * D + a] * diff[a * D + b] / (D * D * (B - 1.0));
+            }
+    to_double(gs, N, as);
+    to_double(gt, N, at);
+    cr_assert_lt(rel_diff(as, es, N), 1e-4, "source gradient: %g", rel_diff(as, es, N));
+    cr_assert_lt(rel_diff(at, et, N), 1e-4, "target gradient: %g", rel_diff(at, et, N));
 }
+
+/* ---- DANN --------------------------------------------------------------------------------------- */
 
 /* Autodiff's gradient of DANN's loss w.r.t. the source features is −λ(p) times the finite difference
  * of the same loss (whose value does not depend on λ): reversed and scaled. A linear discriminator
- * (depth 0) keeps the loss smooth for the finite differences. */
+ * (depth 0) keeps the loss smooth for the finite differences; the default MLP is checked on the
+ * ratio of two progress values and on λ(0) = 0. */
 Test(method_math, gradient_reversal_flips_and_scales)
 {
-    enum { B = 6, D = 8 };
-    float fs[B * D], ft[B * D], g1[B * D], g2[B * D];
-    random_features(fs, B * D, 0.0);
-    random_features(ft, B * D, 1.0);
-    const double p1 = 0.3, p2 = 0.8, gamma = 10;
-    const double l1 = 2.0 / (1.0 + exp(-gamma * p1)) - 1.0, l2 = 2.0 / (1.0 + exp(-gamma * p2)) - 1.0;
-    const char *sets[] = {"dann.depth=0"};
-    extra_loss("dann", sets, 1, B, D, fs, ft, p1, g1);
-    extra_loss("dann", sets, 1, B, D, fs, ft, p2, g2);
+    enum { B = 6, D = 8, N = B * D };
+    float fs[N], ft[N], g1[N], g2[N], g0[N];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.0, 1.0);
+    const double p1 = 0.3, p2 = 0.8, gamma = 10, w = 0.5;
+    const double l1 = w * (2.0 / (1.0 + exp(-gamma * p1)) - 1.0), l2 = w * (2.0 / (1.0 + exp(-gamma * p2)) - 1.0);
+    const char *sets[] = {"dann.depth=0", "dann.trade_off=0.5"};
+    extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, g1, NULL});
     double num = 0, den = 0;
-    for (int k = 0; k < B * D; k += 5) {
+    for (int k = 0; k < N; k += 3) {
         const float keep = fs[k], h = 1e-2f;
         fs[k] = keep + h;
-        double lp = extra_loss("dann", sets, 1, B, D, fs, ft, p1, NULL);
+        double lp = extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL});
         fs[k] = keep - h;
-        double lm = extra_loss("dann", sets, 1, B, D, fs, ft, p1, NULL);
+        double lm = extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL});
         fs[k] = keep;
-        double fd = (lp - lm) / (2 * h);
+        const double fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
         num += (g1[k] + l1 * fd) * (g1[k] + l1 * fd);
         den += l1 * fd * l1 * fd;
-        /* the same gradient at another progress differs exactly by the ratio of the lambdas */
-        cr_assert(fabs(g2[k] * l1 - g1[k] * l2) <= 1e-5 * (fabs(g1[k]) + 1e-6), "element %d: %g at p=%.1f, %g at p=%.1f",
-                  k, (double)g1[k], p1, (double)g2[k], p2);
     }
     cr_assert_gt(den, 1e-12, "the discriminator's gradient vanished");
     cr_assert_lt(sqrt(num / den), 2e-2, "autodiff differs from -lambda x finite difference: %g", sqrt(num / den));
+
+    /* the default discriminator (one hidden ReLU layer): the gradient scales with λ(p) exactly */
+    const char *deflt[] = {"dann.trade_off=0.5"};
+    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, p1, g1, NULL});
+    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, p2, g2, NULL});
+    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, 0.0, g0, NULL});
+    double norm = 0;
+    for (int k = 0; k < N; k++) {
+        norm += (double)g1[k] * g1[k];
+        cr_assert(fabs(g2[k] * l1 - g1[k] * l2) <= 1e-6 * (fabs(g1[k]) + 1e-7), "element %d: %g at p=%.1f, %g at p=%.1f",
+                  k, (double)g1[k], p1, (double)g2[k], p2);
+        cr_assert_eq(g0[k], 0.0f, "element %d: %g at p = 0, where lambda = 0", k, (double)g0[k]);
+    }
+    cr_assert_gt(norm, 1e-12, "the discriminator's gradient vanished");
+}
+
+/* ---- the harness itself ----------------------------------------------------------------------------- */
+
+Test(method_math, check_loss_refuses_bad_input)
+{
+    enum { B = 4, D = 2 };
+    float f[B * D] = {0};
+    int32_t bad[B] = {0, 1, K, 2};
+    float zeros[B * K] = {0}, loss;
+    ferry_loss_check c = {.method = ferry_methods_find(reg, "coral"), .backend = be, .batch = B, .dim = D,
+                          .classes = K, .features_s = f, .features_t = f, .logits_s = zeros, .logits_t = zeros,
+                          .labels_s = bad, .progress = 0.5};
+    cr_assert_neq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "label"), "%s", ferry_last_error());
+    const char *sets[] = {"coral.no_such=1"};
+    bad[2] = 2;
+    c.sets = sets;
+    c.n_sets = 1;
+    cr_assert_neq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "no_such"), "%s", ferry_last_error());
 }
