@@ -305,6 +305,7 @@ static ferry_status build_graph(ferry_run_t *run)
         st.logits_t = ferry_slice_batch(ctx, logits, B, 2 * B);
     }
     if (!st.features_t || !st.logits_t) return FERRY_ERR_SHAPE;
+    ferry_clear_error(); /* a NULL loss must not report an older message */
     run->loss = run->m->loss(run, &host_api, &st);
     if (!run->loss) {
         if (!ferry_last_error()[0]) ferry_error(FERRY_ERR_INVALID, "method '%s' built no loss", run->m->name);

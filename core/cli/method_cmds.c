@@ -41,8 +41,10 @@ int ferry_cli_methods(int argc, char **argv)
         if (m->flags & FERRY_METHOD_USES_CHECKPOINT) printf("    starts    from a pretrained checkpoint (--init FILE)\n");
         for (int k = 0; k < m->n_hparams; k++) {
             const ferry_hparam *h = &m->hparams[k];
-            printf("    %s.%-18s %-5s default %-8g range [%g, %g] %-11s %s\n", m->name, h->name, type_name(h->type),
-                   h->def, h->min, h->max, sweep_name(h->sweep), h->doc ? h->doc : "");
+            char range[64];
+            snprintf(range, sizeof range, "[%g, %g]", h->min, h->max);
+            printf("    %s.%-18s %-5s default %-8g range %-16s %-11s %s\n", m->name, h->name, type_name(h->type),
+                   h->def, range, sweep_name(h->sweep), h->doc ? h->doc : "");
         }
     }
     for (int i = 0; i < ferry_methods_refused_count(r); i++) fprintf(stderr, "refused: %s\n", ferry_methods_refused(r, i));
