@@ -2,6 +2,7 @@
  * checks that run before any training starts. */
 #include "error.h"
 #include "ferry/bench.h"
+#include "ferry/nn.h"
 #include "ferry/task.h"
 
 #include <ctype.h>
@@ -21,6 +22,7 @@ static void defaults(ferry_bench_config *c)
     c->epochs = 5;
     c->batch = 64;
     c->lr = 0.01;
+    snprintf(c->schedule, sizeof c->schedule, "cosine");
     c->target_labels = 10;
     c->pretrain_epochs = 3;
 }
@@ -132,6 +134,12 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     if (!strcmp(key, "threads")) { if (!(s = parse_int(where, key, v, 0, 1024, &x))) c->threads = (int)x; return s; }
     if (!strcmp(key, "split_seed")) { if (!(s = parse_int(where, key, v, 0, 2147483647L, &x))) c->split_seed = (uint64_t)x; return s; }
     if (!strcmp(key, "lr")) return parse_double(where, key, v, 1e-8, 10, &c->lr);
+    if (!strcmp(key, "schedule")) {
+        ferry_schedule sch;
+        if (ferry_schedule_parse(v, &sch))
+            return ferry_error(FERRY_ERR_INVALID, "%s: schedule expects constant, step, cosine or inv, not '%s'", where, v);
+        return copy_str(where, key, v, c->schedule, sizeof c->schedule);
+    }
     if (strchr(key, '.')) { /* method.hyperparameter */
         char kv[512];
         snprintf(kv, sizeof kv, "%s=%s", key, v);
@@ -146,7 +154,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
         return push(c->sets, &c->n_sets, kv, "hyperparameters");
     }
     return ferry_error(FERRY_ERR_INVALID,
-                       "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, arch, "
+                       "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch, "
                        "target_labels, pretrain_epochs, device, threads, split_seed, hparams, METHOD.NAME)",
                        where, key);
 }

@@ -27,6 +27,7 @@ struct ferry_table {
     ferry_select rule;
     char baseline[64];
     int max_seeds;
+    int labels[MAXM]; /* target labels per class a method trained on (0: unsupervised) */
 };
 
 static int index_of(char list[][64], int *n, int cap, const char *name)
@@ -53,6 +54,17 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
         int a = index_of(t->tasks, &t->n_tasks, MAXT, rows[i].task);
         int b = index_of(t->methods, &t->n_methods, MAXM, rows[i].method);
         if (a < 0 || b < 0 || t->n[a][b] == MAXS) continue;
+        for (int k = 0; k < t->n[a][b]; k++)
+            if (t->seeds[a][b][k] == rows[i].seed) { /* two settings of one run: never pooled */
+                free(t);
+                return ferry_error(FERRY_ERR_INVALID,
+                                   "suite '%s' holds two runs of %s %s seed %llu with different settings "
+                                   "(hyperparameters %s, config %.12s, and another): name each setting's suite "
+                                   "differently (name=...) or keep them in separate stores (--db)",
+                                   rows[i].suite, rows[i].task, rows[i].method, (unsigned long long)rows[i].seed,
+                                   rows[i].hparams, rows[i].config_hash);
+            }
+        if (rows[i].target_labels > t->labels[b]) t->labels[b] = rows[i].target_labels;
         int k = t->n[a][b]++;
         t->seeds[a][b][k] = rows[i].seed;
         t->value[a][b][k] = 100.0 * ferry_select_target_test(&rows[i], rule, &t->epoch[a][b][k]);
@@ -136,19 +148,26 @@ static void cell_text(const ferry_cell_stats *c, char *out, size_t n)
     else snprintf(out, n, "%.2f", c->mean);
 }
 
-static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *pre)
+static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *dagger,
+                   const char *pre)
 {
     put(b, "%sTarget-test accuracy (%%), mean ± 95%% t-interval over %d seed%s; the epoch of each run chosen by %s%s "
            "(the target test set selects nothing). %s: best mean per task. %s: significantly worse than %s "
            "(paired t-test over seeds, p < 0.05): negative transfer.\n",
         pre, t->max_seeds, t->max_seeds == 1 ? "" : "s", ferry_select_name(t->rule),
         t->rule == FERRY_SELECT_TARGET_VAL ? " (an oracle: labelled target validation)" : "", bold, mark, t->baseline);
+    for (int m = 0; m < t->n_methods; m++)
+        if (t->labels[m]) {
+            put(b, "%s%s: trained on %d labelled target examples per class (inductive transfer), which the "
+                   "unsupervised methods never see.\n", pre, dagger, t->labels[m]);
+            break;
+        }
 }
 
 static void markdown(const ferry_table_t *t, struct buf *b)
 {
     put(b, "| task |");
-    for (int m = 0; m < t->n_methods; m++) put(b, " %s |", t->methods[m]);
+    for (int m = 0; m < t->n_methods; m++) put(b, " %s%s |", t->methods[m], t->labels[m] ? " †" : "");
     put(b, "\n|---|");
     for (int m = 0; m < t->n_methods; m++) put(b, "---|");
     put(b, "\n");
@@ -167,7 +186,7 @@ static void markdown(const ferry_table_t *t, struct buf *b)
         put(b, "\n");
     }
     put(b, "\n");
-    footer(t, b, "**Bold**", "↓", "");
+    footer(t, b, "**Bold**", "↓", "†", "");
 }
 
 static void latex_escape(struct buf *b, const char *s)
@@ -192,6 +211,7 @@ static void latex(const ferry_table_t *t, struct buf *b)
     for (int m = 0; m < t->n_methods; m++) {
         put(b, " & ");
         latex_escape(b, t->methods[m]);
+        if (t->labels[m]) put(b, "$^\\dagger$");
     }
     put(b, " \\\\\n\\midrule\n");
     for (int a = 0; a < t->n_tasks; a++) {
@@ -210,18 +230,22 @@ static void latex(const ferry_table_t *t, struct buf *b)
         put(b, " \\\\\n");
     }
     put(b, "\\bottomrule\n\\end{tabular}\n");
-    footer(t, b, "Bold", "$\\downarrow$", "% ");
+    footer(t, b, "Bold", "$\\downarrow$", "$\\dagger$", "% ");
 }
 
 static void csv(const ferry_table_t *t, struct buf *b)
 {
-    put(b, "task,method,n,mean,sd,ci95,diff_vs_baseline,t,p,negative_transfer,selection,baseline\n");
+    put(b, "task,method,n,mean,sd,ci95,diff_vs_baseline,t,p,negative_transfer,selection,baseline,target_labels\n");
     for (int a = 0; a < t->n_tasks; a++)
         for (int m = 0; m < t->n_methods; m++) {
             if (!t->n[a][m]) continue;
             const ferry_cell_stats *c = &t->st[a][m];
-            put(b, "%s,%s,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%d,%s,%s\n", t->tasks[a], t->methods[m], c->n, c->mean, c->sd,
-                c->ci95, c->diff_mean, c->t, c->p, c->negative_transfer, ferry_select_name(t->rule), t->baseline);
+            put(b, "%s,%s,%d", t->tasks[a], t->methods[m], c->n);
+            const double v[] = {c->mean, c->sd, c->ci95, c->diff_mean, c->t, c->p};
+            for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) /* undefined (one seed; the baseline itself): empty */
+                if (isfinite(v[k])) put(b, ",%.6g", v[k]);
+                else put(b, ",");
+            put(b, ",%d,%s,%s,%d\n", c->negative_transfer, ferry_select_name(t->rule), t->baseline, t->labels[m]);
         }
 }
 
@@ -242,11 +266,12 @@ static void json_out(const ferry_table_t *t, struct buf *b)
                 json_array_append_new(runs, json_pack("{s:I, s:o, s:i}", "seed", (json_int_t)t->seeds[a][m][k],
                                                       "target_test", num(t->value[a][m][k]), "epoch",
                                                       t->epoch[a][m][k]));
-            json_array_append_new(cells, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}", "task",
-                                                   t->tasks[a], "method", t->methods[m], "n", c->n, "mean",
+            json_array_append_new(cells, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:i, s:o}",
+                                                   "task", t->tasks[a], "method", t->methods[m], "n", c->n, "mean",
                                                    num(c->mean), "sd", num(c->sd), "ci95", num(c->ci95), "diff",
                                                    num(c->diff_mean), "t", num(c->t), "p", num(c->p),
-                                                   "negative_transfer", c->negative_transfer, "runs", runs));
+                                                   "negative_transfer", c->negative_transfer, "target_labels",
+                                                   t->labels[m], "runs", runs));
         }
     json_object_set_new(root, "cells", cells);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -3,8 +3,10 @@
  * merges them into the main one. */
 #include "ferry/bench.h"
 #include "ferry/ferry.h"
+#include "ferry/io.h"
 #include "commands.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +19,14 @@ static int usage(FILE *f)
 {
     fprintf(f,
             "usage: ferry bench [CONFIG.yaml] [KEY=VALUE ...] [--suite NAME] [--db PATH] [--shard i/N]\n"
-            "                   [--checkpoints DIR] [--no-table] [--quiet]\n"
+            "                   [--checkpoints DIR] [--report DIR] [--no-table] [--quiet]\n"
             "\n"
             "Runs every (task, method, seed) of the configuration into the results store (SQLite,\n"
-            "default results/ferry.db), skipping runs already finished there, then prints the table\n"
-            "(target-test accuracy, model selected on source validation; see ferry results).\n"
+            "default results/ferry.db), skipping runs already finished there, then writes the report\n"
+            "(table in markdown, LaTeX, CSV and JSON; plots) and prints the table (target-test\n"
+            "accuracy, model selected on source validation; see ferry results).\n"
             "\n"
-            "  CONFIG.yaml       keys: name, tasks, methods, seeds, epochs, batch, lr, arch,\n"
+            "  CONFIG.yaml       keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,\n"
             "                    target_labels, pretrain_epochs, device, threads, split_seed,\n"
             "                    hparams: {METHOD: {NAME: VALUE}}\n"
             "  KEY=VALUE         overrides, e.g. epochs=2 seeds=1,2 methods=dann,dan dann.gamma=5\n"
@@ -31,7 +34,9 @@ static int usage(FILE *f)
             "  --db PATH         the results store\n"
             "  --shard i/N       run only runs k with k mod N = i (0-based); merge the stores with\n"
             "                    ferry results merge. Under mpirun each rank takes its shard.\n"
-            "  --checkpoints DIR pretrained checkpoints (default results/checkpoints)\n");
+            "  --checkpoints DIR pretrained checkpoints (default results/checkpoints)\n"
+            "  --report DIR      where the table and plots go (default: the store's folder/SUITE)\n"
+            "  --no-table        run the sweep only\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -41,9 +46,40 @@ static int shard_parse(const char *s, int *i, int *n)
     return sscanf(s, "%d/%d%c", i, n, &tail) == 2 && *n >= 1 && *i >= 0 && *i < *n;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Overrides that change how runs are trained (epochs=1, dann.gamma=5, ...) give the suite a name of
+ * its own, SUITE+HASH, so that its runs are never pooled with the unmodified suite's in one table.
+ * Overrides that only pick runs (tasks, methods, seeds) or the thread count keep the name, and so
+ * reuse the runs already done; an explicit name= wins. */
+static void suite_name(ferry_bench_config *c, const char *const *over, int n)
+{
+    const char *setting[128];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strcspn(over[i], "=");
+        static const char *const pick[] = {"tasks", "methods", "seeds", "threads"};
+        bool picks = false;
+        for (size_t j = 0; j < sizeof pick / sizeof pick[0]; j++)
+            picks |= strlen(pick[j]) == len && !strncmp(over[i], pick[j], len);
+        if (len == 4 && !strncmp(over[i], "name", 4)) return;
+        if (!picks) setting[k++] = over[i];
+    }
+    if (!k) return;
+    qsort(setting, (size_t)k, sizeof setting[0], cmp_str);
+    char all[8192] = "", hex[65];
+    size_t used = 0;
+    for (int i = 0; i < k && used < sizeof all; i++)
+        used += (size_t)snprintf(all + used, sizeof all - used, "%s\n", setting[i]);
+    ferry_sha256_mem(all, strlen(all), hex);
+    char name[sizeof c->name];
+    snprintf(name, sizeof name, "%.*s+%.8s", (int)(sizeof name - 10), c->name, hex);
+    memcpy(c->name, name, sizeof name);
+}
+
 int ferry_cli_bench(int argc, char **argv)
 {
-    const char *config = NULL, *suite = NULL, *db = "results/ferry.db", *ckpt = NULL;
+    const char *config = NULL, *suite = NULL, *db = "results/ferry.db", *ckpt = NULL, *report = NULL;
     const char *overrides[128];
     int n_over = 0, shard = 0, n_shards = 1, rank = 0, size = 1;
     bool table = true, quiet = false, mpi = false;
@@ -53,6 +89,7 @@ int ferry_cli_bench(int argc, char **argv)
         if (!strcmp(a, "--suite") && i + 1 < argc) suite = argv[++i];
         else if (!strcmp(a, "--db") && i + 1 < argc) db = argv[++i];
         else if (!strcmp(a, "--checkpoints") && i + 1 < argc) ckpt = argv[++i];
+        else if (!strcmp(a, "--report") && i + 1 < argc) report = argv[++i];
         else if (!strcmp(a, "--shard") && i + 1 < argc) {
             if (!shard_parse(argv[++i], &shard, &n_shards)) {
                 fprintf(stderr, "ferry bench: --shard expects i/N with 0 <= i < N, not '%s'\n", argv[i]);
@@ -78,6 +115,7 @@ int ferry_cli_bench(int argc, char **argv)
     ferry_bench_config c;
     ferry_status s = config ? ferry_bench_config_load(config, &c) : ferry_bench_suite(suite ? suite : "digits", &c);
     for (int i = 0; !s && i < n_over; i++) s = ferry_bench_config_override(&c, overrides[i]);
+    if (!s) suite_name(&c, overrides, n_over);
     ferry_methods_t *methods = NULL;
     if (!s) s = ferry_methods_load(&methods);
     if (!s) s = ferry_bench_config_check(&c, methods);
@@ -127,8 +165,16 @@ int ferry_cli_bench(int argc, char **argv)
     }
 #endif
     if (!rc && table && n_shards == 1) {
-        char *targs[] = {"results", "table", "--db", (char *)db, "--suite", c.name, NULL};
-        rc = ferry_cli_results(6, targs);
+        char dir[1024];
+        if (report) {
+            snprintf(dir, sizeof dir, "%s", report);
+        } else { /* next to the store: results/ferry.db -> results/digits */
+            const char *slash = strrchr(db, '/');
+            snprintf(dir, sizeof dir, "%.*s%s", slash ? (int)(slash - db + 1) : 0, db, c.name);
+        }
+        char *targs[] = {"results", "report", "--db", (char *)db, "--suite", c.name, "--out", dir, NULL};
+        rc = ferry_cli_results(8, targs);
+        if (!rc) printf("database: %s (SQLite; schema in core/include/ferry/bench.h)\n", db);
     }
     ferry_bench_config_free(&c);
     ferry_methods_free(methods);

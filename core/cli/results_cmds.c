@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int usage(FILE *f)
 {
@@ -13,11 +14,13 @@ static int usage(FILE *f)
                "                            [--format md|latex|csv|json] [--out FILE]\n"
                "       ferry results plot   [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
                "       ferry results export --format csv|json --out FILE [--db PATH] [--suite NAME]\n"
+               "       ferry results report [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
                "       ferry results merge  DST.db SRC.db [SRC.db ...]\n"
                "\n"
                "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
                "target-val (an oracle: labelled target validation), last. The target test set never\n"
-               "selects anything. Default store: results/ferry.db.\n");
+               "selects anything. Default store: results/ferry.db. 'report' writes the table in every\n"
+               "format (DIR/table.md, .tex, .csv, .json) and the plots, and prints the markdown table.\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -25,6 +28,29 @@ static int fail(const char *what)
 {
     fprintf(stderr, "ferry results %s: %s\n", what, ferry_last_error());
     return 1;
+}
+
+/* Every table format and the plots into dir, then the markdown table on stdout. */
+static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline, const char *dir)
+{
+    ferry_table_t *t;
+    ferry_status s = ferry_table_build(rows, n, rule, baseline, &t);
+    if (s) return s;
+    static const char *const formats[][2] = {{"md", "md"}, {"latex", "tex"}, {"csv", "csv"}, {"json", "json"}};
+    mkdir(dir, 0755);
+    char path[4096];
+    for (size_t i = 0; i < 4 && !s; i++) {
+        snprintf(path, sizeof path, "%s/table.%s", dir, formats[i][1]);
+        s = ferry_table_write(t, formats[i][0], path);
+    }
+    if (!s) s = ferry_results_plot(rows, n, rule, baseline, dir);
+    if (!s) s = ferry_table_write(t, "md", NULL);
+    ferry_table_free(t);
+    if (!s)
+        printf("\ntable:    %s/table.md (also .tex, .csv, .json)\nplot:     %s/accuracy.png (and .svg; learning curves "
+               "%s/curves-*.png)\n",
+               dir, dir, dir);
+    return s;
 }
 
 int ferry_cli_results(int argc, char **argv)
@@ -44,7 +70,7 @@ int ferry_cli_results(int argc, char **argv)
         printf("merged %d store%s into %s\n", argc - 3, argc == 4 ? "" : "s", argv[2]);
         return 0;
     }
-    if (strcmp(sub, "table") && strcmp(sub, "plot") && strcmp(sub, "export")) {
+    if (strcmp(sub, "table") && strcmp(sub, "plot") && strcmp(sub, "export") && strcmp(sub, "report")) {
         fprintf(stderr, "ferry results: unknown subcommand '%s'\n", sub);
         return usage(stderr);
     }
@@ -70,8 +96,8 @@ int ferry_cli_results(int argc, char **argv)
         }
         i++;
     }
-    if (!strcmp(sub, "plot") && !out) {
-        fprintf(stderr, "ferry results plot: --out DIR is required\n");
+    if ((!strcmp(sub, "plot") || !strcmp(sub, "report")) && !out) {
+        fprintf(stderr, "ferry results %s: --out DIR is required\n", sub);
         return 2;
     }
     if (!strcmp(sub, "export") && (!format || !out)) {
@@ -91,7 +117,9 @@ int ferry_cli_results(int argc, char **argv)
         free(rows);
         return 1;
     }
-    if (!strcmp(sub, "plot")) {
+    if (!strcmp(sub, "report")) {
+        s = report(rows, n, rule, baseline, out);
+    } else if (!strcmp(sub, "plot")) {
         s = ferry_results_plot(rows, n, rule, baseline, out);
         if (!s) printf("wrote %s/accuracy.png, %s/accuracy.svg and the learning curves %s/curves-*.{png,svg}\n", out, out, out);
     } else {

@@ -175,3 +175,50 @@ Test(report, plots_with_gnuplot)
     cr_assert_eq(system(path), 0);
     free(rows);
 }
+
+Test(report, inductive_methods_are_marked_and_undefined_numbers_left_empty)
+{
+    ferry_run_row *rows = calloc(20, sizeof *rows);
+    int n = planted(rows);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(rows[i].method, "better")) rows[i].target_labels = 10;
+    ferry_table_t *t;
+    cr_assert_eq(ferry_table_build(rows, n, FERRY_SELECT_SOURCE_VAL, NULL, &t), FERRY_OK);
+    char dir[] = "/tmp/ferry-report-XXXXXX", path[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.md", dir);
+    cr_assert_eq(ferry_table_write(t, "md", path), FERRY_OK);
+    char *md = slurp(path);
+    cr_assert(strstr(md, " better † |") && strstr(md, "10 labelled target examples per class"), "%s", md);
+    cr_assert(strstr(md, " worse † |") == NULL, "%s", md);
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    cr_assert_eq(ferry_table_write(t, "csv", path), FERRY_OK);
+    char *csv = slurp(path);
+    /* the baseline against itself has no difference, t or p: empty fields, never "nan" */
+    cr_assert(strstr(csv, "nan") == NULL, "%s", csv);
+    cr_assert(strstr(csv, ",,,,0,source-val,source-only,0\n") != NULL, "%s", csv);
+    cr_assert(strstr(csv, "a->b,better,5,") && strstr(csv, ",source-val,source-only,10\n"), "%s", csv);
+    free(md);
+    free(csv);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    cr_assert_eq(system(path), 0);
+    ferry_table_free(t);
+    free(rows);
+}
+
+Test(report, two_settings_of_one_run_are_never_pooled)
+{
+    ferry_run_row *rows = calloc(21, sizeof *rows);
+    int n = planted(rows);
+    rows[n] = rows[0]; /* source-only seed 1 again, under other settings */
+    snprintf(rows[n].config_hash, sizeof rows[n].config_hash, "%s", "ab12");
+    snprintf(rows[n].suite, sizeof rows[n].suite, "%s", "digits");
+    n++;
+    ferry_table_t *t = (ferry_table_t *)rows; /* must be reset to NULL on failure */
+    cr_assert_neq(ferry_table_build(rows, n, FERRY_SELECT_SOURCE_VAL, NULL, &t), FERRY_OK);
+    cr_assert_null(t);
+    cr_assert(strstr(ferry_last_error(), "different settings") && strstr(ferry_last_error(), "seed 1") &&
+                  strstr(ferry_last_error(), "digits"),
+              "%s", ferry_last_error());
+    free(rows);
+}

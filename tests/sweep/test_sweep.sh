@@ -3,7 +3,8 @@
 #  - bad input is refused before any run starts (YAML, task, method, hyperparameter, range, store);
 #  - a sweep killed with SIGKILL in the middle of a run and restarted equals an uninterrupted one;
 #  - two shards run separately and merged equal the unsharded sweep; merging twice changes nothing;
-#  - mpirun -n 2 (Open MPI) gives the same merged store.
+#  - mpirun -n 2 (Open MPI) gives the same merged store;
+#  - the report writes every table format and the plots; runs of two settings are never pooled.
 # usage: test_sweep.sh FERRY DBDUMP
 set -uo pipefail
 ferry=$1
@@ -62,6 +63,20 @@ fi
 run() { "$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" "$@"; }
 run --db "$tmp/full.db" > "$tmp/full.log" 2>&1
 check "uninterrupted sweep" test "$("$dump" "$tmp/full.db" | tail -n 1)" = "runs 4"
+
+# the report: the table in every format and the plots, where it says
+"$ferry" results report --db "$tmp/full.db" --out "$tmp/report" > "$tmp/report.log" 2>&1
+check "report: markdown table printed" grep -q '^| mnist->optdigits |' "$tmp/report.log"
+check "report: every file written" bash -c "cd '$tmp/report' && test -s table.md && test -s table.tex && test -s table.csv \
+    && test -s table.json && test -s accuracy.png && test -s accuracy.svg && grep -q '<svg' accuracy.svg"
+# a run with other settings under the same suite name is never pooled into one table
+for f in "$tmp"/full.db*; do cp "$f" "$tmp/pooled${f#"$tmp"/full}"; done
+"$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" --db "$tmp/pooled.db" methods=source-only seeds=1 \
+    batch=64 name=small > /dev/null 2>&1
+out=$("$ferry" results table --db "$tmp/pooled.db" 2>&1)
+check "two settings of one run under one suite name are refused ($out)" grep -q 'different settings' <<< "$out"
+out=$("$ferry" bench "$tmp/small.yaml" --no-table --db "$tmp/named.db" methods=source-only seeds=1 batch=64 2>&1 | tail -n 1)
+check "a setting override names a suite of its own ($out)" grep -q 'sweep small+[0-9a-f]\{8\}:' <<< "$out"
 
 # killed while a run is in flight, then resumed
 run --db "$tmp/killed.db" > "$tmp/killed.log" 2>&1 &

@@ -46,6 +46,7 @@ typedef struct ferry_bench_config {
     char arch[16];
     int epochs, batch;
     double lr;
+    char schedule[16];                   /* constant | step | cosine | inv (a method may set its own) */
     int target_labels;                   /* K labelled target examples per class (inductive methods) */
     int pretrain_epochs;                 /* source-only pretraining for checkpoint methods */
     char device[32];                     /* cpu | vulkan:N | auto */
@@ -57,7 +58,7 @@ typedef struct ferry_bench_config {
 /* The built-in suites: "digits" (the default: source-only, feature extraction, fine-tuning, DANN, DAN
  * and CORAL on the digit tasks, 3 seeds, sized for about 15 minutes on 2 CPU cores). */
 ferry_status ferry_bench_suite(const char *name, ferry_bench_config *out);
-/* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, arch,
+/* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,
  * target_labels, pretrain_epochs, device, threads, split_seed, and hparams: {method: {name: value}}.
  * Errors name the file, the line and the key. */
 ferry_status ferry_bench_config_load(const char *path, ferry_bench_config *out);
@@ -83,6 +84,7 @@ typedef struct ferry_run_row {
     char hparams[1024], config_hash[65];
     char status[16];
     char device[512];
+    int target_labels;                   /* labelled target examples per class the run trained on (0: none) */
     int n_epochs;
     double source_val[256], target_val[256], target_test[256], loss[256], step_ms[256];
 } ferry_run_row;
