@@ -391,7 +391,8 @@ struct batches {
     int32_t *ys, *yt;
     int64_t *perm_s, *perm_t; /* primary, target stream */
     int64_t n_s, n_t;
-    int64_t pos_t;
+    int64_t pos_s, pos_t; /* where each stream is in its current permutation */
+    int epoch_s;
     int epoch_t;
 };
 
@@ -422,16 +423,26 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     }
     const float *src_images = ferry_dataset_images(run->primary);
     const int32_t *src_labels = ferry_dataset_labels(run->primary);
-    const int64_t steps = b.n_s / B, total = steps * o->epochs;
+    int64_t steps = b.n_s / B;
+    if (o->source_epochs && run->inductive) steps = ferry_dataset_size(ferry_task_source_train(run->task)) / B;
+    if (steps < 1) steps = 1;
+    const int64_t total = steps * o->epochs;
     double t0 = now_s(), train_time = 0;
     int64_t images = 0;
-    b.pos_t = b.n_t; /* start a target epoch at once */
+    b.pos_s = b.n_s; /* start an epoch of each stream at once */
+    b.pos_t = b.n_t;
     for (int e = 0; e < o->epochs && !s; e++) {
         double te = now_s(), loss_sum = 0;
-        permutation(b.perm_s, b.n_s, o->seed, e, 1);
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
-            const int64_t *is = b.perm_s + k * B;
+            /* the primary stream: a new permutation when the current one has no full batch left (with
+             * one pass per epoch, exactly at each epoch's start) */
+            if (b.pos_s + B > b.n_s) {
+                permutation(b.perm_s, b.n_s, o->seed, b.epoch_s++, 1);
+                b.pos_s = 0;
+            }
+            const int64_t *is = b.perm_s + b.pos_s;
+            b.pos_s += B;
             gather(run->inductive ? b.xt : b.xs, src_images, is, B, img);
             for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
             if (!run->inductive) { /* the unlabelled target stream, its own epochs */

@@ -143,7 +143,10 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
     json_t *j = json_pack("{s:s, s:i, s:i, s:f, s:I, s:s, s:s}", "arch", c->arch, "epochs", c->epochs, "batch",
                           c->batch, "lr", c->lr, "split_seed", (json_int_t)c->split_seed, "optimizer", "sgd",
                           "schedule", c->schedule[0] ? c->schedule : "cosine");
-    if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) json_object_set_new(j, "target_labels", json_integer(c->target_labels));
+    if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) {
+        json_object_set_new(j, "target_labels", json_integer(c->target_labels));
+        json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
+    }
     if (init) {
         json_object_set_new(j, "init", json_string("source-only pretraining"));
         json_object_set_new(j, "pretrain_epochs", json_integer(c->pretrain_epochs));
@@ -202,6 +205,7 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     if (c->schedule[0] && (s = ferry_schedule_parse(c->schedule, &a.optim.schedule))) return s;
     a.init_path = init[0] ? init : NULL;
     a.target_labels_per_class = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) ? c->target_labels : 0;
+    a.source_epochs = true; /* every method of a task makes the same number of updates */
     a.progress = on_progress;
     a.user = ps;
     ps->n = 0;

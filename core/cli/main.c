@@ -61,6 +61,8 @@ static int usage_train(FILE *f)
             "  --method NAME          a transfer method (ferry methods) on --task\n"
             "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
             "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
+            "  --source-epochs        an inductive method takes as many steps per epoch as one pass over\n"
+            "                         the source (as in ferry bench), cycling its labelled examples\n"
             "  --save FILE            write the trained parameters as safetensors\n"
             "  -h, --help             this text\n");
     return f == stdout ? 0 : 2;
@@ -104,7 +106,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
-       O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT };
+       O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -118,7 +120,7 @@ static const struct option train_opts[] = {
     {"task", required_argument, 0, O_TASK},       {"split-seed", required_argument, 0, O_SPLIT_SEED},
     {"device", required_argument, 0, O_DEVICE},   {"method", required_argument, 0, O_METHOD},
     {"set", required_argument, 0, O_SET},         {"target-labels", required_argument, 0, O_TARGET_LABELS},
-    {"out", required_argument, 0, O_OUT},
+    {"out", required_argument, 0, O_OUT},         {"source-epochs", no_argument, 0, O_SOURCE_EPOCHS},
     {0, 0, 0, 0}};
 
 #define MAX_SETS 64
@@ -131,6 +133,7 @@ struct train_cli {
     const char *sets[MAX_SETS];
     int n_sets;
     int target_labels;
+    bool source_epochs;
     const char *optim, *schedule;
     double lr, wd, momentum; /* < 0: keep the optimizer's default */
     bool nesterov;
@@ -159,6 +162,7 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
             }
             c->sets[c->n_sets++] = optarg;
             break;
+        case O_SOURCE_EPOCHS: c->source_epochs = true; break;
         case O_TARGET_LABELS: if (parse_num("--target-labels", optarg, 1, 100000, &v)) return 2; c->target_labels = (int)v; break;
         case O_OUT: c->o.save_path = optarg; break;
         case O_OPTIM: c->optim = optarg; break;
@@ -249,6 +253,7 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     a.init_path = c->o.init_path;
     a.save_path = c->o.save_path;
     a.target_labels_per_class = c->target_labels;
+    a.source_epochs = c->source_epochs;
     a.progress = ferry_cli_progress;
     a.user = &tty;
     printf("ferry %s: %s on task %s, %s, %d epochs, batch %d, seed %llu, lr %g\n", FERRY_VERSION_STRING, m->name,

@@ -18,9 +18,9 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
     ferry_cli_format_duration(p->eta_s, eta, sizeof eta);
     if (p->epoch_end && p->target_val_accuracy == p->target_val_accuracy) { /* a method run */
         fprintf(stderr,
-                "%sepoch %d/%d  loss %.4f  source val %.2f%%  target val %.2f%%  target test %.2f%%  "
+                "%sepoch %d/%d  %lld steps  loss %.4f  source val %.2f%%  target val %.2f%%  target test %.2f%%  "
                 "%.0f img/s\n",
-                tty ? "\r\033[K" : "", p->epoch, p->epochs, p->loss, 100 * p->source_val_accuracy,
+                tty ? "\r\033[K" : "", p->epoch, p->epochs, (long long)p->steps, p->loss, 100 * p->source_val_accuracy,
                 100 * p->target_val_accuracy, 100 * p->test_accuracy, p->images_per_s);
         return;
     }

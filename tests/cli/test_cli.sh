@@ -62,6 +62,17 @@ out=$(FERRY_VULKAN_LOADER=libnothere.so.1 "$ferry" train --data mnist --epochs 1
 check "no Vulkan: the default device is the CPU backend" bash -c "grep -q '^device: cpu' <<< '$out'"
 out=$("$ferry" train --task 'mnist->optdigits' --epochs 1 --batch 128 2>/dev/null | tail -n 1)
 check "train --task reports source val and target test" bash -c "grep -q 'source val accuracy .* target test accuracy' <<< '$out'"
+# an inductive method (10 labelled target examples per class) from a pretrained checkpoint: one pass
+# over its 100 examples is 2 steps of 50; with --source-epochs it takes as many steps as the source
+"$ferry" pretrain --task 'mnist->optdigits' --epochs 1 --batch 128 --out "$tmp/pre.safetensors" > /dev/null 2>&1
+check "pretrain writes a checkpoint" test -s "$tmp/pre.safetensors"
+ft() { "$ferry" train --task 'mnist->optdigits' --method fine-tuning --init "$tmp/pre.safetensors" --target-labels 10 \
+    --epochs 1 --batch 50 "$@" 2>&1 | grep '^epoch 1/1 '; }
+out=$(ft)
+check "fine-tuning: one pass over the labelled examples is 2 steps ($out)" grep -q ' 2 steps ' <<< "$out"
+out=$(ft --source-epochs)
+src=$("$ferry" tasks 'mnist->optdigits' | sed -n 's/^ *source-train *\([0-9]*\).*/\1/p')
+check "fine-tuning --source-epochs: source-train / 50 steps ($out; source $src)" grep -q " $((src / 50)) steps " <<< "$out"
 
 echo "cli: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -79,6 +79,10 @@ typedef struct ferry_adapt_opts {
     const char *init_path;       /* a checkpoint to start from (pretrained backbone) */
     int target_labels_per_class; /* K > 0: the task grants K labelled target examples per class
                                     (only to methods that declare they need them) */
+    bool source_epochs;          /* an epoch is one pass over the source-train set for every method: an
+                                    inductive method cycles its labelled examples for as many steps as
+                                    the source takes, so all methods of a task make the same number of
+                                    updates (false: one pass over the method's own training set) */
     const char *save_path;
     ferry_progress_fn progress;  /* every step and at each epoch's end (with its accuracies) */
     void *user;
