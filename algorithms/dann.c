@@ -20,7 +20,7 @@
 
 struct dann {
     ferry_tensor_t *lambda;
-    int depth;
+    int depth, bn;
 };
 
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
@@ -29,12 +29,15 @@ static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
     if (!s) return h->error(6 /* FERRY_ERR_NOMEM */, "dann: out of memory");
     h->set_state(run, s);
     s->depth = (int)h->hparam(run, "depth");
+    s->bn = (int)h->hparam(run, "bn");
     int64_t width = (int64_t)h->hparam(run, "width"), in = h->feature_dim(run);
     char name[64];
     ferry_plugin_status st = 0;
     for (int i = 0; i < s->depth && !st; i++) { /* hidden layers: discriminator.0, .2, ... */
         snprintf(name, sizeof name, "discriminator.%d", 2 * i);
         st = h->linear_init(run, name, i == 0 ? in : width, width);
+        snprintf(name, sizeof name, "discriminator.%d.bn", 2 * i);
+        if (!st && s->bn) st = h->batch_norm_init(run, name, width);
     }
     snprintf(name, sizeof name, "discriminator.%d", 2 * s->depth);
     if (!st) st = h->linear_init(run, name, s->depth ? width : in, 1);
@@ -52,7 +55,10 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
     char name[64];
     for (int i = 0; i < s->depth; i++) {
         snprintf(name, sizeof name, "discriminator.%d", 2 * i);
-        z = h->relu(ctx, h->linear(run, name, z));
+        z = h->linear(run, name, z);
+        snprintf(name, sizeof name, "discriminator.%d.bn", 2 * i);
+        if (s->bn) z = h->batch_norm(run, name, z);
+        z = h->relu(ctx, z);
     }
     snprintf(name, sizeof name, "discriminator.%d", 2 * s->depth);
     z = h->linear(run, name, z);
@@ -77,6 +83,7 @@ static const ferry_hparam hparams[] = {
     {"beta", FERRY_HP_FLOAT, 0.75, 0.0, 2.0, FERRY_SWEEP_FIXED, "lr(p) = lr0 / (1 + alpha p)^beta"},
     {"width", FERRY_HP_INT, 100, 8, 4096, FERRY_SWEEP_FIXED, "discriminator hidden width"},
     {"depth", FERRY_HP_INT, 1, 0, 4, FERRY_SWEEP_FIXED, "discriminator hidden layers (ReLU)"},
+    {"bn", FERRY_HP_INT, 0, 0, 1, FERRY_SWEEP_FIXED, "1: batch norm after each hidden layer of the discriminator"},
 };
 
 static const ferry_method method = {

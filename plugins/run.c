@@ -42,6 +42,16 @@ static ferry_tensor_t *h_linear(ferry_run_t *run, const char *prefix, ferry_tens
     return ferry_nn_linear(run->ctx, run->st, prefix, x);
 }
 
+static ferry_plugin_status h_batch_norm_init(ferry_run_t *run, const char *prefix, int64_t channels)
+{
+    return ferry_nn_batch_norm_init(run->st, prefix, channels);
+}
+
+static ferry_tensor_t *h_batch_norm(ferry_run_t *run, const char *prefix, ferry_tensor_t *x)
+{
+    return ferry_nn_batch_norm(run->ctx, run->st, prefix, x, true);
+}
+
 static ferry_ctx_t *h_ctx(ferry_run_t *run) { return run->ctx; }
 
 static double h_hparam(const ferry_run_t *run, const char *name)
@@ -235,6 +245,8 @@ static const ferry_host_api host_api = {
     .reset_classifier = h_reset_classifier,
     .set_state = h_set_state,
     .state = h_state,
+    .batch_norm_init = h_batch_norm_init,
+    .batch_norm = h_batch_norm,
 };
 
 const ferry_host_api *ferry_plugin_host(void) { return &host_api; }

@@ -459,6 +459,46 @@ Test(method_math, gradient_reversal_flips_and_scales)
     cr_assert_gt(norm, 1e-12, "the discriminator's gradient vanished");
 }
 
+/* A discriminator with batch norm (dann.bn=1) after its hidden layer sees each hidden unit
+ * standardised over the 2B rows, so its loss does not change when every feature is scaled by c > 0
+ * (the linear layer's bias is removed with the mean; the variance scales by c^2 up to BN's eps);
+ * without batch norm it does. Its gradient is still -lambda times the finite difference. */
+Test(method_math, dann_batch_norm_discriminator)
+{
+    enum { B = 8, D = 6, N = B * D };
+    float fs[N], ft[N], fs3[N], ft3[N], g[N];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.0, 0.5);
+    for (int k = 0; k < N; k++) {
+        fs3[k] = 3.0f * fs[k];
+        ft3[k] = 3.0f * ft[k];
+    }
+    const double p = 0.5, lambda = 2.0 / (1.0 + exp(-10.0 * p)) - 1.0;
+    const char *bn[] = {"dann.bn=1", "dann.width=16"}, *plain[] = {"dann.bn=0", "dann.width=16"};
+    double a = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
+    double b = extra_loss(&(struct check){"dann", bn, 2, B, D, fs3, ft3, NULL, NULL, p, NULL, NULL});
+    cr_assert_lt(fabs(a - b), 1e-4, "with batch norm: %.7f at f, %.7f at 3f", a, b);
+    double c = extra_loss(&(struct check){"dann", plain, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
+    double d = extra_loss(&(struct check){"dann", plain, 2, B, D, fs3, ft3, NULL, NULL, p, NULL, NULL});
+    cr_assert_gt(fabs(c - d), 1e-3, "without batch norm the loss should change: %.7f at f, %.7f at 3f", c, d);
+
+    extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, g, NULL});
+    double num = 0, den = 0;
+    for (int k = 0; k < N; k += 2) {
+        const float keep = fs[k], h = 1e-3f;
+        fs[k] = keep + h;
+        double lp = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
+        fs[k] = keep - h;
+        double lm = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
+        fs[k] = keep;
+        const double fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
+        num += (g[k] + lambda * fd) * (g[k] + lambda * fd);
+        den += lambda * fd * lambda * fd;
+    }
+    cr_assert_gt(den, 1e-12, "the discriminator's gradient vanished");
+    cr_assert_lt(sqrt(num / den), 5e-2, "autodiff differs from -lambda x finite difference: %g", sqrt(num / den));
+}
+
 /* ---- the harness itself ----------------------------------------------------------------------------- */
 
 Test(method_math, check_loss_refuses_bad_input)

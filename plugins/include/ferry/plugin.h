@@ -159,6 +159,14 @@ typedef struct ferry_host_api {
     /* the method's own state (set in setup, read in later hooks) */
     void (*set_state)(ferry_run_t *run, void *state);
     void *(*state)(const ferry_run_t *run);
+
+    /* appended in ABI 1 (check host->size >= offsetof(ferry_host_api, batch_norm) + sizeof(void *)
+     * before calling them from a plugin that must also load into an older host): batch
+     * normalisation over the rows of [N, C] (or the channels of [N, C, H, W]) in training mode,
+     * parameters prefix.weight / .bias (trained) and prefix.running_mean / _var (PyTorch's names,
+     * momentum 0.1, eps 1e-5) */
+    ferry_plugin_status (*batch_norm_init)(ferry_run_t *run, const char *prefix, int64_t channels);
+    ferry_tensor_t *(*batch_norm)(ferry_run_t *run, const char *prefix, ferry_tensor_t *x);
 } ferry_host_api;
 
 /* ---- the descriptor --------------------------------------------------------------------------------- */
