@@ -58,6 +58,7 @@ ferry_status ferry_bench_suite(const char *name, ferry_bench_config *c)
     for (size_t i = 0; i < 6 && !s; i++) s = push(c->methods, &c->n_methods, methods[i], "methods");
     for (int i = 0; i < 3; i++) c->seeds[c->n_seeds++] = (uint64_t)(i + 1);
     c->epochs = 3;
+    c->lr = 0.03; /* three epochs: lr 0.01 leaves SynthDigits->MNIST's baseline at 60% target, 0.03 at 86% */
     c->pretrain_epochs = 2;
     return s;
 }
