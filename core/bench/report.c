@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,20 +143,23 @@ static int best_method(const ferry_table_t *t, int a)
     return best;
 }
 
+/* the mirror of the negative-transfer flag: better than the baseline, paired t-test p < 0.05 */
+static bool significantly_better(const ferry_cell_stats *c) { return c->p == c->p && c->p < 0.05 && c->diff_mean > 0; }
+
 static void cell_text(const ferry_cell_stats *c, char *out, size_t n)
 {
     if (c->ci95 == c->ci95) snprintf(out, n, "%.2f ± %.2f", c->mean, c->ci95);
     else snprintf(out, n, "%.2f", c->mean);
 }
 
-static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *dagger,
-                   const char *pre)
+static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *up,
+                   const char *dagger, const char *pre)
 {
     put(b, "%sTarget-test accuracy (%%), mean ± 95%% t-interval over %d seed%s; the epoch of each run chosen by %s%s "
            "(the target test set selects nothing). %s: best mean per task. %s: significantly worse than %s "
-           "(paired t-test over seeds, p < 0.05): negative transfer.\n",
+           "(paired t-test over seeds, p < 0.05): negative transfer; %s: significantly better.\n",
         pre, t->max_seeds, t->max_seeds == 1 ? "" : "s", ferry_select_name(t->rule),
-        t->rule == FERRY_SELECT_TARGET_VAL ? " (an oracle: labelled target validation)" : "", bold, mark, t->baseline);
+        t->rule == FERRY_SELECT_TARGET_VAL ? " (an oracle: labelled target validation)" : "", bold, mark, t->baseline, up);
     for (int m = 0; m < t->n_methods; m++)
         if (t->labels[m]) {
             put(b, "%s%s: trained on %d labelled target examples per class (inductive transfer), which the "
@@ -181,12 +185,13 @@ static void markdown(const ferry_table_t *t, struct buf *b)
             }
             char c[64];
             cell_text(&t->st[a][m], c, sizeof c);
-            put(b, " %s%s%s%s |", m == best ? "**" : "", c, m == best ? "**" : "", t->st[a][m].negative_transfer ? " ↓" : "");
+            put(b, " %s%s%s%s |", m == best ? "**" : "", c, m == best ? "**" : "",
+                t->st[a][m].negative_transfer ? " ↓" : significantly_better(&t->st[a][m]) ? " ↑" : "");
         }
         put(b, "\n");
     }
     put(b, "\n");
-    footer(t, b, "**Bold**", "↓", "†", "");
+    footer(t, b, "**Bold**", "↓", "↑", "†", "");
 }
 
 static void latex_escape(struct buf *b, const char *s)
@@ -225,12 +230,13 @@ static void latex(const ferry_table_t *t, struct buf *b)
             }
             put(b, " & %s%.2f", m == best ? "\\textbf{" : "", c->mean);
             if (c->ci95 == c->ci95) put(b, " $\\pm$ %.2f", c->ci95);
-            put(b, "%s%s", m == best ? "}" : "", c->negative_transfer ? "$^\\downarrow$" : "");
+            put(b, "%s%s", m == best ? "}" : "",
+                c->negative_transfer ? "$^\\downarrow$" : significantly_better(c) ? "$^\\uparrow$" : "");
         }
         put(b, " \\\\\n");
     }
     put(b, "\\bottomrule\n\\end{tabular}\n");
-    footer(t, b, "Bold", "$\\downarrow$", "$\\dagger$", "% ");
+    footer(t, b, "Bold", "$\\downarrow$", "$\\uparrow$", "$\\dagger$", "% ");
 }
 
 static void csv(const ferry_table_t *t, struct buf *b)

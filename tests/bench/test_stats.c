@@ -127,6 +127,9 @@ Test(report, tables_in_every_format)
     cr_assert(strstr(md, "| task | source-only |") != NULL, "%s", md); /* the baseline first */
     cr_assert(strstr(md, "**82.") != NULL, "the best method in bold: %s", md);
     cr_assert(strstr(md, "↓") != NULL && strstr(md, "source-val") != NULL && strstr(md, "selects nothing") != NULL);
+    /* "better" (+2 on every seed) is flagged as significantly better, "same" is flagged neither way */
+    cr_assert(strstr(md, "± ") && strstr(md, " ↑ |") && strstr(md, "↑: significantly better"), "%s", md);
+    cr_assert_eq(strstr(strstr(md, " ↑ |") + 1, " ↑ |"), NULL, "one method only is better: %s", md);
     snprintf(path, sizeof path, "%s/t.tex", dir);
     cr_assert_eq(ferry_table_write(t, "latex", path), FERRY_OK);
     char *tex = slurp(path);
