@@ -179,6 +179,22 @@ Test(report, plots_with_gnuplot)
     free(rows);
 }
 
+/* The table written in one format into dir, read back. */
+static char *table_text(const ferry_table_t *t, const char *dir, const char *format)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/table.%s", dir, format);
+    cr_assert_eq(ferry_table_write(t, format, path), FERRY_OK, "%s", ferry_last_error());
+    return slurp(path);
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 Test(report, inductive_methods_are_marked_and_undefined_numbers_left_empty)
 {
     ferry_run_row *rows = calloc(20, sizeof *rows);
@@ -187,24 +203,18 @@ Test(report, inductive_methods_are_marked_and_undefined_numbers_left_empty)
         if (!strcmp(rows[i].method, "better")) rows[i].target_labels = 10;
     ferry_table_t *t;
     cr_assert_eq(ferry_table_build(rows, n, FERRY_SELECT_SOURCE_VAL, NULL, &t), FERRY_OK);
-    char dir[] = "/tmp/ferry-report-XXXXXX", path[128];
+    char dir[] = "/tmp/ferry-report-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/t.md", dir);
-    cr_assert_eq(ferry_table_write(t, "md", path), FERRY_OK);
-    char *md = slurp(path);
+    char *md = table_text(t, dir, "md"), *csv = table_text(t, dir, "csv");
     cr_assert(strstr(md, " better † |") && strstr(md, "10 labelled target examples per class"), "%s", md);
     cr_assert(strstr(md, " worse † |") == NULL, "%s", md);
-    snprintf(path, sizeof path, "%s/t.csv", dir);
-    cr_assert_eq(ferry_table_write(t, "csv", path), FERRY_OK);
-    char *csv = slurp(path);
     /* the baseline against itself has no difference, t or p: empty fields, never "nan" */
     cr_assert(strstr(csv, "nan") == NULL, "%s", csv);
     cr_assert(strstr(csv, ",,,,0,source-val,source-only,0\n") != NULL, "%s", csv);
     cr_assert(strstr(csv, "a->b,better,5,") && strstr(csv, ",source-val,source-only,10\n"), "%s", csv);
     free(md);
     free(csv);
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    cr_assert_eq(system(path), 0);
+    remove_dir(dir);
     ferry_table_free(t);
     free(rows);
 }

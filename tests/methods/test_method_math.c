@@ -415,6 +415,26 @@ Test(method_math, coral_equals_hand_computation)
 
 /* ---- DANN --------------------------------------------------------------------------------------- */
 
+/* The autodiff gradient g (w.r.t. the source features fs, which k reads) against -lambda times the
+ * central finite difference of the loss, every stride-th element: relative RMS error below tol. */
+static void reversed_fd(const struct check *k, float *fs, int stride, float h, double lambda, const float *g, double tol)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < k->b * k->d; i += stride) {
+        const float keep = fs[i];
+        fs[i] = keep + h;
+        double lp = extra_loss(k);
+        fs[i] = keep - h;
+        double lm = extra_loss(k);
+        fs[i] = keep;
+        const double fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
+        num += (g[i] + lambda * fd) * (g[i] + lambda * fd);
+        den += lambda * fd * lambda * fd;
+    }
+    cr_assert_gt(den, 1e-12, "the discriminator's gradient vanished");
+    cr_assert_lt(sqrt(num / den), tol, "autodiff differs from -lambda x finite difference: %g", sqrt(num / den));
+}
+
 /* Autodiff's gradient of DANN's loss w.r.t. the source features is −λ(p) times the finite difference
  * of the same loss (whose value does not depend on λ): reversed and scaled. A linear discriminator
  * (depth 0) keeps the loss smooth for the finite differences; the default MLP is checked on the
@@ -429,20 +449,7 @@ Test(method_math, gradient_reversal_flips_and_scales)
     const double l1 = w * (2.0 / (1.0 + exp(-gamma * p1)) - 1.0), l2 = w * (2.0 / (1.0 + exp(-gamma * p2)) - 1.0);
     const char *sets[] = {"dann.depth=0", "dann.trade_off=0.5"};
     extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, g1, NULL});
-    double num = 0, den = 0;
-    for (int k = 0; k < N; k += 3) {
-        const float keep = fs[k], h = 1e-2f;
-        fs[k] = keep + h;
-        double lp = extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL});
-        fs[k] = keep - h;
-        double lm = extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL});
-        fs[k] = keep;
-        const double fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
-        num += (g1[k] + l1 * fd) * (g1[k] + l1 * fd);
-        den += l1 * fd * l1 * fd;
-    }
-    cr_assert_gt(den, 1e-12, "the discriminator's gradient vanished");
-    cr_assert_lt(sqrt(num / den), 2e-2, "autodiff differs from -lambda x finite difference: %g", sqrt(num / den));
+    reversed_fd(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL}, fs, 3, 1e-2f, l1, g1, 2e-2);
 
     /* the default discriminator (one hidden ReLU layer): the gradient scales with λ(p) exactly */
     const char *deflt[] = {"dann.trade_off=0.5"};
@@ -483,20 +490,7 @@ Test(method_math, dann_batch_norm_discriminator)
     cr_assert_gt(fabs(c - d), 1e-3, "without batch norm the loss should change: %.7f at f, %.7f at 3f", c, d);
 
     extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, g, NULL});
-    double num = 0, den = 0;
-    for (int k = 0; k < N; k += 2) {
-        const float keep = fs[k], h = 1e-3f;
-        fs[k] = keep + h;
-        double lp = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
-        fs[k] = keep - h;
-        double lm = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
-        fs[k] = keep;
-        const double fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
-        num += (g[k] + lambda * fd) * (g[k] + lambda * fd);
-        den += lambda * fd * lambda * fd;
-    }
-    cr_assert_gt(den, 1e-12, "the discriminator's gradient vanished");
-    cr_assert_lt(sqrt(num / den), 5e-2, "autodiff differs from -lambda x finite difference: %g", sqrt(num / den));
+    reversed_fd(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL}, fs, 2, 1e-3f, lambda, g, 5e-2);
 }
 
 /* ---- the harness itself ----------------------------------------------------------------------------- */
