@@ -172,8 +172,14 @@ int ferry_cli_bench(int argc, char **argv)
             const char *slash = strrchr(db, '/');
             snprintf(dir, sizeof dir, "%.*s%s", slash ? (int)(slash - db + 1) : 0, db, c.name);
         }
-        char *targs[] = {"results", "report", "--db", (char *)db, "--suite", c.name, "--out", dir, NULL};
-        rc = ferry_cli_results(8, targs);
+        char tasks[4096] = "", meths[4096] = ""; /* the table in the configuration's order */
+        for (int i = 0; i < c.n_tasks; i++)
+            snprintf(tasks + strlen(tasks), sizeof tasks - strlen(tasks), "%s%s", i ? "," : "", c.tasks[i]);
+        for (int i = 0; i < c.n_methods; i++)
+            snprintf(meths + strlen(meths), sizeof meths - strlen(meths), "%s%s", i ? "," : "", c.methods[i]);
+        char *targs[] = {"results", "report", "--db", (char *)db, "--suite", c.name, "--out", dir,
+                         "--tasks", tasks, "--methods", meths, NULL};
+        rc = ferry_cli_results(12, targs);
         if (!rc) printf("database: %s (SQLite; schema in core/include/ferry/bench.h)\n", db);
     }
     ferry_bench_config_free(&c);

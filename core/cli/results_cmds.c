@@ -17,6 +17,7 @@ static int usage(FILE *f)
                "       ferry results report [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
                "       ferry results merge  DST.db SRC.db [SRC.db ...]\n"
                "\n"
+               "Common options: --tasks A,B and --methods M,N keep only those, in that order.\n"
                "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
                "target-val (an oracle: labelled target validation), last. The target test set never\n"
                "selects anything. Default store: results/ferry.db. 'report' writes the table in every\n"
@@ -28,6 +29,46 @@ static int fail(const char *what)
 {
     fprintf(stderr, "ferry results %s: %s\n", what, ferry_last_error());
     return 1;
+}
+
+/* Position of name in a comma-separated list, or -1. */
+static int list_index(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    int i = 0;
+    for (const char *p = list; *p; i++) {
+        size_t k = strcspn(p, ",");
+        if (k == len && !strncmp(p, name, len)) return i;
+        p += k + (p[k] == ',');
+    }
+    return -1;
+}
+
+static const char *pick_tasks, *pick_methods;
+
+static int by_lists(const void *pa, const void *pb)
+{
+    const ferry_run_row *a = pa, *b = pb;
+    int d = 0;
+    if (pick_tasks) d = list_index(pick_tasks, a->task) - list_index(pick_tasks, b->task);
+    if (!d && pick_methods) d = list_index(pick_methods, a->method) - list_index(pick_methods, b->method);
+    if (!d) d = strcmp(a->task, b->task);
+    if (!d) d = strcmp(a->method, b->method);
+    return d ? d : (a->seed > b->seed) - (a->seed < b->seed);
+}
+
+/* --tasks / --methods: keep only the listed ones, in the listed order (columns and rows follow it). */
+static int pick(ferry_run_row *rows, int n, const char *tasks, const char *methods)
+{
+    if (!tasks && !methods) return n;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if ((!tasks || list_index(tasks, rows[i].task) >= 0) && (!methods || list_index(methods, rows[i].method) >= 0))
+            memmove(&rows[k++], &rows[i], sizeof *rows);
+    pick_tasks = tasks;
+    pick_methods = methods;
+    qsort(rows, (size_t)k, sizeof *rows, by_lists);
+    return k;
 }
 
 /* Every table format and the plots into dir, then the markdown table on stdout. */
@@ -75,7 +116,7 @@ int ferry_cli_results(int argc, char **argv)
         return usage(stderr);
     }
     const char *db = "results/ferry.db", *suite = NULL, *format = !strcmp(sub, "export") ? NULL : "md",
-               *out = NULL, *baseline = "source-only";
+               *out = NULL, *baseline = "source-only", *methods = NULL, *tasks = NULL;
     ferry_select rule = FERRY_SELECT_SOURCE_VAL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -88,6 +129,8 @@ int ferry_cli_results(int argc, char **argv)
         else if (!strcmp(a, "--format")) format = v;
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--baseline")) baseline = v;
+        else if (!strcmp(a, "--methods")) methods = v;
+        else if (!strcmp(a, "--tasks")) tasks = v;
         else if (!strcmp(a, "--select")) {
             if (ferry_select_parse(v, &rule)) return fail(sub);
         } else {
@@ -111,6 +154,7 @@ int ferry_cli_results(int argc, char **argv)
     ferry_status s = ferry_results_runs(r, suite, &rows, &n);
     ferry_results_close(r);
     if (s) return fail(sub);
+    n = pick(rows, n, tasks, methods);
     if (n == 0) {
         fprintf(stderr, "ferry results %s: no finished runs in %s%s%s\n", sub, db, suite ? " for suite " : "",
                 suite ? suite : "");

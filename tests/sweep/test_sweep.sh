@@ -69,6 +69,10 @@ check "uninterrupted sweep" test "$("$dump" "$tmp/full.db" | tail -n 1)" = "runs
 check "report: markdown table printed" grep -q '^| mnist->optdigits |' "$tmp/report.log"
 check "report: every file written" bash -c "cd '$tmp/report' && test -s table.md && test -s table.tex && test -s table.csv \
     && test -s table.json && test -s accuracy.png && test -s accuracy.svg && grep -q '<svg' accuracy.svg"
+out=$("$ferry" results table --db "$tmp/full.db" --methods dann 2>&1 | head -n 1)
+check "--methods keeps only the listed methods ($out)" test "$out" = "| task | dann |"
+out=$("$ferry" results table --db "$tmp/full.db" --tasks 'mnist->nowhere' 2>&1)
+check "--tasks with no matching runs is an error ($out)" grep -q 'no finished runs' <<< "$out"
 # a run with other settings under the same suite name is never pooled into one table
 for f in "$tmp"/full.db*; do cp "$f" "$tmp/pooled${f#"$tmp"/full}"; done
 "$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" --db "$tmp/pooled.db" methods=source-only seeds=1 \
