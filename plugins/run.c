@@ -398,14 +398,27 @@ static void permutation(int64_t *idx, int64_t n, uint64_t seed, int e, int salt)
     gsl_rng_free(r);
 }
 
+/* A stream of batch indices over n examples: a new seeded permutation whenever the current one has
+ * no full batch left (with one pass per epoch, exactly at each epoch's start). */
+struct stream {
+    int64_t *perm, n, pos;
+    int epoch, salt;
+};
+
+static const int64_t *next_batch(struct stream *st, int batch, uint64_t seed)
+{
+    if (st->pos + batch > st->n) {
+        permutation(st->perm, st->n, seed, st->epoch++, st->salt);
+        st->pos = 0;
+    }
+    st->pos += batch;
+    return st->perm + st->pos - batch;
+}
+
 struct batches {
     float *xs, *xt;
     int32_t *ys, *yt;
-    int64_t *perm_s, *perm_t; /* primary, target stream */
-    int64_t n_s, n_t;
-    int64_t pos_s, pos_t; /* where each stream is in its current permutation */
-    int epoch_s;
-    int epoch_t;
+    struct stream s, t; /* the primary set, the unlabelled target */
 };
 
 static void gather(float *dst, const float *images, const int64_t *idx, int n, size_t img)
@@ -421,50 +434,37 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     const size_t img = (size_t)run->c * run->h * run->w;
     const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
     struct batches b = {0};
-    b.n_s = ferry_dataset_size(run->primary);
-    b.n_t = ferry_unlabelled_size(u);
+    b.s = (struct stream){.n = ferry_dataset_size(run->primary), .salt = 1};
+    b.t = (struct stream){.n = ferry_unlabelled_size(u), .salt = 2};
+    b.s.pos = b.s.n; /* start an epoch of each stream at once */
+    b.t.pos = b.t.n;
     b.xs = malloc((size_t)B * img * sizeof(float));
     b.xt = malloc((size_t)B * img * sizeof(float));
     b.ys = malloc((size_t)B * sizeof(int32_t));
-    b.perm_s = malloc((size_t)b.n_s * sizeof(int64_t));
-    b.perm_t = malloc((size_t)(b.n_t + 1) * sizeof(int64_t));
+    b.s.perm = malloc((size_t)b.s.n * sizeof(int64_t));
+    b.t.perm = malloc((size_t)(b.t.n + 1) * sizeof(int64_t));
     ferry_status s = FERRY_OK;
-    if (!b.xs || !b.xt || !b.ys || !b.perm_s || !b.perm_t) {
+    if (!b.xs || !b.xt || !b.ys || !b.s.perm || !b.t.perm) {
         s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
         goto done;
     }
     const float *src_images = ferry_dataset_images(run->primary);
     const int32_t *src_labels = ferry_dataset_labels(run->primary);
-    int64_t steps = b.n_s / B;
+    int64_t steps = b.s.n / B;
     if (o->source_epochs && run->inductive) steps = ferry_dataset_size(ferry_task_source_train(run->task)) / B;
     if (steps < 1) steps = 1;
     const int64_t total = steps * o->epochs;
     double t0 = now_s(), train_time = 0;
     int64_t images = 0;
-    b.pos_s = b.n_s; /* start an epoch of each stream at once */
-    b.pos_t = b.n_t;
     for (int e = 0; e < o->epochs && !s; e++) {
         double te = now_s(), loss_sum = 0;
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
-            /* the primary stream: a new permutation when the current one has no full batch left (with
-             * one pass per epoch, exactly at each epoch's start) */
-            if (b.pos_s + B > b.n_s) {
-                permutation(b.perm_s, b.n_s, o->seed, b.epoch_s++, 1);
-                b.pos_s = 0;
-            }
-            const int64_t *is = b.perm_s + b.pos_s;
-            b.pos_s += B;
+            const int64_t *is = next_batch(&b.s, B, o->seed);
             gather(run->inductive ? b.xt : b.xs, src_images, is, B, img);
             for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
-            if (!run->inductive) { /* the unlabelled target stream, its own epochs */
-                if (b.pos_t + B > b.n_t) {
-                    permutation(b.perm_t, b.n_t, o->seed, b.epoch_t++, 2);
-                    b.pos_t = 0;
-                }
-                gather(b.xt, ferry_unlabelled_images(u), b.perm_t + b.pos_t, B, img);
-                b.pos_t += B;
-            }
+            if (!run->inductive) /* the unlabelled target stream, its own epochs */
+                gather(b.xt, ferry_unlabelled_images(u), next_batch(&b.t, B, o->seed), B, img);
             double p = (double)(e * steps + k) / (double)total;
             if (run->m->schedule) run->m->schedule(run, &host_api, p);
             int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)e, (uint32_t)k) >> 1);
@@ -516,8 +516,8 @@ done:
     free(b.xs);
     free(b.xt);
     free(b.ys);
-    free(b.perm_s);
-    free(b.perm_t);
+    free(b.s.perm);
+    free(b.t.perm);
     return s;
 }
 

@@ -142,7 +142,7 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
 {
     json_t *j = json_pack("{s:s, s:i, s:i, s:f, s:I, s:s, s:s}", "arch", c->arch, "epochs", c->epochs, "batch",
                           c->batch, "lr", c->lr, "split_seed", (json_int_t)c->split_seed, "optimizer", "sgd",
-                          "schedule", c->schedule[0] ? c->schedule : "cosine");
+                          "schedule", c->schedule);
     if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) {
         json_object_set_new(j, "target_labels", json_integer(c->target_labels));
         json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
@@ -185,6 +185,8 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     ferry_status s = FERRY_OK;
     if (m->flags & FERRY_METHOD_USES_CHECKPOINT)
         s = pretrained(c, sw->o, sw->be, p->task, p->seed, init, sizeof init);
+    ferry_schedule schedule; /* checked with the configuration: cannot fail here, before the run begins */
+    if (!s) s = ferry_schedule_parse(c->schedule, &schedule);
     if (s) return s;
     struct run_begin b = {.key = key, .suite = c->name, .task = p->task, .method = p->method, .seed = p->seed,
                           .hparams_json = hp_json, .config_json = cfg_json, .config_hash = cfg_hash,
@@ -202,7 +204,7 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.seed = p->seed;
     a.backend = sw->be;
     a.optim.lr = (float)c->lr;
-    if (c->schedule[0] && (s = ferry_schedule_parse(c->schedule, &a.optim.schedule))) return s;
+    a.optim.schedule = schedule;
     a.init_path = init[0] ? init : NULL;
     a.target_labels_per_class = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) ? c->target_labels : 0;
     a.source_epochs = true; /* every method of a task makes the same number of updates */

@@ -77,6 +77,15 @@ static void suite_name(ferry_bench_config *c, const char *const *over, int n)
     memcpy(c->name, name, sizeof name);
 }
 
+/* list joined with commas into out */
+static void join(char *const *list, int n, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%s", i ? "," : "", list[i]);
+}
+
 int ferry_cli_bench(int argc, char **argv)
 {
     const char *config = NULL, *suite = NULL, *db = "results/ferry.db", *ckpt = NULL, *report = NULL;
@@ -172,11 +181,9 @@ int ferry_cli_bench(int argc, char **argv)
             const char *slash = strrchr(db, '/');
             snprintf(dir, sizeof dir, "%.*s%s", slash ? (int)(slash - db + 1) : 0, db, c.name);
         }
-        char tasks[4096] = "", meths[4096] = ""; /* the table in the configuration's order */
-        for (int i = 0; i < c.n_tasks; i++)
-            snprintf(tasks + strlen(tasks), sizeof tasks - strlen(tasks), "%s%s", i ? "," : "", c.tasks[i]);
-        for (int i = 0; i < c.n_methods; i++)
-            snprintf(meths + strlen(meths), sizeof meths - strlen(meths), "%s%s", i ? "," : "", c.methods[i]);
+        char tasks[4096], meths[4096]; /* the table in the configuration's order */
+        join(c.tasks, c.n_tasks, tasks, sizeof tasks);
+        join(c.methods, c.n_methods, meths, sizeof meths);
         char *targs[] = {"results", "report", "--db", (char *)db, "--suite", c.name, "--out", dir,
                          "--tasks", tasks, "--methods", meths, NULL};
         rc = ferry_cli_results(12, targs);
