@@ -25,6 +25,17 @@ ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, co
                                   const double *step_ms, const char *error);
 /* "mnist->optdigits" -> "mnist-to-optdigits": a task name made safe for a file name. */
 void ferry_bench_file_safe(const char *in, char *out, size_t n);
+/* Hyperparameter grids. A setting "method.name=v1,v2,..." (a YAML list) is an axis of that method's
+ * grid; a method runs every point of the product of its axes, the last axis varying fastest. */
+#define FERRY_BENCH_GRID_MAX 256
+/* The number of points of the method's grid (1 without lists); -1 if more than FERRY_BENCH_GRID_MAX. */
+int ferry_bench_grid_size(const ferry_bench_config *c, const char *method);
+/* Point k of the method's grid: its settings "method.name=value" (*n of them, allocated; free with
+ * ferry_bench_grid_free) and, into label, the values of the list-valued ones ("gamma=3,trade_off=1";
+ * empty without lists). */
+ferry_status ferry_bench_grid_point(const ferry_bench_config *c, const char *method, int k, char **sets, int *n,
+                                    char *label, size_t label_n);
+void ferry_bench_grid_free(char **sets, int n);
 /* "2026-11-22T09:41:03Z" */
 void ferry_bench_now_iso(char *buf, size_t n);
 

@@ -1,7 +1,6 @@
 /* Benchmark configurations: built-in suites, YAML files (libyaml), key=value overrides, and the
  * checks that run before any training starts. */
-#include "error.h"
-#include "ferry/bench.h"
+#include "bench_internal.h"
 #include "ferry/nn.h"
 #include "ferry/task.h"
 
@@ -23,6 +22,7 @@ static void defaults(ferry_bench_config *c)
     c->batch = 64;
     c->lr = 0.01;
     snprintf(c->schedule, sizeof c->schedule, "cosine");
+    snprintf(c->select, sizeof c->select, "source-val");
     c->target_labels = 10;
     c->pretrain_epochs = 3;
 }
@@ -141,6 +141,12 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
             return ferry_error(FERRY_ERR_INVALID, "%s: schedule expects constant, step, cosine or inv, not '%s'", where, v);
         return copy_str(where, key, v, c->schedule, sizeof c->schedule);
     }
+    if (!strcmp(key, "select")) {
+        ferry_select rule;
+        if (ferry_select_parse(v, &rule))
+            return ferry_error(FERRY_ERR_INVALID, "%s: select expects source-val, target-val or last, not '%s'", where, v);
+        return copy_str(where, key, v, c->select, sizeof c->select);
+    }
     if (strchr(key, '.')) { /* method.hyperparameter */
         char kv[512];
         snprintf(kv, sizeof kv, "%s=%s", key, v);
@@ -156,7 +162,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     }
     return ferry_error(FERRY_ERR_INVALID,
                        "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch, "
-                       "target_labels, pretrain_epochs, device, threads, split_seed, hparams, METHOD.NAME)",
+                       "target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
                        where, key);
 }
 
@@ -220,7 +226,7 @@ static ferry_status scalar_or_list(struct parser *ps, const char *key, char *out
     return s;
 }
 
-/* hparams: {method: {name: value}} */
+/* hparams: {method: {name: value or [values]}} */
 static ferry_status hparams(struct parser *ps, ferry_bench_config *c)
 {
     if (ps->ev.type != YAML_MAPPING_START_EVENT)
@@ -234,7 +240,7 @@ static ferry_status hparams(struct parser *ps, ferry_bench_config *c)
                                line_of(ps), method);
         while (!(s = next(ps)) && ps->ev.type != YAML_MAPPING_END_EVENT) {
             if ((s = scalar(ps, "hparams", name, sizeof name)) || (s = next(ps)) ||
-                (s = scalar(ps, name, value, sizeof value)))
+                (s = scalar_or_list(ps, name, value, sizeof value))) /* a list: a grid axis */
                 return s;
             char key[300];
             snprintf(key, sizeof key, "%s.%s", method, name);
@@ -288,6 +294,67 @@ done:
     return s;
 }
 
+/* ---- hyperparameter grids ------------------------------------------------------------------------------ */
+
+static bool of_method(const char *set, const char *method)
+{
+    size_t ml = strlen(method);
+    return !strncmp(set, method, ml) && set[ml] == '.';
+}
+
+static int n_values(const char *set)
+{
+    int n = 1;
+    for (const char *p = strchr(set, '='); p && *p; p++) n += *p == ',';
+    return n;
+}
+
+int ferry_bench_grid_size(const ferry_bench_config *c, const char *method)
+{
+    long n = 1;
+    for (int i = 0; i < c->n_sets; i++)
+        if (of_method(c->sets[i], method) && (n *= n_values(c->sets[i])) > FERRY_BENCH_GRID_MAX) return -1;
+    return (int)n;
+}
+
+void ferry_bench_grid_free(char **sets, int n)
+{
+    for (int i = 0; i < n; i++) free(sets[i]);
+}
+
+ferry_status ferry_bench_grid_point(const ferry_bench_config *c, const char *method, int k, char **sets, int *n,
+                                    char *label, size_t label_n)
+{
+    int digit[FERRY_BENCH_MAX] = {0};
+    for (int i = c->n_sets - 1; i >= 0; i--) /* mixed radix, the last axis fastest */
+        if (of_method(c->sets[i], method)) {
+            digit[i] = k % n_values(c->sets[i]);
+            k /= n_values(c->sets[i]);
+        }
+    *n = 0;
+    if (label_n) label[0] = '\0';
+    for (int i = 0; i < c->n_sets; i++) {
+        if (!of_method(c->sets[i], method)) continue;
+        const char *eq = strchr(c->sets[i], '='), *v = eq + 1;
+        for (int d = 0; d < digit[i]; d++) v = strchr(v, ',') + 1;
+        int vl = (int)strcspn(v, ",");
+        char *set = malloc(strlen(c->sets[i]) + 1);
+        if (!set) {
+            ferry_bench_grid_free(sets, *n);
+            *n = 0;
+            return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+        }
+        snprintf(set, strlen(c->sets[i]) + 1, "%.*s%.*s", (int)(eq + 1 - c->sets[i]), c->sets[i], vl, v);
+        sets[(*n)++] = set;
+        if (n_values(c->sets[i]) > 1 && label_n) {
+            size_t l = strlen(label);
+            const char *name = c->sets[i] + strlen(method) + 1;
+            snprintf(label + l, label_n - l, "%s%.*s=%.*s", l ? "," : "", (int)(eq - name), name, vl, v);
+        }
+    }
+    return FERRY_OK;
+}
+
 /* ---- checks ---------------------------------------------------------------------------------------------- */
 
 ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_methods_t *methods)
@@ -311,11 +378,21 @@ ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_m
             snprintf(msg, sizeof msg, "%s", ferry_last_error()); /* the message buffer is reused below */
             return ferry_error(FERRY_ERR_NOT_FOUND, "%s: %s", src, msg);
         }
-        double hp[32];
-        ferry_status s = ferry_method_resolve(m, (const char *const *)c->sets, c->n_sets, hp);
-        if (s) {
-            snprintf(msg, sizeof msg, "%s", ferry_last_error());
-            return ferry_error(s, "%s: %s", src, msg);
+        int points = ferry_bench_grid_size(c, m->name);
+        if (points < 0)
+            return ferry_error(FERRY_ERR_INVALID, "%s: the grid of %s has more than %d points", src, m->name,
+                               FERRY_BENCH_GRID_MAX);
+        for (int k = 0; k < points; k++) { /* every point of the grid, every value checked */
+            char *sets[FERRY_BENCH_MAX];
+            int n = 0;
+            double hp[32];
+            ferry_status s = ferry_bench_grid_point(c, m->name, k, sets, &n, NULL, 0);
+            if (!s) s = ferry_method_resolve(m, (const char *const *)sets, n, hp);
+            ferry_bench_grid_free(sets, n);
+            if (s) {
+                snprintf(msg, sizeof msg, "%s", ferry_last_error());
+                return ferry_error(s, "%s: %s", src, msg);
+            }
         }
     }
     for (int k = 0; k < c->n_sets; k++) { /* a setting for a method that is not in the sweep */

@@ -17,6 +17,17 @@
 #define MAXM 32
 #define MAXS 64
 
+/* One hyperparameter setting of a (task, method) cell: in a grid there are several, and the table
+ * reports the one its selection rule picks. */
+struct setting {
+    int a, b;
+    char hparams[1024];            /* the resolved hyperparameters (JSON), as stored */
+    char label[256];               /* the values that differ between the cell's settings */
+    int n;                         /* seeds */
+    double score, test;            /* means over seeds of the selection metric and of target test (%) */
+    bool chosen;
+};
+
 struct ferry_table {
     int n_tasks, n_methods;
     char tasks[MAXT][64], methods[MAXM][64];
@@ -29,6 +40,11 @@ struct ferry_table {
     char baseline[64];
     int max_seeds;
     int labels[MAXM]; /* target labels per class a method trained on (0: unsupervised) */
+    int n_settings[MAXT][MAXM];
+    int chosen[MAXT][MAXM];           /* index into settings */
+    char cfg[MAXT][MAXM][65];         /* each cell's configuration hash */
+    struct setting *settings;
+    int n_set;
 };
 
 static int index_of(char list[][64], int *n, int cap, const char *name)
@@ -40,37 +56,142 @@ static int index_of(char list[][64], int *n, int cap, const char *name)
     return (*n)++;
 }
 
+/* The metric a selection rule reads, at the epoch it picks: how settings of a grid are compared. */
+static double selection_score(const ferry_run_row *r, ferry_select rule)
+{
+    int e;
+    ferry_select_target_test(r, rule, &e);
+    if (e < 1) return 0.0 / 0.0;
+    return rule == FERRY_SELECT_TARGET_VAL ? r->target_val[e - 1] : r->source_val[e - 1];
+}
+
+static ferry_status refuse_pooling(const ferry_run_row *r, ferry_table_t *t)
+{
+    free(t->settings);
+    free(t);
+    return ferry_error(FERRY_ERR_INVALID,
+                       "suite '%s' holds two runs of %s %s seed %llu with different settings (hyperparameters %s, "
+                       "config %.12s, and another): name each setting's suite differently (name=...) or keep them "
+                       "in separate stores (--db)",
+                       r->suite, r->task, r->method, (unsigned long long)r->seed, r->hparams, r->config_hash);
+}
+
+/* For a cell with several settings, the values that differ between them ("gamma=3, trade_off=1"). */
+static void setting_labels(ferry_table_t *t, int a, int b)
+{
+    json_t *js[256] = {0};
+    int idx[256], n = 0;
+    for (int g = 0; g < t->n_set && n < 256; g++)
+        if (t->settings[g].a == a && t->settings[g].b == b) {
+            idx[n] = g;
+            js[n++] = json_loads(t->settings[g].hparams, 0, NULL);
+        }
+    for (int k = 0; k < n; k++) {
+        char *lab = t->settings[idx[k]].label;
+        size_t cap = sizeof t->settings[idx[k]].label;
+        lab[0] = '\0';
+        const char *name;
+        json_t *v;
+        if (!json_is_object(js[k])) {
+            snprintf(lab, cap, "%.200s", t->settings[idx[k]].hparams);
+            continue;
+        }
+        json_object_foreach(js[k], name, v) {
+            bool varies = false;
+            for (int j = 0; j < n && !varies; j++)
+                varies = !json_is_object(js[j]) || !json_equal(v, json_object_get(js[j], name));
+            if (!varies) continue;
+            size_t l = strlen(lab);
+            if (json_is_integer(v)) snprintf(lab + l, cap - l, "%s%s=%lld", l ? ", " : "", name, (long long)json_integer_value(v));
+            else snprintf(lab + l, cap - l, "%s%s=%g", l ? ", " : "", name, json_number_value(v));
+        }
+    }
+    for (int k = 0; k < n; k++) json_decref(js[k]);
+}
+
 ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
                                ferry_table_t **out)
 {
     *out = NULL;
     ferry_table_t *t = calloc(1, sizeof *t);
-    if (!t) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    int *of = calloc((size_t)n + 1, sizeof *of); /* each row's setting (-1: outside the table's capacity) */
+    if (!t || !of || !(t->settings = calloc((size_t)n + 1, sizeof *t->settings))) {
+        if (t) free(t->settings);
+        free(t);
+        free(of);
+        return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    }
     t->rule = rule;
     snprintf(t->baseline, sizeof t->baseline, "%s", baseline ? baseline : "source-only");
     bool has_base = false;
     for (int i = 0; i < n; i++) has_base |= !strcmp(rows[i].method, t->baseline);
     if (has_base) index_of(t->methods, &t->n_methods, MAXM, t->baseline); /* the baseline first */
+    /* the settings of each cell; one configuration per cell, one run per (setting, seed) */
     for (int i = 0; i < n; i++) {
+        of[i] = -1;
         int a = index_of(t->tasks, &t->n_tasks, MAXT, rows[i].task);
         int b = index_of(t->methods, &t->n_methods, MAXM, rows[i].method);
-        if (a < 0 || b < 0 || t->n[a][b] == MAXS) continue;
-        for (int k = 0; k < t->n[a][b]; k++)
-            if (t->seeds[a][b][k] == rows[i].seed) { /* two settings of one run: never pooled */
-                free(t);
-                return ferry_error(FERRY_ERR_INVALID,
-                                   "suite '%s' holds two runs of %s %s seed %llu with different settings "
-                                   "(hyperparameters %s, config %.12s, and another): name each setting's suite "
-                                   "differently (name=...) or keep them in separate stores (--db)",
-                                   rows[i].suite, rows[i].task, rows[i].method, (unsigned long long)rows[i].seed,
-                                   rows[i].hparams, rows[i].config_hash);
+        if (a < 0 || b < 0) continue;
+        bool first = true;
+        for (int g = 0; g < t->n_set && first; g++) first = !(t->settings[g].a == a && t->settings[g].b == b);
+        if (first) snprintf(t->cfg[a][b], sizeof t->cfg[a][b], "%s", rows[i].config_hash);
+        else if (strcmp(t->cfg[a][b], rows[i].config_hash)) {
+            free(of);
+            return refuse_pooling(&rows[i], t);
+        }
+        int g = 0;
+        while (g < t->n_set && !(t->settings[g].a == a && t->settings[g].b == b && !strcmp(t->settings[g].hparams, rows[i].hparams)))
+            g++;
+        if (g == t->n_set) {
+            t->settings[g] = (struct setting){.a = a, .b = b};
+            snprintf(t->settings[g].hparams, sizeof t->settings[g].hparams, "%s", rows[i].hparams);
+            t->n_set++;
+            t->n_settings[a][b]++;
+        }
+        for (int j = 0; j < i; j++)
+            if (of[j] == g && rows[j].seed == rows[i].seed) {
+                free(of);
+                return refuse_pooling(&rows[i], t);
             }
+        of[i] = g;
+        struct setting *st = &t->settings[g];
+        st->n++;
+        st->score += 100.0 * selection_score(&rows[i], rule);
+        st->test += 100.0 * ferry_select_target_test(&rows[i], rule, NULL);
+    }
+    /* each cell's setting: the best mean selection metric among those with the most seeds (the test set
+     * never chooses); ties to the first in the order of the stored hyperparameters */
+    for (int g = 0; g < t->n_set; g++) {
+        t->settings[g].score /= t->settings[g].n;
+        t->settings[g].test /= t->settings[g].n;
+    }
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int b = 0; b < t->n_methods; b++) {
+            int best = -1, most = 0;
+            for (int g = 0; g < t->n_set; g++)
+                if (t->settings[g].a == a && t->settings[g].b == b && t->settings[g].n > most) most = t->settings[g].n;
+            for (int g = 0; g < t->n_set; g++) {
+                const struct setting *st = &t->settings[g];
+                if (st->a != a || st->b != b || st->n < most) continue;
+                if (best < 0 || st->score > t->settings[best].score ||
+                    (st->score == t->settings[best].score && strcmp(st->hparams, t->settings[best].hparams) < 0))
+                    best = g;
+            }
+            t->chosen[a][b] = best;
+            if (best >= 0) t->settings[best].chosen = true;
+            if (t->n_settings[a][b] > 1) setting_labels(t, a, b);
+        }
+    for (int i = 0; i < n; i++) {
+        if (of[i] < 0 || !t->settings[of[i]].chosen) continue;
+        int a = t->settings[of[i]].a, b = t->settings[of[i]].b;
+        if (t->n[a][b] == MAXS) continue;
         if (rows[i].target_labels > t->labels[b]) t->labels[b] = rows[i].target_labels;
         int k = t->n[a][b]++;
         t->seeds[a][b][k] = rows[i].seed;
         t->value[a][b][k] = 100.0 * ferry_select_target_test(&rows[i], rule, &t->epoch[a][b][k]);
         if (t->n[a][b] > t->max_seeds) t->max_seeds = t->n[a][b];
     }
+    free(of);
     int base = has_base ? 0 : -1;
     for (int a = 0; a < t->n_tasks; a++)
         for (int b = 0; b < t->n_methods; b++) {
@@ -97,7 +218,25 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
     return FERRY_OK;
 }
 
-void ferry_table_free(ferry_table_t *t) { free(t); }
+void ferry_table_free(ferry_table_t *t)
+{
+    if (t) free(t->settings);
+    free(t);
+}
+
+const char *ferry_table_setting(const ferry_table_t *t, const char *task, const char *method, int *n_settings)
+{
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int b = 0; b < t->n_methods; b++)
+            if (!strcmp(t->tasks[a], task) && !strcmp(t->methods[b], method) && t->chosen[a][b] >= 0 &&
+                t->n_settings[a][b]) {
+                if (n_settings) *n_settings = t->n_settings[a][b];
+                return t->settings[t->chosen[a][b]].hparams;
+            }
+    if (n_settings) *n_settings = 0;
+    return NULL;
+}
+
 
 const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method)
 {
@@ -152,6 +291,13 @@ static void cell_text(const ferry_cell_stats *c, char *out, size_t n)
     else snprintf(out, n, "%.2f", c->mean);
 }
 
+static const char *score_name(ferry_select rule)
+{
+    return rule == FERRY_SELECT_TARGET_VAL ? "target validation accuracy"
+           : rule == FERRY_SELECT_LAST     ? "source validation accuracy at the last epoch"
+                                           : "source validation accuracy";
+}
+
 static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *up,
                    const char *dagger, const char *pre)
 {
@@ -166,6 +312,37 @@ static void footer(const ferry_table_t *t, struct buf *b, const char *bold, cons
                    "unsupervised methods never see.\n", pre, dagger, t->labels[m]);
             break;
         }
+    bool grid = false;
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int m = 0; m < t->n_methods; m++) grid |= t->n_settings[a][m] > 1;
+    if (!grid) return;
+    put(b, "%sHyperparameters searched over a grid, the setting of each cell chosen by mean %s over seeds:", pre,
+        score_name(t->rule));
+    const char *sep = " ";
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int m = 0; m < t->n_methods; m++)
+            if (t->n_settings[a][m] > 1) {
+                put(b, "%s%s %s: %s (of %d)", sep, t->tasks[a], t->methods[m], t->settings[t->chosen[a][m]].label,
+                    t->n_settings[a][m]);
+                sep = "; ";
+            }
+    put(b, ".\n");
+}
+
+/* Every setting of the cells searched over a grid, and which one each reports. */
+static void grid_markdown(const ferry_table_t *t, struct buf *b)
+{
+    bool any = false;
+    for (int g = 0; g < t->n_set; g++) {
+        const struct setting *st = &t->settings[g];
+        if (t->n_settings[st->a][st->b] < 2) continue;
+        if (!any)
+            put(b, "\n| task | method | setting | seeds | %s (mean) | target test (mean) | chosen |\n"
+                   "|---|---|---|---|---|---|---|\n", score_name(t->rule));
+        any = true;
+        put(b, "| %s | %s | %s | %d | %.2f | %.2f | %s |\n", t->tasks[st->a], t->methods[st->b], st->label, st->n,
+            st->score, st->test, st->chosen ? "✓" : "");
+    }
 }
 
 static void markdown(const ferry_table_t *t, struct buf *b)
@@ -192,6 +369,7 @@ static void markdown(const ferry_table_t *t, struct buf *b)
     }
     put(b, "\n");
     footer(t, b, "**Bold**", "↓", "↑", "†", "");
+    grid_markdown(t, b);
 }
 
 static void latex_escape(struct buf *b, const char *s)
@@ -241,7 +419,8 @@ static void latex(const ferry_table_t *t, struct buf *b)
 
 static void csv(const ferry_table_t *t, struct buf *b)
 {
-    put(b, "task,method,n,mean,sd,ci95,diff_vs_baseline,t,p,negative_transfer,selection,baseline,target_labels\n");
+    put(b, "task,method,n,mean,sd,ci95,diff_vs_baseline,t,p,negative_transfer,selection,baseline,target_labels,"
+           "setting,settings_tried\n");
     for (int a = 0; a < t->n_tasks; a++)
         for (int m = 0; m < t->n_methods; m++) {
             if (!t->n[a][m]) continue;
@@ -251,7 +430,9 @@ static void csv(const ferry_table_t *t, struct buf *b)
             for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) /* undefined (one seed; the baseline itself): empty */
                 if (isfinite(v[k])) put(b, ",%.6g", v[k]);
                 else put(b, ",");
-            put(b, ",%d,%s,%s,%d\n", c->negative_transfer, ferry_select_name(t->rule), t->baseline, t->labels[m]);
+            put(b, ",%d,%s,%s,%d,", c->negative_transfer, ferry_select_name(t->rule), t->baseline, t->labels[m]);
+            if (t->n_settings[a][m] > 1) put(b, "\"%s\"", t->settings[t->chosen[a][m]].label); /* "x=1, y=2" */
+            put(b, ",%d\n", t->n_settings[a][m]);
         }
 }
 
@@ -278,6 +459,17 @@ static void json_out(const ferry_table_t *t, struct buf *b)
                                                    num(c->diff_mean), "t", num(c->t), "p", num(c->p),
                                                    "negative_transfer", c->negative_transfer, "target_labels",
                                                    t->labels[m], "runs", runs));
+            json_t *cell = json_array_get(cells, json_array_size(cells) - 1), *settings = json_array();
+            for (int g = 0; g < t->n_set; g++) {
+                const struct setting *st = &t->settings[g];
+                if (st->a != a || st->b != m) continue;
+                json_t *hp = json_loads(st->hparams, 0, NULL);
+                json_array_append_new(settings, json_pack("{s:o, s:i, s:o, s:o, s:b}", "hparams",
+                                                          hp ? hp : json_string(st->hparams), "n", st->n,
+                                                          "selection_score", num(st->score), "target_test_mean",
+                                                          num(st->test), "chosen", st->chosen));
+            }
+            json_object_set_new(cell, "settings", settings);
         }
     json_object_set_new(root, "cells", cells);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -382,7 +574,9 @@ ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select r
                 double sum = 0;
                 int cnt = 0;
                 for (int i = 0; i < n; i++)
-                    if (!strcmp(rows[i].task, t->tasks[a]) && !strcmp(rows[i].method, t->methods[m]) && e < rows[i].n_epochs) {
+                    if (!strcmp(rows[i].task, t->tasks[a]) && !strcmp(rows[i].method, t->methods[m]) &&
+                        e < rows[i].n_epochs && t->chosen[a][m] >= 0 && /* a grid: the chosen setting's runs */
+                        !strcmp(rows[i].hparams, t->settings[t->chosen[a][m]].hparams)) {
                         sum += 100 * rows[i].target_test[e];
                         cnt++;
                     }

@@ -1,5 +1,5 @@
-/* Sweeps: every (task, method, seed) of a configuration, in a fixed order, into the results store.
- * Finished runs are skipped, a run left 'running' by a killed process is redone; checkpoint methods
+/* Sweeps: every (task, method, grid point, seed) of a configuration, in a fixed order, into the
+ * results store. Finished runs are skipped, a run left 'running' by a killed process is redone; checkpoint methods
  * get a source-only pretrained checkpoint per (task, seed), made once and kept. */
 #include "bench_internal.h"
 #include "ferry/io.h"
@@ -25,6 +25,7 @@ static double now_s(void)
 
 struct run_plan {
     const char *task, *method;
+    int point;       /* of the method's hyperparameter grid */
     uint64_t seed;
 };
 
@@ -33,6 +34,7 @@ struct progress_state {
     int tty;
     int index, total;       /* this run's position among the runs to do */
     const struct run_plan *plan;
+    const char *name;       /* the method and, in a grid, its point: "dann[gamma=3,trade_off=1]" */
     double t_start;         /* of the sweep */
     double done_seconds;    /* time spent in finished runs */
     int done_runs;
@@ -73,7 +75,7 @@ static void on_progress(const ferry_progress *p, void *user)
     char e[32];
     fmt_duration(ps->done_runs || ps->total == 1 ? eta : -1, e, sizeof e);
     fprintf(stderr, "\r\033[K[%d/%d] %s %s seed %llu  epoch %d/%d step %lld/%lld  loss %.4f  ETA %s",
-            ps->index + 1, ps->total, ps->plan->task, ps->plan->method, (unsigned long long)ps->plan->seed, p->epoch,
+            ps->index + 1, ps->total, ps->plan->task, ps->name, (unsigned long long)ps->plan->seed, p->epoch,
             p->epochs, (long long)p->step, (long long)p->steps, p->loss, e);
     fflush(stderr);
 }
@@ -177,7 +179,7 @@ struct sweep {
 };
 
 static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct progress_state *ps, const char *key,
-                            const char *hp_json, const char *cfg_json, const char *cfg_hash, const double *hp)
+                            const char *hp_json, const char *cfg_json, const char *cfg_hash, char **sets, int n_sets)
 {
     const ferry_bench_config *c = sw->c;
     const ferry_method *m = ferry_methods_find(sw->methods, p->method);
@@ -196,8 +198,8 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.task = p->task;
     a.split_seed = c->split_seed;
     a.method = m;
-    a.sets = (const char *const *)c->sets;
-    a.n_sets = c->n_sets;
+    a.sets = (const char *const *)sets;
+    a.n_sets = n_sets;
     a.arch = c->arch;
     a.epochs = c->epochs;
     a.batch = c->batch;
@@ -212,14 +214,13 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.user = ps;
     ps->n = 0;
     ps->batch_images = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS ? 1 : 2) * c->batch;
-    (void)hp;
     ferry_adapt_result res;
     ferry_status rs = ferry_adapt(&a, &res);
     char err[1024] = "";
     if (rs) snprintf(err, sizeof err, "%s", ferry_last_error());
     s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, rs ? err : NULL);
     if (!s && rs && !sw->o->quiet)
-        fprintf(stderr, "%srun %s %s seed %llu failed: %s\n", ps->tty ? "\r\033[K" : "", p->task, p->method,
+        fprintf(stderr, "%srun %s %s seed %llu failed: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
                 (unsigned long long)p->seed, err);
     return s;
 }
@@ -239,8 +240,9 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
     }
     ferry_backend_describe(sw.be, &sw.dev);
 
-    /* the plan, in a fixed order; this shard's share */
-    int total = c->n_tasks * c->n_methods * c->n_seeds, mine = 0;
+    /* the plan, in a fixed order (task, method, grid point, seed); this shard's share */
+    int total = 0, mine = 0;
+    for (int m = 0; m < c->n_methods; m++) total += c->n_tasks * ferry_bench_grid_size(c, c->methods[m]) * c->n_seeds;
     struct run_plan *plan = calloc((size_t)total + 1, sizeof *plan);
     if (!plan) {
         s = ferry_error(FERRY_ERR_NOMEM, "out of memory");
@@ -248,8 +250,10 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
     }
     for (int t = 0, k = 0; t < c->n_tasks; t++)
         for (int m = 0; m < c->n_methods; m++)
-            for (int r = 0; r < c->n_seeds; r++, k++)
-                if (k % o->n_shards == o->shard) plan[mine++] = (struct run_plan){c->tasks[t], c->methods[m], c->seeds[r]};
+            for (int g = 0; g < ferry_bench_grid_size(c, c->methods[m]); g++)
+                for (int r = 0; r < c->n_seeds; r++, k++)
+                    if (k % o->n_shards == o->shard)
+                        plan[mine++] = (struct run_plan){c->tasks[t], c->methods[m], g, c->seeds[r]};
 
     struct progress_state ps = {.o = o, .tty = isatty(fileno(stderr)), .total = mine, .t_start = now_s()};
     int skipped = 0, failed = 0;
@@ -257,7 +261,15 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
         const struct run_plan *p = &plan[i];
         const ferry_method *m = ferry_methods_find(methods, p->method);
         double hp[32];
-        if ((s = ferry_method_resolve(m, (const char *const *)c->sets, c->n_sets, hp))) break;
+        char *sets[FERRY_BENCH_MAX], label[256], name[400];
+        int n_sets = 0;
+        if ((s = ferry_bench_grid_point(c, p->method, p->point, sets, &n_sets, label, sizeof label)) ||
+            (s = ferry_method_resolve(m, (const char *const *)sets, n_sets, hp))) {
+            ferry_bench_grid_free(sets, n_sets);
+            break;
+        }
+        snprintf(name, sizeof name, label[0] ? "%s[%s]" : "%s", p->method, label);
+        ps.name = name;
         char *hpj = hparams_json(m, hp);
         char *cfg = config_json(c, m, (m->flags & FERRY_METHOD_USES_CHECKPOINT) ? "pretrained" : NULL);
         char cfg_hash[65], key[65], keysrc[4096];
@@ -272,19 +284,20 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
             ps.index = i;
             ps.plan = p;
             double t0 = now_s();
-            s = run_one(&sw, p, &ps, key, hpj ? hpj : "{}", cfg ? cfg : "{}", cfg_hash, hp);
+            s = run_one(&sw, p, &ps, key, hpj ? hpj : "{}", cfg ? cfg : "{}", cfg_hash, sets, n_sets);
             if (!s && ferry_results_state(sw.db, key) == RUN_FAILED) failed++;
             ps.done_seconds += now_s() - t0;
             ps.done_runs++;
             if (!s && !o->quiet) {
                 double best = ps.n ? ps.tt[ps.n - 1] : 0.0 / 0.0;
                 fprintf(stderr, "%s[%d/%d] %s %s seed %llu: target test %.2f%% (last epoch), %.0f s\n",
-                        ps.tty ? "\r\033[K" : "", i + 1, mine, p->task, p->method, (unsigned long long)p->seed,
+                        ps.tty ? "\r\033[K" : "", i + 1, mine, p->task, name, (unsigned long long)p->seed,
                         100 * best, now_s() - t0);
             }
         }
         free(hpj);
         free(cfg);
+        ferry_bench_grid_free(sets, n_sets);
     }
     if (!s && !o->quiet)
         fprintf(stderr, "sweep %s: %d runs (shard %d/%d of %d), %d already done, %d failed, %.0f s; results in %s\n",

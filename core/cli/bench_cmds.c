@@ -21,15 +21,17 @@ static int usage(FILE *f)
             "usage: ferry bench [CONFIG.yaml] [KEY=VALUE ...] [--suite NAME] [--db PATH] [--shard i/N]\n"
             "                   [--checkpoints DIR] [--report DIR] [--no-table] [--quiet]\n"
             "\n"
-            "Runs every (task, method, seed) of the configuration into the results store (SQLite,\n"
-            "default results/ferry.db), skipping runs already finished there, then writes the report\n"
-            "(table in markdown, LaTeX, CSV and JSON; plots) and prints the table (target-test\n"
-            "accuracy, model selected on source validation; see ferry results).\n"
+            "Runs every (task, method, grid point, seed) of the configuration into the results store\n"
+            "(SQLite, default results/ferry.db), skipping runs already finished there, then writes the\n"
+            "report (table in markdown, LaTeX, CSV and JSON; plots) and prints the table (target-test\n"
+            "accuracy, model and grid point selected by the config's select rule, source validation\n"
+            "unless it says otherwise; see ferry results).\n"
             "\n"
             "  CONFIG.yaml       keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,\n"
-            "                    target_labels, pretrain_epochs, device, threads, split_seed,\n"
-            "                    hparams: {METHOD: {NAME: VALUE}}\n"
+            "                    target_labels, pretrain_epochs, device, threads, split_seed, select,\n"
+            "                    hparams: {METHOD: {NAME: VALUE or [V1, V2, ...]}} (a list: a grid axis)\n"
             "  KEY=VALUE         overrides, e.g. epochs=2 seeds=1,2 methods=dann,dan dann.gamma=5\n"
+            "                    dann.gamma=3,10 (a grid) select=target-val\n"
             "  --suite NAME      a built-in suite (default: digits, when no CONFIG is given)\n"
             "  --db PATH         the results store\n"
             "  --shard i/N       run only runs k with k mod N = i (0-based); merge the stores with\n"
@@ -50,15 +52,15 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 
 /* Overrides that change how runs are trained (epochs=1, dann.gamma=5, ...) give the suite a name of
  * its own, SUITE+HASH, so that its runs are never pooled with the unmodified suite's in one table.
- * Overrides that only pick runs (tasks, methods, seeds) or the thread count keep the name, and so
- * reuse the runs already done; an explicit name= wins. */
+ * Overrides that only pick runs (tasks, methods, seeds), the thread count or the report's selection
+ * rule keep the name, and so reuse the runs already done; an explicit name= wins. */
 static void suite_name(ferry_bench_config *c, const char *const *over, int n)
 {
     const char *setting[128];
     int k = 0;
     for (int i = 0; i < n; i++) {
         size_t len = strcspn(over[i], "=");
-        static const char *const pick[] = {"tasks", "methods", "seeds", "threads"};
+        static const char *const pick[] = {"tasks", "methods", "seeds", "threads", "select"};
         bool picks = false;
         for (size_t j = 0; j < sizeof pick / sizeof pick[0]; j++)
             picks |= strlen(pick[j]) == len && !strncmp(over[i], pick[j], len);
@@ -185,8 +187,8 @@ int ferry_cli_bench(int argc, char **argv)
         join(c.tasks, c.n_tasks, tasks, sizeof tasks);
         join(c.methods, c.n_methods, meths, sizeof meths);
         char *targs[] = {"results", "report", "--db", (char *)db, "--suite", c.name, "--out", dir,
-                         "--tasks", tasks, "--methods", meths, NULL};
-        rc = ferry_cli_results(12, targs);
+                         "--tasks", tasks, "--methods", meths, "--select", c.select, NULL};
+        rc = ferry_cli_results(14, targs);
         if (!rc) printf("database: %s (SQLite; schema in core/include/ferry/bench.h)\n", db);
     }
     ferry_bench_config_free(&c);

@@ -4,7 +4,8 @@
 #  - a sweep killed with SIGKILL in the middle of a run and restarted equals an uninterrupted one;
 #  - two shards run separately and merged equal the unsharded sweep; merging twice changes nothing;
 #  - mpirun -n 2 (Open MPI) gives the same merged store;
-#  - the report writes every table format and the plots; runs of two settings are never pooled.
+#  - the report writes every table format and the plots; runs of two settings are never pooled;
+#  - a hyperparameter grid runs every point, and the report lists them and the one it selects.
 # usage: test_sweep.sh FERRY DBDUMP
 set -uo pipefail
 ferry=$1
@@ -45,6 +46,10 @@ refused "unknown task" "unknown task 'mnist->nowhere'" "$tmp/small.yaml" "tasks=
 refused "unknown method" "no method 'magic'" "$tmp/small.yaml" "methods=magic"
 refused "unknown hyperparameter" "no hyperparameter 'zeta'" "$tmp/small.yaml" "dann.zeta=1"
 refused "out-of-range value" "out of range" "$tmp/small.yaml" "dann.gamma=-5"
+refused "a grid value out of range" "out of range" "$tmp/small.yaml" "dann.gamma=3,-5"
+printf 'name: g\ntasks: [mnist->optdigits]\nseeds: [1]\nmethods: [dann]\nhparams:\n  dann:\n    gamma: [3, 10]\n    trade_off: [1, 50]\n' > "$tmp/grid.yaml"
+refused "every value of a YAML grid is checked" "out of range" "$tmp/grid.yaml"
+refused "an unknown selection rule" "select expects" "$tmp/small.yaml" "select=test"
 refused "missing config file" "small-not-here.yaml" "$tmp/small-not-here.yaml"
 mkdir -p "$tmp/ro" && chmod 555 "$tmp/ro"
 if [ "$(id -u)" -ne 0 ]; then
@@ -81,6 +86,14 @@ out=$("$ferry" results table --db "$tmp/pooled.db" 2>&1)
 check "two settings of one run under one suite name are refused ($out)" grep -q 'different settings' <<< "$out"
 out=$("$ferry" bench "$tmp/small.yaml" --no-table --db "$tmp/named.db" methods=source-only seeds=1 batch=64 2>&1 | tail -n 1)
 check "a setting override names a suite of its own ($out)" grep -q 'sweep small+[0-9a-f]\{8\}:' <<< "$out"
+
+# a hyperparameter grid: every point runs; the table reports the point its rule selects, lists all
+out=$("$ferry" bench "$tmp/small.yaml" --checkpoints "$tmp/ckpt" --db "$tmp/grid.db" --report "$tmp/grid" methods=dann seeds=1 \
+    'dann.trade_off=0.3,1' select=target-val 2>&1)
+check "a grid of two points runs twice ($(tail -n 12 <<< "$out"))" grep -q 'sweep small+[0-9a-f]\{8\}: 2 runs' <<< "$out"
+check "the report lists every grid point and the chosen one" bash -c "grep -q '| mnist->optdigits | dann | trade_off=0.3 | 1 |' \
+    '$tmp/grid/table.md' && grep -q '| mnist->optdigits | dann | trade_off=1 | 1 |' '$tmp/grid/table.md' && \
+    grep -q 'chosen by mean target validation accuracy over seeds: mnist->optdigits dann: trade_off=.* (of 2)' '$tmp/grid/table.md'"
 
 # killed while a run is in flight, then resumed
 run --db "$tmp/killed.db" > "$tmp/killed.log" 2>&1 &

@@ -52,6 +52,7 @@ typedef struct ferry_bench_config {
     char device[32];                     /* cpu | vulkan:N | auto */
     int threads;
     uint64_t split_seed;
+    char select[16];                     /* the report's selection rule: source-val | target-val | last */
     char source[256];                    /* where it came from: a file or "suite digits" */
 } ferry_bench_config;
 
@@ -59,7 +60,10 @@ typedef struct ferry_bench_config {
  * and CORAL on the digit tasks, 3 seeds, sized for about 15 minutes on 2 CPU cores). */
 ferry_status ferry_bench_suite(const char *name, ferry_bench_config *out);
 /* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,
- * target_labels, pretrain_epochs, device, threads, split_seed, and hparams: {method: {name: value}}.
+ * target_labels, pretrain_epochs, device, threads, split_seed, select (the report's selection rule),
+ * and hparams: {method: {name: value}}.
+ * A hyperparameter given a list ({gamma: [3, 10]}, or "dann.gamma=3,10" as an override) is an axis
+ * of the method's grid: the sweep runs every point of the product of its axes.
  * Errors name the file, the line and the key. */
 ferry_status ferry_bench_config_load(const char *path, ferry_bench_config *out);
 /* key=value overrides (the same keys; lists comma-separated; "dann.gamma=5" sets a hyperparameter). */
@@ -104,7 +108,7 @@ typedef struct ferry_bench_opts {
     bool quiet;
 } ferry_bench_opts;
 
-/* Runs the sweep: every (task, method, seed) of the config in a fixed order; skips runs already
+/* Runs the sweep: every (task, method, grid point, seed) of the config in a fixed order; skips runs already
  * done in the store, redoes runs left 'running'. */
 ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t *methods,
                              const ferry_bench_opts *o);
@@ -144,6 +148,11 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
 void ferry_table_free(ferry_table_t *t);
 /* NULL if the table has no run of that task and method. */
 const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method);
+/* The hyperparameters (JSON) of the setting a cell reports and, in *n_settings, how many settings the
+ * store holds for it. With several (a grid), the reported one has the best mean over seeds of the
+ * selection rule's metric (source or target validation accuracy, at the epoch the rule picks) among
+ * the settings with the most seeds; the target test set never chooses. NULL if no such cell. */
+const char *ferry_table_setting(const ferry_table_t *t, const char *task, const char *method, int *n_settings);
 /* format: "md", "latex", "csv" or "json"; path NULL: standard output; else written atomically. */
 ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const char *path);
 /* gnuplot: DIR/accuracy.{png,svg} (means with 95% intervals) and DIR/curves-TASK.{png,svg}. */
