@@ -329,20 +329,39 @@ static void footer(const ferry_table_t *t, struct buf *b, const char *bold, cons
     put(b, ".\n");
 }
 
-/* Every setting of the cells searched over a grid, and which one each reports. */
+static int label_cmp(const struct setting *x, const struct setting *y)
+{
+    int c = strcmp(x->label, y->label);
+    return c ? c : strcmp(x->hparams, y->hparams);
+}
+
+/* Every setting of the cells searched over a grid, and which one each reports: cell by cell in the
+ * table's order, a cell's settings in the order of their labels. */
 static void grid_markdown(const ferry_table_t *t, struct buf *b)
 {
     bool any = false;
-    for (int g = 0; g < t->n_set; g++) {
-        const struct setting *st = &t->settings[g];
-        if (t->n_settings[st->a][st->b] < 2) continue;
-        if (!any)
-            put(b, "\n| task | method | setting | seeds | %s (mean) | target test (mean) | chosen |\n"
-                   "|---|---|---|---|---|---|---|\n", score_name(t->rule));
-        any = true;
-        put(b, "| %s | %s | %s | %d | %.2f | %.2f | %s |\n", t->tasks[st->a], t->methods[st->b], st->label, st->n,
-            st->score, st->test, st->chosen ? "✓" : "");
-    }
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int m = 0; m < t->n_methods; m++) {
+            if (t->n_settings[a][m] < 2) continue;
+            for (int prev = -1;;) { /* the setting that follows prev in label order */
+                int g = -1;
+                for (int k = 0; k < t->n_set; k++) {
+                    const struct setting *c = &t->settings[k];
+                    if (c->a == a && c->b == m && (prev < 0 || label_cmp(c, &t->settings[prev]) > 0) &&
+                        (g < 0 || label_cmp(c, &t->settings[g]) < 0))
+                        g = k;
+                }
+                if (g < 0) break;
+                prev = g;
+                const struct setting *st = &t->settings[g];
+                if (!any)
+                    put(b, "\n| task | method | setting | seeds | %s (mean) | target test (mean) | chosen |\n"
+                           "|---|---|---|---|---|---|---|\n", score_name(t->rule));
+                any = true;
+                put(b, "| %s | %s | %s | %d | %.2f | %.2f | %s |\n", t->tasks[a], t->methods[m], st->label, st->n,
+                    st->score, st->test, st->chosen ? "✓" : "");
+            }
+        }
 }
 
 static void markdown(const ferry_table_t *t, struct buf *b)
