@@ -1,6 +1,6 @@
 /* Sweeps: every (task, method, grid point, seed) of a configuration, in a fixed order, into the
- * results store. Finished runs are skipped, a run left 'running' by a killed process is redone; checkpoint methods
- * get a source-only pretrained checkpoint per (task, seed), made once and kept. */
+ * results store. Finished runs are skipped, a run left 'running' by a killed process is redone;
+ * checkpoint methods get a source-only pretrained checkpoint per (task, seed), made once and kept. */
 #include "bench_internal.h"
 #include "ferry/io.h"
 #include "ferry/task.h"
