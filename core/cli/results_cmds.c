@@ -19,8 +19,10 @@ static int usage(FILE *f)
                "\n"
                "Common options: --tasks A,B and --methods M,N keep only those, in that order.\n"
                "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
-               "target-val (an oracle: labelled target validation), last. The target test set never\n"
-               "selects anything. Default store: results/ferry.db. 'report' writes the table in every\n"
+               "target-val (an oracle: labelled target validation), last. Where a suite searched a\n"
+               "method's hyperparameters over a grid, the same metric (mean over seeds) picks the grid\n"
+               "point, and the markdown lists every point. The target test set never selects\n"
+               "anything. Default store: results/ferry.db. 'report' writes the table in every\n"
                "format (DIR/table.md, .tex, .csv, .json) and the plots, and prints the markdown table.\n");
     return f == stdout ? 0 : 2;
 }
