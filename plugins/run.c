@@ -364,6 +364,9 @@ static ferry_status setup(ferry_run_t *run)
     if (ferry_dataset_size(run->primary) < o->batch)
         return ferry_error(FERRY_ERR_INVALID, "adapt: batch %d is larger than the %lld training examples", o->batch,
                            (long long)ferry_dataset_size(run->primary));
+    if (!run->inductive && ferry_unlabelled_size(ferry_task_target_train(run->task)) < o->batch)
+        return ferry_error(FERRY_ERR_INVALID, "adapt: batch %d is larger than the %lld unlabelled target examples",
+                           o->batch, (long long)ferry_unlabelled_size(ferry_task_target_train(run->task)));
     if ((s = ferry_store_init(o->backend, &run->st)) || (s = ferry_rng_init(o->seed, &run->rng))) return s;
     if ((s = ferry_model_init(o->arch, run->c, run->h, run->w, run->classes, run->st, run->rng, &run->m_model)))
         return s;

@@ -132,9 +132,7 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
         int a = index_of(t->tasks, &t->n_tasks, MAXT, rows[i].task);
         int b = index_of(t->methods, &t->n_methods, MAXM, rows[i].method);
         if (a < 0 || b < 0) continue;
-        bool first = true;
-        for (int g = 0; g < t->n_set && first; g++) first = !(t->settings[g].a == a && t->settings[g].b == b);
-        if (first) snprintf(t->cfg[a][b], sizeof t->cfg[a][b], "%s", rows[i].config_hash);
+        if (!t->n_settings[a][b]) snprintf(t->cfg[a][b], sizeof t->cfg[a][b], "%s", rows[i].config_hash);
         else if (strcmp(t->cfg[a][b], rows[i].config_hash)) {
             free(of);
             return refuse_pooling(&rows[i], t);
@@ -329,8 +327,9 @@ static void footer(const ferry_table_t *t, struct buf *b, const char *bold, cons
     put(b, ".\n");
 }
 
-static int label_cmp(const struct setting *x, const struct setting *y)
+static int label_cmp(const void *px, const void *py)
 {
+    const struct setting *x = *(const struct setting *const *)px, *y = *(const struct setting *const *)py;
     int c = strcmp(x->label, y->label);
     return c ? c : strcmp(x->hparams, y->hparams);
 }
@@ -339,29 +338,25 @@ static int label_cmp(const struct setting *x, const struct setting *y)
  * table's order, a cell's settings in the order of their labels. */
 static void grid_markdown(const ferry_table_t *t, struct buf *b)
 {
+    const struct setting **cell = malloc((size_t)(t->n_set + 1) * sizeof *cell);
+    if (!cell) return;
     bool any = false;
     for (int a = 0; a < t->n_tasks; a++)
         for (int m = 0; m < t->n_methods; m++) {
             if (t->n_settings[a][m] < 2) continue;
-            for (int prev = -1;;) { /* the setting that follows prev in label order */
-                int g = -1;
-                for (int k = 0; k < t->n_set; k++) {
-                    const struct setting *c = &t->settings[k];
-                    if (c->a == a && c->b == m && (prev < 0 || label_cmp(c, &t->settings[prev]) > 0) &&
-                        (g < 0 || label_cmp(c, &t->settings[g]) < 0))
-                        g = k;
-                }
-                if (g < 0) break;
-                prev = g;
-                const struct setting *st = &t->settings[g];
-                if (!any)
-                    put(b, "\n| task | method | setting | seeds | %s (mean) | target test (mean) | chosen |\n"
-                           "|---|---|---|---|---|---|---|\n", score_name(t->rule));
-                any = true;
-                put(b, "| %s | %s | %s | %d | %.2f | %.2f | %s |\n", t->tasks[a], t->methods[m], st->label, st->n,
-                    st->score, st->test, st->chosen ? "✓" : "");
-            }
+            int n = 0;
+            for (int g = 0; g < t->n_set; g++)
+                if (t->settings[g].a == a && t->settings[g].b == m) cell[n++] = &t->settings[g];
+            qsort(cell, (size_t)n, sizeof *cell, label_cmp);
+            if (!any)
+                put(b, "\n| task | method | setting | seeds | %s (mean) | target test (mean) | chosen |\n"
+                       "|---|---|---|---|---|---|---|\n", score_name(t->rule));
+            any = true;
+            for (int k = 0; k < n; k++)
+                put(b, "| %s | %s | %s | %d | %.2f | %.2f | %s |\n", t->tasks[a], t->methods[m], cell[k]->label,
+                    cell[k]->n, cell[k]->score, cell[k]->test, cell[k]->chosen ? "✓" : "");
         }
+    free(cell);
 }
 
 static void markdown(const ferry_table_t *t, struct buf *b)
@@ -472,13 +467,7 @@ static void json_out(const ferry_table_t *t, struct buf *b)
                 json_array_append_new(runs, json_pack("{s:I, s:o, s:i}", "seed", (json_int_t)t->seeds[a][m][k],
                                                       "target_test", num(t->value[a][m][k]), "epoch",
                                                       t->epoch[a][m][k]));
-            json_array_append_new(cells, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:i, s:o}",
-                                                   "task", t->tasks[a], "method", t->methods[m], "n", c->n, "mean",
-                                                   num(c->mean), "sd", num(c->sd), "ci95", num(c->ci95), "diff",
-                                                   num(c->diff_mean), "t", num(c->t), "p", num(c->p),
-                                                   "negative_transfer", c->negative_transfer, "target_labels",
-                                                   t->labels[m], "runs", runs));
-            json_t *cell = json_array_get(cells, json_array_size(cells) - 1), *settings = json_array();
+            json_t *settings = json_array();
             for (int g = 0; g < t->n_set; g++) {
                 const struct setting *st = &t->settings[g];
                 if (st->a != a || st->b != m) continue;
@@ -488,7 +477,12 @@ static void json_out(const ferry_table_t *t, struct buf *b)
                                                           "selection_score", num(st->score), "target_test_mean",
                                                           num(st->test), "chosen", st->chosen));
             }
-            json_object_set_new(cell, "settings", settings);
+            json_array_append_new(cells, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:i, s:o, s:o}",
+                                                   "task", t->tasks[a], "method", t->methods[m], "n", c->n, "mean",
+                                                   num(c->mean), "sd", num(c->sd), "ci95", num(c->ci95), "diff",
+                                                   num(c->diff_mean), "t", num(c->t), "p", num(c->p),
+                                                   "negative_transfer", c->negative_transfer, "target_labels",
+                                                   t->labels[m], "runs", runs, "settings", settings));
         }
     json_object_set_new(root, "cells", cells);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);

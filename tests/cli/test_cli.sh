@@ -62,6 +62,9 @@ out=$(FERRY_VULKAN_LOADER=libnothere.so.1 "$ferry" train --data mnist --epochs 1
 check "no Vulkan: the default device is the CPU backend" bash -c "grep -q '^device: cpu' <<< '$out'"
 out=$("$ferry" train --task 'mnist->optdigits' --epochs 1 --batch 128 2>/dev/null | tail -n 1)
 check "train --task reports source val and target test" bash -c "grep -q 'source val accuracy .* target test accuracy' <<< '$out'"
+out=$("$ferry" train --task 'mnist->optdigits' --method dann --epochs 1 --batch 2000 --device cpu 2>&1)
+check "a batch larger than the unlabelled target set is refused ($(tail -n 1 <<< "$out"))" \
+    bash -c "grep -q 'larger than the 1295 unlabelled target examples' <<< '$out'"
 # an inductive method (10 labelled target examples per class) from a pretrained checkpoint: one pass
 # over its 100 examples is 2 steps of 50; with --source-epochs it takes as many steps as the source
 "$ferry" pretrain --task 'mnist->optdigits' --epochs 1 --batch 128 --out "$tmp/pre.safetensors" > /dev/null 2>&1
