@@ -256,12 +256,21 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     a.source_epochs = c->source_epochs;
     a.progress = ferry_cli_progress;
     a.user = &tty;
+    /* the task and the hyperparameters are checked before the run's header is printed */
+    double hp[32];
+    if (!ferry_task_info_find(a.task)) {
+        ferry_methods_free(reg);
+        fprintf(stderr, "%s train: --task: unknown task '%s' (ferry tasks lists them)\n", prog, a.task);
+        return 2;
+    }
+    if (ferry_method_resolve(m, a.sets, a.n_sets, hp)) {
+        ferry_methods_free(reg);
+        return fail("--set");
+    }
     printf("ferry %s: %s on task %s, %s, %d epochs, batch %d, seed %llu, lr %g\n", FERRY_VERSION_STRING, m->name,
            a.task, a.arch, a.epochs, a.batch, (unsigned long long)a.seed, (double)a.optim.lr);
     print_device(be);
-    double hp[32];
-    if (ferry_method_resolve(m, a.sets, a.n_sets, hp) == FERRY_OK)
-        for (int i = 0; i < m->n_hparams; i++) printf("  %s.%s = %g\n", m->name, m->hparams[i].name, hp[i]);
+    for (int i = 0; i < m->n_hparams; i++) printf("  %s.%s = %g\n", m->name, m->hparams[i].name, hp[i]);
     ferry_adapt_result res;
     ferry_status s = ferry_adapt(&a, &res);
     ferry_methods_free(reg);

@@ -31,6 +31,9 @@ check "no driver: a message, non-zero exit" bash -c "out=\$(VK_ICD_FILENAMES=$tm
 check "no loader: devices still lists the CPU" bash -c "FERRY_VULKAN_LOADER=libnothere.so.1 '$ferry' devices | grep -q '^cpu '"
 check "unknown device is an error" bash -c "'$ferry' train --device tpu:0 2>&1 | grep -q \"unknown device 'tpu:0'\""
 check "device index out of range" bash -c "'$ferry' train --device vulkan:99 2>&1 | grep -q 'no device vulkan:99'"
+# A method run with an unknown task or a bad hyperparameter stops before it prints the run's header.
+check "train --method: unknown task is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->nowhere' --method dann --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown task 'mnist->nowhere'\" <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
+check "train --method: a bad --set is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->optdigits' --method dann --set dann.gamma=1000 --device cpu 2>&1); [ \$? -eq 1 ] && grep -q 'dann.gamma = 1000 is out of range' <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
 
 # Without the data (and without FERRY_REQUIRE_DATA) the rest is skipped: exit 77 tells meson.
 if [ ! -f "${FERRY_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}/mnist/0.json" ] && [ -z "${FERRY_REQUIRE_DATA:-}" ]; then
