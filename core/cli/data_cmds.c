@@ -3,6 +3,7 @@
 #include "ferry/ferry.h"
 #include "ferry/task.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,9 +194,12 @@ int ferry_cli_data(int argc, char **argv)
 static int tasks_usage(FILE *f)
 {
     fprintf(f,
-            "usage: ferry tasks [NAME [--split-seed S]]\n"
+            "usage: ferry tasks [NAME [--split-seed S] [--export DIR]]\n"
             "\n"
             "Lists the transfer tasks; with NAME, loads it and prints its split sizes.\n"
+            "--export DIR writes every split as the methods see it (the task's geometry, pixels in\n"
+            "[0,1]) as IDX files any framework can read: DIR/SPLIT-images-idx{3,4}-ubyte.gz and,\n"
+            "except for the unlabelled target-train split, DIR/SPLIT-labels-idx1-ubyte.gz.\n"
             "Splits: source train / source val = 90/10 of the source's train part (stratified,\n"
             "seeded); target train (unlabelled) / target val = 90/10 of the target's train part;\n"
             "target test = the target's test part.\n");
@@ -214,10 +218,23 @@ int ferry_cli_tasks(int argc, char **argv)
         return 0;
     }
     uint64_t seed = 0;
-    if (argc == 4 && !strcmp(argv[2], "--split-seed"))
-        seed = strtoull(argv[3], NULL, 10);
-    else if (argc != 2)
-        return tasks_usage(stderr);
+    const char *export_dir = NULL;
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 >= argc) return tasks_usage(stderr);
+        if (!strcmp(argv[i], "--split-seed")) {
+            char *end;
+            errno = 0;
+            seed = strtoull(argv[i + 1], &end, 10);
+            if (errno || *end || !argv[i + 1][0] || argv[i + 1][0] == '-') {
+                fprintf(stderr, "ferry: tasks: --split-seed expects a non-negative integer, got '%s'\n", argv[i + 1]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--export")) {
+            export_dir = argv[i + 1];
+        } else {
+            return tasks_usage(stderr);
+        }
+    }
     ferry_task_t *t;
     if (ferry_task_load(argv[1], seed, &t)) return fail("tasks");
     printf("%s (split seed %llu), %d classes\n", argv[1], (unsigned long long)seed, ferry_task_classes(t));
@@ -227,6 +244,8 @@ int ferry_cli_tasks(int argc, char **argv)
         printf("  %-13s %7lld%s\n", ferry_split_name((ferry_split)s), (long long)n,
                s == FERRY_SPLIT_TARGET_TRAIN ? "  (unlabelled)" : "");
     }
+    int rc = export_dir && ferry_task_export_idx(t, export_dir) ? fail("tasks --export") : 0;
+    if (export_dir && !rc) printf("wrote every split to %s\n", export_dir);
     ferry_task_free(t);
-    return 0;
+    return rc;
 }

@@ -61,6 +61,8 @@ check "data show writes a PNG" bash -c "'$ferry' data show optdigits --out '$tmp
 check "data show: unknown variant" bash -c "'$ferry' data show mnist@blur 2>&1 | grep -q 'blur'"
 check "data export writes IDX" bash -c "'$ferry' data export optdigits --format idx --out '$tmp/e' >/dev/null && test -s '$tmp/e/optdigits-train-images-idx3-ubyte.gz'"
 check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"
+check "tasks --export writes every split, no labels for the unlabelled one" bash -c "'$ferry' tasks 'mnist->optdigits' --export '$tmp/t' >/dev/null && [ \$(ls '$tmp/t' | wc -l) -eq 9 ] && test -s '$tmp/t/target-train-images-idx3-ubyte.gz' && ! test -e '$tmp/t/target-train-labels-idx1-ubyte.gz'"
+check "tasks --split-seed must be a number" bash -c "'$ferry' tasks 'mnist->optdigits' --split-seed x 2>&1 | grep -q -- '--split-seed expects'"
 out=$(FERRY_VULKAN_LOADER=libnothere.so.1 "$ferry" train --data mnist --epochs 1 --batch 512 2>/dev/null)
 check "no Vulkan: the default device is the CPU backend" bash -c "grep -q '^device: cpu' <<< '$out'"
 out=$("$ferry" train --task 'mnist->optdigits' --epochs 1 --batch 128 2>/dev/null | tail -n 1)

@@ -159,3 +159,47 @@ static void export_round_trip(const char *spec)
 Test(tasks, export_round_trip_fashion) { export_round_trip("fashion"); }
 Test(tasks, export_round_trip_mnist) { export_round_trip("mnist"); }
 Test(tasks, export_round_trip_mnistm) { export_round_trip("mnistm"); }
+
+/* ferry tasks --export: every split as the methods see it, read back bit for bit; the unlabelled
+ * target-train split has images and no labels file. */
+Test(tasks, task_export_round_trip)
+{
+    ferry_task_t *t = load_or_skip("mnist->optdigits", 0);
+    char dir[] = "/tmp/ferry-task-export-XXXXXX", im[512], lb[512];
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(ferry_task_export_idx(t, dir), FERRY_OK, "%s", ferry_last_error());
+    const ferry_dataset_t *labelled[FERRY_SPLIT_COUNT] = {
+        [FERRY_SPLIT_SOURCE_TRAIN] = ferry_task_source_train(t), [FERRY_SPLIT_SOURCE_VAL] = ferry_task_source_val(t),
+        [FERRY_SPLIT_TARGET_VAL] = ferry_task_target_val(t), [FERRY_SPLIT_TARGET_TEST] = ferry_task_target_test(t)};
+    for (int s = 0; s < FERRY_SPLIT_COUNT; s++) {
+        const char *name = ferry_split_name((ferry_split)s);
+        snprintf(im, sizeof im, "%s/%s-images-idx3-ubyte.gz", dir, name);
+        snprintf(lb, sizeof lb, "%s/%s-labels-idx1-ubyte.gz", dir, name);
+        if (s == FERRY_SPLIT_TARGET_TRAIN) {
+            const ferry_unlabelled_t *u = ferry_task_target_train(t);
+            ferry_idx idx;
+            cr_assert_eq(ferry_idx_read(im, &idx), FERRY_OK, "%s", ferry_last_error());
+            cr_assert_eq(idx.ndim, 3);
+            cr_assert_eq(idx.dims[0], ferry_unlabelled_size(u));
+            cr_assert_eq(idx.type, FERRY_IDX_F32, "resized optdigits pixels are not k/255");
+            cr_assert(memcmp(idx.data, ferry_unlabelled_images(u), idx.count * sizeof(float)) == 0,
+                      "target-train images differ after export");
+            ferry_idx_free(&idx);
+            cr_assert_neq(access(lb, F_OK), 0, "the unlabelled split must not get a labels file");
+        } else {
+            ferry_dataset_t *back;
+            cr_assert_eq(ferry_dataset_load_idx(im, lb, &back), FERRY_OK, "%s", ferry_last_error());
+            int64_t n = ferry_dataset_size(labelled[s]);
+            cr_assert_eq(ferry_dataset_size(back), n, "%s", name);
+            cr_assert(memcmp(ferry_dataset_images(labelled[s]), ferry_dataset_images(back),
+                             (size_t)n * 28 * 28 * sizeof(float)) == 0, "%s: images differ", name);
+            cr_assert(memcmp(ferry_dataset_labels(labelled[s]), ferry_dataset_labels(back),
+                             (size_t)n * sizeof(int32_t)) == 0, "%s: labels differ", name);
+            ferry_dataset_free(back);
+            unlink(lb);
+        }
+        unlink(im);
+    }
+    rmdir(dir);
+    ferry_task_free(t);
+}

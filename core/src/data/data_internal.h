@@ -54,4 +54,8 @@ ferry_status ferry_load_optdigits(const char *split, ferry_dataset_t **out);
 ferry_status ferry_load_synthdigits(const char *split, ferry_dataset_t **out);
 ferry_status ferry_load_mnistm(const char *split, ferry_dataset_t **out);
 
+/* NAME-images-idx{3,4}-ubyte.gz in dir: u8 when every pixel is some k/255, else f32 (lossless). */
+ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int h, int w, const char *dir,
+                                     const char *name);
+
 #endif

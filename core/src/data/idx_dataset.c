@@ -105,56 +105,60 @@ ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_
     return FERRY_OK;
 }
 
-ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name)
+/* NAME-images-idx{3,4}-ubyte.gz in dir (created if missing): u8 pixels when every value is some
+ * k/255 exactly (loading then gives the same floats back), else f32, so the export is lossless. */
+ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int h, int w, const char *dir,
+                                     const char *name)
 {
-    if (!ds || !dir || !name) return ferry_error(FERRY_ERR_INVALID, "dataset_export_idx: NULL argument");
     if (!name[0] || strchr(name, '/'))
         return ferry_error(FERRY_ERR_INVALID, "%s: export name '%s' (must be non-empty, without '/')", dir,
                            name);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return ferry_error(FERRY_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    char path[4096];
+    int k = snprintf(path, sizeof path, "%s/%s-images-idx%d-ubyte.gz", dir, name, c > 1 ? 4 : 3);
+    if (k < 0 || (size_t)k >= sizeof path) return ferry_error(FERRY_ERR_INVALID, "%s/%s: path too long", dir, name);
+    size_t count = (size_t)n * (size_t)c * (size_t)h * (size_t)w;
+    bool as_u8 = true;
+    for (size_t i = 0; i < count && as_u8; i++) {
+        float v = images[i];
+        as_u8 = v >= 0.0f && v <= 1.0f && (float)roundf(v * 255.0f) / 255.0f == v;
+    }
+    uint8_t *px = as_u8 ? malloc(count ? count : 1) : NULL;
+    if (as_u8 && !px) return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory exporting '%s'", dir, name);
+    for (size_t i = 0; as_u8 && i < count; i++) px[i] = (uint8_t)roundf(images[i] * 255.0f);
+    ferry_idx im = {.type = as_u8 ? FERRY_IDX_U8 : FERRY_IDX_F32, .count = count,
+                    .data = as_u8 ? (void *)px : (void *)images};
+    if (c > 1) {
+        im.ndim = 4;
+        im.dims[0] = n, im.dims[1] = c, im.dims[2] = h, im.dims[3] = w;
+    } else {
+        im.ndim = 3;
+        im.dims[0] = n, im.dims[1] = h, im.dims[2] = w;
+    }
+    ferry_status s = ferry_idx_write(path, &im);
+    free(px);
+    return s;
+}
+
+ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name)
+{
+    if (!ds || !dir || !name) return ferry_error(FERRY_ERR_INVALID, "dataset_export_idx: NULL argument");
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->labels[i] < 0 || ds->labels[i] > 255)
             return ferry_error(FERRY_ERR_UNSUPPORTED,
                                "data set '%s': label %d of example %lld does not fit a u8 IDX label file",
                                ds->name, ds->labels[i], (long long)i);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return ferry_error(FERRY_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
-
-    char im_path[4096], lb_path[4096];
-    int k1 = snprintf(im_path, sizeof im_path, "%s/%s-images-idx%d-ubyte.gz", dir, name, ds->c > 1 ? 4 : 3);
-    int k2 = snprintf(lb_path, sizeof lb_path, "%s/%s-labels-idx1-ubyte.gz", dir, name);
-    if (k1 < 0 || (size_t)k1 >= sizeof im_path || k2 < 0 || (size_t)k2 >= sizeof lb_path)
-        return ferry_error(FERRY_ERR_INVALID, "%s/%s: path too long", dir, name);
-
-    size_t count = (size_t)ds->n * (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
-    /* u8 pixels when every value is some k/255 exactly (then loading gives the same floats back);
-     * otherwise f32 pixels, so the export is lossless either way */
-    bool as_u8 = true;
-    for (size_t i = 0; i < count && as_u8; i++) {
-        float v = ds->images[i];
-        as_u8 = v >= 0.0f && v <= 1.0f && (float)roundf(v * 255.0f) / 255.0f == v;
-    }
-    uint8_t *px = as_u8 ? malloc(count) : NULL, *y = malloc((size_t)ds->n);
-    if ((as_u8 && !px) || !y) {
-        free(px);
-        free(y);
-        return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory exporting '%s'", dir, ds->name);
-    }
-    for (size_t i = 0; as_u8 && i < count; i++) px[i] = (uint8_t)roundf(ds->images[i] * 255.0f);
+    ferry_status s = ferry_export_images_idx(ds->images, ds->n, ds->c, ds->h, ds->w, dir, name);
+    if (s) return s;
+    char path[4096];
+    int k = snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, name);
+    if (k < 0 || (size_t)k >= sizeof path) return ferry_error(FERRY_ERR_INVALID, "%s/%s: path too long", dir, name);
+    uint8_t *y = malloc(ds->n ? (size_t)ds->n : 1);
+    if (!y) return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory exporting '%s'", dir, ds->name);
     for (int64_t i = 0; i < ds->n; i++) y[i] = (uint8_t)ds->labels[i];
-
-    ferry_idx im = {.type = as_u8 ? FERRY_IDX_U8 : FERRY_IDX_F32, .count = count,
-                    .data = as_u8 ? (void *)px : (void *)ds->images};
-    if (ds->c > 1) {
-        im.ndim = 4;
-        im.dims[0] = ds->n, im.dims[1] = ds->c, im.dims[2] = ds->h, im.dims[3] = ds->w;
-    } else {
-        im.ndim = 3;
-        im.dims[0] = ds->n, im.dims[1] = ds->h, im.dims[2] = ds->w;
-    }
     ferry_idx lb = {.type = FERRY_IDX_U8, .ndim = 1, .dims = {ds->n}, .count = (size_t)ds->n, .data = y};
-    ferry_status s = ferry_idx_write(im_path, &im);
-    if (!s) s = ferry_idx_write(lb_path, &lb);
-    free(px);
+    s = ferry_idx_write(path, &lb);
     free(y);
     return s;
 }

@@ -102,6 +102,20 @@ int ferry_task_classes(const ferry_task_t *t) { return t->classes; }
 const ferry_dataset_t *ferry_task_source_train(const ferry_task_t *t) { return t->split[FERRY_SPLIT_SOURCE_TRAIN]; }
 const ferry_dataset_t *ferry_task_source_val(const ferry_task_t *t) { return t->split[FERRY_SPLIT_SOURCE_VAL]; }
 const ferry_unlabelled_t *ferry_task_target_train(const ferry_task_t *t) { return &t->unlabelled; }
+
+ferry_status ferry_task_export_idx(const ferry_task_t *t, const char *dir)
+{
+    if (!t || !dir) return ferry_error(FERRY_ERR_INVALID, "task_export_idx: NULL argument");
+    for (int s = 0; s < FERRY_SPLIT_COUNT; s++) {
+        const char *name = ferry_split_name((ferry_split)s);
+        ferry_status st = s == FERRY_SPLIT_TARGET_TRAIN
+                              ? ferry_export_images_idx(t->unlabelled.images, t->unlabelled.n, t->unlabelled.c,
+                                                        t->unlabelled.h, t->unlabelled.w, dir, name)
+                              : ferry_dataset_export_idx(t->split[s], dir, name);
+        if (st) return st;
+    }
+    return FERRY_OK;
+}
 const ferry_dataset_t *ferry_task_target_val(const ferry_task_t *t) { return t->split[FERRY_SPLIT_TARGET_VAL]; }
 const ferry_dataset_t *ferry_task_target_test(const ferry_task_t *t) { return t->split[FERRY_SPLIT_TARGET_TEST]; }
 
