@@ -21,10 +21,13 @@ import struct
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:
+    sys.exit(f"uda_torch.py: {e.name} is not installed (apt-get install python3-torch python3-numpy)")
 
 from dann_step_torch import GradReverse  # the same gradient reversal as the step benchmark
 
