@@ -107,12 +107,19 @@ ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_
 
 /* NAME-images-idx{3,4}-ubyte.gz in dir (created if missing): u8 pixels when every value is some
  * k/255 exactly (loading then gives the same floats back), else f32, so the export is lossless. */
-ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int h, int w, const char *dir,
-                                     const char *name)
+static ferry_status check_export_name(const char *dir, const char *name)
 {
     if (!name[0] || strchr(name, '/'))
         return ferry_error(FERRY_ERR_INVALID, "%s: export name '%s' (must be non-empty, without '/')", dir,
                            name);
+    return FERRY_OK;
+}
+
+ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int h, int w, const char *dir,
+                                     const char *name)
+{
+    ferry_status s = check_export_name(dir, name);
+    if (s) return s;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return ferry_error(FERRY_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
     char path[4096];
@@ -136,7 +143,7 @@ ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int 
         im.ndim = 3;
         im.dims[0] = n, im.dims[1] = h, im.dims[2] = w;
     }
-    ferry_status s = ferry_idx_write(path, &im);
+    s = ferry_idx_write(path, &im);
     free(px);
     return s;
 }
@@ -144,13 +151,14 @@ ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int 
 ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name)
 {
     if (!ds || !dir || !name) return ferry_error(FERRY_ERR_INVALID, "dataset_export_idx: NULL argument");
+    ferry_status s = check_export_name(dir, name);
+    if (s) return s;
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->labels[i] < 0 || ds->labels[i] > 255)
             return ferry_error(FERRY_ERR_UNSUPPORTED,
                                "data set '%s': label %d of example %lld does not fit a u8 IDX label file",
                                ds->name, ds->labels[i], (long long)i);
-    ferry_status s = ferry_export_images_idx(ds->images, ds->n, ds->c, ds->h, ds->w, dir, name);
-    if (s) return s;
+    if ((s = ferry_export_images_idx(ds->images, ds->n, ds->c, ds->h, ds->w, dir, name))) return s;
     char path[4096];
     int k = snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte.gz", dir, name);
     if (k < 0 || (size_t)k >= sizeof path) return ferry_error(FERRY_ERR_INVALID, "%s/%s: path too long", dir, name);
