@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent PyTorch implementation of source-only and DANN under benchmarks/uda_long.yaml's
+"""An independent PyTorch implementation of source-only, DANN and DAN under benchmarks/uda_long.yaml's
 protocol, on the splits Ferry exports (`ferry tasks TASK --export DIR`), to check that what Ferry
 measures is the method's behaviour and not Ferry's.
 
@@ -7,12 +7,14 @@ Same as Ferry's runs: the DANN paper's LeNet (conv 5x5 32, pool, conv 5x5 48, po
 fc K, ReLU), inputs scaled to [-1, 1], SGD momentum 0.9, weight decay 5e-4, lr 0.01 / (1 + 10 p)^0.75
 for every method, batch 64 source + 64 target, an epoch = floor(n_source / 64) steps, each stream
 reshuffled whenever it runs out; DANN: discriminator 768 -> 100 -> 1 (ReLU) behind a gradient
-reversal layer, lambda(p) = 2 / (1 + exp(-10 p)) - 1, BCE averaged over the 2B rows. The model each
-run ends with is evaluated on the target test split (select: last). Not the same: the random
-streams and initial weights (PyTorch's own), so runs agree with Ferry's in distribution, not bit for
-bit.
+reversal layer, lambda(p) = 2 / (1 + exp(-10 p)) - 1, BCE averaged over the 2B rows; DAN: trade_off
+1 times the linear-time MK-MMD between the backbone features of the two batches (5 Gaussian kernels
+exp(-d / (2^j m)), j = -3..1, m the mean squared distance over the joint batch, held constant). The
+model each run ends with is evaluated on the target test split (select: last). Not the same: the
+random streams and initial weights (PyTorch's own), so runs agree with Ferry's in distribution, not
+bit for bit.
 
-usage: uda_torch.py EXPORT_DIR [--epochs N] [--seeds 1,2,3] [--methods source-only,dann] [--threads T]
+usage: uda_torch.py EXPORT_DIR [--epochs N] [--seeds 1,2,3] [--methods source-only,dann,dan] [--threads T]
 """
 import argparse
 import gzip
@@ -81,6 +83,22 @@ class LeNet(nn.Module):
         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(f)))))
 
 
+def mk_mmd_linear(fs, ft):
+    """Linear-time unbiased MK-MMD^2 (Gretton et al. 2012, sec. 6), rows i and i + B/2 paired."""
+    x = torch.cat([fs, ft])
+    x = x - x.mean(0, keepdim=True).detach()
+    m = (2.0 * (x * x).sum() / x.shape[0]).detach().clamp_min(1e-12)
+    fs, ft = x[:fs.shape[0]], x[fs.shape[0]:]
+    h = fs.shape[0] // 2
+    s1, s2, t1, t2 = fs[:h], fs[h:2 * h], ft[:h], ft[h:2 * h]
+
+    def k(a, b):
+        d = ((a - b) ** 2).sum(1)
+        return sum(torch.exp(-d / (2.0 ** j * m)) for j in range(-3, 2))
+
+    return (k(s1, s2) + k(t1, t2) - k(s1, t2) - k(s2, t1)).mean()
+
+
 class Stream:
     """Batches of indices over n examples, reshuffled whenever the current permutation runs out."""
 
@@ -119,6 +137,8 @@ def run(data, method, seed, epochs, batch=64, lr0=0.01):
         if disc is not None:
             lam = 2.0 / (1.0 + math.exp(-10.0 * p)) - 1.0
             loss = loss + F.binary_cross_entropy_with_logits(disc(GradReverse.apply(f, lam)), domain)
+        elif method == "dan":
+            loss = loss + mk_mmd_linear(f[:batch], f[batch:])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -143,8 +163,8 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",")]
     means = {}
     for method in a.methods.split(","):
-        if method not in ("source-only", "dann"):
-            sys.exit(f"unknown method '{method}' (source-only, dann)")
+        if method not in ("source-only", "dann", "dan"):
+            sys.exit(f"unknown method '{method}' (source-only, dann, dan)")
         accs = []
         for seed in seeds:
             t0 = time.time()
