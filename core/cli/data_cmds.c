@@ -199,7 +199,9 @@ static int tasks_usage(FILE *f)
             "Lists the transfer tasks; with NAME, loads it and prints its split sizes.\n"
             "--export DIR writes every split as the methods see it (the task's geometry, pixels in\n"
             "[0,1]) as IDX files any framework can read: DIR/SPLIT-images-idx{3,4}-ubyte.gz and,\n"
-            "except for the unlabelled target-train split, DIR/SPLIT-labels-idx1-ubyte.gz.\n"
+            "except for the unlabelled target-train split, DIR/SPLIT-labels-idx1-ubyte.gz;\n"
+            "labelled splits grouped by class (shuffle to train), the unlabelled one in the\n"
+            "target data set's order.\n"
             "Splits: source train / source val = 90/10 of the source's train part (stratified,\n"
             "seeded); target train (unlabelled) / target val = 90/10 of the target's train part;\n"
             "target test = the target's test part.\n");

@@ -182,8 +182,21 @@ Test(tasks, task_export_round_trip)
             cr_assert_eq(idx.ndim, 3);
             cr_assert_eq(idx.dims[0], ferry_unlabelled_size(u));
             cr_assert_eq(idx.type, FERRY_IDX_F32, "resized optdigits pixels are not k/255");
-            cr_assert(memcmp(idx.data, ferry_unlabelled_images(u), idx.count * sizeof(float)) == 0,
-                      "target-train images differ after export");
+            /* in the order of the examples' indices in the target's train part: exported image k is
+             * the split's image whose index is the k-th smallest */
+            int64_t m;
+            const int64_t *ix = ferry_task_split_indices(t, FERRY_SPLIT_TARGET_TRAIN, &m);
+            const float *got = idx.data, *want = ferry_unlabelled_images(u);
+            int64_t prev = -1;
+            for (int64_t k = 0; k < m; k++) {
+                int64_t pos = -1; /* the split position of the smallest index above prev */
+                for (int64_t i = 0; i < m; i++)
+                    if (ix[i] > prev && (pos < 0 || ix[i] < ix[pos])) pos = i;
+                cr_assert(memcmp(got + k * 784, want + pos * 784, 784 * sizeof(float)) == 0,
+                          "target-train image %lld is not the split's example with index %lld", (long long)k,
+                          (long long)ix[pos]);
+                prev = ix[pos];
+            }
             ferry_idx_free(&idx);
             cr_assert_neq(access(lb, F_OK), 0, "the unlabelled split must not get a labels file");
         } else {

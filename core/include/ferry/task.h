@@ -71,7 +71,10 @@ const ferry_dataset_t *ferry_task_target_test(const ferry_task_t *t);
 /* Writes every split into dir (created if missing) as IDX files any framework can read, with the
  * task's geometry and pixels in [0,1] exactly as the methods see them: SPLIT-images-idx{3,4}-ubyte.gz
  * (idx4 when c > 1; u8 pixels when every value is some k/255, else f32) and, for every split but
- * the unlabelled target-train, SPLIT-labels-idx1-ubyte.gz; SPLIT is ferry_split_name's. */
+ * the unlabelled target-train, SPLIT-labels-idx1-ubyte.gz; SPLIT is ferry_split_name's. Labelled
+ * splits keep the order the split holds them in (grouped by class: shuffle to train); the
+ * unlabelled one is in the order of its examples in the target's train part, so that its order
+ * says nothing of the classes. */
 ferry_status ferry_task_export_idx(const ferry_task_t *t, const char *dir);
 
 /* Indices of a split into its domain part ("train" part for all but target test, "test" part

@@ -102,22 +102,52 @@ int ferry_task_classes(const ferry_task_t *t) { return t->classes; }
 const ferry_dataset_t *ferry_task_source_train(const ferry_task_t *t) { return t->split[FERRY_SPLIT_SOURCE_TRAIN]; }
 const ferry_dataset_t *ferry_task_source_val(const ferry_task_t *t) { return t->split[FERRY_SPLIT_SOURCE_VAL]; }
 const ferry_unlabelled_t *ferry_task_target_train(const ferry_task_t *t) { return &t->unlabelled; }
+const ferry_dataset_t *ferry_task_target_val(const ferry_task_t *t) { return t->split[FERRY_SPLIT_TARGET_VAL]; }
+const ferry_dataset_t *ferry_task_target_test(const ferry_task_t *t) { return t->split[FERRY_SPLIT_TARGET_TEST]; }
+
+struct keyed {
+    int64_t key, pos;
+};
+static int by_key(const void *a, const void *b)
+{
+    int64_t x = ((const struct keyed *)a)->key, y = ((const struct keyed *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* The unlabelled split in the order of its examples' indices in the target's train part, so the
+ * file's order says nothing of the classes (the split itself is grouped by class). */
+static ferry_status export_unlabelled(const ferry_task_t *t, const char *dir, const char *name)
+{
+    const ferry_unlabelled_t *u = &t->unlabelled;
+    const size_t per = (size_t)u->c * (size_t)u->h * (size_t)u->w;
+    struct keyed *order = malloc(((size_t)u->n + 1) * sizeof *order);
+    float *x = malloc(((size_t)u->n * per + 1) * sizeof *x);
+    if (!order || !x) {
+        free(order);
+        free(x);
+        return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory exporting %s", dir, name);
+    }
+    for (int64_t i = 0; i < u->n; i++) order[i] = (struct keyed){t->idx[FERRY_SPLIT_TARGET_TRAIN][i], i};
+    qsort(order, (size_t)u->n, sizeof *order, by_key);
+    for (int64_t i = 0; i < u->n; i++)
+        memcpy(x + (size_t)i * per, u->images + (size_t)order[i].pos * per, per * sizeof *x);
+    ferry_status s = ferry_export_images_idx(x, u->n, u->c, u->h, u->w, dir, name);
+    free(order);
+    free(x);
+    return s;
+}
 
 ferry_status ferry_task_export_idx(const ferry_task_t *t, const char *dir)
 {
     if (!t || !dir) return ferry_error(FERRY_ERR_INVALID, "task_export_idx: NULL argument");
     for (int s = 0; s < FERRY_SPLIT_COUNT; s++) {
         const char *name = ferry_split_name((ferry_split)s);
-        ferry_status st = s == FERRY_SPLIT_TARGET_TRAIN
-                              ? ferry_export_images_idx(t->unlabelled.images, t->unlabelled.n, t->unlabelled.c,
-                                                        t->unlabelled.h, t->unlabelled.w, dir, name)
-                              : ferry_dataset_export_idx(t->split[s], dir, name);
+        ferry_status st = s == FERRY_SPLIT_TARGET_TRAIN ? export_unlabelled(t, dir, name)
+                                                        : ferry_dataset_export_idx(t->split[s], dir, name);
         if (st) return st;
     }
     return FERRY_OK;
 }
-const ferry_dataset_t *ferry_task_target_val(const ferry_task_t *t) { return t->split[FERRY_SPLIT_TARGET_VAL]; }
-const ferry_dataset_t *ferry_task_target_test(const ferry_task_t *t) { return t->split[FERRY_SPLIT_TARGET_TEST]; }
 
 const int64_t *ferry_task_split_indices(const ferry_task_t *t, ferry_split s, int64_t *n)
 {
