@@ -79,9 +79,14 @@ static ferry_status refuse_pooling(const ferry_run_row *r, ferry_table_t *t)
 /* For a cell with several settings, the values that differ between them ("gamma=3, trade_off=1"). */
 static void setting_labels(ferry_table_t *t, int a, int b)
 {
-    json_t *js[256] = {0};
-    int idx[256], n = 0;
-    for (int g = 0; g < t->n_set && n < 256; g++)
+    json_t **js = calloc((size_t)t->n_set + 1, sizeof *js);
+    int *idx = calloc((size_t)t->n_set + 1, sizeof *idx), n = 0;
+    if (!js || !idx) { /* no labels: the listing shows the settings unnamed */
+        free(js);
+        free(idx);
+        return;
+    }
+    for (int g = 0; g < t->n_set; g++)
         if (t->settings[g].a == a && t->settings[g].b == b) {
             idx[n] = g;
             js[n++] = json_loads(t->settings[g].hparams, 0, NULL);
@@ -107,6 +112,8 @@ static void setting_labels(ferry_table_t *t, int a, int b)
         }
     }
     for (int k = 0; k < n; k++) json_decref(js[k]);
+    free(js);
+    free(idx);
 }
 
 ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
@@ -171,7 +178,8 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
             for (int g = 0; g < t->n_set; g++) {
                 const struct setting *st = &t->settings[g];
                 if (st->a != a || st->b != b || st->n < most) continue;
-                if (best < 0 || st->score > t->settings[best].score ||
+                if (best < 0 || st->score > t->settings[best].score || /* a NaN score never wins */
+                    (isnan(t->settings[best].score) && !isnan(st->score)) ||
                     (st->score == t->settings[best].score && strcmp(st->hparams, t->settings[best].hparams) < 0))
                     best = g;
             }
@@ -234,7 +242,6 @@ const char *ferry_table_setting(const ferry_table_t *t, const char *task, const 
     if (n_settings) *n_settings = 0;
     return NULL;
 }
-
 
 const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method)
 {

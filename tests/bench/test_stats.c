@@ -291,3 +291,19 @@ Test(report, a_grid_reports_the_setting_its_rule_selects)
     remove_dir(dir);
     free(rows);
 }
+
+/* A setting whose runs have no selection metric (a NaN source validation at every epoch) never wins,
+ * even when it is the first the table meets. */
+Test(report, a_setting_without_a_score_is_never_chosen)
+{
+    ferry_run_row rows[4];
+    for (uint64_t s = 1; s <= 2; s++) {
+        grid_row(&rows[2 * (s - 1)], s, 9, 0.0 / 0.0, 0.5, 99.0);
+        rows[2 * (s - 1)].source_val[0] = 0.0 / 0.0;
+        grid_row(&rows[2 * (s - 1) + 1], s, 1, 0.9, 0.5, 70.0);
+    }
+    ferry_table_t *t;
+    cr_assert_eq(ferry_table_build(rows, 4, FERRY_SELECT_SOURCE_VAL, NULL, &t), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_str_eq(ferry_table_setting(t, "a->b", "m", NULL), "{\"trade_off\":1.0,\"x\":1}");
+    ferry_table_free(t);
+}

@@ -187,12 +187,15 @@ Test(tasks, task_export_round_trip)
             int64_t m;
             const int64_t *ix = ferry_task_split_indices(t, FERRY_SPLIT_TARGET_TRAIN, &m);
             const float *got = idx.data, *want = ferry_unlabelled_images(u);
+            int c, h, w;
+            ferry_unlabelled_geometry(u, &c, &h, &w);
+            const size_t per = (size_t)c * h * w;
             int64_t prev = -1;
             for (int64_t k = 0; k < m; k++) {
                 int64_t pos = -1; /* the split position of the smallest index above prev */
                 for (int64_t i = 0; i < m; i++)
                     if (ix[i] > prev && (pos < 0 || ix[i] < ix[pos])) pos = i;
-                cr_assert(memcmp(got + k * 784, want + pos * 784, 784 * sizeof(float)) == 0,
+                cr_assert(memcmp(got + k * per, want + pos * per, per * sizeof(float)) == 0,
                           "target-train image %lld is not the split's example with index %lld", (long long)k,
                           (long long)ix[pos]);
                 prev = ix[pos];
@@ -203,9 +206,11 @@ Test(tasks, task_export_round_trip)
             ferry_dataset_t *back;
             cr_assert_eq(ferry_dataset_load_idx(im, lb, &back), FERRY_OK, "%s", ferry_last_error());
             int64_t n = ferry_dataset_size(labelled[s]);
+            int c, h, w;
+            ferry_dataset_geometry(labelled[s], &c, &h, &w);
             cr_assert_eq(ferry_dataset_size(back), n, "%s", name);
             cr_assert(memcmp(ferry_dataset_images(labelled[s]), ferry_dataset_images(back),
-                             (size_t)n * 28 * 28 * sizeof(float)) == 0, "%s: images differ", name);
+                             (size_t)n * c * h * w * sizeof(float)) == 0, "%s: images differ", name);
             cr_assert(memcmp(ferry_dataset_labels(labelled[s]), ferry_dataset_labels(back),
                              (size_t)n * sizeof(int32_t)) == 0, "%s: labels differ", name);
             ferry_dataset_free(back);

@@ -105,8 +105,6 @@ ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_
     return FERRY_OK;
 }
 
-/* NAME-images-idx{3,4}-ubyte.gz in dir (created if missing): u8 pixels when every value is some
- * k/255 exactly (loading then gives the same floats back), else f32, so the export is lossless. */
 static ferry_status check_export_name(const char *dir, const char *name)
 {
     if (!name[0] || strchr(name, '/'))
@@ -115,6 +113,8 @@ static ferry_status check_export_name(const char *dir, const char *name)
     return FERRY_OK;
 }
 
+/* NAME-images-idx{3,4}-ubyte.gz in dir (created if missing): u8 pixels when every value is some
+ * k/255 exactly (loading then gives the same floats back), else f32, so the export is lossless. */
 ferry_status ferry_export_images_idx(const float *images, int64_t n, int c, int h, int w, const char *dir,
                                      const char *name)
 {
