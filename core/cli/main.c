@@ -23,6 +23,7 @@ static int usage_main(FILE *f)
             "  data      list, fetch, show and export data sets\n"
             "  tasks     list the transfer tasks and their splits\n"
             "  devices   list the Vulkan devices and the CPU backend\n"
+            "  ops       list the runtime's ops and which backends run them forward and backward\n"
             "  methods   list the transfer methods (plugins) and their hyperparameters\n"
             "  pretrain  train on a task's source domain and save a checkpoint\n"
             "  bench     run a benchmark sweep (tasks x methods x seeds) into the results store\n"
@@ -208,6 +209,42 @@ static void print_device(const ferry_backend_t *be)
     ferry_device_desc d;
     ferry_backend_describe(be, &d);
     printf("device: %s, %s %s, driver %s, api %s\n", d.backend, d.vendor, d.name, d.driver, d.api);
+}
+
+/* ferry ops: the op registry, with each registered backend's forward and backward coverage. */
+static int cmd_ops(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: ferry ops\n\nLists every op of the runtime's registry: its sources, its kind (kernel,\n"
+               "view, leaf, update), whether it has a gradient (yes; none: declared gradient-free;\n"
+               "-: a backward or update op, never differentiated) and, per backend, whether the\n"
+               "backend runs it forward (fwd) and runs its backward (bwd). Method authors build\n"
+               "losses from the ops with a gradient.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "%s ops: unexpected argument '%s'\n", prog, argv[1]);
+        return 2;
+    }
+    const int nk = ferry_backend_kind_count();
+    printf("%-24s %4s  %-7s %-5s", "op", "srcs", "kind", "grad");
+    for (int k = 0; k < nk; k++) printf("  %6s-fwd %6s-bwd", ferry_backend_kind_name(k), ferry_backend_kind_name(k));
+    printf("\n");
+    int missing = 0;
+    for (int op = 0; op < ferry_op_count(); op++) {
+        ferry_op_desc d;
+        if (ferry_op_describe(op, &d)) return fail("ops");
+        printf("%-24s %4d  %-7s %-5s", d.name, d.nsrc, d.kind, d.gradient);
+        for (int k = 0; k < nk; k++) {
+            bool f = ferry_backend_kind_supports(k, op);
+            missing += !f;
+            printf("  %10s %10s", f ? "yes" : "NO",
+                   d.differentiable ? (ferry_backend_kind_supports_backward(k, op) ? "yes" : "NO") : "-");
+        }
+        printf("\n");
+    }
+    printf("%d ops, %d backends; %d op/backend pairs unsupported\n", ferry_op_count(), nk, missing);
+    return 0;
 }
 
 static int cmd_devices(int argc, char **argv)
@@ -445,6 +482,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "data")) return ferry_cli_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "tasks")) return ferry_cli_tasks(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ops")) return cmd_ops(argc - 1, argv + 1);
     if (!strcmp(cmd, "methods")) return ferry_cli_methods(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return ferry_cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "results")) return ferry_cli_results(argc - 1, argv + 1);

@@ -5,11 +5,9 @@
 
 typedef struct ferry_tensor T;
 
-/* Ops that may depend on parameters but pass no gradient back (statistics, metrics). */
-static bool no_gradient(enum ferry_op op)
-{
-    return op == FERRY_OP_BN_STATS || op == FERRY_OP_COUNT_CORRECT;
-}
+/* Ops that may depend on parameters but pass no gradient back (statistics, metrics): the registry's
+ * grad ZERO. */
+static bool no_gradient(enum ferry_op op) { return ferry_op_info(op)->grad == FERRY_GRAD_ZERO; }
 
 static void accumulate(ferry_ctx_t *ctx, T *src, T *g)
 {

@@ -40,7 +40,10 @@ int ferry_backend_threads(const ferry_backend_t *be) { return be->threads; }
 void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out)
 {
     *out = be->stats;
-    out->validation_messages = ferry_vk_validation_messages();
+    out->validation_messages = 0; /* process-wide, from every kind that has a validation layer */
+    for (int i = 0; ferry_backend_registry[i]; i++)
+        if (ferry_backend_registry[i]->validation_messages)
+            out->validation_messages += ferry_backend_registry[i]->validation_messages();
 }
 
 /* ---- selecting nodes -------------------------------------------------------------------------- */

@@ -8,115 +8,42 @@
 #define FERRY_MAX_SRC 6
 #define FERRY_MAX_PARAMS 8
 
-/* Every op the runtime executes. Backward passes are built from these same ops.
- * Shapes: ne[0] is the outermost dimension (N of NCHW). All tensors are contiguous row-major.
- * ip[] / fp[] are the integer and float parameters of a node. */
+/* Every op the runtime executes, from the registry (ops.def, where each op's contract is written).
+ * Backward passes are built from these same ops. */
 enum ferry_op {
-    FERRY_OP_LEAF = 0,     /* input, constant or parameter: no computation */
-
-    /* views: alias src[0]'s memory, element offset view_off; never executed */
-    FERRY_OP_RESHAPE,      /* same data, new shape */
-    FERRY_OP_SLICE,        /* rows [ip0, ip1) of dim 0 */
-    FERRY_OP_GRAD_REVERSE, /* identity; backward = g * -src[1][0] */
-
-    /* elementwise (n = numel of dst) */
-    FERRY_OP_ADD,        /* dst = fp0*a + fp1*b, same shapes */
-    FERRY_OP_MUL,        /* dst = a*b */
-    FERRY_OP_SCALE,      /* dst = fp0*a */
-    FERRY_OP_SCALE_BY,   /* dst = a * s[0] * fp0, s = src[1] 1 element */
-    FERRY_OP_ADD_BIAS,   /* dst[n,c,...] = x[n,c,...] + b[c]; x 2-D [N,C] or 4-D [N,C,H,W] */
-    FERRY_OP_BIAS_GRAD,  /* dst[c] = sum over n and spatial of g[n,c,...] (g = src0); dst 1-D [C] */
-    FERRY_OP_UNARY,      /* dst = f(x), ip0 = enum ferry_unary, fp0 = leaky slope */
-    FERRY_OP_UNARY_BWD,  /* dst = g * f'(.), src0 = g, src1 = x for RELU/LEAKY, y (fwd output) for
-                            SIGMOID/TANH/EXP/RECIP; ip0 = kind, fp0 = slope */
-
-    /* rows of a 2-D tensor [N,K] */
-    FERRY_OP_SOFTMAX,          /* dst = softmax(x) per row */
-    FERRY_OP_LOG_SOFTMAX,      /* dst = x - logsumexp(x) per row */
-    FERRY_OP_SOFTMAX_BWD,      /* src0 = g, src1 = y: dst = y*(g - sum_k g*y) */
-    FERRY_OP_LOG_SOFTMAX_BWD,  /* src0 = g, src1 = y: dst = g - exp(y)*sum_k g */
-
-    /* dst[M,N] = op(a)·op(b); ip0 = trans_a, ip1 = trans_b */
-    FERRY_OP_MATMUL,
-
-    /* convolution: x [N,C,H,W], w [O,C,KH,KW] -> [N,O,OH,OW]; ip0 = stride, ip1 = pad */
-    FERRY_OP_CONV2D,
-    FERRY_OP_CONV2D_BWD_DATA,    /* src0 = g [N,O,OH,OW], src1 = w: dst = dx [N,C,H,W] */
-    FERRY_OP_CONV2D_BWD_WEIGHT,  /* src0 = g, src1 = x: dst = dw [O,C,KH,KW] */
-
-    /* pooling: ip0 = kh, ip1 = kw, ip2 = stride_h, ip3 = stride_w, ip4 = pad_h, ip5 = pad_w.
-     * Max pool pads with -inf; avg pool divides by kh*kw (count_include_pad, PyTorch default). */
-    FERRY_OP_MAX_POOL,
-    FERRY_OP_MAX_POOL_BWD,  /* src0 = g, src1 = x: dst = dx; gradient to the first max in window
-                               order (row-major), accumulated where windows overlap */
-    FERRY_OP_AVG_POOL,
-    FERRY_OP_AVG_POOL_BWD,  /* src0 = g: dst = dx of shape ip-derived from the node's own shape */
-
-    /* losses (dst scalar, mean over rows) */
-    FERRY_OP_CROSS_ENTROPY,      /* src0 = logits [N,K], src1 = labels I32 [N]; fp0 = smoothing:
-                                    loss_i = -sum_k q_k log p_k, q = (1-eps)·onehot + eps/K */
-    FERRY_OP_CROSS_ENTROPY_BWD,  /* src0 = g (scalar), src1 = logits, src2 = labels:
-                                    dst = g·(softmax - q)/N */
-    FERRY_OP_BCE_LOGITS,         /* src0 = x, src1 = t (same shape): mean of
-                                    max(x,0) - x·t + log(1+exp(-|x|)) */
-    FERRY_OP_BCE_LOGITS_BWD,     /* src0 = g scalar, src1 = x, src2 = t: dst = g·(sigmoid(x)-t)/n */
-
-    /* dropout: src0 = x, src1 = seed I32[1]; fp0 = p; ip0 = salt.
-     * keep(i) = hash(seed, salt, i) >= p·2^32 (see ferry_dropout_keep); dst = keep ? x/(1-p) : 0.
-     * Its backward is the same op applied to g. */
-    FERRY_OP_DROPOUT,
-
-    /* batch norm over (N,H,W) per channel C; x 2-D [N,C] or 4-D [N,C,H,W]. */
-    FERRY_OP_BN_STATS,        /* src0 = x, src1 = running_mean, src2 = running_var; fp0 = momentum,
-                                 fp1 = eps. dst [2,C] = (mean, 1/sqrt(var_biased+eps)); updates
-                                 running stats in place with the unbiased variance (PyTorch). */
-    FERRY_OP_BN_APPLY,        /* train (ip0=0): src0 = x, src1 = stats [2,C], src2 = gamma,
-                                 src3 = beta. eval (ip0=1): src1 = running_mean, src4 = running_var,
-                                 fp1 = eps. dst = (x-mean)·invstd·gamma + beta */
-    FERRY_OP_BN_BWD_PARAMS,   /* src0 = g, src1 = x, src2 = stats: dst [2,C] = (dgamma, dbeta),
-                                 dgamma = sum g·xhat, dbeta = sum g */
-    FERRY_OP_BN_BWD_DATA,     /* src0 = g, src1 = x, src2 = stats, src3 = gamma, src4 = dparams:
-                                 dx = gamma·invstd/M · (M·g - dbeta - xhat·dgamma), M = N·H·W */
-
-    /* batch-dimension shape ops */
-    FERRY_OP_CONCAT,     /* dst = [a; b] along dim 0 */
-    FERRY_OP_PAD_BATCH,  /* src0 = g rows: dst (ip0 rows total) zero except rows [ip1, ip1+rows_g) */
-
-    /* reductions */
-    FERRY_OP_SUM,        /* dst scalar = fp0 · sum(x) (fp0 = 1 for sum, 1/n for mean) */
-    FERRY_OP_BROADCAST,  /* src0 scalar: dst (any shape) = src0[0] · fp0 */
-
-    /* metrics */
-    FERRY_OP_COUNT_CORRECT, /* src0 = logits [N,K], src1 = labels I32[N]: dst scalar = #(argmax==y),
-                               first maximum wins */
-
-    /* optimizer updates: write src0 (param) and state in place; dst aliases the param */
-    FERRY_OP_SGD_UPDATE,   /* src0 = p, src1 = grad, src2 = momentum buf, src3 = lr scalar;
-                              fp0 = lr_mult, fp1 = momentum, fp2 = weight decay, ip0 = nesterov.
-                              d = g + wd·p; if momentum: buf = momentum·buf + d (buf = d at step 1
-                              is NOT special-cased: buf starts at 0 so first step buf = d);
-                              d = nesterov ? d + momentum·buf : buf; p -= lr·lr_mult·d */
-    FERRY_OP_ADAM_UPDATE,  /* src0 = p, src1 = grad, src2 = m, src3 = v, src4 = hyper[4] =
-                              (lr, 1-b1^t, 1-b2^t, 0); fp0 = lr_mult, fp1 = b1, fp2 = b2, fp3 = eps,
-                              fp4 = wd, ip0 = decoupled. PyTorch's Adam/AdamW. */
-
+#define FERRY_OP(NAME, name, nsrc, kind, grad, backward) FERRY_OP_##NAME,
+#include "ops.def"
     FERRY_OP_COUNT
 };
 
 enum ferry_unary {
-    FERRY_UNARY_RELU,
-    FERRY_UNARY_LEAKY_RELU,
-    FERRY_UNARY_SIGMOID,
-    FERRY_UNARY_TANH,
-    FERRY_UNARY_EXP,   /* backward uses the output: g·y */
-    FERRY_UNARY_RECIP, /* 1/x; backward uses the output: -g·y² */
+#define FERRY_UNARY(NAME, name, uses_output) FERRY_UNARY_##NAME,
+#include "ops.def"
 };
-/* Unary kinds whose backward reads the forward output rather than the input. */
-static inline bool ferry_unary_bwd_uses_output(int k)
-{
-    return k == FERRY_UNARY_SIGMOID || k == FERRY_UNARY_TANH || k == FERRY_UNARY_EXP ||
-           k == FERRY_UNARY_RECIP;
-}
+/* Not an enumerator, so that a switch over the kinds stays checked by -Wswitch. */
+enum {
+    FERRY_UNARY_COUNT = 0
+#define FERRY_UNARY(NAME, name, uses_output) +1
+#include "ops.def"
+};
+
+/* What an op is (ops.def's kind column). */
+enum ferry_op_kind { FERRY_KIND_LEAF, FERRY_KIND_VIEW, FERRY_KIND_KERNEL, FERRY_KIND_UPDATE };
+/* How an op is differentiated (ops.def's grad column). */
+enum ferry_op_grad { FERRY_GRAD_FN, FERRY_GRAD_ZERO, FERRY_GRAD_NONE };
+
+struct ferry_op_info {
+    const char *name;
+    int nsrc;                  /* sources at most */
+    enum ferry_op_kind kind;
+    enum ferry_op_grad grad;
+};
+/* The registry entry of op (ops.c); NULL past FERRY_OP_COUNT. */
+const struct ferry_op_info *ferry_op_info(enum ferry_op op);
+
+/* Name of a unary kind ("relu"), and whether its backward reads the forward's output. */
+const char *ferry_unary_name(int kind);
+bool ferry_unary_bwd_uses_output(int kind);
 
 enum ferry_leaf_kind { FERRY_LEAF_NONE, FERRY_LEAF_INPUT, FERRY_LEAF_CONST, FERRY_LEAF_PARAM };
 
@@ -167,7 +94,8 @@ struct ferry_tensor {
 
 static inline bool ferry_is_view_op(enum ferry_op op)
 {
-    return op == FERRY_OP_RESHAPE || op == FERRY_OP_SLICE || op == FERRY_OP_GRAD_REVERSE;
+    const struct ferry_op_info *i = ferry_op_info(op);
+    return i && i->kind == FERRY_KIND_VIEW;
 }
 
 /* The tensor whose memory t uses (t itself unless t is a view). */
@@ -205,10 +133,23 @@ struct ferry_backend_iface {
     ferry_status (*describe)(const ferry_backend_t *be, ferry_device_desc *out);
 };
 
-/* Vulkan validation messages emitted in this process so far (0 when validation is off). */
-uint64_t ferry_vk_validation_messages(void);
-/* Prints the Vulkan devices (vk_backend.c). */
-ferry_status ferry_vulkan_list_devices(void *file);
+/* A kind of backend, as it registers itself (core/backends/registry.c lists them; the core names
+ * none). Device specs are "NAME" or "NAME:ARG" ("cpu", "vulkan:1"). */
+struct ferry_backend_reg {
+    const char *name;
+    /* for "auto": the registered backend with the highest priority that initialises wins */
+    int auto_priority;
+    /* arg: the text after "NAME:" or NULL; threads: the caller's thread count (0: all cores) */
+    ferry_status (*init)(const char *arg, int threads, ferry_backend_t **out);
+    /* prints this kind's devices to a FILE * */
+    ferry_status (*list)(void *file);
+    /* whether the backend runs op (leaves and views count) */
+    bool (*supports)(enum ferry_op op);
+    /* messages from a validation layer in this process so far, or NULL */
+    uint64_t (*validation_messages)(void);
+};
+/* The registered backends, NULL-terminated (core/backends/registry.c). */
+extern const struct ferry_backend_reg *const ferry_backend_registry[];
 
 struct ferry_backend {
     const struct ferry_backend_iface *iface;

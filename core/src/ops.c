@@ -7,52 +7,46 @@
 
 typedef struct ferry_tensor T;
 
-static const char *const op_names[FERRY_OP_COUNT] = {
-    [FERRY_OP_LEAF] = "leaf",
-    [FERRY_OP_RESHAPE] = "reshape",
-    [FERRY_OP_SLICE] = "slice",
-    [FERRY_OP_GRAD_REVERSE] = "grad_reverse",
-    [FERRY_OP_ADD] = "add",
-    [FERRY_OP_MUL] = "mul",
-    [FERRY_OP_SCALE] = "scale",
-    [FERRY_OP_SCALE_BY] = "scale_by",
-    [FERRY_OP_ADD_BIAS] = "add_bias",
-    [FERRY_OP_BIAS_GRAD] = "bias_grad",
-    [FERRY_OP_UNARY] = "unary",
-    [FERRY_OP_UNARY_BWD] = "unary_bwd",
-    [FERRY_OP_SOFTMAX] = "softmax",
-    [FERRY_OP_LOG_SOFTMAX] = "log_softmax",
-    [FERRY_OP_SOFTMAX_BWD] = "softmax_bwd",
-    [FERRY_OP_LOG_SOFTMAX_BWD] = "log_softmax_bwd",
-    [FERRY_OP_MATMUL] = "matmul",
-    [FERRY_OP_CONV2D] = "conv2d",
-    [FERRY_OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
-    [FERRY_OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
-    [FERRY_OP_MAX_POOL] = "max_pool2d",
-    [FERRY_OP_MAX_POOL_BWD] = "max_pool2d_bwd",
-    [FERRY_OP_AVG_POOL] = "avg_pool2d",
-    [FERRY_OP_AVG_POOL_BWD] = "avg_pool2d_bwd",
-    [FERRY_OP_CROSS_ENTROPY] = "cross_entropy",
-    [FERRY_OP_CROSS_ENTROPY_BWD] = "cross_entropy_bwd",
-    [FERRY_OP_BCE_LOGITS] = "bce_with_logits",
-    [FERRY_OP_BCE_LOGITS_BWD] = "bce_with_logits_bwd",
-    [FERRY_OP_DROPOUT] = "dropout",
-    [FERRY_OP_BN_STATS] = "batch_norm_stats",
-    [FERRY_OP_BN_APPLY] = "batch_norm",
-    [FERRY_OP_BN_BWD_PARAMS] = "batch_norm_bwd_params",
-    [FERRY_OP_BN_BWD_DATA] = "batch_norm_bwd_data",
-    [FERRY_OP_CONCAT] = "concat",
-    [FERRY_OP_PAD_BATCH] = "pad_batch",
-    [FERRY_OP_SUM] = "sum",
-    [FERRY_OP_BROADCAST] = "broadcast",
-    [FERRY_OP_COUNT_CORRECT] = "count_correct",
-    [FERRY_OP_SGD_UPDATE] = "sgd_update",
-    [FERRY_OP_ADAM_UPDATE] = "adam_update",
+#define LEAF FERRY_KIND_LEAF
+#define VIEW FERRY_KIND_VIEW
+#define KERNEL FERRY_KIND_KERNEL
+#define UPDATE FERRY_KIND_UPDATE
+#define FN FERRY_GRAD_FN
+#define ZERO FERRY_GRAD_ZERO
+#define NONE FERRY_GRAD_NONE
+static const struct ferry_op_info op_info[] = {
+#define FERRY_OP(NAME, name, nsrc, kind, grad, backward) [FERRY_OP_##NAME] = {name, nsrc, kind, grad},
+#include "ops.def"
 };
+_Static_assert(sizeof op_info / sizeof *op_info == FERRY_OP_COUNT, "one registry entry per op");
+
+const struct ferry_op_info *ferry_op_info(enum ferry_op op)
+{
+    return (unsigned)op < FERRY_OP_COUNT ? &op_info[op] : NULL;
+}
 
 const char *ferry_op_name(enum ferry_op op)
 {
-    return (unsigned)op < FERRY_OP_COUNT && op_names[op] ? op_names[op] : "?";
+    return (unsigned)op < FERRY_OP_COUNT ? op_info[op].name : "?";
+}
+
+static const struct {
+    const char *name;
+    bool uses_output;
+} unary_info[] = {
+#define FERRY_UNARY(NAME, name, uses_output) [FERRY_UNARY_##NAME] = {name, uses_output},
+#include "ops.def"
+};
+_Static_assert(sizeof unary_info / sizeof *unary_info == FERRY_UNARY_COUNT, "one entry per kind");
+
+const char *ferry_unary_name(int kind)
+{
+    return kind >= 0 && kind < FERRY_UNARY_COUNT ? unary_info[kind].name : "?";
+}
+
+bool ferry_unary_bwd_uses_output(int kind)
+{
+    return kind >= 0 && kind < FERRY_UNARY_COUNT && unary_info[kind].uses_output;
 }
 
 /* Shape error naming the op and the offending shapes. */
@@ -641,28 +635,15 @@ static void bw_sum(ferry_ctx_t *ctx, T *node, T *g, T **gr)
     gr[0] = t;
 }
 
-static const ferry_backward_fn backward_fns[FERRY_OP_COUNT] = {
-    [FERRY_OP_RESHAPE] = bw_view,
-    [FERRY_OP_SLICE] = bw_view,
-    [FERRY_OP_GRAD_REVERSE] = bw_view,
-    [FERRY_OP_ADD] = bw_add,
-    [FERRY_OP_MUL] = bw_mul,
-    [FERRY_OP_SCALE] = bw_scale,
-    [FERRY_OP_SCALE_BY] = bw_scale_by,
-    [FERRY_OP_ADD_BIAS] = bw_add_bias,
-    [FERRY_OP_UNARY] = bw_unary,
-    [FERRY_OP_SOFTMAX] = bw_softmax,
-    [FERRY_OP_LOG_SOFTMAX] = bw_softmax,
-    [FERRY_OP_MATMUL] = bw_matmul,
-    [FERRY_OP_CONV2D] = bw_conv,
-    [FERRY_OP_MAX_POOL] = bw_pool,
-    [FERRY_OP_AVG_POOL] = bw_pool,
-    [FERRY_OP_CROSS_ENTROPY] = bw_loss,
-    [FERRY_OP_BCE_LOGITS] = bw_loss,
-    [FERRY_OP_DROPOUT] = bw_dropout,
-    [FERRY_OP_BN_APPLY] = bw_bn,
-    [FERRY_OP_CONCAT] = bw_concat,
-    [FERRY_OP_SUM] = bw_sum,
+/* The backward builders, from the registry: a grad-FN op without a builder fails to compile (its
+ * name is undeclared), and so does a builder named for an op that has none (0 is not a function). */
+static const ferry_backward_fn backward_fns[] = {
+#define FERRY_OP(NAME, name, nsrc, kind, grad, backward) [FERRY_OP_##NAME] = backward,
+#include "ops.def"
 };
+_Static_assert(sizeof backward_fns / sizeof *backward_fns == FERRY_OP_COUNT, "one entry per op");
 
-ferry_backward_fn ferry_op_backward(enum ferry_op op) { return backward_fns[op]; }
+ferry_backward_fn ferry_op_backward(enum ferry_op op)
+{
+    return (unsigned)op < FERRY_OP_COUNT ? backward_fns[op] : NULL;
+}

@@ -87,6 +87,7 @@ struct ferry_tensor *ferry_new_op(ferry_ctx_t *ctx, enum ferry_op op, ferry_dtyp
 {
     for (int i = 0; i < nsrc; i++)
         if (!srcs[i]) return NULL; /* an earlier op failed; its message stands */
+    FERRY_ASSERT(nsrc <= ferry_op_info(op)->nsrc); /* the registry's arity (ops.def) */
     struct ferry_tensor *t = ferry_new_tensor(ctx, op, dtype, ndim, shape);
     if (!t) return NULL;
     for (int i = 0; i < nsrc; i++) {

@@ -3,17 +3,18 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "ferry_ops.glsl"
 
-#define OP_BIAS_GRAD 1    // dst[c] = Σ g
-#define OP_BN_STATS 2     // src0 = x, src1 = running mean, src2 = running var (updated in place);
+// FERRY_OP_BIAS_GRAD: dst[c] = Σ g
+// FERRY_OP_BN_STATS: src0 = x, src1 = running mean, src2 = running var (updated in place);
                           // f0 = momentum, f1 = eps: dst [2,C] = (mean, 1/sqrt(var + eps))
-#define OP_BN_BWD_PARAMS 3 // src0 = g, src1 = x, src2 = stats: dst [2,C] = (Σ g·xhat, Σ g)
+// FERRY_OP_BN_BWD_PARAMS: src0 = g, src1 = x, src2 = stats: dst [2,C] = (Σ g·xhat, Σ g)
 
 #define WG 256
 
 FERRY_BUF(B_DST, float, dst);
 FERRY_BUF_RO(B_SRC0, float, a);
-#if OP == OP_BN_STATS
+#if OP == FERRY_OP_BN_STATS
 FERRY_BUF(B_SRC1, float, rmean);
 FERRY_BUF(B_SRC2, float, rvar);
 #else
@@ -42,13 +43,13 @@ void main()
     // element j of this channel: n = j / S, s = j % S
 #define AT(j) ((((j) / S) * C + c) * S + (j) % S)
     float acc0 = 0.0, acc1 = 0.0;
-#if OP == OP_BIAS_GRAD
+#if OP == FERRY_OP_BIAS_GRAD
     for (uint j = tid; j < M; j += WG) acc0 += a[pc.off[1] + AT(j)];
     p0[tid] = acc0;
     p1[tid] = 0.0;
     reduce2(tid);
     if (tid == 0) dst[pc.off[0] + c] = p0[0];
-#elif OP == OP_BN_STATS
+#elif OP == FERRY_OP_BN_STATS
     for (uint j = tid; j < M; j += WG) acc0 += a[pc.off[1] + AT(j)];
     p0[tid] = acc0;
     p1[tid] = 0.0;

@@ -3,31 +3,32 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "ferry_ops.glsl"
 
-#define OP_MUL 1        // dst = a * b
-#define OP_SCALE 2      // dst = f0 * a
-#define OP_SCALE_BY 3   // dst = a * s[0] * f0
-#define OP_ADD_BIAS 4   // dst = x + b[c]; i1 = C, i2 = S (elements per channel plane)
-#define OP_UNARY 5      // i1 = kind, f0 = slope
-#define OP_UNARY_BWD 6  // src0 = g, src1 = x or y; i1 = kind, f0 = slope
-#define OP_DROPOUT 7    // src1 = seed I32[1]; i1 = salt, i2 = threshold (uint), i3 = 1: drop all; f1 = scale
-#define OP_CONCAT 8     // i1 = elements of a
-#define OP_PAD_BATCH 9  // i1 = first element of g in dst, i2 = elements of g
-#define OP_BROADCAST 10 // dst = s[0] * f0
-#define OP_BCE_BWD 11   // src0 = g scalar, src1 = x, src2 = t: g·(sigmoid(x) - t)/n
-#define OP_BN_APPLY 12  // i1 = C, i2 = S, i3 = eval; src1 = stats [2,C] or running mean, src2 = gamma,
+// FERRY_OP_MUL: dst = a * b
+// FERRY_OP_SCALE: dst = f0 * a
+// FERRY_OP_SCALE_BY: dst = a * s[0] * f0
+// FERRY_OP_ADD_BIAS: dst = x + b[c]; i1 = C, i2 = S (elements per channel plane)
+// FERRY_OP_UNARY: i1 = kind, f0 = slope
+// FERRY_OP_UNARY_BWD: src0 = g, src1 = x or y; i1 = kind, f0 = slope
+// FERRY_OP_DROPOUT: src1 = seed I32[1]; i1 = salt, i2 = threshold (uint), i3 = 1: drop all; f1 = scale
+// FERRY_OP_CONCAT: i1 = elements of a
+// FERRY_OP_PAD_BATCH: i1 = first element of g in dst, i2 = elements of g
+// FERRY_OP_BROADCAST: dst = s[0] * f0
+// FERRY_OP_BCE_LOGITS_BWD: src0 = g scalar, src1 = x, src2 = t: g·(sigmoid(x) - t)/n
+// FERRY_OP_BN_APPLY: i1 = C, i2 = S, i3 = eval; src1 = stats [2,C] or running mean, src2 = gamma,
                         // src3 = beta, src4 = running var (eval); f1 = eps
-#define OP_BN_BWD_DATA 13 // src0 = g, src1 = x, src2 = stats, src3 = gamma, src4 = dparams; i1 = C, i2 = S
-#define OP_SGD 14       // src0 = p, src1 = grad, src2 = momentum, src3 = lr; f0 = lr_mult, f1 = momentum,
+// FERRY_OP_BN_BWD_DATA: src0 = g, src1 = x, src2 = stats, src3 = gamma, src4 = dparams; i1 = C, i2 = S
+// FERRY_OP_SGD_UPDATE: src0 = p, src1 = grad, src2 = momentum, src3 = lr; f0 = lr_mult, f1 = momentum,
                         // f2 = wd, i1 = nesterov
-#define OP_ADAM 15      // src0 = p, src1 = grad, src2 = m, src3 = v, src4 = hyper[4]; f0 = lr_mult,
+// FERRY_OP_ADAM_UPDATE: src0 = p, src1 = grad, src2 = m, src3 = v, src4 = hyper[4]; f0 = lr_mult,
                         // f1 = b1, f2 = b2, f3 = eps, f4 = wd, i1 = decoupled
 
-#if OP == OP_CONCAT || OP == OP_PAD_BATCH
+#if OP == FERRY_OP_CONCAT || OP == FERRY_OP_PAD_BATCH
 FERRY_BUF(B_DST, uint, dst); // 4-byte copies serve F32 and I32 alike
 FERRY_BUF_RO(B_SRC0, uint, s0);
 FERRY_BUF_RO(B_SRC1, uint, s1);
-#elif OP == OP_SGD || OP == OP_ADAM
+#elif OP == FERRY_OP_SGD_UPDATE || OP == FERRY_OP_ADAM_UPDATE
 FERRY_BUF(B_SRC0, float, p);
 FERRY_BUF_RO(B_SRC1, float, g);
 FERRY_BUF(B_SRC2, float, m);
@@ -36,7 +37,7 @@ FERRY_BUF_RO(B_SRC4, float, s4);
 #else
 FERRY_BUF(B_DST, float, dst);
 FERRY_BUF_RO(B_SRC0, float, s0);
-#if OP == OP_DROPOUT
+#if OP == FERRY_OP_DROPOUT
 FERRY_BUF_RO(B_SRC1, int, s1);
 #else
 FERRY_BUF_RO(B_SRC1, float, s1);
@@ -53,69 +54,68 @@ FERRY_BUF_RO(B_SRC4, float, s4);
 #define C3(k) s3[pc.off[4] + (k)]
 #define C4(k) s4[pc.off[5] + (k)]
 
-const int RELU = 0, LEAKY = 1, SIGMOID = 2, TANH = 3, EXP = 4, RECIP = 5;
 
 void main()
 {
     const uint n = uint(pc.i[0]);
     FERRY_FOR(k, n) {
-#if OP == OP_MUL
+#if OP == FERRY_OP_MUL
         D(k) = A(k) * B(k);
-#elif OP == OP_SCALE
+#elif OP == FERRY_OP_SCALE
         D(k) = pc.f[0] * A(k);
-#elif OP == OP_SCALE_BY
+#elif OP == FERRY_OP_SCALE_BY
         D(k) = A(k) * B(0) * pc.f[0];
-#elif OP == OP_ADD_BIAS
+#elif OP == FERRY_OP_ADD_BIAS
         uint c = (k / uint(pc.i[2])) % uint(pc.i[1]);
         D(k) = A(k) + B(c);
-#elif OP == OP_UNARY
+#elif OP == FERRY_OP_UNARY
         float x = A(k), y;
         int kind = pc.i[1];
-        if (kind == RELU) y = x > 0.0 ? x : 0.0;
-        else if (kind == LEAKY) y = x > 0.0 ? x : pc.f[0] * x;
-        else if (kind == SIGMOID) y = 1.0 / (1.0 + exp(-x));
-        else if (kind == TANH) y = tanh(x);
-        else if (kind == EXP) y = exp(x);
+        if (kind == FERRY_UNARY_RELU) y = x > 0.0 ? x : 0.0;
+        else if (kind == FERRY_UNARY_LEAKY_RELU) y = x > 0.0 ? x : pc.f[0] * x;
+        else if (kind == FERRY_UNARY_SIGMOID) y = 1.0 / (1.0 + exp(-x));
+        else if (kind == FERRY_UNARY_TANH) y = tanh(x);
+        else if (kind == FERRY_UNARY_EXP) y = exp(x);
         else y = 1.0 / x;
         D(k) = y;
-#elif OP == OP_UNARY_BWD
+#elif OP == FERRY_OP_UNARY_BWD
         float gv = A(k), r = B(k), y;
         int kind = pc.i[1];
-        if (kind == RELU) y = r > 0.0 ? gv : 0.0;
-        else if (kind == LEAKY) y = r > 0.0 ? gv : pc.f[0] * gv;
-        else if (kind == SIGMOID) y = gv * r * (1.0 - r);
-        else if (kind == TANH) y = gv * (1.0 - r * r);
-        else if (kind == EXP) y = gv * r;
+        if (kind == FERRY_UNARY_RELU) y = r > 0.0 ? gv : 0.0;
+        else if (kind == FERRY_UNARY_LEAKY_RELU) y = r > 0.0 ? gv : pc.f[0] * gv;
+        else if (kind == FERRY_UNARY_SIGMOID) y = gv * r * (1.0 - r);
+        else if (kind == FERRY_UNARY_TANH) y = gv * (1.0 - r * r);
+        else if (kind == FERRY_UNARY_EXP) y = gv * r;
         else y = -gv * r * r;
         D(k) = y;
-#elif OP == OP_DROPOUT
+#elif OP == FERRY_OP_DROPOUT
         uint h = ferry_hash3(uint(B(0)), uint(pc.i[1]), k);
         bool keep = pc.i[3] == 0 && h >= uint(pc.i[2]);
         D(k) = keep ? A(k) * pc.f[1] : 0.0;
-#elif OP == OP_CONCAT
+#elif OP == FERRY_OP_CONCAT
         uint na = uint(pc.i[1]);
         dst[pc.off[0] + k] = k < na ? s0[pc.off[1] + k] : s1[pc.off[2] + k - na];
-#elif OP == OP_PAD_BATCH
+#elif OP == FERRY_OP_PAD_BATCH
         uint b0 = uint(pc.i[1]), len = uint(pc.i[2]);
         dst[pc.off[0] + k] = (k >= b0 && k < b0 + len) ? s0[pc.off[1] + k - b0] : 0u;
-#elif OP == OP_BROADCAST
+#elif OP == FERRY_OP_BROADCAST
         D(k) = A(0) * pc.f[0];
-#elif OP == OP_BCE_BWD
+#elif OP == FERRY_OP_BCE_LOGITS_BWD
         float c = A(0) / float(n);
         D(k) = c * (1.0 / (1.0 + exp(-B(k))) - C2(k));
-#elif OP == OP_BN_APPLY
+#elif OP == FERRY_OP_BN_APPLY
         uint C = uint(pc.i[1]), c = (k / uint(pc.i[2])) % C;
         bool ev = pc.i[3] != 0;
         float mean = B(c);
         float invstd = ev ? 1.0 / sqrt(C4(c) + pc.f[1]) : B(C + c);
         D(k) = (A(k) - mean) * (invstd * C2(c)) + C3(c);
-#elif OP == OP_BN_BWD_DATA
+#elif OP == FERRY_OP_BN_BWD_DATA
         uint C = uint(pc.i[1]), c = (k / uint(pc.i[2])) % C;
         float fm = float(pc.i[3]);
         float mean = C2(c), invstd = C2(C + c);
         float kk = C3(c) * invstd / fm, dg = C4(c), db = C4(C + c);
         D(k) = kk * (fm * A(k) - db - (B(k) - mean) * invstd * dg);
-#elif OP == OP_SGD
+#elif OP == FERRY_OP_SGD_UPDATE
         float lr = C3(0) * pc.f[0], mom = pc.f[1], wd = pc.f[2];
         uint i = k;
         float pi = p[pc.off[1] + i], gi = g[pc.off[2] + i];
@@ -128,7 +128,7 @@ void main()
             float dw = pc.i[1] != 0 ? 1.0 : 0.0, bw = pc.i[1] != 0 ? mom : 1.0;
             p[pc.off[1] + i] = pi - lr * (dw * d + bw * buf);
         }
-#elif OP == OP_ADAM
+#elif OP == FERRY_OP_ADAM_UPDATE
         uint i = k;
         float lr = C4(0) * pc.f[0];
         float step = lr / C4(1), bc2 = sqrt(C4(2));

@@ -6,11 +6,12 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "ferry_ops.glsl"
 
-#define OP_MAX 1     // src0 = x
-#define OP_MAX_BWD 2 // src0 = g, src1 = x: gradient to the first maximum of each window
-#define OP_AVG 3     // src0 = x (count_include_pad)
-#define OP_AVG_BWD 4 // src0 = g
+// FERRY_OP_MAX_POOL: src0 = x
+// FERRY_OP_MAX_POOL_BWD: src0 = g, src1 = x: gradient to the first maximum of each window
+// FERRY_OP_AVG_POOL: src0 = x (count_include_pad)
+// FERRY_OP_AVG_POOL_BWD: src0 = g
 
 FERRY_BUF(B_DST, float, dst);
 FERRY_BUF_RO(B_SRC0, float, s0);
@@ -44,13 +45,13 @@ void main()
     H = pc.i[1]; W = pc.i[2]; OH = pc.i[3]; OW = pc.i[4]; KH = pc.i[5]; KW = pc.i[6];
     SH = pc.i[7]; SW = pc.i[8]; PH = pc.i[9]; PW = pc.i[10];
     FERRY_FOR(k, pc.i[0]) {
-#if OP == OP_MAX || OP == OP_AVG
+#if OP == FERRY_OP_MAX_POOL || OP == FERRY_OP_AVG_POOL
         uint pl = k / uint(OH * OW), o = k % uint(OH * OW);
         int oy = int(o) / OW, ox = int(o) % OW;
         int ys = oy * SH - PH, xs = ox * SW - PW;
         int y0 = max(ys, 0), y1 = min(ys + KH, H), x0 = max(xs, 0), x1 = min(xs + KW, W);
         uint xb = pc.off[1] + pl * uint(H * W);
-#if OP == OP_MAX
+#if OP == FERRY_OP_MAX_POOL
         float m = -1.0 / 0.0;
         bool first = true;
         for (int iy = y0; iy < y1; iy++)
@@ -76,7 +77,7 @@ void main()
         float acc = 0.0;
         for (int oy = oy0; oy <= oy1; oy++)
             for (int ox = ox0; ox <= ox1; ox++) {
-#if OP == OP_MAX_BWD
+#if OP == FERRY_OP_MAX_POOL_BWD
                 if (argmax_at(pc.off[2] + pl * uint(H * W), oy, ox) == int(i)) acc += s0[gb + uint(oy * OW + ox)];
 #else
                 acc += s0[gb + uint(oy * OW + ox)] * pc.f[0];

@@ -4,17 +4,18 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "ferry_ops.glsl"
 
-#define OP_SUM 1           // dst = f0 · Σ x; i0 = n
-#define OP_CE 2            // src0 = logits [N,K], src1 = labels; f0 = smoothing; i0 = N, i1 = K: mean loss
-#define OP_BCE 3           // src0 = x, src1 = t; i0 = n: mean of max(x,0) − x·t + log(1 + exp(−|x|))
-#define OP_COUNT_CORRECT 4 // src0 = logits [N,K], src1 = labels; i0 = N, i1 = K
+// FERRY_OP_SUM: dst = f0 · Σ x; i0 = n
+// FERRY_OP_CROSS_ENTROPY: src0 = logits [N,K], src1 = labels; f0 = smoothing; i0 = N, i1 = K: mean loss
+// FERRY_OP_BCE_LOGITS: src0 = x, src1 = t; i0 = n: mean of max(x,0) − x·t + log(1 + exp(−|x|))
+// FERRY_OP_COUNT_CORRECT: src0 = logits [N,K], src1 = labels; i0 = N, i1 = K
 
 #define FERRY_REDUCE 256
 
 FERRY_BUF(B_DST, float, dst);
 FERRY_BUF_RO(B_SRC0, float, x);
-#if OP == OP_CE || OP == OP_COUNT_CORRECT
+#if OP == FERRY_OP_CROSS_ENTROPY || OP == FERRY_OP_COUNT_CORRECT
 FERRY_BUF_RO(B_SRC1, int, labels);
 #else
 FERRY_BUF_RO(B_SRC1, float, t);
@@ -29,15 +30,15 @@ void main()
     const uint tid = gl_LocalInvocationID.x, n = uint(pc.i[0]);
     float acc = 0.0;
     for (uint i = tid; i < n; i += FERRY_REDUCE) {
-#if OP == OP_SUM
+#if OP == FERRY_OP_SUM
         acc += X(i);
-#elif OP == OP_BCE
+#elif OP == FERRY_OP_BCE_LOGITS
         float v = X(i);
         acc += max(v, 0.0) - v * t[pc.off[2] + i] + log(1.0 + exp(-abs(v)));
 #else
         const uint K = uint(pc.i[1]), r = i * K;
         int y = labels[pc.off[2] + i];
-#if OP == OP_CE
+#if OP == FERRY_OP_CROSS_ENTROPY
         float m = X(r);
         for (uint j = 1; j < K; j++) m = max(m, X(r + j));
         // lse − (1−eps)·x_y − eps/K·Σx, with every x taken relative to the row max m (exactly 0 for
@@ -64,9 +65,9 @@ void main()
         barrier();
     }
     if (tid == 0) {
-#if OP == OP_SUM
+#if OP == FERRY_OP_SUM
         dst[pc.off[0]] = pc.f[0] * part[0];
-#elif OP == OP_COUNT_CORRECT
+#elif OP == FERRY_OP_COUNT_CORRECT
         dst[pc.off[0]] = part[0];
 #else
         dst[pc.off[0]] = part[0] / float(n);

@@ -3,12 +3,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "ferry_ops.glsl"
 
-#define OP_SOFTMAX 1         // dst = softmax(x)
-#define OP_LOG_SOFTMAX 2     // dst = x - logsumexp(x)
-#define OP_SOFTMAX_BWD 3     // src0 = g, src1 = y: y·(g − Σ g·y)
-#define OP_LOG_SOFTMAX_BWD 4 // src0 = g, src1 = y: g − exp(y)·Σ g
-#define OP_CE_BWD 5          // src0 = g scalar, src1 = logits, src2 = labels I32; f0 = smoothing:
+// FERRY_OP_SOFTMAX: dst = softmax(x)
+// FERRY_OP_LOG_SOFTMAX: dst = x - logsumexp(x)
+// FERRY_OP_SOFTMAX_BWD: src0 = g, src1 = y: y·(g − Σ g·y)
+// FERRY_OP_LOG_SOFTMAX_BWD: src0 = g, src1 = y: g − exp(y)·Σ g
+// FERRY_OP_CROSS_ENTROPY_BWD: src0 = g scalar, src1 = logits, src2 = labels I32; f0 = smoothing:
                              // g·(softmax − q)/N
 
 FERRY_BUF(B_DST, float, dst);
@@ -21,8 +22,8 @@ void main()
     const uint N = uint(pc.i[0]), K = uint(pc.i[1]);
     FERRY_FOR(i, N) {
         const uint r = i * K;
-#if OP == OP_SOFTMAX || OP == OP_LOG_SOFTMAX || OP == OP_CE_BWD
-#if OP == OP_CE_BWD
+#if OP == FERRY_OP_SOFTMAX || OP == FERRY_OP_LOG_SOFTMAX || OP == FERRY_OP_CROSS_ENTROPY_BWD
+#if OP == FERRY_OP_CROSS_ENTROPY_BWD
 #define X(j) s1[pc.off[2] + r + (j)]
 #else
 #define X(j) s0[pc.off[1] + r + (j)]
@@ -31,10 +32,10 @@ void main()
         for (uint j = 1; j < K; j++) m = X(j) > m ? X(j) : m;
         float s = 0.0;
         for (uint j = 0; j < K; j++) s += exp(X(j) - m);
-#if OP == OP_SOFTMAX
+#if OP == FERRY_OP_SOFTMAX
         float inv = 1.0 / s;
         for (uint j = 0; j < K; j++) dst[pc.off[0] + r + j] = exp(X(j) - m) * inv;
-#elif OP == OP_LOG_SOFTMAX
+#elif OP == FERRY_OP_LOG_SOFTMAX
         float ls = log(s);
         for (uint j = 0; j < K; j++) dst[pc.off[0] + r + j] = (X(j) - m) - ls;
 #else
@@ -47,12 +48,12 @@ void main()
             dst[pc.off[0] + r + j] = v;
         }
 #endif
-#elif OP == OP_SOFTMAX_BWD
+#elif OP == FERRY_OP_SOFTMAX_BWD
         float dot = 0.0;
         for (uint j = 0; j < K; j++) dot += s0[pc.off[1] + r + j] * s1[pc.off[2] + r + j];
         for (uint j = 0; j < K; j++)
             dst[pc.off[0] + r + j] = s1[pc.off[2] + r + j] * (s0[pc.off[1] + r + j] - dot);
-#elif OP == OP_LOG_SOFTMAX_BWD
+#elif OP == FERRY_OP_LOG_SOFTMAX_BWD
         float sum = 0.0;
         for (uint j = 0; j < K; j++) sum += s0[pc.off[1] + r + j];
         for (uint j = 0; j < K; j++)

@@ -30,6 +30,7 @@ check "no loader: non-zero exit" bash -c "! FERRY_VULKAN_LOADER=libnothere.so.1 
 check "no driver: a message, non-zero exit" bash -c "out=\$(VK_ICD_FILENAMES=$tmp/none.json '$ferry' eval --device vulkan:0 --load x 2>&1); [ \$? -ne 0 ] && grep -qi 'vulkan' <<< \"\$out\""
 check "no loader: devices still lists the CPU" bash -c "FERRY_VULKAN_LOADER=libnothere.so.1 '$ferry' devices | grep -q '^cpu '"
 check "unknown device is an error" bash -c "'$ferry' train --device tpu:0 2>&1 | grep -q \"unknown device 'tpu:0'\""
+check "ops lists every op on every backend" bash -c "out=\$('$ferry' ops); grep -q '^conv2d ' <<< \"\$out\" && grep -q '0 op/backend pairs unsupported' <<< \"\$out\" && ! grep -q ' NO ' <<< \"\$out\""
 check "device index out of range" bash -c "'$ferry' train --device vulkan:99 2>&1 | grep -q 'no device vulkan:99'"
 # A method run with an unknown task or a bad hyperparameter stops before it prints the run's header.
 check "train --method: unknown task is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->nowhere' --method dann --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown task 'mnist->nowhere'\" <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""

@@ -123,8 +123,12 @@ static inline void ferry_cpu_run(int nt, ferry_cpu_body_fn body, void *ctx)
 typedef void (*ferry_cpu_kernel_fn)(const struct ferry_cpu_args *a);
 typedef size_t (*ferry_cpu_scratch_fn)(const struct ferry_tensor *node, int nthreads);
 
-/* Table indexed by enum ferry_op; NULL kernel for leaves and views. */
+/* Table indexed by enum ferry_op (cpu_table.c); NULL kernel for leaves and views. */
 extern const ferry_cpu_kernel_fn ferry_cpu_kernels[FERRY_OP_COUNT];
+/* Whether the backend runs op (views and leaves count: they need no kernel). */
+bool ferry_cpu_supports(enum ferry_op op);
+/* The entry of an op the backend declares it cannot run. */
+void ferry_cpu_unsupported(const struct ferry_cpu_args *a);
 extern const ferry_cpu_scratch_fn ferry_cpu_scratch[FERRY_OP_COUNT];
 
 /* Kernels (one per op), grouped by file. */

@@ -86,7 +86,7 @@ static ferry_status cpu_graph_prepare(ferry_backend_t *be, ferry_graph_t *g)
         const struct ferry_tensor *t = g->nodes[k];
         struct cpu_step *st = &cg->steps[cg->n++];
         st->fn = ferry_cpu_kernels[t->op];
-        if (!st->fn) {
+        if (!st->fn || !ferry_cpu_supports(t->op)) {
             free(cg->steps);
             free(cg);
             return ferry_error(FERRY_ERR_UNSUPPORTED, "cpu: no kernel for op %s", ferry_op_name(t->op));
@@ -180,3 +180,31 @@ ferry_status ferry_backend_cpu_init(int threads, ferry_backend_t **out)
     *out = be;
     return FERRY_OK;
 }
+
+/* ---- registration --------------------------------------------------------------------------------- */
+
+static ferry_status cpu_reg_init(const char *arg, int threads, ferry_backend_t **out)
+{
+    if (arg) return ferry_error(FERRY_ERR_INVALID, "device: 'cpu:%s': the CPU backend takes no index", arg);
+    return ferry_backend_cpu_init(threads, out);
+}
+
+static ferry_status cpu_list(void *file)
+{
+    ferry_backend_t *cpu = NULL;
+    ferry_status s = ferry_backend_cpu_init(0, &cpu);
+    if (s) return s;
+    ferry_device_desc d;
+    ferry_backend_describe(cpu, &d);
+    fprintf(file, "cpu  %s\n    vendor      %s\n    driver      %s\n", d.name, d.vendor, d.driver);
+    ferry_backend_free(cpu);
+    return FERRY_OK;
+}
+
+const struct ferry_backend_reg ferry_backend_reg_cpu = {
+    .name = "cpu",
+    .auto_priority = 0,
+    .init = cpu_reg_init,
+    .list = cpu_list,
+    .supports = ferry_cpu_supports,
+};

@@ -1,43 +1,70 @@
+/* The CPU backend's kernel for every op of the registry (core/src/ops.def).
+ *
+ * CPU_<NAME> must be defined below for every op: a new op without one fails to compile here
+ * ("CPU_NAME undeclared"). Leaves and views are never executed (CPU_NO_KERNEL); an op the backend
+ * cannot run would be CPU_UNSUPPORTED, which `ferry ops` and tests/core/test_registry.c report. */
 #include "cpu.h"
 
-const ferry_cpu_kernel_fn ferry_cpu_kernels[FERRY_OP_COUNT] = {
-    [FERRY_OP_ADD] = ferry_cpu_add,
-    [FERRY_OP_MUL] = ferry_cpu_mul,
-    [FERRY_OP_SCALE] = ferry_cpu_scale,
-    [FERRY_OP_SCALE_BY] = ferry_cpu_scale_by,
-    [FERRY_OP_ADD_BIAS] = ferry_cpu_add_bias,
-    [FERRY_OP_BIAS_GRAD] = ferry_cpu_bias_grad,
-    [FERRY_OP_UNARY] = ferry_cpu_unary,
-    [FERRY_OP_UNARY_BWD] = ferry_cpu_unary_bwd,
-    [FERRY_OP_SOFTMAX] = ferry_cpu_softmax,
-    [FERRY_OP_LOG_SOFTMAX] = ferry_cpu_log_softmax,
-    [FERRY_OP_SOFTMAX_BWD] = ferry_cpu_softmax_bwd,
-    [FERRY_OP_LOG_SOFTMAX_BWD] = ferry_cpu_log_softmax_bwd,
-    [FERRY_OP_MATMUL] = ferry_cpu_matmul,
-    [FERRY_OP_CONV2D] = ferry_cpu_conv2d,
-    [FERRY_OP_CONV2D_BWD_DATA] = ferry_cpu_conv2d_bwd_data,
-    [FERRY_OP_CONV2D_BWD_WEIGHT] = ferry_cpu_conv2d_bwd_weight,
-    [FERRY_OP_MAX_POOL] = ferry_cpu_max_pool,
-    [FERRY_OP_MAX_POOL_BWD] = ferry_cpu_max_pool_bwd,
-    [FERRY_OP_AVG_POOL] = ferry_cpu_avg_pool,
-    [FERRY_OP_AVG_POOL_BWD] = ferry_cpu_avg_pool_bwd,
-    [FERRY_OP_CROSS_ENTROPY] = ferry_cpu_cross_entropy,
-    [FERRY_OP_CROSS_ENTROPY_BWD] = ferry_cpu_cross_entropy_bwd,
-    [FERRY_OP_BCE_LOGITS] = ferry_cpu_bce_logits,
-    [FERRY_OP_BCE_LOGITS_BWD] = ferry_cpu_bce_logits_bwd,
-    [FERRY_OP_DROPOUT] = ferry_cpu_dropout,
-    [FERRY_OP_BN_STATS] = ferry_cpu_bn_stats,
-    [FERRY_OP_BN_APPLY] = ferry_cpu_bn_apply,
-    [FERRY_OP_BN_BWD_PARAMS] = ferry_cpu_bn_bwd_params,
-    [FERRY_OP_BN_BWD_DATA] = ferry_cpu_bn_bwd_data,
-    [FERRY_OP_CONCAT] = ferry_cpu_concat,
-    [FERRY_OP_PAD_BATCH] = ferry_cpu_pad_batch,
-    [FERRY_OP_SUM] = ferry_cpu_sum,
-    [FERRY_OP_BROADCAST] = ferry_cpu_broadcast,
-    [FERRY_OP_COUNT_CORRECT] = ferry_cpu_count_correct,
-    [FERRY_OP_SGD_UPDATE] = ferry_cpu_sgd_update,
-    [FERRY_OP_ADAM_UPDATE] = ferry_cpu_adam_update,
+#define CPU_NO_KERNEL NULL
+#define CPU_UNSUPPORTED ferry_cpu_unsupported
+
+#define CPU_LEAF CPU_NO_KERNEL
+#define CPU_RESHAPE CPU_NO_KERNEL
+#define CPU_SLICE CPU_NO_KERNEL
+#define CPU_GRAD_REVERSE CPU_NO_KERNEL
+#define CPU_ADD ferry_cpu_add
+#define CPU_MUL ferry_cpu_mul
+#define CPU_SCALE ferry_cpu_scale
+#define CPU_SCALE_BY ferry_cpu_scale_by
+#define CPU_ADD_BIAS ferry_cpu_add_bias
+#define CPU_BIAS_GRAD ferry_cpu_bias_grad
+#define CPU_UNARY ferry_cpu_unary
+#define CPU_UNARY_BWD ferry_cpu_unary_bwd
+#define CPU_SOFTMAX ferry_cpu_softmax
+#define CPU_LOG_SOFTMAX ferry_cpu_log_softmax
+#define CPU_SOFTMAX_BWD ferry_cpu_softmax_bwd
+#define CPU_LOG_SOFTMAX_BWD ferry_cpu_log_softmax_bwd
+#define CPU_MATMUL ferry_cpu_matmul
+#define CPU_CONV2D ferry_cpu_conv2d
+#define CPU_CONV2D_BWD_DATA ferry_cpu_conv2d_bwd_data
+#define CPU_CONV2D_BWD_WEIGHT ferry_cpu_conv2d_bwd_weight
+#define CPU_MAX_POOL ferry_cpu_max_pool
+#define CPU_MAX_POOL_BWD ferry_cpu_max_pool_bwd
+#define CPU_AVG_POOL ferry_cpu_avg_pool
+#define CPU_AVG_POOL_BWD ferry_cpu_avg_pool_bwd
+#define CPU_CROSS_ENTROPY ferry_cpu_cross_entropy
+#define CPU_CROSS_ENTROPY_BWD ferry_cpu_cross_entropy_bwd
+#define CPU_BCE_LOGITS ferry_cpu_bce_logits
+#define CPU_BCE_LOGITS_BWD ferry_cpu_bce_logits_bwd
+#define CPU_DROPOUT ferry_cpu_dropout
+#define CPU_BN_STATS ferry_cpu_bn_stats
+#define CPU_BN_APPLY ferry_cpu_bn_apply
+#define CPU_BN_BWD_PARAMS ferry_cpu_bn_bwd_params
+#define CPU_BN_BWD_DATA ferry_cpu_bn_bwd_data
+#define CPU_CONCAT ferry_cpu_concat
+#define CPU_PAD_BATCH ferry_cpu_pad_batch
+#define CPU_SUM ferry_cpu_sum
+#define CPU_BROADCAST ferry_cpu_broadcast
+#define CPU_COUNT_CORRECT ferry_cpu_count_correct
+#define CPU_SGD_UPDATE ferry_cpu_sgd_update
+#define CPU_ADAM_UPDATE ferry_cpu_adam_update
+
+void ferry_cpu_unsupported(const struct ferry_cpu_args *a) { (void)a; }
+
+const ferry_cpu_kernel_fn ferry_cpu_kernels[] = {
+#define FERRY_OP(NAME, name, nsrc, kind, grad, backward) [FERRY_OP_##NAME] = CPU_##NAME,
+#include "ops.def"
 };
+_Static_assert(sizeof ferry_cpu_kernels / sizeof *ferry_cpu_kernels == FERRY_OP_COUNT,
+               "the CPU kernel table must cover every op of ops.def");
+
+bool ferry_cpu_supports(enum ferry_op op)
+{
+    const struct ferry_op_info *info = ferry_op_info(op);
+    if (!info) return false;
+    if (info->kind == FERRY_KIND_LEAF || info->kind == FERRY_KIND_VIEW) return true;
+    return ferry_cpu_kernels[op] && ferry_cpu_kernels[op] != CPU_UNSUPPORTED;
+}
 
 const ferry_cpu_scratch_fn ferry_cpu_scratch[FERRY_OP_COUNT] = {
     [FERRY_OP_CONV2D] = ferry_cpu_conv2d_scratch,

@@ -985,8 +985,8 @@ static size_t tensor_bytes(const struct ferry_tensor *t) { return (size_t)t->num
 static ferry_status plan_node(struct vk *v, const struct ferry_tensor *t, struct ferry_vk_plan *plan)
 {
     memset(plan, 0, sizeof *plan);
-    ferry_vk_plan_fn f = ferry_vk_plans_elem[t->op] ? ferry_vk_plans_elem[t->op] : ferry_vk_plans_gemm[t->op];
-    if (!f) return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: no kernel for op %s", ferry_op_name(t->op));
+    ferry_vk_plan_fn f = ferry_vk_plans[t->op];
+    if (!f || !ferry_vk_supports(t->op)) return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: no kernel for op %s", ferry_op_name(t->op));
     ferry_status s = f(t, &v->caps, plan);
     if (s) return s;
     if (plan->n < 1 || plan->n > FERRY_VK_MAX_DISPATCH)
@@ -1006,8 +1006,7 @@ static ferry_status plan_node(struct vk *v, const struct ferry_tensor *t, struct
 static size_t vk_scratch_bytes(ferry_backend_t *be, const struct ferry_tensor *node)
 {
     struct vk *v = be->impl;
-    ferry_vk_scratch_fn f = ferry_vk_scratch_elem[node->op] ? ferry_vk_scratch_elem[node->op]
-                                                            : ferry_vk_scratch_gemm[node->op];
+    ferry_vk_scratch_fn f = ferry_vk_scratch[node->op];
     return f ? f(node, &v->caps) : 0;
 }
 
@@ -1451,11 +1450,11 @@ ferry_status ferry_backend_vulkan_init(int index, ferry_backend_t **out)
     return FERRY_OK;
 }
 
-uint64_t ferry_vk_validation_messages(void) { return __atomic_load_n(&g_vk.messages, __ATOMIC_RELAXED); }
+static uint64_t vk_validation_messages(void) { return __atomic_load_n(&g_vk.messages, __ATOMIC_RELAXED); }
 
 /* ---- listing ----------------------------------------------------------------------------------- */
 
-ferry_status ferry_vulkan_list_devices(void *file)
+static ferry_status vk_list_devices(void *file)
 {
     FILE *f = file;
     VkPhysicalDevice *pds = NULL;
@@ -1496,3 +1495,25 @@ ferry_status ferry_vulkan_list_devices(void *file)
     free(pds);
     return FERRY_OK;
 }
+
+/* ---- registration --------------------------------------------------------------------------------- */
+
+static ferry_status vk_reg_init(const char *arg, int threads, ferry_backend_t **out)
+{
+    (void)threads;
+    if (!arg) return ferry_backend_vulkan_init(-1, out);
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || v < 0 || v > 1000)
+        return ferry_error(FERRY_ERR_INVALID, "device: '%s' is not a device index", arg);
+    return ferry_backend_vulkan_init((int)v, out);
+}
+
+const struct ferry_backend_reg ferry_backend_reg_vulkan = {
+    .name = "vulkan",
+    .auto_priority = 10, /* a GPU first, when there is one */
+    .init = vk_reg_init,
+    .list = vk_list_devices,
+    .supports = ferry_vk_supports,
+    .validation_messages = vk_validation_messages,
+};

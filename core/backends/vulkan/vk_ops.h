@@ -75,11 +75,48 @@ typedef ferry_status (*ferry_vk_plan_fn)(const struct ferry_tensor *node,
 /* Bytes of scratch the node needs (binding 7); NULL or 0: none. */
 typedef size_t (*ferry_vk_scratch_fn)(const struct ferry_tensor *node, const struct ferry_vk_caps *caps);
 
-/* Op tables, one per kernel family (a NULL entry: the family has no kernel for that op). */
-extern const ferry_vk_plan_fn ferry_vk_plans_elem[FERRY_OP_COUNT];
-extern const ferry_vk_scratch_fn ferry_vk_scratch_elem[FERRY_OP_COUNT];
-extern const ferry_vk_plan_fn ferry_vk_plans_gemm[FERRY_OP_COUNT];
-extern const ferry_vk_scratch_fn ferry_vk_scratch_gemm[FERRY_OP_COUNT];
+/* The plan of every op of the registry, and the scratch functions of the ops that need scratch
+ * (vk_table.c). An op without a plan fails to compile there. */
+extern const ferry_vk_plan_fn ferry_vk_plans[FERRY_OP_COUNT];
+extern const ferry_vk_scratch_fn ferry_vk_scratch[FERRY_OP_COUNT];
+/* Whether the backend runs op (views and leaves count: they need no dispatch). */
+bool ferry_vk_supports(enum ferry_op op);
+
+/* Plan functions, by kernel family. */
+#define FERRY_VK_PLAN_FN(name) \
+    ferry_status ferry_vk_##name(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, \
+                                 struct ferry_vk_plan *p)
+/* vk_ops_elem.c */
+FERRY_VK_PLAN_FN(plan_add);
+FERRY_VK_PLAN_FN(plan_mul);
+FERRY_VK_PLAN_FN(plan_scale);
+FERRY_VK_PLAN_FN(plan_scale_by);
+FERRY_VK_PLAN_FN(plan_add_bias);
+FERRY_VK_PLAN_FN(plan_bias_grad);
+FERRY_VK_PLAN_FN(plan_unary);
+FERRY_VK_PLAN_FN(plan_rows);
+FERRY_VK_PLAN_FN(plan_cross_entropy);
+FERRY_VK_PLAN_FN(plan_bce);
+FERRY_VK_PLAN_FN(plan_bce_bwd);
+FERRY_VK_PLAN_FN(plan_dropout);
+FERRY_VK_PLAN_FN(plan_bn_stats);
+FERRY_VK_PLAN_FN(plan_bn_apply);
+FERRY_VK_PLAN_FN(plan_bn_bwd_params);
+FERRY_VK_PLAN_FN(plan_bn_bwd_data);
+FERRY_VK_PLAN_FN(plan_concat);
+FERRY_VK_PLAN_FN(plan_pad_batch);
+FERRY_VK_PLAN_FN(plan_sum);
+FERRY_VK_PLAN_FN(plan_broadcast);
+FERRY_VK_PLAN_FN(plan_count_correct);
+FERRY_VK_PLAN_FN(plan_sgd);
+FERRY_VK_PLAN_FN(plan_adam);
+FERRY_VK_PLAN_FN(plan_pool);
+/* vk_ops_gemm.c */
+FERRY_VK_PLAN_FN(plan_matmul);
+FERRY_VK_PLAN_FN(plan_conv);
+FERRY_VK_PLAN_FN(plan_conv_bwd_data);
+FERRY_VK_PLAN_FN(plan_conv_bwd_weight);
+size_t ferry_vk_conv_bwd_weight_scratch(const struct ferry_tensor *t, const struct ferry_vk_caps *caps);
 
 /* Shader registry, generated at build time from shaders/ (SPIR-V linked into the library). */
 struct ferry_vk_shader {

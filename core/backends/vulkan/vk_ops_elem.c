@@ -65,7 +65,7 @@ static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_
 #define PLAN(name) \
     static ferry_status name##_body(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, \
                                     struct ferry_vk_plan *p); \
-    static ferry_status name(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p) \
+    ferry_status ferry_vk_##name(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p) \
     { \
         const ferry_status s = name##_body(t, caps, p); \
         return s == FERRY_OK ? check_plan(t, caps, p) : s; \
@@ -302,40 +302,3 @@ PLAN(plan_pool)
     d->pc.f[0] = 1.0f / (float)(t->ip[0] * t->ip[1]);
     return FERRY_OK;
 }
-
-const ferry_vk_plan_fn ferry_vk_plans_elem[FERRY_OP_COUNT] = {
-    [FERRY_OP_ADD] = plan_add,
-    [FERRY_OP_MUL] = plan_mul,
-    [FERRY_OP_SCALE] = plan_scale,
-    [FERRY_OP_SCALE_BY] = plan_scale_by,
-    [FERRY_OP_ADD_BIAS] = plan_add_bias,
-    [FERRY_OP_BIAS_GRAD] = plan_bias_grad,
-    [FERRY_OP_UNARY] = plan_unary,
-    [FERRY_OP_UNARY_BWD] = plan_unary,
-    [FERRY_OP_SOFTMAX] = plan_rows,
-    [FERRY_OP_LOG_SOFTMAX] = plan_rows,
-    [FERRY_OP_SOFTMAX_BWD] = plan_rows,
-    [FERRY_OP_LOG_SOFTMAX_BWD] = plan_rows,
-    [FERRY_OP_CROSS_ENTROPY_BWD] = plan_rows,
-    [FERRY_OP_CROSS_ENTROPY] = plan_cross_entropy,
-    [FERRY_OP_BCE_LOGITS] = plan_bce,
-    [FERRY_OP_BCE_LOGITS_BWD] = plan_bce_bwd,
-    [FERRY_OP_DROPOUT] = plan_dropout,
-    [FERRY_OP_BN_STATS] = plan_bn_stats,
-    [FERRY_OP_BN_APPLY] = plan_bn_apply,
-    [FERRY_OP_BN_BWD_PARAMS] = plan_bn_bwd_params,
-    [FERRY_OP_BN_BWD_DATA] = plan_bn_bwd_data,
-    [FERRY_OP_CONCAT] = plan_concat,
-    [FERRY_OP_PAD_BATCH] = plan_pad_batch,
-    [FERRY_OP_SUM] = plan_sum,
-    [FERRY_OP_BROADCAST] = plan_broadcast,
-    [FERRY_OP_COUNT_CORRECT] = plan_count_correct,
-    [FERRY_OP_SGD_UPDATE] = plan_sgd,
-    [FERRY_OP_ADAM_UPDATE] = plan_adam,
-    [FERRY_OP_MAX_POOL] = plan_pool,
-    [FERRY_OP_MAX_POOL_BWD] = plan_pool,
-    [FERRY_OP_AVG_POOL] = plan_pool,
-    [FERRY_OP_AVG_POOL_BWD] = plan_pool,
-};
-
-const ferry_vk_scratch_fn ferry_vk_scratch_elem[FERRY_OP_COUNT] = {0};

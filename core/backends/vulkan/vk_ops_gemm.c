@@ -70,7 +70,7 @@ static ferry_status check_groups(const struct ferry_tensor *t, const struct ferr
     return FERRY_OK;
 }
 
-static ferry_status plan_matmul(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
+ferry_status ferry_vk_plan_matmul(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 {
     const bool ta = t->ip[0] != 0;
     const int64_t m = t->ne[0], n = t->ne[1], k = ta ? t->src[0]->ne[0] : t->src[0]->ne[1];
@@ -88,7 +88,7 @@ static void conv_geometry(struct ferry_vk_dispatch *d, const int64_t *x, const i
     for (int k = 0; k < 11; k++) d->pc.i[5 + k] = (int32_t)v[k];
 }
 
-static ferry_status plan_conv(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
+ferry_status ferry_vk_plan_conv(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 {
     const int64_t *x = t->src[0]->ne, *w = t->src[1]->ne, *y = t->ne;
     struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d", w[0], x[0] * y[2] * y[3], x[1] * w[2] * w[3], 1);
@@ -96,7 +96,7 @@ static ferry_status plan_conv(const struct ferry_tensor *t, const struct ferry_v
     return check_groups(t, caps, p);
 }
 
-static ferry_status plan_conv_bwd_data(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+ferry_status ferry_vk_plan_conv_bwd_data(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                        struct ferry_vk_plan *p)
 {
     const int64_t *g = t->src[0]->ne, *w = t->src[1]->ne, *x = t->ne;
@@ -116,14 +116,14 @@ static uint32_t weight_splits(const struct ferry_tensor *t)
     return s < 1 ? 1 : (uint32_t)s;
 }
 
-static size_t conv_bwd_weight_scratch(const struct ferry_tensor *t, const struct ferry_vk_caps *caps)
+size_t ferry_vk_conv_bwd_weight_scratch(const struct ferry_tensor *t, const struct ferry_vk_caps *caps)
 {
     (void)caps;
     const uint32_t s = weight_splits(t);
     return s > 1 ? (size_t)s * (size_t)t->numel * sizeof(float) : 0;
 }
 
-static ferry_status plan_conv_bwd_weight(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+ferry_status ferry_vk_plan_conv_bwd_weight(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                          struct ferry_vk_plan *p)
 {
     const int64_t *g = t->src[0]->ne, *x = t->src[1]->ne, *w = t->ne;
@@ -144,14 +144,3 @@ static ferry_status plan_conv_bwd_weight(const struct ferry_tensor *t, const str
     }
     return check_groups(t, caps, p);
 }
-
-const ferry_vk_plan_fn ferry_vk_plans_gemm[FERRY_OP_COUNT] = {
-    [FERRY_OP_MATMUL] = plan_matmul,
-    [FERRY_OP_CONV2D] = plan_conv,
-    [FERRY_OP_CONV2D_BWD_DATA] = plan_conv_bwd_data,
-    [FERRY_OP_CONV2D_BWD_WEIGHT] = plan_conv_bwd_weight,
-};
-
-const ferry_vk_scratch_fn ferry_vk_scratch_gemm[FERRY_OP_COUNT] = {
-    [FERRY_OP_CONV2D_BWD_WEIGHT] = conv_bwd_weight_scratch,
-};

@@ -46,6 +46,24 @@ ferry_status ferry_backend_init_device(const char *spec, int threads, ferry_back
  * size, compute limits) and the CPU backend to file (a FILE *). */
 ferry_status ferry_devices_print(void *file);
 
+/* ---- the op registry and the backends' coverage of it (`ferry ops`) ------------------------------ */
+
+typedef struct ferry_op_desc {
+    const char *name;      /* "conv2d" */
+    int nsrc;              /* sources, at most */
+    const char *kind;      /* "leaf", "view", "kernel" or "update" */
+    const char *gradient;  /* "yes", "none" (declared gradient-free) or "-" (a backward or update op) */
+    bool differentiable;
+} ferry_op_desc;
+int ferry_op_count(void);
+ferry_status ferry_op_describe(int op, ferry_op_desc *out);
+/* The registered kinds of backend ("cpu", "vulkan"), numbered 0..count-1. */
+int ferry_backend_kind_count(void);
+const char *ferry_backend_kind_name(int kind);
+/* Whether a kind of backend runs op forward, and runs its backward (see device.c). */
+bool ferry_backend_kind_supports(int kind, int op);
+bool ferry_backend_kind_supports_backward(int kind, int op);
+
 /* What a backend runs on, for results and logs. */
 typedef struct ferry_device_desc {
     char backend[32];   /* "cpu" or "vulkan:N" */
