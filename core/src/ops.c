@@ -81,11 +81,42 @@ static bool is_scalar(const T *t) { return t->numel == 1; }
 
 /* ---- elementwise ----------------------------------------------------------------------------- */
 
-static T *add_op(ferry_ctx_t *ctx, T *a, T *b, float ca, float cb, const char *name)
+/* The broadcast shape of a and b (NumPy's rule, aligned at the last dimension) into out; false if
+ * they do not broadcast. */
+static bool broadcast_shape(const T *a, const T *b, int *ndim, int64_t *out)
+{
+    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int k = 0; k < n; k++) { /* k counts from the last dimension */
+        int64_t da = k < a->ndim ? a->ne[a->ndim - 1 - k] : 1, db = k < b->ndim ? b->ne[b->ndim - 1 - k] : 1;
+        if (da != db && da != 1 && db != 1) return false;
+        out[n - 1 - k] = da > db ? da : db;
+    }
+    *ndim = n;
+    return true;
+}
+
+/* A broadcasting binary node of op on a and b (and c for select). */
+static T *binary(ferry_ctx_t *ctx, enum ferry_op op, T *a, T *b, T *c, const char *name)
 {
     CHECK(a, b);
-    if (!ferry_same_shape(a, b)) return shape_error(name, "shapes differ", a, b);
-    T *t = OP(ctx, FERRY_OP_ADD, a, a, b);
+    int nd = 0;
+    int64_t shape[FERRY_MAX_DIMS];
+    if (!broadcast_shape(a, b, &nd, shape)) return shape_error(name, "shapes do not broadcast", a, b);
+    if (a->dtype != FERRY_F32 || b->dtype != FERRY_F32)
+        return shape_error(name, "expects F32 tensors", a, b);
+    if (c) {
+        T tmp = {.ndim = nd};
+        memcpy(tmp.ne, shape, sizeof shape);
+        if (c->dtype != FERRY_F32) return shape_error(name, "the condition must be an F32 mask", c, NULL);
+        if (!broadcast_shape(&tmp, c, &nd, shape))
+            return shape_error(name, "the condition does not broadcast with the values", c, &tmp);
+    }
+    return ferry_new_op(ctx, op, FERRY_F32, nd, shape, c ? 3 : 2, c ? SRCS(a, b, c) : SRCS(a, b));
+}
+
+static T *add_op(ferry_ctx_t *ctx, T *a, T *b, float ca, float cb, const char *name)
+{
+    T *t = binary(ctx, FERRY_OP_ADD, a, b, NULL, name);
     if (t) {
         t->fp[0] = ca;
         t->fp[1] = cb;
@@ -95,12 +126,51 @@ static T *add_op(ferry_ctx_t *ctx, T *a, T *b, float ca, float cb, const char *n
 
 ferry_tensor_t *ferry_add(ferry_ctx_t *ctx, T *a, T *b) { return add_op(ctx, a, b, 1, 1, "add"); }
 ferry_tensor_t *ferry_sub(ferry_ctx_t *ctx, T *a, T *b) { return add_op(ctx, a, b, 1, -1, "sub"); }
-
-ferry_tensor_t *ferry_mul(ferry_ctx_t *ctx, T *a, T *b)
+ferry_tensor_t *ferry_mul(ferry_ctx_t *ctx, T *a, T *b) { return binary(ctx, FERRY_OP_MUL, a, b, NULL, "mul"); }
+ferry_tensor_t *ferry_div(ferry_ctx_t *ctx, T *a, T *b) { return binary(ctx, FERRY_OP_DIV, a, b, NULL, "div"); }
+ferry_tensor_t *ferry_maximum(ferry_ctx_t *ctx, T *a, T *b)
 {
-    CHECK(a, b);
-    if (!ferry_same_shape(a, b)) return shape_error("mul", "shapes differ", a, b);
-    return OP(ctx, FERRY_OP_MUL, a, a, b);
+    return binary(ctx, FERRY_OP_MAXIMUM, a, b, NULL, "maximum");
+}
+ferry_tensor_t *ferry_minimum(ferry_ctx_t *ctx, T *a, T *b)
+{
+    return binary(ctx, FERRY_OP_MINIMUM, a, b, NULL, "minimum");
+}
+
+ferry_tensor_t *ferry_compare(ferry_ctx_t *ctx, T *a, ferry_cmp cmp, T *b)
+{
+    if ((unsigned)cmp > FERRY_CMP_NE) {
+        ferry_error(FERRY_ERR_INVALID, "compare: unknown comparison %d", (int)cmp);
+        return NULL;
+    }
+    T *t = binary(ctx, FERRY_OP_COMPARE, a, b, NULL, "compare");
+    if (t) {
+        t->ip[0] = (int32_t)cmp;
+        t->flags &= ~FERRY_FLAG_REQUIRES_GRAD; /* a mask: no gradient flows through it */
+    }
+    return t;
+}
+
+ferry_tensor_t *ferry_where(ferry_ctx_t *ctx, T *cond, T *a, T *b)
+{
+    CHECK(cond);
+    return binary(ctx, FERRY_OP_WHERE, a, b, cond, "where");
+}
+
+ferry_tensor_t *ferry_sum_to(ferry_ctx_t *ctx, T *x, int ndim, const int64_t *shape)
+{
+    CHECK(x);
+    bool ok = ndim >= 1 && ndim <= x->ndim && x->dtype == FERRY_F32;
+    for (int k = 0; ok && k < ndim; k++) {
+        int64_t d = shape[ndim - 1 - k], dx = x->ne[x->ndim - 1 - k];
+        ok = d == dx || d == 1;
+    }
+    if (!ok) {
+        T tmp = {.ndim = ndim > 0 && ndim <= FERRY_MAX_DIMS ? ndim : 0};
+        for (int k = 0; k < tmp.ndim; k++) tmp.ne[k] = shape[k];
+        return shape_error("sum_to", "the target shape must be x's with some dimensions 1 or dropped", x, &tmp);
+    }
+    return ferry_new_op(ctx, FERRY_OP_SUM_TO, FERRY_F32, ndim, shape, 1, SRCS(x));
 }
 
 ferry_tensor_t *ferry_scale(ferry_ctx_t *ctx, T *a, float s)
@@ -509,16 +579,55 @@ static void bw_view(ferry_ctx_t *ctx, T *node, T *g, T **gr)
     }
 }
 
+/* g (the gradient of a broadcast result) summed down to src's shape; g itself when the shapes match. */
+static T *unbroadcast(ferry_ctx_t *ctx, T *g, const T *src)
+{
+    return g && !ferry_same_shape(g, src) ? ferry_sum_to(ctx, g, src->ndim, src->ne) : g;
+}
+
 static void bw_add(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 {
     for (int i = 0; i < 2; i++)
-        if (NEED(i)) gr[i] = node->fp[i] == 1.0f ? g : ferry_scale(ctx, g, node->fp[i]);
+        if (NEED(i))
+            gr[i] = unbroadcast(ctx, node->fp[i] == 1.0f ? g : ferry_scale(ctx, g, node->fp[i]), node->src[i]);
 }
 
 static void bw_mul(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 {
-    if (NEED(0)) gr[0] = ferry_mul(ctx, g, node->src[1]);
-    if (NEED(1)) gr[1] = ferry_mul(ctx, g, node->src[0]);
+    if (NEED(0)) gr[0] = unbroadcast(ctx, ferry_mul(ctx, g, node->src[1]), node->src[0]);
+    if (NEED(1)) gr[1] = unbroadcast(ctx, ferry_mul(ctx, g, node->src[0]), node->src[1]);
+}
+
+/* y = a/b: da = g/b, db = -g·y/b */
+static void bw_div(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *b = node->src[1];
+    if (NEED(0)) gr[0] = unbroadcast(ctx, ferry_div(ctx, g, b), node->src[0]);
+    if (NEED(1)) gr[1] = unbroadcast(ctx, ferry_scale(ctx, ferry_div(ctx, ferry_mul(ctx, g, node), b), -1.0f), b);
+}
+
+/* max/min: the mask of where a wins (ties to a) routes g */
+static void bw_minmax(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *a = node->src[0], *b = node->src[1];
+    T *win = ferry_compare(ctx, a, node->op == FERRY_OP_MAXIMUM ? FERRY_CMP_GE : FERRY_CMP_LE, b);
+    T *zero = ferry_constant(ctx, 0.0f, 1, (int64_t[]){1});
+    if (NEED(0)) gr[0] = unbroadcast(ctx, ferry_where(ctx, win, g, zero), a);
+    if (NEED(1)) gr[1] = unbroadcast(ctx, ferry_where(ctx, win, zero, g), b);
+}
+
+/* sum_to's gradient: g broadcast back to the source's shape (0 + g) */
+static void bw_sum_to(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *x = node->src[0];
+    gr[0] = ferry_add(ctx, ferry_constant(ctx, 0.0f, x->ndim, x->ne), g);
+}
+
+static void bw_where(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *zero = ferry_constant(ctx, 0.0f, 1, (int64_t[]){1});
+    if (NEED(0)) gr[0] = unbroadcast(ctx, ferry_where(ctx, node->src[2], g, zero), node->src[0]);
+    if (NEED(1)) gr[1] = unbroadcast(ctx, ferry_where(ctx, node->src[2], zero, g), node->src[1]);
 }
 
 static void bw_scale(ferry_ctx_t *ctx, T *node, T *g, T **gr)

@@ -347,3 +347,60 @@ Test(grad, composite_conv_pool_linear)
                       .build = b_composite};
     run_case(&c);
 }
+
+/* ---- broadcasting binary ops: the gradient of a broadcast source is summed over the broadcast
+ * dimensions (sum_to) ---- */
+static ferry_tensor_t *b_bc_add(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_add(x, p[0], p[1]); }
+static ferry_tensor_t *b_bc_sub(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_sub(x, p[0], p[1]); }
+static ferry_tensor_t *b_bc_mul(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_mul(x, p[0], p[1]); }
+/* a / (b² + 0.5): away from the pole */
+static ferry_tensor_t *b_bc_div(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    ferry_tensor_t *d = ferry_add(x, ferry_mul(x, p[1], p[1]), ferry_constant(x, 0.5f, 1, (int64_t[]){1}));
+    return ferry_div(x, p[0], d);
+}
+/* Both parameters are filled from the same grid (`distinct`): b is shifted by 0.013, far more than the
+ * finite-difference step, so that no perturbation crosses a tie of a and b. */
+static ferry_tensor_t *shifted(ferry_ctx_t *x, ferry_tensor_t *b)
+{
+    return ferry_add(x, b, ferry_constant(x, 0.013f, 1, (int64_t[]){1}));
+}
+static ferry_tensor_t *b_bc_max(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_maximum(x, p[0], shifted(x, p[1])); }
+static ferry_tensor_t *b_bc_min(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_minimum(x, p[0], shifted(x, p[1])); }
+/* where(a > b, a·2, b·3): the mask routes each element to one side */
+static ferry_tensor_t *b_where(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    ferry_tensor_t *b = shifted(x, p[1]);
+    ferry_tensor_t *m = ferry_compare(x, p[0], FERRY_CMP_GT, b);
+    return ferry_where(x, m, ferry_scale(x, p[0], 2.0f), ferry_scale(x, b, 3.0f));
+}
+static ferry_tensor_t *b_sum_to(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    return ferry_sum_to(x, ferry_mul(x, p[0], p[0]), 3, (int64_t[]){1, 3, 1});
+}
+
+CASE2(broadcast_add_row, b_bc_add, 2, 1, S2(3, 5), {5})
+CASE2(broadcast_add_outer, b_bc_add, 2, 2, S2(4, 1), S2(1, 6))
+CASE2(broadcast_sub_channels, b_bc_sub, 4, 4, S4(2, 3, 2, 2), S4(1, 3, 1, 1))
+#define S3(a, b, c) {a, b, c}
+CASE2(broadcast_mul_both_sides, b_bc_mul, 4, 3, S4(2, 1, 3, 1), S3(3, 1, 4))
+CASE2(broadcast_div, b_bc_div, 2, 2, S2(3, 4), S2(3, 1))
+Test(grad, broadcast_maximum)
+{
+    struct gcase c = {.np = 2, .ndim = {2, 1}, .shape = {S2(4, 5), {5}}, .build = b_bc_max, .distinct = true};
+    run_case(&c);
+}
+Test(grad, broadcast_minimum)
+{
+    struct gcase c = {.np = 2, .ndim = {3, 3}, .shape = {{2, 3, 1}, {1, 3, 4}}, .build = b_bc_min, .distinct = true};
+    run_case(&c);
+}
+Test(grad, compare_and_where)
+{
+    struct gcase c = {.np = 2, .ndim = {2, 2}, .shape = {S2(3, 4), S2(1, 4)}, .build = b_where, .distinct = true};
+    run_case(&c);
+}
+CASE1(sum_to, b_sum_to, 4, S4(2, 2, 3, 5))

@@ -366,3 +366,29 @@ Test(store, add_with_a_shape_from_the_same_store)
     ferry_store_free(st);
     ferry_backend_free(be);
 }
+
+/* Broadcasting: shapes that do not broadcast are refused by name and shape; so is a sum_to target
+ * that is not a broadcast source of x. */
+Test(graph, broadcasting_refusals)
+{
+    ferry_ctx_t *bx = NULL;
+    cr_assert_eq(ferry_ctx_init(&bx), FERRY_OK);
+    ferry_tensor_t *a = ferry_input(bx, "a", FERRY_F32, 2, (int64_t[]){3, 4});
+    ferry_tensor_t *b = ferry_input(bx, "b", FERRY_F32, 1, (int64_t[]){3});
+    cr_expect_null(ferry_add(bx, a, b));
+    cr_expect(strstr(ferry_last_error(), "add: shapes do not broadcast (got [3, 4] and [3])"), "%s", ferry_last_error());
+    ferry_tensor_t *ok = ferry_mul(bx, a, ferry_input(bx, "d", FERRY_F32, 3, (int64_t[]){2, 1, 4}));
+    cr_assert_not_null(ok, "%s", ferry_last_error());
+    cr_expect_eq(ferry_tensor_ndim(ok), 3);
+    cr_expect_eq(ferry_tensor_dim(ok, 0), 2);
+    cr_expect_eq(ferry_tensor_dim(ok, 1), 3);
+    cr_expect_null(ferry_sum_to(bx, a, 2, (int64_t[]){2, 4}));
+    cr_expect(strstr(ferry_last_error(), "sum_to:"), "%s", ferry_last_error());
+    cr_expect_not_null(ferry_sum_to(bx, a, 1, (int64_t[]){4}));
+    ferry_tensor_t *m = ferry_compare(bx, a, FERRY_CMP_GT, ferry_constant(bx, 0.0f, 1, (int64_t[]){1}));
+    cr_expect_null(ferry_where(bx, ferry_input(bx, "m", FERRY_F32, 1, (int64_t[]){5}), a, a));
+    cr_expect(strstr(ferry_last_error(), "where: the condition does not broadcast"), "%s", ferry_last_error());
+    cr_expect_not_null(ferry_where(bx, m, a, ferry_constant(bx, 1.0f, 1, (int64_t[]){1})));
+    cr_expect_null(ferry_compare(bx, a, (ferry_cmp)9, a));
+    ferry_ctx_free(bx);
+}

@@ -183,3 +183,34 @@ static void compare_optim(const char *name, ferry_optim_kind kind, bool nesterov
 Test(vk_ops, sgd_nesterov_update) { compare_optim("sgd-nesterov", FERRY_SGD, true); }
 Test(vk_ops, adam_update) { compare_optim("adam", FERRY_ADAM, false); }
 Test(vk_ops, adamw_update) { compare_optim("adamw", FERRY_ADAMW, false); }
+
+/* ---- broadcasting binary ops and sum_to, on shapes past a workgroup and with odd sizes ---- */
+B(b_bc_add) { (void)a; return ferry_sub(x, ferry_scale(x, p[0], 1.5f), p[1]); }
+B(b_bc_mul) { (void)a; return ferry_mul(x, p[0], p[1]); }
+B(b_bc_div)
+{
+    (void)a;
+    return ferry_div(x, p[0], ferry_add(x, ferry_mul(x, p[1], p[1]), ferry_constant(x, 0.5f, 1, (int64_t[]){1})));
+}
+B(b_bc_max) { (void)a; return ferry_maximum(x, p[0], p[1]); }
+B(b_bc_min) { (void)a; return ferry_minimum(x, p[0], p[1]); }
+B(b_bc_where)
+{
+    (void)a;
+    ferry_tensor_t *m = ferry_compare(x, p[0], FERRY_CMP_LE, p[1]);
+    return ferry_where(x, m, p[0], ferry_scale(x, p[1], -2.0f));
+}
+B(b_bc_sum_to)
+{
+    (void)a;
+    return ferry_sum_to(x, ferry_tanh(x, p[0]), 3, (int64_t[]){ferry_tensor_dim(p[0], 1), 1, ferry_tensor_dim(p[0], 3)});
+}
+T2(broadcast_add_rows, b_bc_add, ELEM, 2, S(33, 257), 1, S(257))
+T2(broadcast_add_outer, b_bc_add, ELEM, 2, S(67, 1), 2, S(1, 129))
+T2(broadcast_mul_4d, b_bc_mul, ELEM, 4, S(5, 1, 7, 1), 3, S(3, 1, 9))
+T2(broadcast_mul_channels, b_bc_mul, ELEM, 4, S(3, 17, 13, 11), 4, S(1, 17, 1, 1))
+T2(broadcast_div, b_bc_div, ELEM, 2, S(19, 300), 2, S(19, 1))
+T2(broadcast_maximum, b_bc_max, ELEM, 3, S(7, 1, 301), 2, S(5, 301))
+T2(broadcast_minimum, b_bc_min, ELEM, 2, S(1, 1), 2, S(29, 31))
+T2(compare_where, b_bc_where, ELEM, 2, S(41, 77), 1, S(77))
+T1(sum_to_4d, b_bc_sum_to, ELEM, 4, S(6, 5, 33, 7))

@@ -146,6 +146,15 @@ void ferry_cpu_concat(const struct ferry_cpu_args *a);
 void ferry_cpu_pad_batch(const struct ferry_cpu_args *a);
 void ferry_cpu_sum(const struct ferry_cpu_args *a);
 void ferry_cpu_broadcast(const struct ferry_cpu_args *a);
+/* cpu_binary.c: broadcasting binary ops (same-shape add and mul call the plain kernels above) */
+void ferry_cpu_add_any(const struct ferry_cpu_args *a);
+void ferry_cpu_mul_any(const struct ferry_cpu_args *a);
+void ferry_cpu_div(const struct ferry_cpu_args *a);
+void ferry_cpu_maximum(const struct ferry_cpu_args *a);
+void ferry_cpu_minimum(const struct ferry_cpu_args *a);
+void ferry_cpu_compare(const struct ferry_cpu_args *a);
+void ferry_cpu_where(const struct ferry_cpu_args *a);
+void ferry_cpu_sum_to(const struct ferry_cpu_args *a);
 /* cpu_softmax_loss.c */
 void ferry_cpu_softmax(const struct ferry_cpu_args *a);
 void ferry_cpu_log_softmax(const struct ferry_cpu_args *a);

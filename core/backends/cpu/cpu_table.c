@@ -12,8 +12,14 @@
 #define CPU_RESHAPE CPU_NO_KERNEL
 #define CPU_SLICE CPU_NO_KERNEL
 #define CPU_GRAD_REVERSE CPU_NO_KERNEL
-#define CPU_ADD ferry_cpu_add
-#define CPU_MUL ferry_cpu_mul
+#define CPU_ADD ferry_cpu_add_any
+#define CPU_MUL ferry_cpu_mul_any
+#define CPU_DIV ferry_cpu_div
+#define CPU_MAXIMUM ferry_cpu_maximum
+#define CPU_MINIMUM ferry_cpu_minimum
+#define CPU_COMPARE ferry_cpu_compare
+#define CPU_WHERE ferry_cpu_where
+#define CPU_SUM_TO ferry_cpu_sum_to
 #define CPU_SCALE ferry_cpu_scale
 #define CPU_SCALE_BY ferry_cpu_scale_by
 #define CPU_ADD_BIAS ferry_cpu_add_bias

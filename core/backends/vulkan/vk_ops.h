@@ -89,6 +89,8 @@ bool ferry_vk_supports(enum ferry_op op);
 /* vk_ops_elem.c */
 FERRY_VK_PLAN_FN(plan_add);
 FERRY_VK_PLAN_FN(plan_mul);
+FERRY_VK_PLAN_FN(plan_binary);
+FERRY_VK_PLAN_FN(plan_sum_to);
 FERRY_VK_PLAN_FN(plan_scale);
 FERRY_VK_PLAN_FN(plan_scale_by);
 FERRY_VK_PLAN_FN(plan_add_bias);

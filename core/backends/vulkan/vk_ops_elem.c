@@ -72,9 +72,46 @@ static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_
     } \
     static ferry_status name##_body(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 
+/* dims4 / strides of a broadcasting binary op, as cpu_binary.c computes them */
+static void dims4(const struct ferry_tensor *t, int64_t d[4])
+{
+    for (int k = 0; k < 4; k++) d[k] = 1;
+    for (int k = 0; k < t->ndim; k++) d[4 - t->ndim + k] = t->ne[k];
+}
+
+static void bstrides(const struct ferry_tensor *src, const int64_t dd[4], int32_t *s)
+{
+    int64_t sd[4];
+    dims4(src, sd);
+    int64_t st = 1;
+    for (int k = 3; k >= 0; k--) {
+        s[k] = sd[k] == 1 && dd[k] != 1 ? 0 : (int32_t)st;
+        st *= sd[k];
+    }
+}
+
+static bool same_shapes(const struct ferry_tensor *t)
+{
+    return t->src[0]->numel == t->numel && t->src[1]->numel == t->numel;
+}
+
+/* The broadcasting form (binary.comp) of op t. */
+static struct ferry_vk_dispatch *bcast(struct ferry_vk_plan *p, const struct ferry_vk_caps *caps,
+                                       const char *shader, const struct ferry_tensor *t)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, shader, t->numel);
+    int64_t dd[4];
+    dims4(t, dd);
+    for (int k = 1; k < 4; k++) d->pc.i[k] = (int32_t)dd[k];
+    bstrides(t->src[0], dd, &d->pc.i[4]);
+    bstrides(t->src[1], dd, &d->pc.i[8]);
+    if (t->src[2]) bstrides(t->src[2], dd, &d->pc.i[12]);
+    return d;
+}
+
 PLAN(plan_add)
 {
-    struct ferry_vk_dispatch *d = grid(p, caps, "add", t->numel);
+    struct ferry_vk_dispatch *d = same_shapes(t) ? grid(p, caps, "add", t->numel) : bcast(p, caps, "add_bcast", t);
     d->pc.f[0] = t->fp[0];
     d->pc.f[1] = t->fp[1];
     return FERRY_OK;
@@ -82,7 +119,33 @@ PLAN(plan_add)
 
 PLAN(plan_mul)
 {
-    grid(p, caps, "mul", t->numel);
+    if (same_shapes(t)) grid(p, caps, "mul", t->numel);
+    else bcast(p, caps, "mul_bcast", t);
+    return FERRY_OK;
+}
+
+PLAN(plan_binary)
+{
+    const char *name = t->op == FERRY_OP_DIV       ? "div"
+                       : t->op == FERRY_OP_MAXIMUM ? "maximum"
+                       : t->op == FERRY_OP_MINIMUM ? "minimum"
+                       : t->op == FERRY_OP_COMPARE ? "compare"
+                                                   : "where";
+    struct ferry_vk_dispatch *d = bcast(p, caps, name, t);
+    if (t->op == FERRY_OP_COMPARE) d->pc.i[12] = t->ip[0];
+    return FERRY_OK;
+}
+
+PLAN(plan_sum_to)
+{
+    struct ferry_vk_dispatch *d = grid(p, caps, "sum_to", t->numel);
+    int64_t gd[4], dd[4];
+    dims4(t->src[0], gd);
+    dims4(t, dd);
+    for (int k = 0; k < 4; k++) {
+        d->pc.i[1 + k] = (int32_t)gd[k];
+        d->pc.i[5 + k] = (int32_t)dd[k];
+    }
     return FERRY_OK;
 }
 

@@ -14,6 +14,12 @@
 #define VK_GRAD_REVERSE VK_NO_PLAN
 #define VK_ADD ferry_vk_plan_add
 #define VK_MUL ferry_vk_plan_mul
+#define VK_DIV ferry_vk_plan_binary
+#define VK_MAXIMUM ferry_vk_plan_binary
+#define VK_MINIMUM ferry_vk_plan_binary
+#define VK_COMPARE ferry_vk_plan_binary
+#define VK_WHERE ferry_vk_plan_binary
+#define VK_SUM_TO ferry_vk_plan_sum_to
 #define VK_SCALE ferry_vk_plan_scale
 #define VK_SCALE_BY ferry_vk_plan_scale_by
 #define VK_ADD_BIAS ferry_vk_plan_add_bias

@@ -143,9 +143,23 @@ bool ferry_tensor_requires_grad(const ferry_tensor_t *t);
 /* ---- ops (forward; each has a backward that autodiff emits) ------------------------------------- */
 
 /* Elementwise. */
+/* Binary elementwise ops broadcast NumPy-style: shapes align at their last dimension, each pair of
+ * dimensions is equal or one is 1 ([N,C] + [C], [N,1] * [1,M], [N,C,H,W] / [1,C,1,1]). */
 ferry_tensor_t *ferry_add(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
 ferry_tensor_t *ferry_sub(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
 ferry_tensor_t *ferry_mul(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+ferry_tensor_t *ferry_div(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+/* max(a, b) / min(a, b); on ties the gradient goes to a */
+ferry_tensor_t *ferry_maximum(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+ferry_tensor_t *ferry_minimum(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+/* A mask: 1 where `a CMP b` holds, else 0 (F32, broadcasting, no gradient). */
+typedef enum ferry_cmp { FERRY_CMP_LT, FERRY_CMP_LE, FERRY_CMP_GT, FERRY_CMP_GE, FERRY_CMP_EQ, FERRY_CMP_NE } ferry_cmp;
+ferry_tensor_t *ferry_compare(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_cmp cmp, ferry_tensor_t *b);
+/* cond != 0 ? a : b, broadcasting over the three; cond gets no gradient. */
+ferry_tensor_t *ferry_where(ferry_ctx_t *ctx, ferry_tensor_t *cond, ferry_tensor_t *a, ferry_tensor_t *b);
+/* x summed down to `shape` (the inverse of broadcasting x from shape): every dimension of shape is
+ * 1 or x's. */
+ferry_tensor_t *ferry_sum_to(ferry_ctx_t *ctx, ferry_tensor_t *x, int ndim, const int64_t *shape);
 ferry_tensor_t *ferry_scale(ferry_ctx_t *ctx, ferry_tensor_t *a, float s);
 /* a * s[0] * c, where s is a 1-element tensor (a value that changes between steps). */
 ferry_tensor_t *ferry_scale_by(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *s, float c);
