@@ -7,13 +7,11 @@
  * This file is the worked example of plugins/GUIDE.md: one loss hook, one hyperparameter. */
 #include "ferry/plugin.h"
 
-/* The covariance of the rows of x [n, d], as [d, d]. Ops do not broadcast, so the column sums are a
- * product with a row of ones. */
+/* The covariance of the rows of x [n, d], as [d, d]. */
 static ferry_tensor_t *covariance(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *x)
 {
     const int64_t n = h->dim(x, 0);
-    ferry_tensor_t *ones = h->constant(ctx, 1.0f, 2, (int64_t[]){1, n});
-    ferry_tensor_t *col_sums = h->matmul(ctx, ones, x, false, false);           /* [1, d] */
+    ferry_tensor_t *col_sums = h->sum_to(ctx, x, 2, (int64_t[]){1, h->dim(x, 1)}); /* [1, d] */
     ferry_tensor_t *xtx = h->matmul(ctx, x, x, true, false);                    /* XᵀX, [d, d] */
     ferry_tensor_t *outer = h->matmul(ctx, col_sums, col_sums, true, false);    /* (1ᵀX)ᵀ(1ᵀX) */
     ferry_tensor_t *centred = h->sub(ctx, xtx, h->scale(ctx, outer, 1.0f / (float)n));

@@ -17,32 +17,26 @@
  * layers = 2 also aligns the softmax outputs of the classifier, as DAN adapts several layers (the
  * softmax rather than the logits, so the scale of that term is bounded; JAN does the same).
  *
- * Ops do not broadcast: row sums and outer products are products with constant vectors of ones. The
- * joint sample is centred (by its detached mean row) before any distance is taken: distances do not
- * change, but r_i + r_j − 2 x_i·x_j loses less to cancellation in single precision. */
+ * Row sums are sum_to [n, 1]; outer sums broadcast ([n, 1] + [1, m]). The joint sample is centred
+ * (by its detached mean row) before any distance is taken: distances do not change, but
+ * r_i + r_j − 2 x_i·x_j loses less to cancellation in single precision. */
 #include "ferry/plugin.h"
 
 #define KERNELS 5          /* bandwidth multipliers 2^-3 .. 2^1 */
 #define MIN_BANDWIDTH 1e-12f /* m when every feature row is the same (all distances 0) */
 
-static ferry_tensor_t *ones(const ferry_host_api *h, ferry_ctx_t *ctx, int64_t r, int64_t c)
-{
-    return h->constant(ctx, 1.0f, 2, (int64_t[]){r, c});
-}
-
 /* Row sums of a [n, d] matrix as [n, 1]. */
 static ferry_tensor_t *row_sums(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *x)
 {
-    return h->matmul(ctx, x, ones(h, ctx, h->dim(x, 1), 1), false, false);
+    return h->sum_to(ctx, x, 2, (int64_t[]){h->dim(x, 0), 1});
 }
 
-/* The mean row of [a; b], without gradient, repeated over the n rows of a: [n, d]. */
+/* The mean row of [a; b], without gradient: [1, d] (subtracted from every row by broadcasting). */
 static ferry_tensor_t *joint_mean(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b)
 {
     ferry_tensor_t *x = h->detach(ctx, h->concat_batch(ctx, a, b));
     const int64_t n = h->dim(x, 0);
-    ferry_tensor_t *mean = h->scale(ctx, h->matmul(ctx, ones(h, ctx, 1, n), x, false, false), 1.0f / (float)n);
-    return h->matmul(ctx, ones(h, ctx, h->dim(a, 0), 1), mean, false, false);
+    return h->scale(ctx, h->sum_to(ctx, x, 2, (int64_t[]){1, h->dim(x, 1)}), 1.0f / (float)n);
 }
 
 /* 1 / m, m = mean of ‖x_i − x_j‖² over all N² ordered pairs of the centred joint sample x = [a; b],
@@ -75,14 +69,14 @@ static ferry_tensor_t *paired(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_t
     return row_sums(h, ctx, h->mul(ctx, diff, diff));
 }
 
-/* All squared distances ‖a_i − b_j‖², [n, m] = r_a·1ᵀ + 1·r_bᵀ − 2·a·bᵀ (r: row sums of squares),
- * clamped at 0 against rounding. */
+/* All squared distances ‖a_i − b_j‖², [n, m] = r_a + r_bᵀ − 2·a·bᵀ (r: row sums of squares, [n, 1]
+ * and [1, m] broadcast), clamped at 0 against rounding. */
 static ferry_tensor_t *pairwise(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b)
 {
-    const int64_t n = h->dim(a, 0), m = h->dim(b, 0);
-    ferry_tensor_t *ra = row_sums(h, ctx, h->mul(ctx, a, a)), *rb = row_sums(h, ctx, h->mul(ctx, b, b));
-    ferry_tensor_t *d = h->add(ctx, h->matmul(ctx, ra, ones(h, ctx, 1, m), false, false),
-                               h->matmul(ctx, ones(h, ctx, n, 1), rb, false, true));
+    const int64_t m = h->dim(b, 0);
+    ferry_tensor_t *ra = row_sums(h, ctx, h->mul(ctx, a, a));
+    ferry_tensor_t *rb = h->reshape(ctx, row_sums(h, ctx, h->mul(ctx, b, b)), 2, (int64_t[]){1, m});
+    ferry_tensor_t *d = h->add(ctx, ra, rb);
     return h->relu(ctx, h->sub(ctx, d, h->scale(ctx, h->matmul(ctx, a, b, false, true), 2.0f)));
 }
 

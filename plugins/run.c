@@ -247,6 +247,10 @@ static const ferry_host_api host_api = {
     .state = h_state,
     .batch_norm_init = h_batch_norm_init,
     .batch_norm = h_batch_norm,
+    .sum_to = ferry_sum_to,
+    .div = ferry_div,
+    .maximum = ferry_maximum,
+    .minimum = ferry_minimum,
 };
 
 const ferry_host_api *ferry_plugin_host(void) { return &host_api; }

@@ -9,12 +9,11 @@
  *      -o template.so */
 #include <ferry/plugin.h>
 
-/* The mean of the rows of x [n, d] as [1, d]: a product with a row of ones (ops do not broadcast). */
+/* The mean of the rows of x [n, d] as [1, d]: the column sums (sum_to) over n. */
 static ferry_tensor_t *row_mean(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *x)
 {
     const int64_t n = h->dim(x, 0);
-    ferry_tensor_t *ones = h->constant(ctx, 1.0f / (float)n, 2, (int64_t[]){1, n});
-    return h->matmul(ctx, ones, x, false, false);
+    return h->scale(ctx, h->sum_to(ctx, x, 2, (int64_t[]){1, h->dim(x, 1)}), 1.0f / (float)n);
 }
 
 /* Builds the step's loss. The host gives features and logits of a labelled source batch and an

@@ -167,6 +167,15 @@ typedef struct ferry_host_api {
      * momentum 0.1, eps 1e-5) */
     ferry_plugin_status (*batch_norm_init)(ferry_run_t *run, const char *prefix, int64_t channels);
     ferry_tensor_t *(*batch_norm)(ferry_run_t *run, const char *prefix, ferry_tensor_t *x);
+
+    /* appended in ABI 1 (check host->size >= offsetof(ferry_host_api, sum_to) + sizeof(void *)):
+     * add, sub and mul above broadcast NumPy-style since this entry ([N, D] - [1, D], [N, 1] +
+     * [1, M]); div, maximum and minimum broadcast too; sum_to sums x down to a shape it broadcasts
+     * from (row sums: [N, D] -> [N, 1]; column sums: -> [1, D]) */
+    ferry_tensor_t *(*sum_to)(ferry_ctx_t *ctx, ferry_tensor_t *x, int ndim, const int64_t *shape);
+    ferry_tensor_t *(*div)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*maximum)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*minimum)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
 } ferry_host_api;
 
 /* ---- the descriptor --------------------------------------------------------------------------------- */
