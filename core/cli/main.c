@@ -1,5 +1,6 @@
 /* The ferry command-line tool. */
 #include "ferry/ferry.h"
+#include "ferry/method.h"
 #include "commands.h"
 #include "progress.h"
 

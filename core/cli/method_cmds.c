@@ -1,5 +1,6 @@
 /* ferry methods: the method plugins found, with their files, citations and hyperparameters. */
 #include "ferry/ferry.h"
+#include "ferry/method.h"
 #include "commands.h"
 
 #include <stdio.h>

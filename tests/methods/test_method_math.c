@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ferry/ferry.h"
+#include "ferry/method.h"
 
 #define K 10      /* classes */
 #define MAX_N 512 /* elements of the largest feature matrix below */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ferry/ferry.h"
+#include "ferry/method.h"
 
 static const char *const builtin[] = {"source-only", "feature-extraction", "fine-tuning", "dann", "dan", "coral"};
 

@@ -5,7 +5,6 @@
 #include "ferry/base.h"
 #include "ferry/data.h"
 #include "ferry/io.h"
-#include "ferry/method.h"
 #include "ferry/nn.h"
 #include "ferry/tensor.h"
 #include "ferry/train.h"
