@@ -257,13 +257,6 @@ const ferry_host_api *ferry_plugin_host(void) { return &host_api; }
 
 /* ---- the run ---------------------------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 ferry_adapt_opts ferry_adapt_defaults(void)
 {
     ferry_adapt_opts o = {.arch = "lenet", .epochs = 10, .batch = 64, .seed = 1};
@@ -461,10 +454,10 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     if (o->source_epochs && run->inductive) steps = ferry_dataset_size(ferry_task_source_train(run->task)) / B;
     if (steps < 1) steps = 1;
     const int64_t total = steps * o->epochs;
-    double t0 = now_s(), train_time = 0;
+    double t0 = ferry_now_s(), train_time = 0;
     int64_t images = 0;
     for (int e = 0; e < o->epochs && !s; e++) {
-        double te = now_s(), loss_sum = 0;
+        double te = ferry_now_s(), loss_sum = 0;
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
             const int64_t *is = next_batch(&b.s, B, o->seed);
@@ -493,7 +486,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             if (s) break;
             loss_sum += ferry_tensor_get_scalar(run->g, run->loss);
             images += (run->inductive ? 1 : 2) * B;
-            double el = now_s() - t0;
+            double el = ferry_now_s() - t0;
             pr = (ferry_progress){.epoch = e + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,
                                   .loss = loss_sum / (double)(k + 1), .accuracy = 0.0 / 0.0,
                                   .images_per_s = (double)images / el,
@@ -504,7 +497,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             else if (o->progress && k + 1 < steps)
                 o->progress(&pr, o->user);
         }
-        train_time += now_s() - te;
+        train_time += ferry_now_s() - te;
         if (s) break;
         if ((s = ferry_evaluate(run->m_model, o->backend, ferry_task_source_val(run->task), 500, &pr.source_val_accuracy)) ||
             (s = ferry_evaluate(run->m_model, o->backend, ferry_task_target_val(run->task), 500, &pr.target_val_accuracy)) ||
@@ -517,7 +510,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         out->target_val_accuracy = pr.target_val_accuracy;
         out->target_test_accuracy = pr.test_accuracy;
     }
-    out->seconds = now_s() - t0;
+    out->seconds = ferry_now_s() - t0;
     out->images_per_s = train_time > 0 ? (double)images / train_time : 0;
 done:
     free(b.xs);

@@ -543,7 +543,10 @@ ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select r
     ferry_table_t *t;
     ferry_status s = ferry_table_build(rows, n, rule, baseline, &t);
     if (s) return s;
-    mkdir(dir, 0755);
+    if ((s = ferry_mkdir_p(dir))) {
+        ferry_table_free(t);
+        return s;
+    }
     char path[4096], script[4096];
     /* (a) accuracy per task and method with 95% intervals */
     struct buf d = {0}, g = {0};

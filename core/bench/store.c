@@ -54,25 +54,13 @@ static ferry_status exec(ferry_results_t *r, const char *sql, const char *what)
     return FERRY_OK;
 }
 
-static void mkdir_parents(const char *path)
-{
-    char d[1024];
-    snprintf(d, sizeof d, "%s", path);
-    for (char *p = d + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(d, 0755);
-            *p = '/';
-        }
-}
-
 ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t **out)
 {
     *out = NULL;
     ferry_results_t *r = calloc(1, sizeof *r);
     if (!r) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
     snprintf(r->path, sizeof r->path, "%s", path);
-    if (writable) mkdir_parents(path);
+    if (writable) ferry_mkdir_parents(path); /* a failure shows when the store is opened */
     int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
     ferry_status s = FERRY_OK;
     if (sqlite3_open_v2(path, &r->db, flags, NULL) != SQLITE_OK) {

@@ -16,13 +16,6 @@
 
 #define MAX_EPOCHS 256
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 struct run_plan {
     const char *task, *method;
     int point;       /* of the method's hyperparameter grid */
@@ -100,18 +93,6 @@ void ferry_bench_file_safe(const char *in, char *out, size_t n)
     out[k] = '\0';
 }
 
-static void mkdirs(const char *dir)
-{
-    char d[1024];
-    snprintf(d, sizeof d, "%s/", dir);
-    for (char *p = d + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(d, 0755);
-            *p = '/';
-        }
-}
-
 /* The source-only checkpoint a checkpoint method starts from: made once per (task, arch, seed,
  * pretraining epochs) and kept. */
 static ferry_status pretrained(const ferry_bench_config *c, const ferry_bench_opts *o, ferry_backend_t *be,
@@ -123,7 +104,8 @@ static ferry_status pretrained(const ferry_bench_config *c, const ferry_bench_op
     snprintf(path, n, "%s/%s-%s-seed%llu-epochs%d-split%llu.safetensors", dir, t, c->arch, (unsigned long long)seed,
              c->pretrain_epochs, (unsigned long long)c->split_seed);
     if (access(path, R_OK) == 0) return FERRY_OK;
-    mkdirs(dir);
+    ferry_status ms = ferry_mkdir_p(dir);
+    if (ms) return ms;
     ferry_train_opts to = ferry_train_defaults();
     to.task = task;
     to.split_seed = c->split_seed;
@@ -255,7 +237,7 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
                     if (k % o->n_shards == o->shard)
                         plan[mine++] = (struct run_plan){c->tasks[t], c->methods[m], g, c->seeds[r]};
 
-    struct progress_state ps = {.o = o, .tty = isatty(fileno(stderr)), .total = mine, .t_start = now_s()};
+    struct progress_state ps = {.o = o, .tty = isatty(fileno(stderr)), .total = mine, .t_start = ferry_now_s()};
     int skipped = 0, failed = 0;
     for (int i = 0; i < mine && !s; i++) {
         const struct run_plan *p = &plan[i];
@@ -283,16 +265,16 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
         } else {
             ps.index = i;
             ps.plan = p;
-            double t0 = now_s();
+            double t0 = ferry_now_s();
             s = run_one(&sw, p, &ps, key, hpj ? hpj : "{}", cfg ? cfg : "{}", cfg_hash, sets, n_sets);
             if (!s && ferry_results_state(sw.db, key) == RUN_FAILED) failed++;
-            ps.done_seconds += now_s() - t0;
+            ps.done_seconds += ferry_now_s() - t0;
             ps.done_runs++;
             if (!s && !o->quiet) {
                 double best = ps.n ? ps.tt[ps.n - 1] : 0.0 / 0.0;
                 fprintf(stderr, "%s[%d/%d] %s %s seed %llu: target test %.2f%% (last epoch), %.0f s\n",
                         ps.tty ? "\r\033[K" : "", i + 1, mine, p->task, name, (unsigned long long)p->seed,
-                        100 * best, now_s() - t0);
+                        100 * best, ferry_now_s() - t0);
             }
         }
         free(hpj);
@@ -301,7 +283,7 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
     }
     if (!s && !o->quiet)
         fprintf(stderr, "sweep %s: %d runs (shard %d/%d of %d), %d already done, %d failed, %.0f s; results in %s\n",
-                c->name, mine, o->shard, o->n_shards, total, skipped, failed, now_s() - ps.t_start, db_path);
+                c->name, mine, o->shard, o->n_shards, total, skipped, failed, ferry_now_s() - ps.t_start, db_path);
 done:
     free(plan);
     ferry_backend_free(sw.be);

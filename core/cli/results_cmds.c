@@ -80,7 +80,10 @@ static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, 
     ferry_status s = ferry_table_build(rows, n, rule, baseline, &t);
     if (s) return s;
     static const char *const formats[][2] = {{"md", "md"}, {"latex", "tex"}, {"csv", "csv"}, {"json", "json"}};
-    mkdir(dir, 0755);
+    if ((s = ferry_mkdir_p(dir))) {
+        ferry_table_free(t);
+        return s;
+    }
     char path[4096];
     for (size_t i = 0; i < 4 && !s; i++) {
         snprintf(path, sizeof path, "%s/table.%s", dir, formats[i][1]);

@@ -917,16 +917,6 @@ static ferry_status cache_open(struct vk *v)
     return s;
 }
 
-static void mkdirs(char *path)
-{
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-}
-
 static void cache_save(struct vk *v)
 {
     if (!v->cache || !v->cache_path[0]) return;
@@ -941,9 +931,7 @@ static void cache_save(struct vk *v)
         char hex[65];
         ferry_sha256_mem(d + PC_HEAD, n, hex);
         memcpy(d + 16, hex, 64);
-        char dir[sizeof v->cache_path];
-        snprintf(dir, sizeof dir, "%s", v->cache_path);
-        mkdirs(dir);
+        ferry_mkdir_parents(v->cache_path);
         ferry_write_file_atomic(v->cache_path, d, PC_HEAD + n); /* best effort: a cache */
     }
     free(d);

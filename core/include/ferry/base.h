@@ -42,6 +42,14 @@ const char *ferry_dtype_name(ferry_dtype t);
 
 #define FERRY_MAX_DIMS 4
 
+/* Creates dir and every missing parent (mode 0755); FERRY_OK when it exists afterwards, else an
+ * error naming the path. */
+ferry_status ferry_mkdir_p(const char *dir);
+/* Creates the missing parent folders of a file path (nothing for a bare file name). */
+ferry_status ferry_mkdir_parents(const char *path);
+/* Seconds on a monotonic clock (for durations). */
+double ferry_now_s(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static ferry_status write_all(int fd, const char *tmp, const void *data, size_t n)
@@ -111,4 +112,40 @@ ferry_status ferry_read_file(const char *path, void **data, size_t *n)
     *data = buf;
     *n = size;
     return FERRY_OK;
+}
+
+ferry_status ferry_mkdir_p(const char *dir)
+{
+    char d[4096];
+    if (snprintf(d, sizeof d, "%s/", dir) >= (int)sizeof d)
+        return ferry_error(FERRY_ERR_INVALID, "%s: path too long", dir);
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(d, 0755) != 0 && errno != EEXIST)
+            return ferry_error(FERRY_ERR_IO, "%s: cannot create the folder: %s", d, strerror(errno));
+        *p = '/';
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ferry_error(FERRY_ERR_IO, "%s: not a folder", dir);
+    return FERRY_OK;
+}
+
+ferry_status ferry_mkdir_parents(const char *path)
+{
+    char d[4096];
+    if (snprintf(d, sizeof d, "%s", path) >= (int)sizeof d)
+        return ferry_error(FERRY_ERR_INVALID, "%s: path too long", path);
+    char *slash = strrchr(d, '/');
+    if (!slash || slash == d) return FERRY_OK;
+    *slash = '\0';
+    return ferry_mkdir_p(d);
+}
+
+double ferry_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

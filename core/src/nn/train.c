@@ -8,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void ferry_normalize_images(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = (x[i] - 0.5f) * 2.0f;
@@ -200,7 +193,7 @@ static ferry_status run_epoch(struct trainer *t, int epoch, float *x, int32_t *y
         loss_sum += ferry_tensor_get_scalar(t->g, t->loss);
         correct += ferry_tensor_get_scalar(t->g, t->correct);
         *images += n;
-        double el = now_s() - t0;
+        double el = ferry_now_s() - t0;
         *pr = (ferry_progress){.epoch = epoch + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,
                                .loss = loss_sum / (double)(k + 1),
                                .accuracy = correct / (double)((k + 1) * o->batch),
@@ -228,13 +221,13 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
         y = malloc((size_t)o->batch * sizeof *y);
         if (!x || !y) s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
     }
-    double t0 = now_s(), train_time = 0;
+    double t0 = ferry_now_s(), train_time = 0;
     int64_t images = 0;
     for (int e = 0; !s && e < o->epochs; e++) {
         ferry_progress pr;
-        double te = now_s();
+        double te = ferry_now_s();
         s = run_epoch(&t, e, x, y, t0, &images, &pr);
-        train_time += now_s() - te;
+        train_time += ferry_now_s() - te;
         if (!s) s = ferry_evaluate(t.m, o->backend, t.test, 500, &pr.test_accuracy);
         pr.source_val_accuracy = 0.0 / 0.0;
         pr.target_val_accuracy = 0.0 / 0.0;
@@ -246,7 +239,7 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
         out->test_accuracy = pr.test_accuracy;
         out->source_val_accuracy = pr.source_val_accuracy;
     }
-    out->seconds = now_s() - t0;
+    out->seconds = ferry_now_s() - t0;
     out->images_per_s = train_time > 0 ? (double)images / train_time : 0;
     if (!s && o->save_path) s = ferry_store_save(t.st, o->save_path, false);
     free(x);
