@@ -1,6 +1,7 @@
 /* Op constructors (shape checks) and their backward builders.
  * A backward builder only records ordinary ops; nothing here computes. */
 #include "internal.h"
+#include "ops_axis.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -404,3 +404,239 @@ Test(grad, compare_and_where)
     run_case(&c);
 }
 CASE1(sum_to, b_sum_to, 4, S4(2, 2, 3, 5))
+/* ---- axis family: concat / slice / transpose / reductions / gather / batched matmul ------------- */
+
+#define AXB(name, expr) \
+    static ferry_tensor_t *name(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return expr; }
+#define CAT3(ax) ferry_concat(x, ax, 3, (ferry_tensor_t *[]){p[0], p[1], p[2]})
+AXB(b_cat0, CAT3(0))
+AXB(b_cat1, CAT3(1))
+AXB(b_cat2, CAT3(2))
+AXB(b_cat3, CAT3(3))
+#define CASE3(name, builder, s0, s1, s2) \
+    Test(grad, name) { struct gcase c = {.np = 3, .ndim = {4, 4, 4}, .shape = {s0, s1, s2}, .build = builder}; run_case(&c); }
+CASE3(concat_axis0, b_cat0, S4(2, 3, 2, 3), S4(1, 3, 2, 3), S4(3, 3, 2, 3))
+CASE3(concat_axis1, b_cat1, S4(2, 3, 2, 3), S4(2, 1, 2, 3), S4(2, 2, 2, 3))
+CASE3(concat_axis2, b_cat2, S4(2, 3, 2, 3), S4(2, 3, 3, 3), S4(2, 3, 1, 3))
+CASE3(concat_axis3, b_cat3, S4(2, 3, 2, 3), S4(2, 3, 2, 1), S4(2, 3, 2, 4))
+/* two operands of a 2-D concat along the columns, as Inception's channel concat in miniature */
+AXB(b_cat2d, ferry_concat(x, 1, 2, (ferry_tensor_t *[]){p[0], p[1]}))
+CASE2(concat_2d_axis1, b_cat2d, 2, 2, S2(3, 2), S2(3, 5))
+
+AXB(b_sl0, ferry_tanh(x, ferry_slice(x, p[0], 0, 1, 3)))
+AXB(b_sl1, ferry_tanh(x, ferry_slice(x, p[0], 1, 1, 3)))
+AXB(b_sl2, ferry_tanh(x, ferry_slice(x, p[0], 2, 0, 2)))
+AXB(b_sl3, ferry_tanh(x, ferry_slice(x, p[0], 3, 2, 4)))
+CASE1(slice_axis0, b_sl0, 4, S4(3, 4, 3, 4))
+CASE1(slice_axis1, b_sl1, 4, S4(3, 4, 3, 4))
+CASE1(slice_axis2, b_sl2, 4, S4(3, 4, 3, 4))
+CASE1(slice_axis3, b_sl3, 4, S4(3, 4, 3, 4))
+
+AXB(b_tr03, ferry_tanh(x, ferry_transpose(x, p[0], 0, 3)))
+AXB(b_tr12, ferry_tanh(x, ferry_transpose(x, p[0], 1, 2)))
+AXB(b_tr13, ferry_transpose(x, p[0], 3, 1))
+AXB(b_tr2d, ferry_transpose(x, p[0], 0, 1))
+AXB(b_tr3d, ferry_matmul(x, ferry_reshape(x, ferry_transpose(x, p[0], 0, 2), 2, (int64_t[]){4, 6}), p[1], false, false))
+CASE1(transpose_0_3, b_tr03, 4, S4(2, 3, 4, 5))
+CASE1(transpose_1_2, b_tr12, 4, S4(2, 3, 4, 5))
+CASE1(transpose_3_1, b_tr13, 4, S4(2, 3, 4, 5))
+CASE1(transpose_2d, b_tr2d, 2, S2(3, 5))
+Test(grad, transpose_3d_then_matmul)
+{
+    struct gcase c = {.np = 2, .ndim = {3, 2}, .shape = {{2, 3, 4}, S2(6, 3)}, .build = b_tr3d};
+    run_case(&c);
+}
+
+#define RED_CASES(fn, tag, dist)                                                                       \
+    AXB(b_##tag##0, fn(x, p[0], 0)) AXB(b_##tag##1, fn(x, p[0], 1)) AXB(b_##tag##2, fn(x, p[0], 2))  \
+    AXB(b_##tag##3, fn(x, p[0], 3))                                                                  \
+    Test(grad, tag##_axis0) { struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(3, 4, 2, 5)}, .build = b_##tag##0, .distinct = dist}; run_case(&c); } \
+    Test(grad, tag##_axis1) { struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(3, 4, 2, 5)}, .build = b_##tag##1, .distinct = dist}; run_case(&c); } \
+    Test(grad, tag##_axis2) { struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(3, 4, 2, 5)}, .build = b_##tag##2, .distinct = dist}; run_case(&c); } \
+    Test(grad, tag##_axis3) { struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(3, 4, 2, 5)}, .build = b_##tag##3, .distinct = dist}; run_case(&c); }
+RED_CASES(ferry_sum_axis, sum, false)
+RED_CASES(ferry_mean_axis, mean, false)
+RED_CASES(ferry_max_axis, max, true)
+RED_CASES(ferry_min_axis, min, true)
+
+/* gather rows of x [5,4] by idx = argmax of x along axis 1 (values in [0,4): repeated rows and
+ * rows never gathered, so the scatter-add sums several rows and leaves others zero); distinct
+ * values keep the arg-max fixed under the finite difference */
+AXB(b_gather, ferry_gather_rows(x, p[0], ferry_reshape(x, ferry_argmax_axis(x, p[0], 1), 1, (int64_t[]){5})))
+Test(grad, gather_rows_scatter_add)
+{
+    struct gcase c = {.np = 1, .ndim = {2}, .shape = {S2(5, 4)}, .build = b_gather, .distinct = true};
+    run_case(&c);
+}
+
+AXB(b_bmm_nn, ferry_batched_matmul(x, p[0], p[1], false, false))
+AXB(b_bmm_nt, ferry_batched_matmul(x, p[0], p[1], false, true))
+AXB(b_bmm_tn, ferry_batched_matmul(x, p[0], p[1], true, false))
+AXB(b_bmm_tt, ferry_batched_matmul(x, p[0], p[1], true, true))
+#define S3(a, b, c) {a, b, c}
+#define CASE2_3D(name, builder, s0, s1) \
+    Test(grad, name) { struct gcase c = {.np = 2, .ndim = {3, 3}, .shape = {s0, s1}, .build = builder}; run_case(&c); }
+CASE2_3D(batched_matmul_nn, b_bmm_nn, S3(3, 2, 4), S3(3, 4, 5))
+CASE2_3D(batched_matmul_nt, b_bmm_nt, S3(3, 2, 4), S3(3, 5, 4))
+CASE2_3D(batched_matmul_tn, b_bmm_tn, S3(3, 4, 2), S3(3, 4, 5))
+CASE2_3D(batched_matmul_tt, b_bmm_tt, S3(3, 4, 2), S3(3, 5, 4))
+/* CDAN's per-sample outer product f [B,D,1] · g [B,1,K] */
+CASE2_3D(batched_matmul_outer, b_bmm_nn, S3(4, 3, 1), S3(4, 1, 5))
+
+/* ---- axis family: exact values and refusals, on this file's backend ---------------------------- */
+
+/* Runs out = build() on this backend with x set to xv; copies out (F32, or I32 as float) to ov. */
+static void axis_eval(ferry_tensor_t *(*build)(ferry_ctx_t *, ferry_tensor_t *), int ndim,
+                      const int64_t *shape, const float *xv, float *ov, int64_t on)
+{
+    ferry_backend_t *be = grad_backend();
+    ferry_ctx_t *ctx;
+    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
+    ferry_tensor_t *xt = ferry_input(ctx, "x", FERRY_F32, ndim, shape);
+    ferry_tensor_t *out = build(ctx, xt);
+    cr_assert_not_null(out, "%s", ferry_last_error());
+    cr_assert_eq(ferry_tensor_numel(out), on);
+    ferry_tensor_set_output(out);
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_graph_init(ctx, be, &g), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_tensor_set(g, xt, xv, (size_t)ferry_tensor_numel(xt) * sizeof *xv), FERRY_OK);
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK);
+    if (ferry_tensor_dtype(out) == FERRY_I32) {
+        int32_t iv[64];
+        cr_assert(on <= 64);
+        cr_assert_eq(ferry_tensor_get(g, out, iv, (size_t)on * sizeof *iv), FERRY_OK);
+        for (int64_t k = 0; k < on; k++) ov[k] = (float)iv[k];
+    } else {
+        cr_assert_eq(ferry_tensor_get(g, out, ov, (size_t)on * sizeof *ov), FERRY_OK);
+    }
+#ifdef GRAD_VULKAN
+    vk_test_no_validation_messages(be);
+#endif
+    ferry_graph_free(g);
+    ferry_ctx_free(ctx);
+    ferry_backend_free(be);
+}
+
+/* x [2,3] = {{1, 5, 5}, {7, -2, 7}}: ties resolve to the first index */
+static const float axis_x[6] = {1, 5, 5, 7, -2, 7};
+static ferry_tensor_t *e_argmax1(ferry_ctx_t *c, ferry_tensor_t *x) { return ferry_argmax_axis(c, x, 1); }
+static ferry_tensor_t *e_argmax0(ferry_ctx_t *c, ferry_tensor_t *x) { return ferry_argmax_axis(c, x, 0); }
+static ferry_tensor_t *e_onehot(ferry_ctx_t *c, ferry_tensor_t *x)
+{
+    return ferry_one_hot(c, ferry_reshape(c, ferry_argmax_axis(c, x, 1), 1, (int64_t[]){2}), 4);
+}
+static ferry_tensor_t *e_min0(ferry_ctx_t *c, ferry_tensor_t *x) { return ferry_min_axis(c, x, 0); }
+static ferry_tensor_t *e_mean1(ferry_ctx_t *c, ferry_tensor_t *x) { return ferry_mean_axis(c, x, 1); }
+static ferry_tensor_t *e_tr(ferry_ctx_t *c, ferry_tensor_t *x) { return ferry_transpose(c, x, 0, 1); }
+static ferry_tensor_t *e_cat(ferry_ctx_t *c, ferry_tensor_t *x)
+{
+    return ferry_concat(c, 1, 2, (ferry_tensor_t *[]){ferry_slice(c, x, 1, 2, 3), x});
+}
+static ferry_tensor_t *e_gather(ferry_ctx_t *c, ferry_tensor_t *x)
+{
+    /* idx = argmax along 1 = {1, 0}: rows x[1], x[0] of x viewed [2,3] */
+    return ferry_gather_rows(c, x, ferry_reshape(c, ferry_argmax_axis(c, x, 1), 1, (int64_t[]){2}));
+}
+
+Test(grad, axis_values)
+{
+    const int64_t s[2] = {2, 3};
+    float o[12];
+    axis_eval(e_argmax1, 2, s, axis_x, o, 2);
+    cr_expect(o[0] == 1 && o[1] == 0, "argmax_axis 1: %g %g", o[0], o[1]);
+    axis_eval(e_argmax0, 2, s, axis_x, o, 3);
+    cr_expect(o[0] == 1 && o[1] == 0 && o[2] == 1, "argmax_axis 0: %g %g %g", o[0], o[1], o[2]);
+    axis_eval(e_onehot, 2, s, axis_x, o, 8);
+    const float oh[8] = {0, 1, 0, 0, 1, 0, 0, 0};
+    for (int k = 0; k < 8; k++) cr_expect(o[k] == oh[k], "one_hot[%d] = %g", k, o[k]);
+    axis_eval(e_min0, 2, s, axis_x, o, 3);
+    cr_expect(o[0] == 1 && o[1] == -2 && o[2] == 5, "min_axis 0: %g %g %g", o[0], o[1], o[2]);
+    axis_eval(e_mean1, 2, s, axis_x, o, 2);
+    cr_expect(fabsf(o[0] - 11.0f / 3) < 1e-6f && fabsf(o[1] - 4) < 1e-6f, "mean_axis 1: %g %g", o[0], o[1]);
+    axis_eval(e_tr, 2, s, axis_x, o, 6);
+    const float tr[6] = {1, 7, 5, -2, 5, 7};
+    for (int k = 0; k < 6; k++) cr_expect(o[k] == tr[k], "transpose[%d] = %g", k, o[k]);
+    axis_eval(e_cat, 2, s, axis_x, o, 8);
+    const float ct[8] = {5, 1, 5, 5, 7, 7, -2, 7};
+    for (int k = 0; k < 8; k++) cr_expect(o[k] == ct[k], "concat[%d] = %g", k, o[k]);
+    axis_eval(e_gather, 2, s, axis_x, o, 6);
+    cr_expect(o[0] == 7 && o[1] == -2 && o[2] == 7 && o[3] == 1 && o[4] == 5 && o[5] == 5,
+              "gather_rows: %g %g %g %g %g %g", o[0], o[1], o[2], o[3], o[4], o[5]);
+}
+
+/* A tie in max_axis: the whole gradient goes to the first maximum. */
+Test(grad, max_axis_tie_gradient_to_first)
+{
+    ferry_backend_t *be = grad_backend();
+    ferry_store_t *st;
+    ferry_ctx_t *ctx;
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "x", FERRY_F32, 2, (int64_t[]){2, 3}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 0, axis_x, sizeof axis_x), FERRY_OK);
+    ferry_tensor_t *x = ferry_param(ctx, st, "x");
+    ferry_tensor_t *loss = ferry_sum(ctx, ferry_max_axis(ctx, x, 1));
+    ferry_tensor_set_output(loss);
+    cr_assert_eq(ferry_backward(ctx, loss), FERRY_OK, "%s", ferry_last_error());
+    ferry_tensor_t *gx = ferry_grad(ctx, x);
+    ferry_tensor_set_output(gx);
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_graph_init(ctx, be, &g), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK);
+    float v[6];
+    cr_assert_eq(ferry_tensor_get(g, gx, v, sizeof v), FERRY_OK);
+    const float want[6] = {0, 1, 0, 1, 0, 0};
+    for (int k = 0; k < 6; k++) cr_expect(v[k] == want[k], "dx[%d] = %g", k, v[k]);
+    cr_expect(ferry_tensor_get_scalar(g, loss) == 12.0f);
+#ifdef GRAD_VULKAN
+    vk_test_no_validation_messages(be);
+#endif
+    ferry_graph_free(g);
+    ferry_ctx_free(ctx);
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}
+
+/* Refusals: NULL and an error naming the op. */
+static void expect_refused(ferry_tensor_t *t, const char *what)
+{
+    cr_expect_null(t, "%s was accepted", what);
+    cr_expect(strstr(ferry_last_error(), what) != NULL, "error \"%s\" does not contain \"%s\"",
+              ferry_last_error(), what);
+}
+
+Test(grad, axis_refusals)
+{
+    ferry_ctx_t *c;
+    cr_assert_eq(ferry_ctx_init(&c), FERRY_OK);
+    ferry_tensor_t *a = ferry_input(c, "a", FERRY_F32, 4, (int64_t[]){2, 3, 4, 5});
+    ferry_tensor_t *b = ferry_input(c, "b", FERRY_F32, 4, (int64_t[]){2, 3, 4, 6});
+    ferry_tensor_t *l = ferry_input(c, "l", FERRY_I32, 1, (int64_t[]){4});
+    ferry_tensor_t *m = ferry_input(c, "m", FERRY_F32, 2, (int64_t[]){4, 3});
+    expect_refused(ferry_concat(c, 4, 2, (ferry_tensor_t *[]){a, a}), "concat: axis 4 out of range");
+    expect_refused(ferry_concat(c, -1, 2, (ferry_tensor_t *[]){a, a}), "concat: axis -1 out of range");
+    expect_refused(ferry_concat(c, 1, 2, (ferry_tensor_t *[]){a, b}), "concat: dtypes and all dimensions but the axis must match");
+    cr_expect_not_null(ferry_concat(c, 3, 2, (ferry_tensor_t *[]){a, b}));
+    expect_refused(ferry_concat(c, 0, 7, (ferry_tensor_t *[]){a, a, a, a, a, a, a}), "concat: 7 tensors");
+    expect_refused(ferry_slice(c, a, 4, 0, 1), "slice: axis 4 out of range for a 4-D tensor");
+    expect_refused(ferry_slice(c, a, 2, 3, 5), "slice: [3, 5) of axis 2 of length 4");
+    expect_refused(ferry_slice(c, a, 1, 2, 2), "slice: [2, 2) of axis 1");
+    expect_refused(ferry_transpose(c, a, 0, 4), "transpose: axis 4 out of range");
+    expect_refused(ferry_sum_axis(c, a, 4), "sum_axis: axis 4 out of range");
+    expect_refused(ferry_mean_axis(c, a, -1), "mean_axis: axis -1 out of range");
+    expect_refused(ferry_max_axis(c, m, 2), "max_axis: axis 2 out of range for a 2-D tensor");
+    expect_refused(ferry_min_axis(c, l, 0), "min_axis: expects an F32 tensor");
+    expect_refused(ferry_argmax_axis(c, a, 5), "argmax_axis: axis 5 out of range");
+    expect_refused(ferry_one_hot(c, m, 3), "one_hot: expects I32 labels [N]");
+    expect_refused(ferry_one_hot(c, l, 0), "one_hot: 0 classes");
+    expect_refused(ferry_gather_rows(c, m, m), "gather_rows: expects F32 x [R,D] and I32 indices [M]");
+    expect_refused(ferry_gather_rows(c, a, l), "gather_rows: expects F32 x [R,D]");
+    ferry_tensor_t *p = ferry_input(c, "p", FERRY_F32, 3, (int64_t[]){2, 3, 4});
+    ferry_tensor_t *q = ferry_input(c, "q", FERRY_F32, 3, (int64_t[]){2, 5, 4});
+    ferry_tensor_t *r = ferry_input(c, "r", FERRY_F32, 3, (int64_t[]){3, 4, 4});
+    expect_refused(ferry_batched_matmul(c, p, q, false, false), "batched_matmul: inner dimensions differ");
+    cr_expect_not_null(ferry_batched_matmul(c, p, q, false, true));
+    expect_refused(ferry_batched_matmul(c, p, r, false, false), "batched_matmul: batch sizes differ");
+    expect_refused(ferry_batched_matmul(c, m, m, false, false), "batched_matmul: expects F32 tensors [B,M,K] and [B,K,N]");
+    ferry_ctx_free(c);
+}

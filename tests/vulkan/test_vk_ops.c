@@ -214,3 +214,94 @@ T2(broadcast_maximum, b_bc_max, ELEM, 3, S(7, 1, 301), 2, S(5, 301))
 T2(broadcast_minimum, b_bc_min, ELEM, 2, S(1, 1), 2, S(29, 31))
 T2(compare_where, b_bc_where, ELEM, 2, S(41, 77), 1, S(77))
 T1(sum_to_4d, b_bc_sum_to, ELEM, 4, S(6, 5, 33, 7))
+/* ---- axis family ----------------------------------------------------------------------------------- */
+
+#define CAT3V(ax) ferry_concat(x, ax, 3, (ferry_tensor_t *[]){p[0], p[1], p[2]})
+B(b_cat0) { (void)a; return CAT3V(0); }
+B(b_cat1) { (void)a; return CAT3V(1); }
+B(b_cat2) { (void)a; return CAT3V(2); }
+B(b_cat3) { (void)a; return CAT3V(3); }
+T3(concat_axis0, b_cat0, ELEM, 4, S(3, 5, 7, 9), 4, S(2, 5, 7, 9), 4, S(1, 5, 7, 9))
+T3(concat_axis1_channels, b_cat1, ELEM, 4, S(3, 5, 7, 9), 4, S(3, 1, 7, 9), 4, S(3, 11, 7, 9))
+T3(concat_axis2, b_cat2, ELEM, 4, S(3, 5, 7, 9), 4, S(3, 5, 2, 9), 4, S(3, 5, 13, 9))
+T3(concat_axis3, b_cat3, ELEM, 4, S(3, 5, 7, 9), 4, S(3, 5, 7, 1), 4, S(3, 5, 7, 30))
+B(b_cat6)
+{
+    (void)a;
+    return ferry_concat(x, 1, 6, (ferry_tensor_t *[]){p[0], p[1], p[0], p[1], p[1], p[0]});
+}
+T2(concat_six_2d, b_cat6, ELEM, 2, S(37, 29), 2, S(37, 3))
+B(b_sl0) { (void)a; return ferry_tanh(x, ferry_slice(x, p[0], 0, 1, 4)); }
+B(b_sl1) { (void)a; return ferry_tanh(x, ferry_slice(x, p[0], 1, 2, 5)); }
+B(b_sl2) { (void)a; return ferry_tanh(x, ferry_slice(x, p[0], 2, 0, 6)); }
+B(b_sl3) { (void)a; return ferry_tanh(x, ferry_slice(x, p[0], 3, 3, 9)); }
+T1(slice_axis0, b_sl0, ELEM, 4, S(5, 5, 7, 9))
+T1(slice_axis1, b_sl1, ELEM, 4, S(5, 5, 7, 9))
+T1(slice_axis2, b_sl2, ELEM, 4, S(5, 5, 7, 9))
+T1(slice_axis3, b_sl3, ELEM, 4, S(5, 5, 7, 9))
+B(b_tr03) { (void)a; return ferry_tanh(x, ferry_transpose(x, p[0], 0, 3)); }
+B(b_tr12) { (void)a; return ferry_tanh(x, ferry_transpose(x, p[0], 1, 2)); }
+B(b_tr23) { (void)a; return ferry_tanh(x, ferry_transpose(x, p[0], 3, 2)); }
+B(b_tr2d) { (void)a; return ferry_tanh(x, ferry_transpose(x, p[0], 0, 1)); }
+T1(transpose_0_3, b_tr03, ELEM, 4, S(3, 5, 7, 9))
+T1(transpose_1_2, b_tr12, ELEM, 4, S(3, 5, 7, 9))
+T1(transpose_3_2, b_tr23, ELEM, 4, S(3, 5, 7, 9))
+T1(transpose_2d_odd, b_tr2d, ELEM, 2, S(301, 37))
+#define RED_V(fn, tag)                                                                               \
+    B(b_##tag##0) { (void)a; return fn(x, p[0], 0); }                                                \
+    B(b_##tag##1) { (void)a; return fn(x, p[0], 1); }                                                \
+    B(b_##tag##2) { (void)a; return fn(x, p[0], 2); }                                                \
+    B(b_##tag##3) { (void)a; return fn(x, p[0], 3); }                                                \
+    T1(tag##_axis0, b_##tag##0, ELEM, 4, S(3, 5, 7, 9))                                              \
+    T1(tag##_axis1, b_##tag##1, ELEM, 4, S(3, 5, 7, 9))                                              \
+    T1(tag##_axis2, b_##tag##2, ELEM, 4, S(3, 5, 7, 9))                                              \
+    T1(tag##_axis3, b_##tag##3, ELEM, 4, S(3, 5, 7, 9))
+RED_V(ferry_sum_axis, sum)
+RED_V(ferry_mean_axis, mean)
+RED_V(ferry_max_axis, max)
+RED_V(ferry_min_axis, min)
+B(b_sum_long) { (void)a; return ferry_sum_axis(x, p[0], 0); }
+T1(sum_axis_long, b_sum_long, ELEM, 2, S(1000, 37))
+B(b_argmax1) { (void)a; return ferry_argmax_axis(x, p[0], 1); }
+B(b_argmax3) { (void)a; return ferry_argmax_axis(x, p[0], 3); }
+Test(vk_ops, argmax_axis1)
+{
+    struct vcase c = {.np = 1, .ndim = {4}, .shape = {S(3, 5, 7, 9)}, .build = b_argmax1, .tol = 0, .no_grad = true};
+    run_case(&c);
+}
+Test(vk_ops, argmax_axis3)
+{
+    struct vcase c = {.np = 1, .ndim = {4}, .shape = {S(3, 5, 7, 9)}, .build = b_argmax3, .tol = 0, .no_grad = true};
+    run_case(&c);
+}
+/* one_hot(labels) ⊙ p: labels (7k) mod 13 over 11 classes, so some rows are all zero */
+B(b_onehot)
+{
+    a[0] = ferry_input(x, "labels", FERRY_I32, 1, (int64_t[]){ferry_tensor_dim(p[0], 0)});
+    return ferry_mul(x, ferry_one_hot(x, a[0], 11), p[0]);
+}
+/* gather rows of p [37, 29] by labels (7m) mod 40 over 300 rows: repeated rows, rows never
+ * gathered, and indices past the end (zero rows) */
+B(b_gather)
+{
+    a[0] = ferry_input(x, "labels", FERRY_I32, 1, (int64_t[]){300});
+    return ferry_gather_rows(x, p[0], a[0]);
+}
+static void run_labels_case(const char *name, vkc_build_fn build, int64_t r, int64_t d, int classes)
+{
+    struct vkc_case c = {.name = name, .build = build, .np = 1, .ndim = {2}, .shape = {{r, d}},
+                         .seed = 17, .tol = ELEM, .classes = classes};
+    vkc_compare(&c);
+}
+Test(vk_ops, one_hot) { run_labels_case("one_hot", b_onehot, 77, 11, 13); }
+Test(vk_ops, gather_rows_scatter_add) { run_labels_case("gather_rows", b_gather, 37, 29, 40); }
+B(b_bmm_nn) { (void)a; return ferry_batched_matmul(x, p[0], p[1], false, false); }
+B(b_bmm_nt) { (void)a; return ferry_batched_matmul(x, p[0], p[1], false, true); }
+B(b_bmm_tn) { (void)a; return ferry_batched_matmul(x, p[0], p[1], true, false); }
+B(b_bmm_tt) { (void)a; return ferry_batched_matmul(x, p[0], p[1], true, true); }
+T2(batched_matmul_nn_odd, b_bmm_nn, GEMM, 3, S(3, 7, 13), 3, S(3, 13, 5))
+T2(batched_matmul_nt_odd, b_bmm_nt, GEMM, 3, S(2, 65, 33), 3, S(2, 17, 33))
+T2(batched_matmul_tn_odd, b_bmm_tn, GEMM, 3, S(5, 33, 17), 3, S(5, 33, 19))
+T2(batched_matmul_tt_odd, b_bmm_tt, GEMM, 3, S(4, 13, 7), 3, S(4, 5, 13))
+/* CDAN's per-sample outer products f [B,D,1] · g [B,1,K] */
+T2(batched_matmul_outer, b_bmm_nn, GEMM, 3, S(33, 65, 1), 3, S(33, 1, 10))

@@ -189,4 +189,18 @@ void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a);
 void ferry_cpu_avg_pool(const struct ferry_cpu_args *a);
 void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a);
 
+/* cpu_axis.c (the axis family) */
+void ferry_cpu_concat_axis(const struct ferry_cpu_args *a);
+void ferry_cpu_slice_axis(const struct ferry_cpu_args *a);
+void ferry_cpu_pad_axis(const struct ferry_cpu_args *a);
+void ferry_cpu_transpose(const struct ferry_cpu_args *a);
+void ferry_cpu_reduce_axis(const struct ferry_cpu_args *a);
+void ferry_cpu_expand_axis(const struct ferry_cpu_args *a);
+void ferry_cpu_reduce_axis_bwd(const struct ferry_cpu_args *a);
+void ferry_cpu_argmax_axis(const struct ferry_cpu_args *a);
+void ferry_cpu_one_hot(const struct ferry_cpu_args *a);
+void ferry_cpu_gather_rows(const struct ferry_cpu_args *a);
+void ferry_cpu_gather_rows_bwd(const struct ferry_cpu_args *a);
+void ferry_cpu_bmm(const struct ferry_cpu_args *a);
+
 #endif

@@ -54,6 +54,19 @@
 #define CPU_COUNT_CORRECT ferry_cpu_count_correct
 #define CPU_SGD_UPDATE ferry_cpu_sgd_update
 #define CPU_ADAM_UPDATE ferry_cpu_adam_update
+/* axis family */
+#define CPU_AXIS_CONCAT ferry_cpu_concat_axis
+#define CPU_AXIS_SLICE ferry_cpu_slice_axis
+#define CPU_AXIS_PAD ferry_cpu_pad_axis
+#define CPU_TRANSPOSE ferry_cpu_transpose
+#define CPU_REDUCE_AXIS ferry_cpu_reduce_axis
+#define CPU_EXPAND_AXIS ferry_cpu_expand_axis
+#define CPU_REDUCE_AXIS_BWD ferry_cpu_reduce_axis_bwd
+#define CPU_ARGMAX_AXIS ferry_cpu_argmax_axis
+#define CPU_ONE_HOT ferry_cpu_one_hot
+#define CPU_GATHER_ROWS ferry_cpu_gather_rows
+#define CPU_GATHER_ROWS_BWD ferry_cpu_gather_rows_bwd
+#define CPU_BMM ferry_cpu_bmm
 
 void ferry_cpu_unsupported(const struct ferry_cpu_args *a) { (void)a; }
 

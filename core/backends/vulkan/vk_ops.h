@@ -119,6 +119,12 @@ FERRY_VK_PLAN_FN(plan_conv);
 FERRY_VK_PLAN_FN(plan_conv_bwd_data);
 FERRY_VK_PLAN_FN(plan_conv_bwd_weight);
 size_t ferry_vk_conv_bwd_weight_scratch(const struct ferry_tensor *t, const struct ferry_vk_caps *caps);
+/* vk_ops_axis.c (the axis family) */
+FERRY_VK_PLAN_FN(plan_axis);
+FERRY_VK_PLAN_FN(plan_transpose);
+FERRY_VK_PLAN_FN(plan_one_hot);
+FERRY_VK_PLAN_FN(plan_gather);
+FERRY_VK_PLAN_FN(plan_bmm);
 
 /* Shader registry, generated at build time from shaders/ (SPIR-V linked into the library). */
 struct ferry_vk_shader {

@@ -54,6 +54,19 @@
 #define VK_COUNT_CORRECT ferry_vk_plan_count_correct
 #define VK_SGD_UPDATE ferry_vk_plan_sgd
 #define VK_ADAM_UPDATE ferry_vk_plan_adam
+/* axis family */
+#define VK_AXIS_CONCAT ferry_vk_plan_axis
+#define VK_AXIS_SLICE ferry_vk_plan_axis
+#define VK_AXIS_PAD ferry_vk_plan_axis
+#define VK_TRANSPOSE ferry_vk_plan_transpose
+#define VK_REDUCE_AXIS ferry_vk_plan_axis
+#define VK_EXPAND_AXIS ferry_vk_plan_axis
+#define VK_REDUCE_AXIS_BWD ferry_vk_plan_axis
+#define VK_ARGMAX_AXIS ferry_vk_plan_axis
+#define VK_ONE_HOT ferry_vk_plan_one_hot
+#define VK_GATHER_ROWS ferry_vk_plan_gather
+#define VK_GATHER_ROWS_BWD ferry_vk_plan_gather
+#define VK_BMM ferry_vk_plan_bmm
 
 static ferry_status ferry_vk_unsupported(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                          struct ferry_vk_plan *p)

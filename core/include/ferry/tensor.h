@@ -229,6 +229,30 @@ ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_te
 /* Metrics (no gradient): number of rows whose arg-max equals the label, as an F32 scalar. */
 ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels);
 
+/* ---- axis ops (axis a of a tensor of up to 4 dims, 0 = outermost; a bad axis, shape or dtype
+ * returns NULL with the error naming the op) ---- */
+/* n (1..6) tensors of one dtype, equal except on axis, side by side along it (a copy). */
+ferry_tensor_t *ferry_concat(ferry_ctx_t *ctx, int axis, int n, ferry_tensor_t *const *tensors);
+/* [begin, end) along axis: a copy, or a view (as ferry_slice_batch) when axis is 0. */
+ferry_tensor_t *ferry_slice(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis, int64_t begin, int64_t end);
+/* x with axes axis0 and axis1 swapped (a copy). */
+ferry_tensor_t *ferry_transpose(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis0, int axis1);
+/* Sum / mean / max / min along axis, keeping it with size 1; max and min pass the gradient to the
+ * first extremum. */
+ferry_tensor_t *ferry_sum_axis(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+ferry_tensor_t *ferry_mean_axis(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+ferry_tensor_t *ferry_max_axis(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+ferry_tensor_t *ferry_min_axis(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+/* I32 index of the first maximum along axis, size 1 on it (no gradient). */
+ferry_tensor_t *ferry_argmax_axis(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+/* I32 labels [N] -> F32 [N, k] one-hot rows (a label outside [0, k): a zero row; no gradient). */
+ferry_tensor_t *ferry_one_hot(ferry_ctx_t *ctx, ferry_tensor_t *labels, int k);
+/* x [R, D], I32 idx [M] -> [M, D], row m = x[idx[m]] (an index outside [0, R): a zero row). */
+ferry_tensor_t *ferry_gather_rows(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *idx);
+/* a [B, M, K] (or [B, K, M] with trans_a) times b [B, K, N] (or [B, N, K]) -> [B, M, N]. */
+ferry_tensor_t *ferry_batched_matmul(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b, bool trans_a,
+                                     bool trans_b);
+
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
 /* Emits the backward pass of scalar `loss` into ctx. Afterwards ferry_grad() gives d loss / d t for
