@@ -347,3 +347,25 @@ Test(grad, composite_conv_pool_linear)
                       .build = b_composite};
     run_case(&c);
 }
+
+/* ---- conv family: general 2-D convolution (ferry_conv2d_ex) ---- */
+#define CONV_EX(fn, ...)                                                                           \
+    static ferry_tensor_t *fn(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)              \
+    {                                                                                              \
+        (void)a;                                                                                   \
+        return ferry_conv2d_ex(x, p[0], p[1], &(ferry_conv_params){__VA_ARGS__});                  \
+    }
+CONV_EX(b_conv_1x7, .pad_left = 3, .pad_right = 3)
+CONV_EX(b_conv_7x1, .pad_top = 3, .pad_bottom = 3)
+CONV_EX(b_conv_dilated, .dilation_h = 2, .dilation_w = 3, .pad_top = 2, .pad_bottom = 1,
+        .pad_left = 3, .pad_right = 2)
+CONV_EX(b_conv_stride21, .stride_h = 2, .stride_w = 1, .pad_top = 1, .pad_bottom = 1,
+        .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_asym, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+CONV_EX(b_conv_asym_s1, .pad_bottom = 1, .pad_right = 1)
+CASE2(conv2d_1x7, b_conv_1x7, 4, 4, S4(2, 3, 5, 9), S4(4, 3, 1, 7))
+CASE2(conv2d_7x1, b_conv_7x1, 4, 4, S4(2, 3, 9, 5), S4(4, 3, 7, 1))
+CASE2(conv2d_dilated, b_conv_dilated, 4, 4, S4(2, 2, 8, 9), S4(3, 2, 3, 3))
+CASE2(conv2d_stride2_1, b_conv_stride21, 4, 4, S4(2, 2, 7, 6), S4(3, 2, 3, 3))
+CASE2(conv2d_pad_asym_s2, b_conv_asym, 4, 4, S4(2, 2, 8, 7), S4(3, 2, 3, 3))
+CASE2(conv2d_pad_asym_even_kernel, b_conv_asym_s1, 4, 4, S4(2, 2, 6, 5), S4(3, 2, 2, 2))

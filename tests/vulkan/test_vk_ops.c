@@ -183,3 +183,20 @@ static void compare_optim(const char *name, ferry_optim_kind kind, bool nesterov
 Test(vk_ops, sgd_nesterov_update) { compare_optim("sgd-nesterov", FERRY_SGD, true); }
 Test(vk_ops, adam_update) { compare_optim("adam", FERRY_ADAM, false); }
 Test(vk_ops, adamw_update) { compare_optim("adamw", FERRY_ADAMW, false); }
+
+/* ---- conv family: general 2-D convolution (ferry_conv2d_ex), odd and tile-crossing shapes ---- */
+#define CONV_EX(fn, ...) \
+    B(fn) { (void)a; return ferry_conv2d_ex(x, p[0], p[1], &(ferry_conv_params){__VA_ARGS__}); }
+CONV_EX(b_conv_1x7, .pad_left = 3, .pad_right = 3)
+CONV_EX(b_conv_7x1, .pad_top = 3, .pad_bottom = 3)
+CONV_EX(b_conv_dilated, .dilation_h = 2, .dilation_w = 3, .pad_top = 2, .pad_bottom = 1, .pad_left = 3,
+        .pad_right = 2)
+CONV_EX(b_conv_stride21, .stride_h = 2, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+        .pad_right = 1)
+CONV_EX(b_conv_same_s2, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+T2(conv_ex_1x7, b_conv_1x7, GEMM, 4, S(2, 33, 17, 13), 4, S(65, 33, 1, 7))
+T2(conv_ex_7x1, b_conv_7x1, GEMM, 4, S(2, 33, 17, 13), 4, S(65, 33, 7, 1))
+T2(conv_ex_dilated, b_conv_dilated, GEMM, 4, S(3, 33, 17, 13), 4, S(17, 33, 3, 3))
+T2(conv_ex_stride2_1, b_conv_stride21, GEMM, 4, S(3, 33, 17, 13), 4, S(40, 33, 3, 3))
+T2(conv_ex_same_s2, b_conv_same_s2, GEMM, 4, S(3, 33, 17, 13), 4, S(40, 33, 3, 3))
+T2(conv_ex_dilated_splitk, b_conv_dilated, GEMM, 4, S(16, 5, 17, 13), 4, S(7, 5, 3, 3))

@@ -215,6 +215,20 @@ ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_te
 /* Metrics (no gradient): number of rows whose arg-max equals the label, as an F32 scalar. */
 ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels);
 
+/* ---- conv (general 2-D convolution) ---- */
+/* Geometry of ferry_conv2d_ex; a zero stride, dilation or groups means 1 (so {0} is a plain
+ * stride-1 unpadded convolution). TensorFlow's "same" padding of an even kernel or of stride 2
+ * pads the bottom / right one more than the top / left. */
+typedef struct ferry_conv_params {
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int dilation_h, dilation_w;
+    int groups; /* weight [O, C/groups, KH, KW]; groups = C = O is depthwise */
+} ferry_conv_params;
+/* x [N,C,H,W], w [O,C/groups,KH,KW] -> [N,O,OH,OW], OH = (H+pt+pb-dh*(KH-1)-1)/sh+1; p may be NULL. */
+ferry_tensor_t *ferry_conv2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *w,
+                                const ferry_conv_params *p);
+
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
 /* Emits the backward pass of scalar `loss` into ctx. Afterwards ferry_grad() gives d loss / d t for
