@@ -31,7 +31,6 @@ static T *conv_make(ferry_ctx_t *ctx, T *x, T *w, const struct ferry_conv_geom *
                  g->sh, g->sw, g->pt, g->pb, g->pl, g->pr, g->dh, g->dw, g->groups);
         return conv_refuse(FERRY_ERR_INVALID, x, w, why);
     }
-    if (g->groups != 1) return conv_refuse(FERRY_ERR_UNSUPPORTED, x, w, "groups are not supported yet");
     const int64_t c = x->ne[1], o = w->ne[0];
     if (c % g->groups || o % g->groups) {
         snprintf(why, sizeof why, "%lld input and %lld output channels are not multiples of groups %d",

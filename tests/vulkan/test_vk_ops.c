@@ -200,3 +200,12 @@ T2(conv_ex_dilated, b_conv_dilated, GEMM, 4, S(3, 33, 17, 13), 4, S(17, 33, 3, 3
 T2(conv_ex_stride2_1, b_conv_stride21, GEMM, 4, S(3, 33, 17, 13), 4, S(40, 33, 3, 3))
 T2(conv_ex_same_s2, b_conv_same_s2, GEMM, 4, S(3, 33, 17, 13), 4, S(40, 33, 3, 3))
 T2(conv_ex_dilated_splitk, b_conv_dilated, GEMM, 4, S(16, 5, 17, 13), 4, S(7, 5, 3, 3))
+CONV_EX(b_conv_grouped, .groups = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_dw_s2, .groups = 33, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+CONV_EX(b_conv_dw_40, .groups = 40, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_dw_5x5_dil, .groups = 35, .dilation_h = 2, .dilation_w = 2, .pad_top = 4, .pad_bottom = 4,
+        .pad_left = 4, .pad_right = 4)
+T2(conv_ex_grouped, b_conv_grouped, GEMM, 4, S(2, 33, 17, 13), 4, S(99, 11, 3, 3))
+T2(conv_ex_depthwise_s2, b_conv_dw_s2, GEMM, 4, S(3, 33, 17, 13), 4, S(33, 1, 3, 3))
+T2(conv_ex_depthwise_40_splitk, b_conv_dw_40, GEMM, 4, S(16, 40, 17, 13), 4, S(40, 1, 3, 3))
+T2(conv_ex_depthwise_5x5_dilated, b_conv_dw_5x5_dil, GEMM, 4, S(2, 35, 17, 13), 4, S(70, 1, 5, 5))
