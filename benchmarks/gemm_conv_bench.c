@@ -6,6 +6,7 @@
  * Prints milliseconds per call and GFLOP/s (multiply-add = 2 flops; pooling reports GB/s of
  * input + output traffic instead). */
 #include "cpu.h"
+#include "ops_conv.h"
 
 #include <blis.h>
 #include <stdio.h>
@@ -118,7 +119,10 @@ static void bench_conv(const char *name, int64_t bs, int64_t c, int64_t h, int64
     y->src[0] = x, y->src[1] = w;
     dx->src[0] = g, dx->src[1] = w;
     dw->src[0] = g, dw->src[1] = x;
-    y->ip[0] = dx->ip[0] = dw->ip[0] = 1; /* stride 1, no padding */
+    const struct ferry_conv_geom geo = {.sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1};
+    ferry_conv_set(y, &geo); /* stride 1, no padding */
+    ferry_conv_set(dx, &geo);
+    ferry_conv_set(dw, &geo);
     const double flops = 2.0 * (double)(bs * o * oh * oh * c * k * k);
     char label[96];
     snprintf(label, sizeof label, "%s fwd", name);

@@ -2,6 +2,7 @@
  * A backward builder only records ordinary ops; nothing here computes. */
 #include "internal.h"
 #include "ops_axis.h"
+#include "ops_conv.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -246,29 +247,6 @@ ferry_tensor_t *ferry_matmul(ferry_ctx_t *ctx, T *a, T *b, bool ta, bool tb)
     if (t) {
         t->ip[0] = ta;
         t->ip[1] = tb;
-    }
-    return t;
-}
-
-ferry_tensor_t *ferry_conv2d(ferry_ctx_t *ctx, T *x, T *w, int stride, int pad)
-{
-    CHECK(x, w);
-    if (x->ndim != 4 || w->ndim != 4)
-        return shape_error("conv2d", "expects x [N,C,H,W] and weight [O,C,KH,KW]", x, w);
-    if (w->ne[1] != x->ne[1]) return shape_error("conv2d", "input channels differ", x, w);
-    if (stride < 1 || pad < 0) {
-        ferry_error(FERRY_ERR_INVALID, "conv2d: stride %d / padding %d invalid", stride, pad);
-        return NULL;
-    }
-    int64_t oh = (x->ne[2] + 2 * pad - w->ne[2]) / stride + 1;
-    int64_t ow = (x->ne[3] + 2 * pad - w->ne[3]) / stride + 1;
-    if (x->ne[2] + 2 * pad < w->ne[2] || x->ne[3] + 2 * pad < w->ne[3])
-        return shape_error("conv2d", "kernel larger than the padded input", x, w);
-    T *t = ferry_new_op(ctx, FERRY_OP_CONV2D, FERRY_F32, 4, (int64_t[]){x->ne[0], w->ne[0], oh, ow},
-                        2, SRCS(x, w));
-    if (t) {
-        t->ip[0] = stride;
-        t->ip[1] = pad;
     }
     return t;
 }
@@ -676,20 +654,6 @@ static void bw_matmul(ferry_ctx_t *ctx, T *node, T *g, T **gr)
     /* C = op(A)·op(B): dA = g·op(B)^T (transposed back if A was), dB likewise. */
     if (NEED(0)) gr[0] = ta ? ferry_matmul(ctx, b, g, tb, true) : ferry_matmul(ctx, g, b, false, !tb);
     if (NEED(1)) gr[1] = tb ? ferry_matmul(ctx, g, a, true, ta) : ferry_matmul(ctx, a, g, !ta, false);
-}
-
-static void bw_conv(ferry_ctx_t *ctx, T *node, T *g, T **gr)
-{
-    for (int i = 0; i < 2; i++) {
-        if (!NEED(i)) continue;
-        enum ferry_op op = i == 0 ? FERRY_OP_CONV2D_BWD_DATA : FERRY_OP_CONV2D_BWD_WEIGHT;
-        T *t = gop(ctx, op, node->src[i], 2, SRCS(g, node->src[1 - i]));
-        if (t) {
-            t->ip[0] = node->ip[0];
-            t->ip[1] = node->ip[1];
-        }
-        gr[i] = t;
-    }
 }
 
 static void bw_pool(ferry_ctx_t *ctx, T *node, T *g, T **gr)

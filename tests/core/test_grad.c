@@ -640,3 +640,31 @@ Test(grad, axis_refusals)
     expect_refused(ferry_batched_matmul(c, m, m, false, false), "batched_matmul: expects F32 tensors [B,M,K] and [B,K,N]");
     ferry_ctx_free(c);
 }
+/* ---- conv family: general 2-D convolution (ferry_conv2d_ex) ---- */
+#define CONV_EX(fn, ...)                                                                           \
+    static ferry_tensor_t *fn(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)              \
+    {                                                                                              \
+        (void)a;                                                                                   \
+        return ferry_conv2d_ex(x, p[0], p[1], &(ferry_conv_params){__VA_ARGS__});                  \
+    }
+CONV_EX(b_conv_1x7, .pad_left = 3, .pad_right = 3)
+CONV_EX(b_conv_7x1, .pad_top = 3, .pad_bottom = 3)
+CONV_EX(b_conv_dilated, .dilation_h = 2, .dilation_w = 3, .pad_top = 2, .pad_bottom = 1,
+        .pad_left = 3, .pad_right = 2)
+CONV_EX(b_conv_stride21, .stride_h = 2, .stride_w = 1, .pad_top = 1, .pad_bottom = 1,
+        .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_asym, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+CONV_EX(b_conv_asym_s1, .pad_bottom = 1, .pad_right = 1)
+CASE2(conv2d_1x7, b_conv_1x7, 4, 4, S4(2, 3, 5, 9), S4(4, 3, 1, 7))
+CASE2(conv2d_7x1, b_conv_7x1, 4, 4, S4(2, 3, 9, 5), S4(4, 3, 7, 1))
+CASE2(conv2d_dilated, b_conv_dilated, 4, 4, S4(2, 2, 8, 9), S4(3, 2, 3, 3))
+CASE2(conv2d_stride2_1, b_conv_stride21, 4, 4, S4(2, 2, 7, 6), S4(3, 2, 3, 3))
+CASE2(conv2d_pad_asym_s2, b_conv_asym, 4, 4, S4(2, 2, 8, 7), S4(3, 2, 3, 3))
+CASE2(conv2d_pad_asym_even_kernel, b_conv_asym_s1, 4, 4, S4(2, 2, 6, 5), S4(3, 2, 2, 2))
+CONV_EX(b_conv_grouped, .groups = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_depthwise, .groups = 4, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+CONV_EX(b_conv_depthwise_mult, .groups = 3, .dilation_h = 2, .dilation_w = 2, .pad_top = 2,
+        .pad_bottom = 2, .pad_left = 2, .pad_right = 2)
+CASE2(conv2d_grouped, b_conv_grouped, 4, 4, S4(2, 6, 6, 5), S4(9, 2, 3, 3))
+CASE2(conv2d_depthwise, b_conv_depthwise, 4, 4, S4(2, 4, 8, 7), S4(4, 1, 3, 3))
+CASE2(conv2d_depthwise_multiplier_dilated, b_conv_depthwise_mult, 4, 4, S4(2, 3, 7, 6), S4(6, 1, 3, 3))

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "cpu.h"
+#include "ops_conv.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -284,8 +285,10 @@ static void conv_case(struct cc k, bool fd)
     DW->src[0] = G, DW->src[1] = X;
     T *nodes[3] = {Y, DX, DW};
     for (int i = 0; i < 3; i++) {
-        nodes[i]->ip[0] = (int32_t)k.s;
-        nodes[i]->ip[1] = (int32_t)k.p;
+        const int sp = (int)k.s, pp = (int)k.p;
+        ferry_conv_set(nodes[i], &(struct ferry_conv_geom){.sh = sp, .sw = sp, .pt = pp, .pb = pp,
+                                                           .pl = pp, .pr = pp, .dh = 1, .dw = 1,
+                                                           .groups = 1});
     }
     float *x = rnd(nx), *w = rnd(nw), *g = rnd(ny);
     double *xd = to_d(x, nx), *wd = to_d(w, nw), *gd = to_d(g, ny);

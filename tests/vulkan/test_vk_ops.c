@@ -305,3 +305,28 @@ T2(batched_matmul_tn_odd, b_bmm_tn, GEMM, 3, S(5, 33, 17), 3, S(5, 33, 19))
 T2(batched_matmul_tt_odd, b_bmm_tt, GEMM, 3, S(4, 13, 7), 3, S(4, 5, 13))
 /* CDAN's per-sample outer products f [B,D,1] · g [B,1,K] */
 T2(batched_matmul_outer, b_bmm_nn, GEMM, 3, S(33, 65, 1), 3, S(33, 1, 10))
+/* ---- conv family: general 2-D convolution (ferry_conv2d_ex), odd and tile-crossing shapes ---- */
+#define CONV_EX(fn, ...) \
+    B(fn) { (void)a; return ferry_conv2d_ex(x, p[0], p[1], &(ferry_conv_params){__VA_ARGS__}); }
+CONV_EX(b_conv_1x7, .pad_left = 3, .pad_right = 3)
+CONV_EX(b_conv_7x1, .pad_top = 3, .pad_bottom = 3)
+CONV_EX(b_conv_dilated, .dilation_h = 2, .dilation_w = 3, .pad_top = 2, .pad_bottom = 1, .pad_left = 3,
+        .pad_right = 2)
+CONV_EX(b_conv_stride21, .stride_h = 2, .stride_w = 1, .pad_top = 1, .pad_bottom = 1, .pad_left = 1,
+        .pad_right = 1)
+CONV_EX(b_conv_same_s2, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+T2(conv_ex_1x7, b_conv_1x7, GEMM, 4, S(2, 33, 17, 13), 4, S(65, 33, 1, 7))
+T2(conv_ex_7x1, b_conv_7x1, GEMM, 4, S(2, 33, 17, 13), 4, S(65, 33, 7, 1))
+T2(conv_ex_dilated, b_conv_dilated, GEMM, 4, S(3, 33, 17, 13), 4, S(17, 33, 3, 3))
+T2(conv_ex_stride2_1, b_conv_stride21, GEMM, 4, S(3, 33, 17, 13), 4, S(40, 33, 3, 3))
+T2(conv_ex_same_s2, b_conv_same_s2, GEMM, 4, S(3, 33, 17, 13), 4, S(40, 33, 3, 3))
+T2(conv_ex_dilated_splitk, b_conv_dilated, GEMM, 4, S(16, 5, 17, 13), 4, S(7, 5, 3, 3))
+CONV_EX(b_conv_grouped, .groups = 3, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_dw_s2, .groups = 33, .stride_h = 2, .stride_w = 2, .pad_bottom = 1, .pad_right = 1)
+CONV_EX(b_conv_dw_40, .groups = 40, .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1)
+CONV_EX(b_conv_dw_5x5_dil, .groups = 35, .dilation_h = 2, .dilation_w = 2, .pad_top = 4, .pad_bottom = 4,
+        .pad_left = 4, .pad_right = 4)
+T2(conv_ex_grouped, b_conv_grouped, GEMM, 4, S(2, 33, 17, 13), 4, S(99, 11, 3, 3))
+T2(conv_ex_depthwise_s2, b_conv_dw_s2, GEMM, 4, S(3, 33, 17, 13), 4, S(33, 1, 3, 3))
+T2(conv_ex_depthwise_40_splitk, b_conv_dw_40, GEMM, 4, S(16, 40, 17, 13), 4, S(40, 1, 3, 3))
+T2(conv_ex_depthwise_5x5_dilated, b_conv_dw_5x5_dil, GEMM, 4, S(2, 35, 17, 13), 4, S(70, 1, 5, 5))

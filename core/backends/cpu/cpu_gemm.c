@@ -13,6 +13,7 @@
  * BLIS's Skylake-X kernels pack that operand with a generic routine that is much faster on
  * contiguous data. */
 #include "cpu.h"
+#include "ops_conv.h"
 
 #include <blis.h>
 #include <pthread.h>
@@ -166,46 +167,57 @@ void ferry_cpu_matmul(const struct ferry_cpu_args *a)
 
 /* ---- convolution geometry -------------------------------------------------------------------- */
 
+/* Groups: output channels [q·og, (q+1)·og) of group q see input channels [q·cg, (q+1)·cg); each
+ * group is its own product (weight rows of group q: [q·og, (q+1)·og), cg·kh·kw long). */
 struct conv {
-    int64_t n, c, h, w;   /* input */
-    int64_t o, kh, kw;    /* weight */
-    int64_t oh, ow;       /* output */
-    int64_t s, p;         /* stride, padding */
-    int64_t ckk, hw, ohw; /* c·kh·kw, h·w, oh·ow */
-    int64_t gi;           /* images per product */
-    int64_t cb;           /* channels per column block */
-    bool direct;          /* 1x1, stride 1, no padding: the input is its own column matrix */
+    int64_t n, c, h, w;    /* input */
+    int64_t o, kh, kw;     /* weight [O, C/G, KH, KW] */
+    int64_t oh, ow;        /* output */
+    int64_t sh, sw;        /* strides */
+    int64_t pt, pl;        /* padding top, left (bottom and right only shape OH, OW) */
+    int64_t dh, dw;        /* dilations */
+    int64_t groups, cg, og; /* groups, input and output channels per group */
+    int64_t ckk, hw, ohw;  /* cg·kh·kw (a weight row), h·w, oh·ow */
+    int64_t gi;            /* images per product */
+    int64_t cb;            /* channels per column block (within a group) */
+    bool direct;           /* 1x1, stride 1, no padding, one group: the input is its own column
+                            * matrix */
 };
 
-/* x: [N,C,H,W], w: [O,C,KH,KW]; about `cols` columns per product. */
-static struct conv conv_geom(const int64_t *x, const int64_t *w, int stride, int pad, int64_t cols)
+/* x: [N,C,H,W], w: [O,C/G,KH,KW]; about `cols` columns per product. */
+static struct conv conv_geom(const int64_t *x, const int64_t *w, const struct ferry_conv_geom *p,
+                             int64_t cols)
 {
     struct conv g = {.n = x[0], .c = x[1], .h = x[2], .w = x[3], .o = w[0], .kh = w[2],
-                     .kw = w[3], .s = stride, .p = pad};
-    g.oh = (g.h + 2 * g.p - g.kh) / g.s + 1;
-    g.ow = (g.w + 2 * g.p - g.kw) / g.s + 1;
-    g.ckk = g.c * g.kh * g.kw;
+                     .kw = w[3], .sh = p->sh, .sw = p->sw, .pt = p->pt, .pl = p->pl,
+                     .dh = p->dh, .dw = p->dw, .groups = p->groups};
+    g.cg = g.c / g.groups;
+    g.og = g.o / g.groups;
+    g.oh = (g.h + p->pt + p->pb - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+    g.ow = (g.w + p->pl + p->pr - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+    g.ckk = g.cg * g.kh * g.kw;
     g.hw = g.h * g.w;
     g.ohw = g.oh * g.ow;
-    g.direct = g.kh == 1 && g.kw == 1 && g.s == 1 && g.p == 0;
+    g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
+               p->pb == 0 && p->pr == 0 && g.groups == 1;
     g.gi = g.direct ? 1 : min64(max64(1, (cols + g.ohw - 1) / max64(1, g.ohw)), max64(1, g.n));
-    const int64_t cb = min64(g.c, max64(1, CONV_KROWS / max64(1, g.kh * g.kw)));
-    const int64_t nb = (g.c + cb - 1) / max64(1, cb); /* blocks of nearly equal size */
-    g.cb = max64(1, (g.c + nb - 1) / max64(1, nb));
+    const int64_t cb = min64(g.cg, max64(1, CONV_KROWS / max64(1, g.kh * g.kw)));
+    const int64_t nb = (g.cg + cb - 1) / max64(1, cb); /* blocks of nearly equal size */
+    g.cb = max64(1, (g.cg + nb - 1) / max64(1, nb));
     return g;
 }
 
 static struct conv conv_of(const struct ferry_tensor *node)
 {
     const struct ferry_tensor *s0 = node->src[0], *s1 = node->src[1];
-    const int st = node->ip[0], pad = node->ip[1];
+    const struct ferry_conv_geom p = ferry_conv_get(node);
     switch (node->op) {
     case FERRY_OP_CONV2D_BWD_DATA: /* g, w -> dx */
-        return conv_geom(node->ne, s1->ne, st, pad, CONV_COLS_BWD_DATA);
+        return conv_geom(node->ne, s1->ne, &p, CONV_COLS_BWD_DATA);
     case FERRY_OP_CONV2D_BWD_WEIGHT: /* g, x -> dw */
-        return conv_geom(s1->ne, node->ne, st, pad, CONV_COLS_BWD_WEIGHT);
+        return conv_geom(s1->ne, node->ne, &p, CONV_COLS_BWD_WEIGHT);
     default: /* x, w -> y */
-        return conv_geom(s0->ne, s1->ne, st, pad, CONV_COLS_FWD);
+        return conv_geom(s0->ne, s1->ne, &p, CONV_COLS_FWD);
     }
 }
 
@@ -266,32 +278,34 @@ static inline void valid_range(int64_t n, int64_t size, int64_t s, int64_t p, in
 static void im2col(const struct conv *g, const float *restrict x, int64_t c0, int64_t c1,
                    float *restrict col, int64_t ld)
 {
-    const int64_t s = g->s, p = g->p, W = g->w, OH = g->oh, OW = g->ow;
+    const int64_t sh = g->sh, sw = g->sw, pt = g->pt, pl = g->pl, W = g->w, OH = g->oh,
+                  OW = g->ow;
     col -= c0 * g->kh * g->kw * ld;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t ky = 0; ky < g->kh; ky++) {
             int64_t y0, y1;
-            valid_range(OH, g->h, s, p, ky, &y0, &y1);
+            valid_range(OH, g->h, sh, pt, ky * g->dh, &y0, &y1);
             for (int64_t kx = 0; kx < g->kw; kx++) {
                 int64_t x0, x1;
-                valid_range(OW, W, s, p, kx, &x0, &x1);
+                valid_range(OW, W, sw, pl, kx * g->dw, &x0, &x1);
                 float *restrict row = col + ((c * g->kh + ky) * g->kw + kx) * ld;
                 zero_f(row, y0 * OW);
                 zero_f(row + y1 * OW, (OH - y1) * OW);
-                const float *restrict src = x + c * g->hw + (y0 * s - p + ky) * W - p + kx;
+                const float *restrict src =
+                    x + c * g->hw + (y0 * sh - pt + ky * g->dh) * W - pl + kx * g->dw;
                 float *restrict d = row + y0 * OW;
-                if (s == 1 && x0 == 0 && x1 == OW) {
-                    for (int64_t oy = y0; oy < y1; oy++, src += W, d += OW) copy_f(d, src, OW);
-                } else if (s == 1) {
-                    for (int64_t oy = y0; oy < y1; oy++, src += W, d += OW) {
+                if (sw == 1 && x0 == 0 && x1 == OW) {
+                    for (int64_t oy = y0; oy < y1; oy++, src += sh * W, d += OW) copy_f(d, src, OW);
+                } else if (sw == 1) {
+                    for (int64_t oy = y0; oy < y1; oy++, src += sh * W, d += OW) {
                         zero_f(d, x0);
                         copy_f(d + x0, src + x0, x1 - x0);
                         zero_f(d + x1, OW - x1);
                     }
                 } else {
-                    for (int64_t oy = y0; oy < y1; oy++, src += s * W, d += OW) {
+                    for (int64_t oy = y0; oy < y1; oy++, src += sh * W, d += OW) {
                         zero_f(d, x0);
-                        for (int64_t ox = x0; ox < x1; ox++) d[ox] = src[ox * s];
+                        for (int64_t ox = x0; ox < x1; ox++) d[ox] = src[ox * sw];
                         zero_f(d + x1, OW - x1);
                     }
                 }
@@ -308,27 +322,36 @@ static inline __attribute__((always_inline)) void im2row_kw(const struct conv *g
                                                             int64_t c1, float *restrict colT,
                                                             int64_t ld, const int64_t KW)
 {
-    const int64_t s = g->s, p = g->p, W = g->w, KH = g->kh;
+    const int64_t sh = g->sh, sw = g->sw, dh = g->dh, dw = g->dw, W = g->w, KH = g->kh;
     for (int64_t oy = 0; oy < g->oh; oy++) {
+        const int64_t iy0 = oy * sh - g->pt;
         int64_t ky0, ky1; /* valid kernel rows */
-        valid_range(KH, g->h, 1, -(oy * s - p), 0, &ky0, &ky1);
+        valid_range(KH, g->h, dh, -iy0, 0, &ky0, &ky1);
         for (int64_t ox = 0; ox < g->ow; ox++) {
-            const int64_t ix0 = ox * s - p;
+            const int64_t ix0 = ox * sw - g->pl;
             int64_t kx0, kx1;
-            valid_range(KW, W, 1, -ix0, 0, &kx0, &kx1);
+            valid_range(KW, W, dw, -ix0, 0, &kx0, &kx1);
             float *restrict d = colT + (oy * g->ow + ox) * ld;
-            const float *restrict src = x + (oy * s - p) * W + ix0;
+            const float *restrict src = x + iy0 * W + ix0;
             for (int64_t c = c0; c < c1; c++, d += KH * KW) {
                 const float *restrict sc = src + c * g->hw;
                 zero_f(d, ky0 * KW);
-                if (kx0 == 0 && kx1 == KW)
+                if (dw != 1)
+                    for (int64_t ky = ky0; ky < ky1; ky++) {
+                        float *restrict dk = d + ky * KW;
+                        const float *restrict sk = sc + ky * dh * W;
+                        zero_f(dk, kx0);
+                        for (int64_t kx = kx0; kx < kx1; kx++) dk[kx] = sk[kx * dw];
+                        zero_f(dk + kx1, KW - kx1);
+                    }
+                else if (kx0 == 0 && kx1 == KW)
                     for (int64_t ky = ky0; ky < ky1; ky++)
-                        memcpy(d + ky * KW, sc + ky * W, (size_t)KW * sizeof *d);
+                        memcpy(d + ky * KW, sc + ky * dh * W, (size_t)KW * sizeof *d);
                 else
                     for (int64_t ky = ky0; ky < ky1; ky++) {
                         float *restrict dk = d + ky * KW;
                         zero_f(dk, kx0);
-                        copy_f(dk + kx0, sc + ky * W + kx0, kx1 - kx0);
+                        copy_f(dk + kx0, sc + ky * dh * W + kx0, kx1 - kx0);
                         zero_f(dk + kx1, KW - kx1);
                     }
                 zero_f(d + ky1 * KW, (KH - ky1) * KW);
@@ -353,23 +376,25 @@ static void im2row(const struct conv *g, const float *restrict x, int64_t c0, in
 static void col2im_add(const struct conv *g, const float *restrict col, int64_t ld, int64_t c0,
                        int64_t c1, float *restrict dx)
 {
-    const int64_t s = g->s, p = g->p, W = g->w, OH = g->oh, OW = g->ow;
+    const int64_t sh = g->sh, sw = g->sw, pt = g->pt, pl = g->pl, W = g->w, OH = g->oh,
+                  OW = g->ow;
     col -= c0 * g->kh * g->kw * ld;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t ky = 0; ky < g->kh; ky++) {
             int64_t y0, y1;
-            valid_range(OH, g->h, s, p, ky, &y0, &y1);
+            valid_range(OH, g->h, sh, pt, ky * g->dh, &y0, &y1);
             for (int64_t kx = 0; kx < g->kw; kx++) {
                 int64_t x0, x1;
-                valid_range(OW, W, s, p, kx, &x0, &x1);
+                valid_range(OW, W, sw, pl, kx * g->dw, &x0, &x1);
                 const float *restrict r = col + ((c * g->kh + ky) * g->kw + kx) * ld + y0 * OW;
-                float *restrict d = dx + c * g->hw + (y0 * s - p + ky) * W - p + kx;
-                if (s == 1)
-                    for (int64_t oy = y0; oy < y1; oy++, r += OW, d += W)
+                float *restrict d =
+                    dx + c * g->hw + (y0 * sh - pt + ky * g->dh) * W - pl + kx * g->dw;
+                if (sw == 1)
+                    for (int64_t oy = y0; oy < y1; oy++, r += OW, d += sh * W)
                         add_f(d + x0, r + x0, x1 - x0);
                 else
-                    for (int64_t oy = y0; oy < y1; oy++, r += OW, d += s * W)
-                        for (int64_t ox = x0; ox < x1; ox++) d[ox * s] += r[ox];
+                    for (int64_t oy = y0; oy < y1; oy++, r += OW, d += sh * W)
+                        for (int64_t ox = x0; ox < x1; ox++) d[ox * sw] += r[ox];
             }
         }
 }
@@ -458,13 +483,14 @@ static void conv_fwd_part(const struct ferry_cpu_args *a, const struct conv *g, 
             continue;
         }
         float *out = gi == 1 ? yi : tmp;
-        for (int64_t c0 = 0; c0 < g->c; c0 += g->cb) {
-            const int64_t c1 = min64(g->c, c0 + g->cb);
-            for (int64_t i = 0; i < gi; i++)
-                im2col(g, xi + i * g->c * g->hw, c0, c1, col + i * g->ohw, cols);
-            gemm1(g->o, cols, (c1 - c0) * kk, w + c0 * kk, g->ckk, 1, col, cols, 1,
-                  c0 ? 1.0f : 0.0f, out, cols, 1);
-        }
+        for (int64_t q = 0; q < g->groups; q++) /* group q: rows [q·og, (q+1)·og) of out */
+            for (int64_t c0 = 0; c0 < g->cg; c0 += g->cb) {
+                const int64_t c1 = min64(g->cg, c0 + g->cb), cq = q * g->cg;
+                for (int64_t i = 0; i < gi; i++)
+                    im2col(g, xi + i * g->c * g->hw, cq + c0, cq + c1, col + i * g->ohw, cols);
+                gemm1(g->og, cols, (c1 - c0) * kk, w + q * g->og * g->ckk + c0 * kk, g->ckk, 1,
+                      col, cols, 1, c0 ? 1.0f : 0.0f, out + q * g->og * cols, cols, 1);
+            }
         if (gi > 1) scatter_images(tmp, gi, g->o, g->ohw, yi);
     }
 }
@@ -505,13 +531,15 @@ static void conv_bwd_data_part(const struct ferry_cpu_args *a, const struct conv
             b = tmp;
         }
         memset(dxi, 0, (size_t)(gi * g->c * g->hw) * sizeof *dxi);
-        for (int64_t c0 = 0; c0 < g->c; c0 += g->cb) {
-            const int64_t c1 = min64(g->c, c0 + g->cb);
-            gemm1((c1 - c0) * kk, cols, g->o, w + c0 * kk, 1, g->ckk, b, cols, 1, 0.0f, col, cols,
-                  1);
-            for (int64_t i = 0; i < gi; i++)
-                col2im_add(g, col + i * g->ohw, cols, c0, c1, dxi + i * g->c * g->hw);
-        }
+        for (int64_t q = 0; q < g->groups; q++) /* group q: rows [q·og, (q+1)·og) of b */
+            for (int64_t c0 = 0; c0 < g->cg; c0 += g->cb) {
+                const int64_t c1 = min64(g->cg, c0 + g->cb), cq = q * g->cg;
+                gemm1((c1 - c0) * kk, cols, g->og, w + q * g->og * g->ckk + c0 * kk, 1, g->ckk,
+                      b + q * g->og * cols, cols, 1, 0.0f, col, cols, 1);
+                for (int64_t i = 0; i < gi; i++)
+                    col2im_add(g, col + i * g->ohw, cols, cq + c0, cq + c1,
+                               dxi + i * g->c * g->hw);
+            }
     }
 }
 
@@ -566,12 +594,14 @@ static void conv_bwd_weight_part(const struct ferry_cpu_args *a, const struct co
             gather_images(gyi, gi, g->o, g->ohw, tmp);
             ga = tmp;
         }
-        for (int64_t c0 = 0; c0 < g->c; c0 += g->cb) {
-            const int64_t c1 = min64(g->c, c0 + g->cb), ld = (c1 - c0) * kk;
-            for (int64_t i = 0; i < gi; i++)
-                im2row(g, xi + i * g->c * g->hw, c0, c1, col + i * g->ohw * ld, ld);
-            gemm1(g->o, ld, cols, ga, cols, 1, col, ld, 1, beta, acc + c0 * kk, g->ckk, 1);
-        }
+        for (int64_t q = 0; q < g->groups; q++) /* group q: rows [q·og, (q+1)·og) of dW */
+            for (int64_t c0 = 0; c0 < g->cg; c0 += g->cb) {
+                const int64_t c1 = min64(g->cg, c0 + g->cb), ld = (c1 - c0) * kk, cq = q * g->cg;
+                for (int64_t i = 0; i < gi; i++)
+                    im2row(g, xi + i * g->c * g->hw, cq + c0, cq + c1, col + i * g->ohw * ld, ld);
+                gemm1(g->og, ld, cols, ga + q * g->og * cols, cols, 1, col, ld, 1, beta,
+                      acc + q * g->og * g->ckk + c0 * kk, g->ckk, 1);
+            }
     }
 }
 

@@ -2,6 +2,7 @@
  * backward passes (shaders/gemm/gemm.comp). Tile sizes are specialization constants chosen here per
  * device and per problem shape. */
 #include "vk_ops.h"
+#include "ops_conv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,33 +81,48 @@ ferry_status ferry_vk_plan_matmul(const struct ferry_tensor *t, const struct fer
     return check_groups(t, caps, p);
 }
 
-/* x [Nb,C,H,W], w [O,C,KH,KW], y [Nb,O,OH,OW] into i5..i15 */
-static void conv_geometry(struct ferry_vk_dispatch *d, const int64_t *x, const int64_t *w, const int64_t *y,
-                          const struct ferry_tensor *t)
+/* x [Nb,C,H,W], w [O,C/G,KH,KW], y [Nb,O,OH,OW] into i5..i15: i5 = G, i6 = C, i7 = H, i8 = W,
+ * i9 = O, i10 = KH, i11 = KW, i12 = OH, i13 = OW, i14 = stride_h | stride_w << 8 | dilation_h << 16 |
+ * dilation_w << 24, i15 = pad_top | pad_left << 16 (bottom and right padding only shape OH, OW). */
+static ferry_status conv_geometry(struct ferry_vk_dispatch *d, const int64_t *x, const int64_t *w,
+                                  const int64_t *y, const struct ferry_tensor *t)
 {
-    const int64_t v[11] = {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3], t->ip[0], t->ip[1]};
+    const struct ferry_conv_geom g = ferry_conv_get(t);
+    if (g.sh > 255 || g.sw > 255 || g.dh > 255 || g.dw > 255 || g.pt > 0xffff || g.pl > 0xffff)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s with stride (%d,%d) / dilation (%d,%d) "
+                           "past 255 or padding (%d,%d) past 65535", ferry_op_name(t->op), g.sh, g.sw,
+                           g.dh, g.dw, g.pt, g.pl);
+    const int64_t v[11] = {g.groups, x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3],
+                           g.sh | g.sw << 8 | g.dh << 16 | (int64_t)g.dw << 24, g.pt | g.pl << 16};
     for (int k = 0; k < 11; k++) d->pc.i[5 + k] = (int32_t)v[k];
+    return FERRY_OK;
 }
 
+/* Each group is its own GEMM: workgroups along z take the groups (times the split-K chunks of the
+ * weight gradient). */
 ferry_status ferry_vk_plan_conv(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 {
     const int64_t *x = t->src[0]->ne, *w = t->src[1]->ne, *y = t->ne;
-    struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d", w[0], x[0] * y[2] * y[3], x[1] * w[2] * w[3], 1);
-    conv_geometry(d, x, w, y, t);
-    return check_groups(t, caps, p);
+    const int64_t G = ferry_conv_get(t).groups;
+    struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d", w[0] / G, x[0] * y[2] * y[3], w[1] * w[2] * w[3],
+                                       (uint32_t)G);
+    ferry_status s = conv_geometry(d, x, w, y, t);
+    return s ? s : check_groups(t, caps, p);
 }
 
 ferry_status ferry_vk_plan_conv_bwd_data(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                        struct ferry_vk_plan *p)
 {
     const int64_t *g = t->src[0]->ne, *w = t->src[1]->ne, *x = t->ne;
-    struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d_bwd_data", x[1], x[0] * x[2] * x[3], w[0] * w[2] * w[3], 1);
-    conv_geometry(d, x, w, g, t);
-    return check_groups(t, caps, p);
+    const int64_t G = ferry_conv_get(t).groups;
+    struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d_bwd_data", w[1], x[0] * x[2] * x[3],
+                                       w[0] / G * w[2] * w[3], (uint32_t)G);
+    ferry_status s = conv_geometry(d, x, w, g, t);
+    return s ? s : check_groups(t, caps, p);
 }
 
-/* dw [O, C·KH·KW] sums over Nb·OH·OW, long next to the output: split K so that enough workgroups run,
- * into fixed chunks summed in order afterwards. */
+/* dw [O, C/G·KH·KW] sums over Nb·OH·OW, long next to the output: split K so that enough workgroups
+ * run, into fixed chunks summed in order afterwards. */
 static uint32_t weight_splits(const struct ferry_tensor *t)
 {
     const int64_t *g = t->src[0]->ne;
@@ -127,10 +143,12 @@ ferry_status ferry_vk_plan_conv_bwd_weight(const struct ferry_tensor *t, const s
                                          struct ferry_vk_plan *p)
 {
     const int64_t *g = t->src[0]->ne, *x = t->src[1]->ne, *w = t->ne;
-    const int64_t k = g[0] * g[2] * g[3];
+    const int64_t k = g[0] * g[2] * g[3], G = ferry_conv_get(t).groups;
     const uint32_t s = weight_splits(t);
-    struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d_bwd_weight", w[0], w[1] * w[2] * w[3], k, s);
-    conv_geometry(d, x, w, g, t);
+    struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d_bwd_weight", w[0] / G, w[1] * w[2] * w[3], k,
+                                       s * (uint32_t)G);
+    ferry_status st = conv_geometry(d, x, w, g, t);
+    if (st) return st;
     d->pc.i[3] = (int32_t)s;
     d->pc.i[4] = (int32_t)((k + s - 1) / s);
     if (s > 1) {

@@ -252,6 +252,19 @@ ferry_tensor_t *ferry_gather_rows(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_ten
 /* a [B, M, K] (or [B, K, M] with trans_a) times b [B, K, N] (or [B, N, K]) -> [B, M, N]. */
 ferry_tensor_t *ferry_batched_matmul(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b, bool trans_a,
                                      bool trans_b);
+/* ---- conv (general 2-D convolution) ---- */
+/* Geometry of ferry_conv2d_ex; a zero stride, dilation or groups means 1 (so {0} is a plain
+ * stride-1 unpadded convolution). TensorFlow's "same" padding of an even kernel or of stride 2
+ * pads the bottom / right one more than the top / left. */
+typedef struct ferry_conv_params {
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int dilation_h, dilation_w;
+    int groups; /* weight [O, C/groups, KH, KW]; groups = C = O is depthwise */
+} ferry_conv_params;
+/* x [N,C,H,W], w [O,C/groups,KH,KW] -> [N,O,OH,OW], OH = (H+pt+pb-dh*(KH-1)-1)/sh+1; p may be NULL. */
+ferry_tensor_t *ferry_conv2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *w,
+                                const ferry_conv_params *p);
 
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
