@@ -347,3 +347,39 @@ Test(grad, composite_conv_pool_linear)
                       .build = b_composite};
     run_case(&c);
 }
+
+/* ---- pool family: general pooling (asymmetric padding, ceil mode, both average divisors) ---- */
+static ferry_tensor_t *pool_ex(ferry_ctx_t *x, ferry_tensor_t *in, ferry_pool_kind kind, int k, int s, int pt, int pb, int pl, int pr, bool ceil_mode, bool cip)
+{
+    ferry_pool_params p = {.kh = k, .kw = k, .stride_h = s, .stride_w = s, .pad_top = pt, .pad_bottom = pb,
+                           .pad_left = pl, .pad_right = pr, .ceil_mode = ceil_mode, .count_include_pad = cip};
+    return ferry_pool2d_ex(x, in, kind, &p);
+}
+static ferry_tensor_t *b_avg_excl(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, false, false); }
+static ferry_tensor_t *b_avg_same(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 0, 1, 0, 1, false, false); }
+static ferry_tensor_t *b_avg_asym_incl(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 0, 0, 1, false, true); }
+static ferry_tensor_t *b_avg_ceil(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 0, 0, true, true); }
+static ferry_tensor_t *b_avg_ceil_excl(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, true, false); }
+static ferry_tensor_t *b_max_asym(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 0, 1, 1, 0, false, true); }
+static ferry_tensor_t *b_max_ceil(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 1, 1, 1, 1, true, true); }
+static ferry_tensor_t *b_max_ceil_2x2(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 2, 2, 0, 0, 0, 0, true, true); }
+CASE1(avg_pool2d_exclude_pad, b_avg_excl, 4, S4(2, 2, 7, 6))
+CASE1(avg_pool2d_same_even, b_avg_same, 4, S4(1, 3, 6, 8))
+CASE1(avg_pool2d_asym_include_pad, b_avg_asym_incl, 4, S4(2, 2, 7, 5))
+CASE1(avg_pool2d_ceil, b_avg_ceil, 4, S4(2, 2, 6, 6))
+CASE1(avg_pool2d_ceil_exclude_pad, b_avg_ceil_excl, 4, S4(1, 3, 8, 7))
+Test(grad, max_pool2d_asym_pad)
+{
+    struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(2, 2, 7, 6)}, .build = b_max_asym, .distinct = true};
+    run_case(&c);
+}
+Test(grad, max_pool2d_ceil)
+{
+    struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(2, 2, 8, 7)}, .build = b_max_ceil, .distinct = true};
+    run_case(&c);
+}
+Test(grad, max_pool2d_ceil_2x2_odd)
+{
+    struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(1, 3, 7, 5)}, .build = b_max_ceil_2x2, .distinct = true};
+    run_case(&c);
+}

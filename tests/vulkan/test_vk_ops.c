@@ -183,3 +183,27 @@ static void compare_optim(const char *name, ferry_optim_kind kind, bool nesterov
 Test(vk_ops, sgd_nesterov_update) { compare_optim("sgd-nesterov", FERRY_SGD, true); }
 Test(vk_ops, adam_update) { compare_optim("adam", FERRY_ADAM, false); }
 Test(vk_ops, adamw_update) { compare_optim("adamw", FERRY_ADAMW, false); }
+
+/* ---- pool family: general pooling (asymmetric padding, ceil mode, both average divisors) ---- */
+static ferry_tensor_t *pool_ex(ferry_ctx_t *x, ferry_tensor_t *in, ferry_pool_kind kind, int k, int s, int pt, int pb, int pl, int pr, bool ceil_mode, bool cip)
+{
+    ferry_pool_params p = {.kh = k, .kw = k, .stride_h = s, .stride_w = s, .pad_top = pt, .pad_bottom = pb,
+                           .pad_left = pl, .pad_right = pr, .ceil_mode = ceil_mode, .count_include_pad = cip};
+    return ferry_pool2d_ex(x, in, kind, &p);
+}
+B(b_pool_avg_excl) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, false, false); }
+B(b_pool_avg_same) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 0, 1, 0, 1, false, false); }
+B(b_pool_avg_asym_incl) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 0, 0, 1, false, true); }
+B(b_pool_avg_ceil) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 0, 0, true, true); }
+B(b_pool_avg_ceil_excl) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, true, false); }
+B(b_pool_max_asym) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 0, 1, 1, 0, false, true); }
+B(b_pool_max_ceil) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 1, 1, 1, 1, true, true); }
+B(b_pool_max_ceil_2x2) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 2, 2, 0, 0, 0, 0, true, true); }
+T1(pool_avg_exclude_pad, b_pool_avg_excl, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_avg_same_even, b_pool_avg_same, ELEM, 4, S(1, 3, 16, 12))
+T1(pool_avg_asym_include_pad, b_pool_avg_asym_incl, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_avg_ceil, b_pool_avg_ceil, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_avg_ceil_exclude_pad, b_pool_avg_ceil_excl, ELEM, 4, S(2, 3, 16, 13))
+T1(pool_max_asym_pad, b_pool_max_asym, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_max_ceil, b_pool_max_ceil, ELEM, 4, S(2, 3, 16, 13))
+T1(pool_max_ceil_2x2_odd, b_pool_max_ceil_2x2, ELEM, 4, S(2, 3, 17, 13))

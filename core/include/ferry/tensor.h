@@ -215,6 +215,19 @@ ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_te
 /* Metrics (no gradient): number of rows whose arg-max equals the label, as an F32 scalar. */
 ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels);
 
+/* ---- pooling (general 2-D pooling on NCHW) ---- */
+typedef enum { FERRY_POOL_MAX = 0, FERRY_POOL_AVG = 1 } ferry_pool_kind;
+typedef struct ferry_pool_params {
+    int kh, kw, stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right; /* each pad in [0, kernel/2] (PyTorch's rule) */
+    bool ceil_mode;         /* output size rounds up; the last window starts inside input or top/left pad */
+    bool count_include_pad; /* average: true divides by the window clipped to the padded input
+                               (PyTorch's default), false by its in-bounds count (Keras/TF) */
+} ferry_pool_params;
+/* Max or average pooling of x [N,C,H,W] with the window, strides, pads and modes of p. */
+ferry_tensor_t *ferry_pool2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_pool_kind kind,
+                                const ferry_pool_params *p);
+
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
 /* Emits the backward pass of scalar `loss` into ctx. Afterwards ferry_grad() gives d loss / d t for
