@@ -59,3 +59,27 @@ ferry_tensor_t *ferry_pool2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_pool_
     t->fp[0] = kind == FERRY_POOL_AVG && !p->count_include_pad ? 1.0f : 0.0f;
     return t;
 }
+
+ferry_tensor_t *ferry_adaptive_avg_pool2d(ferry_ctx_t *ctx, ferry_tensor_t *x, int oh, int ow)
+{
+    if (!x) return NULL;
+    char sx[64];
+    ferry_shape_str(x, sx, sizeof sx);
+    if (x->ndim != 4) {
+        ferry_error(FERRY_ERR_SHAPE, "adaptive_avg_pool2d: expects x [N,C,H,W] (got %s)", sx);
+        return NULL;
+    }
+    if (oh < 1 || ow < 1) {
+        ferry_error(FERRY_ERR_INVALID, "adaptive_avg_pool2d: output size %dx%d invalid", oh, ow);
+        return NULL;
+    }
+    return ferry_new_op(ctx, FERRY_OP_ADAPTIVE_AVG_POOL, FERRY_F32, 4,
+                        (int64_t[]){x->ne[0], x->ne[1], oh, ow}, 1, (T *const[]){x});
+}
+
+void ferry_bw_adaptive_avg_pool(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    const T *x = node->src[0];
+    gr[0] = ferry_new_op(ctx, FERRY_OP_ADAPTIVE_AVG_POOL_BWD, FERRY_F32, x->ndim, x->ne, 1,
+                         (T *const[]){g});
+}

@@ -383,3 +383,7 @@ Test(grad, max_pool2d_ceil_2x2_odd)
     struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(1, 3, 7, 5)}, .build = b_max_ceil_2x2, .distinct = true};
     run_case(&c);
 }
+static ferry_tensor_t *b_adaptive(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 3, 4); }
+static ferry_tensor_t *b_adaptive_up(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 5, 2); }
+CASE1(adaptive_avg_pool2d, b_adaptive, 4, S4(2, 2, 7, 10))
+CASE1(adaptive_avg_pool2d_larger_out, b_adaptive_up, 4, S4(1, 3, 3, 5))

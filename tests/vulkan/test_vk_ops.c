@@ -207,3 +207,7 @@ T1(pool_avg_ceil_exclude_pad, b_pool_avg_ceil_excl, ELEM, 4, S(2, 3, 16, 13))
 T1(pool_max_asym_pad, b_pool_max_asym, ELEM, 4, S(2, 3, 17, 13))
 T1(pool_max_ceil, b_pool_max_ceil, ELEM, 4, S(2, 3, 16, 13))
 T1(pool_max_ceil_2x2_odd, b_pool_max_ceil_2x2, ELEM, 4, S(2, 3, 17, 13))
+B(b_pool_adaptive) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 5, 4); }
+B(b_pool_adaptive_up) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 7, 3); }
+T1(pool_adaptive_avg, b_pool_adaptive, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_adaptive_avg_larger_out, b_pool_adaptive_up, ELEM, 4, S(2, 3, 4, 2))

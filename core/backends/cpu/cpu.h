@@ -180,4 +180,8 @@ void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a);
 void ferry_cpu_avg_pool(const struct ferry_cpu_args *a);
 void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a);
 
+/* pool family (cpu_pool.c) */
+void ferry_cpu_adaptive_avg_pool(const struct ferry_cpu_args *a);
+void ferry_cpu_adaptive_avg_pool_bwd(const struct ferry_cpu_args *a);
+
 #endif

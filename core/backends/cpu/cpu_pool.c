@@ -309,3 +309,54 @@ void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a)
     FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
                   { avg_pool_bwd_plane(&p, fast, inv, g + pl * op, dx + pl * ip); });
 }
+
+/* ---- adaptive average pooling ---------------------------------------------------------------- */
+
+/* Window of output o along an axis of n inputs and on outputs: [lo, hi) (PyTorch's bounds). */
+static inline int64_t ad_lo(int64_t o, int64_t n, int64_t on) { return (o * n) / on; }
+static inline int64_t ad_hi(int64_t o, int64_t n, int64_t on) { return ((o + 1) * n + on - 1) / on; }
+
+void ferry_cpu_adaptive_avg_pool(const struct ferry_cpu_args *a)
+{
+    const int64_t *xs = a->node->src[0]->ne, *ys = a->node->ne;
+    const int64_t planes = xs[0] * xs[1], h = xs[2], w = xs[3], oh = ys[2], ow = ys[3];
+    const float *x = a->src[0];
+    float *y = a->dst;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, planes * h * w), pl, planes, {
+        const float *restrict xp = x + pl * h * w;
+        float *restrict yp = y + pl * oh * ow;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = ad_lo(oy, h, oh), y1 = ad_hi(oy, h, oh);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ad_lo(ox, w, ow), x1 = ad_hi(ox, w, ow);
+                float s = 0.0f;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * w + ix];
+                yp[oy * ow + ox] = s / (float)((y1 - y0) * (x1 - x0));
+            }
+        }
+    });
+}
+
+/* src0 = g [N,C,OH,OW]; dst = dx [N,C,H,W] (the node's shape). */
+void ferry_cpu_adaptive_avg_pool_bwd(const struct ferry_cpu_args *a)
+{
+    const int64_t *xs = a->node->ne, *ys = a->node->src[0]->ne;
+    const int64_t planes = xs[0] * xs[1], h = xs[2], w = xs[3], oh = ys[2], ow = ys[3];
+    const float *g = a->src[0];
+    float *dx = a->dst;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, planes * h * w), pl, planes, {
+        const float *restrict gp = g + pl * oh * ow;
+        float *restrict dp = dx + pl * h * w;
+        memset(dp, 0, (size_t)(h * w) * sizeof *dp);
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = ad_lo(oy, h, oh), y1 = ad_hi(oy, h, oh);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ad_lo(ox, w, ow), x1 = ad_hi(ox, w, ow);
+                const float v = gp[oy * ow + ox] / (float)((y1 - y0) * (x1 - x0));
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) dp[iy * w + ix] += v;
+            }
+        }
+    });
+}

@@ -48,6 +48,9 @@
 #define CPU_COUNT_CORRECT ferry_cpu_count_correct
 #define CPU_SGD_UPDATE ferry_cpu_sgd_update
 #define CPU_ADAM_UPDATE ferry_cpu_adam_update
+/* pool family */
+#define CPU_ADAPTIVE_AVG_POOL ferry_cpu_adaptive_avg_pool
+#define CPU_ADAPTIVE_AVG_POOL_BWD ferry_cpu_adaptive_avg_pool_bwd
 
 void ferry_cpu_unsupported(const struct ferry_cpu_args *a) { (void)a; }
 

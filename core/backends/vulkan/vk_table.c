@@ -48,6 +48,9 @@
 #define VK_COUNT_CORRECT ferry_vk_plan_count_correct
 #define VK_SGD_UPDATE ferry_vk_plan_sgd
 #define VK_ADAM_UPDATE ferry_vk_plan_adam
+/* pool family */
+#define VK_ADAPTIVE_AVG_POOL ferry_vk_plan_adaptive_pool
+#define VK_ADAPTIVE_AVG_POOL_BWD ferry_vk_plan_adaptive_pool
 
 static ferry_status ferry_vk_unsupported(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                          struct ferry_vk_plan *p)

@@ -227,6 +227,9 @@ typedef struct ferry_pool_params {
 /* Max or average pooling of x [N,C,H,W] with the window, strides, pads and modes of p. */
 ferry_tensor_t *ferry_pool2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_pool_kind kind,
                                 const ferry_pool_params *p);
+/* Adaptive average pooling [N,C,H,W] -> [N,C,oh,ow]; output i averages input rows
+ * [floor(i·H/oh), ceil((i+1)·H/oh)), likewise columns (PyTorch's adaptive_avg_pool2d). */
+ferry_tensor_t *ferry_adaptive_avg_pool2d(ferry_ctx_t *ctx, ferry_tensor_t *x, int oh, int ow);
 
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
