@@ -541,3 +541,22 @@ Test(pool_ref, vulkan)
     vk_test_no_validation_messages(be);
     ferry_backend_free(be);
 }
+
+Test(pool_ref, bad_arguments)
+{
+    ferry_ctx_t *ctx;
+    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
+    ferry_tensor_t *x = ferry_input(ctx, "x", FERRY_F32, 4, (int64_t[]){1, 2, 5, 5});
+    ferry_pool_params p = {.kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1, .pad_bottom = 2};
+    cr_expect_null(ferry_pool2d_ex(ctx, x, FERRY_POOL_AVG, &p)); /* pad over half the kernel */
+    cr_expect(strstr(ferry_last_error(), "avg_pool2d") != NULL, "%s", ferry_last_error());
+    p.pad_bottom = 0;
+    p.kh = 7;
+    cr_expect_null(ferry_pool2d_ex(ctx, x, FERRY_POOL_MAX, &p)); /* window larger than the input */
+    cr_expect(strstr(ferry_last_error(), "max_pool2d") != NULL, "%s", ferry_last_error());
+    cr_expect_null(ferry_adaptive_avg_pool2d(ctx, x, 0, 2));
+    cr_expect(strstr(ferry_last_error(), "adaptive_avg_pool2d") != NULL, "%s", ferry_last_error());
+    ferry_tensor_t *v = ferry_input(ctx, "v", FERRY_F32, 2, (int64_t[]){2, 5});
+    cr_expect_null(ferry_adaptive_avg_pool2d(ctx, v, 1, 1));
+    ferry_ctx_free(ctx);
+}
