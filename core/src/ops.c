@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "ops_axis.h"
 #include "ops_conv.h"
+#include "ops_pool.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -265,7 +266,7 @@ static T *pool(ferry_ctx_t *ctx, T *x, enum ferry_op op, int kh, int kw, int sh,
         return shape_error(ferry_op_name(op), "window larger than the padded input", x, NULL);
     int64_t oh = (x->ne[2] + 2 * ph - kh) / sh + 1, ow = (x->ne[3] + 2 * pw - kw) / sw + 1;
     T *t = ferry_new_op(ctx, op, FERRY_F32, 4, (int64_t[]){x->ne[0], x->ne[1], oh, ow}, 1, SRCS(x));
-    if (t) memcpy(t->ip, (int32_t[]){kh, kw, sh, sw, ph, pw}, 6 * sizeof(int32_t));
+    if (t) memcpy(t->ip, (int32_t[]){kh, kw, sh, sw, ph, pw, ph, pw}, 8 * sizeof(int32_t));
     return t;
 }
 
@@ -661,7 +662,10 @@ static void bw_pool(ferry_ctx_t *ctx, T *node, T *g, T **gr)
     T *t = node->op == FERRY_OP_MAX_POOL
                ? gop(ctx, FERRY_OP_MAX_POOL_BWD, node->src[0], 2, SRCS(g, node->src[0]))
                : gop(ctx, FERRY_OP_AVG_POOL_BWD, node->src[0], 1, SRCS(g));
-    if (t) memcpy(t->ip, node->ip, sizeof t->ip);
+    if (t) {
+        memcpy(t->ip, node->ip, sizeof t->ip);
+        t->fp[0] = node->fp[0];
+    }
     gr[0] = t;
 }
 

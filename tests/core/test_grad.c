@@ -668,3 +668,42 @@ CONV_EX(b_conv_depthwise_mult, .groups = 3, .dilation_h = 2, .dilation_w = 2, .p
 CASE2(conv2d_grouped, b_conv_grouped, 4, 4, S4(2, 6, 6, 5), S4(9, 2, 3, 3))
 CASE2(conv2d_depthwise, b_conv_depthwise, 4, 4, S4(2, 4, 8, 7), S4(4, 1, 3, 3))
 CASE2(conv2d_depthwise_multiplier_dilated, b_conv_depthwise_mult, 4, 4, S4(2, 3, 7, 6), S4(6, 1, 3, 3))
+/* ---- pool family: general pooling (asymmetric padding, ceil mode, both average divisors) ---- */
+static ferry_tensor_t *pool_ex(ferry_ctx_t *x, ferry_tensor_t *in, ferry_pool_kind kind, int k, int s, int pt, int pb, int pl, int pr, bool ceil_mode, bool cip)
+{
+    ferry_pool_params p = {.kh = k, .kw = k, .stride_h = s, .stride_w = s, .pad_top = pt, .pad_bottom = pb,
+                           .pad_left = pl, .pad_right = pr, .ceil_mode = ceil_mode, .count_include_pad = cip};
+    return ferry_pool2d_ex(x, in, kind, &p);
+}
+static ferry_tensor_t *b_avg_excl(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, false, false); }
+static ferry_tensor_t *b_avg_same(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 0, 1, 0, 1, false, false); }
+static ferry_tensor_t *b_avg_asym_incl(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 0, 0, 1, false, true); }
+static ferry_tensor_t *b_avg_ceil(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 0, 0, true, true); }
+static ferry_tensor_t *b_avg_ceil_excl(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, true, false); }
+static ferry_tensor_t *b_max_asym(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 0, 1, 1, 0, false, true); }
+static ferry_tensor_t *b_max_ceil(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 1, 1, 1, 1, true, true); }
+static ferry_tensor_t *b_max_ceil_2x2(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 2, 2, 0, 0, 0, 0, true, true); }
+CASE1(avg_pool2d_exclude_pad, b_avg_excl, 4, S4(2, 2, 7, 6))
+CASE1(avg_pool2d_same_even, b_avg_same, 4, S4(1, 3, 6, 8))
+CASE1(avg_pool2d_asym_include_pad, b_avg_asym_incl, 4, S4(2, 2, 7, 5))
+CASE1(avg_pool2d_ceil, b_avg_ceil, 4, S4(2, 2, 6, 6))
+CASE1(avg_pool2d_ceil_exclude_pad, b_avg_ceil_excl, 4, S4(1, 3, 8, 7))
+Test(grad, max_pool2d_asym_pad)
+{
+    struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(2, 2, 7, 6)}, .build = b_max_asym, .distinct = true};
+    run_case(&c);
+}
+Test(grad, max_pool2d_ceil)
+{
+    struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(2, 2, 8, 7)}, .build = b_max_ceil, .distinct = true};
+    run_case(&c);
+}
+Test(grad, max_pool2d_ceil_2x2_odd)
+{
+    struct gcase c = {.np = 1, .ndim = {4}, .shape = {S4(1, 3, 7, 5)}, .build = b_max_ceil_2x2, .distinct = true};
+    run_case(&c);
+}
+static ferry_tensor_t *b_adaptive(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 3, 4); }
+static ferry_tensor_t *b_adaptive_up(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 5, 2); }
+CASE1(adaptive_avg_pool2d, b_adaptive, 4, S4(2, 2, 7, 10))
+CASE1(adaptive_avg_pool2d_larger_out, b_adaptive_up, 4, S4(1, 3, 3, 5))

@@ -330,3 +330,30 @@ T2(conv_ex_grouped, b_conv_grouped, GEMM, 4, S(2, 33, 17, 13), 4, S(99, 11, 3, 3
 T2(conv_ex_depthwise_s2, b_conv_dw_s2, GEMM, 4, S(3, 33, 17, 13), 4, S(33, 1, 3, 3))
 T2(conv_ex_depthwise_40_splitk, b_conv_dw_40, GEMM, 4, S(16, 40, 17, 13), 4, S(40, 1, 3, 3))
 T2(conv_ex_depthwise_5x5_dilated, b_conv_dw_5x5_dil, GEMM, 4, S(2, 35, 17, 13), 4, S(70, 1, 5, 5))
+/* ---- pool family: general pooling (asymmetric padding, ceil mode, both average divisors) ---- */
+static ferry_tensor_t *pool_ex(ferry_ctx_t *x, ferry_tensor_t *in, ferry_pool_kind kind, int k, int s, int pt, int pb, int pl, int pr, bool ceil_mode, bool cip)
+{
+    ferry_pool_params p = {.kh = k, .kw = k, .stride_h = s, .stride_w = s, .pad_top = pt, .pad_bottom = pb,
+                           .pad_left = pl, .pad_right = pr, .ceil_mode = ceil_mode, .count_include_pad = cip};
+    return ferry_pool2d_ex(x, in, kind, &p);
+}
+B(b_pool_avg_excl) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, false, false); }
+B(b_pool_avg_same) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 0, 1, 0, 1, false, false); }
+B(b_pool_avg_asym_incl) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 0, 0, 1, false, true); }
+B(b_pool_avg_ceil) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 0, 0, true, true); }
+B(b_pool_avg_ceil_excl) { (void)a; return pool_ex(x, p[0], FERRY_POOL_AVG, 3, 2, 1, 1, 1, 1, true, false); }
+B(b_pool_max_asym) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 0, 1, 1, 0, false, true); }
+B(b_pool_max_ceil) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 3, 2, 1, 1, 1, 1, true, true); }
+B(b_pool_max_ceil_2x2) { (void)a; return pool_ex(x, p[0], FERRY_POOL_MAX, 2, 2, 0, 0, 0, 0, true, true); }
+T1(pool_avg_exclude_pad, b_pool_avg_excl, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_avg_same_even, b_pool_avg_same, ELEM, 4, S(1, 3, 16, 12))
+T1(pool_avg_asym_include_pad, b_pool_avg_asym_incl, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_avg_ceil, b_pool_avg_ceil, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_avg_ceil_exclude_pad, b_pool_avg_ceil_excl, ELEM, 4, S(2, 3, 16, 13))
+T1(pool_max_asym_pad, b_pool_max_asym, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_max_ceil, b_pool_max_ceil, ELEM, 4, S(2, 3, 16, 13))
+T1(pool_max_ceil_2x2_odd, b_pool_max_ceil_2x2, ELEM, 4, S(2, 3, 17, 13))
+B(b_pool_adaptive) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 5, 4); }
+B(b_pool_adaptive_up) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 7, 3); }
+T1(pool_adaptive_avg, b_pool_adaptive, ELEM, 4, S(2, 3, 17, 13))
+T1(pool_adaptive_avg_larger_out, b_pool_adaptive_up, ELEM, 4, S(2, 3, 4, 2))

@@ -202,5 +202,8 @@ void ferry_cpu_one_hot(const struct ferry_cpu_args *a);
 void ferry_cpu_gather_rows(const struct ferry_cpu_args *a);
 void ferry_cpu_gather_rows_bwd(const struct ferry_cpu_args *a);
 void ferry_cpu_bmm(const struct ferry_cpu_args *a);
+/* pool family (cpu_pool.c) */
+void ferry_cpu_adaptive_avg_pool(const struct ferry_cpu_args *a);
+void ferry_cpu_adaptive_avg_pool_bwd(const struct ferry_cpu_args *a);
 
 #endif

@@ -2,9 +2,12 @@
  *
  * Every kernel works plane by plane ([N·C] planes of H×W), each plane on one thread, so backward
  * accumulation where windows overlap happens in a fixed order. Window geometry: ip0 = kh, ip1 = kw,
- * ip2 = stride_h, ip3 = stride_w, ip4 = pad_h, ip5 = pad_w. The max is the first maximum in
- * row-major window order; a NaN counts as larger than any number (the first NaN wins), as in
- * PyTorch. Padding never wins a max; the average divides by kh·kw (padding counts as zeros). */
+ * ip2 = stride_h, ip3 = stride_w, ip4 = pad_top, ip5 = pad_left, ip6 = pad_bottom,
+ * ip7 = pad_right; fp0 != 0: the average divides by the window's in-bounds count. The max is the
+ * first maximum in row-major window order; a NaN counts as larger than any number (the first NaN
+ * wins), as in PyTorch. Padding never wins a max; by default the average divides by the size of the
+ * window clipped to the padded input (kh·kw unless a ceil-mode window runs past it; padding counts
+ * as zeros), as PyTorch's count_include_pad=True. */
 #include "cpu.h"
 
 #include <math.h>
@@ -12,7 +15,8 @@
 
 struct pool {
     int64_t planes, h, w, oh, ow;
-    int64_t kh, kw, sh, sw, ph, pw;
+    int64_t kh, kw, sh, sw, ph, pw, pb, pr;
+    bool exclude_pad;
 };
 
 /* x: input shape [N,C,H,W], y: output shape [N,C,OH,OW]. */
@@ -21,7 +25,7 @@ static struct pool pool_geom(const struct ferry_tensor *node, const int64_t *x, 
     const int32_t *ip = node->ip;
     return (struct pool){.planes = x[0] * x[1], .h = x[2], .w = x[3], .oh = y[2], .ow = y[3],
                          .kh = ip[0], .kw = ip[1], .sh = ip[2], .sw = ip[3], .ph = ip[4],
-                         .pw = ip[5]};
+                         .pw = ip[5], .pb = ip[6], .pr = ip[7], .exclude_pad = node->fp[0] != 0.0f};
 }
 
 /* Threads for a kernel: the work is the input's size. */
@@ -33,7 +37,8 @@ static int pool_threads(const struct ferry_cpu_args *a, const struct pool *p)
 /* 2x2 windows, stride 2, no padding: the layer of every small CNN. */
 static bool is_2x2(const struct pool *p)
 {
-    return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0;
+    return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 &&
+           p->h >= 2 * p->oh && p->w >= 2 * p->ow;
 }
 
 /* v replaces the running maximum m: strictly larger, or the first NaN. */
@@ -48,6 +53,25 @@ static inline void window(const struct pool *p, int64_t oy, int64_t ox, int64_t 
     *y1 = ys + p->kh < p->h ? ys + p->kh : p->h;
     *x0 = xs < 0 ? 0 : xs;
     *x1 = xs + p->kw < p->w ? xs + p->kw : p->w;
+}
+
+/* The divisor of the average of window (oy, ox): inv0 = 1/(kh·kw) for a full window, else
+ * 1/count, where count is the in-bounds count (exclude_pad) or the size of the window clipped to
+ * the padded input. */
+static inline float avg_inv(const struct pool *p, float inv0, int64_t oy, int64_t ox)
+{
+    int64_t y0, y1, x0, x1;
+    window(p, oy, ox, &y0, &y1, &x0, &x1);
+    int64_t n;
+    if (p->exclude_pad)
+        n = (y1 - y0) * (x1 - x0);
+    else {
+        const int64_t ys = oy * p->sh - p->ph, xs = ox * p->sw - p->pw;
+        const int64_t ye = ys + p->kh < p->h + p->pb ? ys + p->kh : p->h + p->pb;
+        const int64_t xe = xs + p->kw < p->w + p->pr ? xs + p->kw : p->w + p->pr;
+        n = (ye - ys) * (xe - xs);
+    }
+    return n == p->kh * p->kw ? inv0 : n > 0 ? 1.0f / (float)n : 0.0f;
 }
 
 /* Index in the plane of the window's maximum, -1 for an empty window. */
@@ -225,7 +249,7 @@ static void avg_pool_plane(const struct pool *p, bool fast, float inv, const flo
             float s = 0.0f;
             for (int64_t iy = y0; iy < y1; iy++)
                 for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * p->w + ix];
-            yp[oy * p->ow + ox] = s * inv;
+            yp[oy * p->ow + ox] = s * avg_inv(p, inv, oy, ox);
         }
 }
 
@@ -268,7 +292,7 @@ static void avg_pool_bwd_plane(const struct pool *p, bool fast, float inv,
         for (int64_t ox = 0; ox < p->ow; ox++) {
             int64_t y0, y1, x0, x1;
             window(p, oy, ox, &y0, &y1, &x0, &x1);
-            const float v = gp[oy * p->ow + ox] * inv;
+            const float v = gp[oy * p->ow + ox] * avg_inv(p, inv, oy, ox);
             for (int64_t iy = y0; iy < y1; iy++)
                 for (int64_t ix = x0; ix < x1; ix++) dp[iy * p->w + ix] += v;
         }
@@ -284,4 +308,55 @@ void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a)
     const bool fast = is_2x2(&p);
     FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
                   { avg_pool_bwd_plane(&p, fast, inv, g + pl * op, dx + pl * ip); });
+}
+
+/* ---- adaptive average pooling ---------------------------------------------------------------- */
+
+/* Window of output o along an axis of n inputs and on outputs: [lo, hi) (PyTorch's bounds). */
+static inline int64_t ad_lo(int64_t o, int64_t n, int64_t on) { return (o * n) / on; }
+static inline int64_t ad_hi(int64_t o, int64_t n, int64_t on) { return ((o + 1) * n + on - 1) / on; }
+
+void ferry_cpu_adaptive_avg_pool(const struct ferry_cpu_args *a)
+{
+    const int64_t *xs = a->node->src[0]->ne, *ys = a->node->ne;
+    const int64_t planes = xs[0] * xs[1], h = xs[2], w = xs[3], oh = ys[2], ow = ys[3];
+    const float *x = a->src[0];
+    float *y = a->dst;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, planes * h * w), pl, planes, {
+        const float *restrict xp = x + pl * h * w;
+        float *restrict yp = y + pl * oh * ow;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = ad_lo(oy, h, oh), y1 = ad_hi(oy, h, oh);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ad_lo(ox, w, ow), x1 = ad_hi(ox, w, ow);
+                float s = 0.0f;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) s += xp[iy * w + ix];
+                yp[oy * ow + ox] = s / (float)((y1 - y0) * (x1 - x0));
+            }
+        }
+    });
+}
+
+/* src0 = g [N,C,OH,OW]; dst = dx [N,C,H,W] (the node's shape). */
+void ferry_cpu_adaptive_avg_pool_bwd(const struct ferry_cpu_args *a)
+{
+    const int64_t *xs = a->node->ne, *ys = a->node->src[0]->ne;
+    const int64_t planes = xs[0] * xs[1], h = xs[2], w = xs[3], oh = ys[2], ow = ys[3];
+    const float *g = a->src[0];
+    float *dx = a->dst;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, planes * h * w), pl, planes, {
+        const float *restrict gp = g + pl * oh * ow;
+        float *restrict dp = dx + pl * h * w;
+        memset(dp, 0, (size_t)(h * w) * sizeof *dp);
+        for (int64_t oy = 0; oy < oh; oy++) {
+            const int64_t y0 = ad_lo(oy, h, oh), y1 = ad_hi(oy, h, oh);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                const int64_t x0 = ad_lo(ox, w, ow), x1 = ad_hi(ox, w, ow);
+                const float v = gp[oy * ow + ox] / (float)((y1 - y0) * (x1 - x0));
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++) dp[iy * w + ix] += v;
+            }
+        }
+    });
 }

@@ -67,6 +67,9 @@
 #define CPU_GATHER_ROWS ferry_cpu_gather_rows
 #define CPU_GATHER_ROWS_BWD ferry_cpu_gather_rows_bwd
 #define CPU_BMM ferry_cpu_bmm
+/* pool family */
+#define CPU_ADAPTIVE_AVG_POOL ferry_cpu_adaptive_avg_pool
+#define CPU_ADAPTIVE_AVG_POOL_BWD ferry_cpu_adaptive_avg_pool_bwd
 
 void ferry_cpu_unsupported(const struct ferry_cpu_args *a) { (void)a; }
 

@@ -361,7 +361,21 @@ PLAN(plan_pool)
     d->pc.i[2] = (int32_t)x[3];
     d->pc.i[3] = (int32_t)y[2];
     d->pc.i[4] = (int32_t)y[3];
-    for (int k = 0; k < 6; k++) d->pc.i[5 + k] = t->ip[k];
+    for (int k = 0; k < 8; k++) d->pc.i[5 + k] = t->ip[k]; /* kh, kw, sh, sw, pt, pl, pb, pr */
+    d->pc.i[13] = !max && t->fp[0] != 0.0f;
     d->pc.f[0] = 1.0f / (float)(t->ip[0] * t->ip[1]);
+    return FERRY_OK;
+}
+
+PLAN(plan_adaptive_pool)
+{
+    const bool bwd = t->op == FERRY_OP_ADAPTIVE_AVG_POOL_BWD;
+    const int64_t *x = bwd ? t->ne : t->src[0]->ne, *y = bwd ? t->src[0]->ne : t->ne;
+    struct ferry_vk_dispatch *d =
+        grid(p, caps, bwd ? "adaptive_avg_pool_bwd" : "adaptive_avg_pool", t->numel);
+    d->pc.i[1] = (int32_t)x[2];
+    d->pc.i[2] = (int32_t)x[3];
+    d->pc.i[3] = (int32_t)y[2];
+    d->pc.i[4] = (int32_t)y[3];
     return FERRY_OK;
 }

@@ -67,6 +67,9 @@
 #define VK_GATHER_ROWS ferry_vk_plan_gather
 #define VK_GATHER_ROWS_BWD ferry_vk_plan_gather
 #define VK_BMM ferry_vk_plan_bmm
+/* pool family */
+#define VK_ADAPTIVE_AVG_POOL ferry_vk_plan_adaptive_pool
+#define VK_ADAPTIVE_AVG_POOL_BWD ferry_vk_plan_adaptive_pool
 
 static ferry_status ferry_vk_unsupported(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                          struct ferry_vk_plan *p)

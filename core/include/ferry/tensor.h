@@ -265,6 +265,21 @@ typedef struct ferry_conv_params {
 /* x [N,C,H,W], w [O,C/groups,KH,KW] -> [N,O,OH,OW], OH = (H+pt+pb-dh*(KH-1)-1)/sh+1; p may be NULL. */
 ferry_tensor_t *ferry_conv2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *w,
                                 const ferry_conv_params *p);
+/* ---- pooling (general 2-D pooling on NCHW) ---- */
+typedef enum { FERRY_POOL_MAX = 0, FERRY_POOL_AVG = 1 } ferry_pool_kind;
+typedef struct ferry_pool_params {
+    int kh, kw, stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right; /* each pad in [0, kernel/2] (PyTorch's rule) */
+    bool ceil_mode;         /* output size rounds up; the last window starts inside input or top/left pad */
+    bool count_include_pad; /* average: true divides by the window clipped to the padded input
+                               (PyTorch's default), false by its in-bounds count (Keras/TF) */
+} ferry_pool_params;
+/* Max or average pooling of x [N,C,H,W] with the window, strides, pads and modes of p. */
+ferry_tensor_t *ferry_pool2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_pool_kind kind,
+                                const ferry_pool_params *p);
+/* Adaptive average pooling [N,C,H,W] -> [N,C,oh,ow]; output i averages input rows
+ * [floor(i·H/oh), ceil((i+1)·H/oh)), likewise columns (PyTorch's adaptive_avg_pool2d). */
+ferry_tensor_t *ferry_adaptive_avg_pool2d(ferry_ctx_t *ctx, ferry_tensor_t *x, int oh, int ow);
 
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
