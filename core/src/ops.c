@@ -1,6 +1,7 @@
 /* Op constructors (shape checks) and their backward builders.
  * A backward builder only records ordinary ops; nothing here computes. */
 #include "internal.h"
+#include "ops_unary.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -548,6 +549,7 @@ static void bw_unary(ferry_ctx_t *ctx, T *node, T *g, T **gr)
     if (t) {
         t->ip[0] = node->ip[0];
         t->fp[0] = node->fp[0];
+        t->fp[1] = node->fp[1];
     }
     gr[0] = t;
 }

@@ -347,3 +347,50 @@ Test(grad, composite_conv_pool_linear)
                       .build = b_composite};
     run_case(&c);
 }
+
+/* ---- unary kinds: log, sqrt, square, pow, abs, clamp, relu6, silu, gelu, hard_sigmoid, softplus.
+ * Inputs are ±[0.1, 1]: away from abs's kink at 0; log, sqrt and pow of a non-integer exponent see
+ * x² + 0.5; the clamp and hard-sigmoid edges are kept at least 0.05 from every input. */
+static ferry_tensor_t *sq_plus_half(ferry_ctx_t *x, ferry_tensor_t *p)
+{
+    int64_t shape[4];
+    for (int d = 0; d < ferry_tensor_ndim(p); d++) shape[d] = ferry_tensor_dim(p, d);
+    return ferry_add(x, ferry_mul(x, p, p), ferry_constant(x, 0.5f, ferry_tensor_ndim(p), shape));
+}
+static ferry_tensor_t *b_u_log(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_log(x, sq_plus_half(x, p[0])); }
+static ferry_tensor_t *b_u_sqrt(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_sqrt(x, sq_plus_half(x, p[0])); }
+static ferry_tensor_t *b_u_square(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_square(x, p[0]); }
+static ferry_tensor_t *b_u_pow_frac(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_pow(x, sq_plus_half(x, p[0]), -1.7f); }
+static ferry_tensor_t *b_u_pow_int(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_pow(x, p[0], 3.0f); }
+static ferry_tensor_t *b_u_abs(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_abs(x, p[0]); }
+/* negatives pass, positives are clamped to 0.05 (gradient 0) */
+static ferry_tensor_t *b_u_clamp(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_clamp(x, p[0], -2.0f, 0.05f); }
+/* 5.5x in ±[0.55, 5.5]: negatives clamped to 0, positives pass (the upper edge: unary_clamp) */
+static ferry_tensor_t *b_u_relu6(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_relu6(x, ferry_scale(x, p[0], 5.5f)); }
+static ferry_tensor_t *b_u_silu(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_silu(x, ferry_scale(x, p[0], 3.0f)); }
+static ferry_tensor_t *b_u_gelu(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_gelu(x, ferry_scale(x, p[0], 3.0f)); }
+/* 2.5x in ±[0.25, 2.5]: inside (-3, 3) */
+static ferry_tensor_t *b_u_hsig_in(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_hard_sigmoid(x, ferry_scale(x, p[0], 2.5f)); }
+/* 4x + 3 in [-1, 2.6] ∪ [3.4, 7]: both sides of the upper edge 3 */
+static ferry_tensor_t *b_u_hsig_edge(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    ferry_tensor_t *s = ferry_scale(x, p[0], 4.0f);
+    int64_t shape[2] = {ferry_tensor_dim(p[0], 0), ferry_tensor_dim(p[0], 1)};
+    return ferry_hard_sigmoid(x, ferry_add(x, s, ferry_constant(x, 3.0f, 2, shape)));
+}
+static ferry_tensor_t *b_u_softplus(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_softplus(x, ferry_scale(x, p[0], 4.0f)); }
+
+CASE1(unary_log, b_u_log, 2, S2(4, 5))
+CASE1(unary_sqrt, b_u_sqrt, 2, S2(4, 5))
+CASE1(unary_square, b_u_square, 4, S4(2, 3, 2, 2))
+CASE1(unary_pow_fractional, b_u_pow_frac, 2, S2(4, 5))
+CASE1(unary_pow_integer_negative_base, b_u_pow_int, 2, S2(4, 5))
+CASE1(unary_abs, b_u_abs, 2, S2(5, 6))
+CASE1(unary_clamp, b_u_clamp, 2, S2(5, 6))
+CASE1(unary_relu6, b_u_relu6, 2, S2(5, 6))
+CASE1(unary_silu, b_u_silu, 2, S2(5, 6))
+CASE1(unary_gelu, b_u_gelu, 2, S2(5, 6))
+CASE1(unary_hard_sigmoid, b_u_hsig_in, 2, S2(5, 6))
+CASE1(unary_hard_sigmoid_edges, b_u_hsig_edge, 2, S2(5, 6))
+CASE1(unary_softplus, b_u_softplus, 2, S2(5, 6))

@@ -183,3 +183,38 @@ static void compare_optim(const char *name, ferry_optim_kind kind, bool nesterov
 Test(vk_ops, sgd_nesterov_update) { compare_optim("sgd-nesterov", FERRY_SGD, true); }
 Test(vk_ops, adam_update) { compare_optim("adam", FERRY_ADAM, false); }
 Test(vk_ops, adamw_update) { compare_optim("adamw", FERRY_ADAMW, false); }
+
+/* ---- unary kinds (inputs ±[0.1, 1], scaled to reach the interesting ranges) ---------------------- */
+static ferry_tensor_t *vk_sq_plus_half(ferry_ctx_t *x, ferry_tensor_t *p)
+{
+    int64_t shape[4];
+    for (int d = 0; d < ferry_tensor_ndim(p); d++) shape[d] = ferry_tensor_dim(p, d);
+    return ferry_add(x, ferry_mul(x, p, p), ferry_constant(x, 0.5f, ferry_tensor_ndim(p), shape));
+}
+B(b_u_log) { (void)a; return ferry_log(x, vk_sq_plus_half(x, p[0])); }
+B(b_u_sqrt) { (void)a; return ferry_sqrt(x, vk_sq_plus_half(x, p[0])); }
+B(b_u_square) { (void)a; return ferry_square(x, p[0]); }
+B(b_u_pow_frac) { (void)a; return ferry_pow(x, vk_sq_plus_half(x, p[0]), 2.3f); }
+B(b_u_pow_int) { (void)a; return ferry_pow(x, ferry_scale(x, p[0], 2.0f), -3.0f); }
+B(b_u_pow_even) { (void)a; return ferry_pow(x, p[0], 2.0f); }
+B(b_u_abs) { (void)a; return ferry_abs(x, p[0]); }
+B(b_u_clamp) { (void)a; return ferry_clamp(x, ferry_scale(x, p[0], 2.0f), -0.7f, 1.3f); }
+B(b_u_relu6) { (void)a; return ferry_relu6(x, ferry_scale(x, p[0], 9.0f)); }
+B(b_u_silu) { (void)a; return ferry_silu(x, ferry_scale(x, p[0], 8.0f)); }
+B(b_u_gelu) { (void)a; return ferry_gelu(x, ferry_scale(x, p[0], 6.0f)); }
+B(b_u_hsig) { (void)a; return ferry_hard_sigmoid(x, ferry_scale(x, p[0], 5.0f)); }
+B(b_u_softplus) { (void)a; return ferry_softplus(x, ferry_scale(x, p[0], 30.0f)); }
+
+T1(unary_log, b_u_log, ELEM, 2, S(37, 29))
+T1(unary_sqrt, b_u_sqrt, ELEM, 2, S(37, 29))
+T1(unary_square, b_u_square, ELEM, 3, S(5, 7, 11))
+T1(unary_pow_fractional, b_u_pow_frac, ELEM, 2, S(37, 29))
+T1(unary_pow_negative_integer, b_u_pow_int, ELEM, 2, S(37, 29))
+T1(unary_pow_even_negative_base, b_u_pow_even, ELEM, 1, S(1))
+T1(unary_abs, b_u_abs, ELEM, 2, S(37, 29))
+T1(unary_clamp, b_u_clamp, ELEM, 2, S(1000, 77))
+T1(unary_relu6, b_u_relu6, ELEM, 2, S(37, 29))
+T1(unary_silu, b_u_silu, ELEM, 2, S(37, 29))
+T1(unary_gelu, b_u_gelu, ELEM, 2, S(1000, 77))
+T1(unary_hard_sigmoid, b_u_hsig, ELEM, 4, S(3, 5, 7, 9))
+T1(unary_softplus, b_u_softplus, ELEM, 2, S(37, 29))

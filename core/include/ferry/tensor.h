@@ -215,6 +215,24 @@ ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_te
 /* Metrics (no gradient): number of rows whose arg-max equals the label, as an F32 scalar. */
 ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, ferry_tensor_t *logits, ferry_tensor_t *labels);
 
+/* ---- unary and normalisation family ---- */
+/* Element-wise; each returns a tensor of x's shape. */
+ferry_tensor_t *ferry_log(ferry_ctx_t *ctx, ferry_tensor_t *x);    /* natural log; NaN for x < 0 */
+ferry_tensor_t *ferry_sqrt(ferry_ctx_t *ctx, ferry_tensor_t *x);   /* NaN for x < 0; gradient inf at 0 */
+ferry_tensor_t *ferry_square(ferry_ctx_t *ctx, ferry_tensor_t *x); /* x² */
+/* x^exponent (powf: NaN for x < 0 and a non-integer exponent); NULL for a non-finite exponent. */
+ferry_tensor_t *ferry_pow(ferry_ctx_t *ctx, ferry_tensor_t *x, float exponent);
+ferry_tensor_t *ferry_abs(ferry_ctx_t *ctx, ferry_tensor_t *x); /* |x|; gradient sign(x), 0 at 0 */
+/* min(max(x, lo), hi); gradient passes where lo <= x <= hi, 0 elsewhere (PyTorch); NULL unless lo <= hi. */
+ferry_tensor_t *ferry_clamp(ferry_ctx_t *ctx, ferry_tensor_t *x, float lo, float hi);
+ferry_tensor_t *ferry_relu6(ferry_ctx_t *ctx, ferry_tensor_t *x); /* ferry_clamp(x, 0, 6) */
+ferry_tensor_t *ferry_silu(ferry_ctx_t *ctx, ferry_tensor_t *x);  /* x·sigmoid(x) */
+/* x·Phi(x), the exact (erf) form, PyTorch's default; erf approximated to 1.5e-7 absolute. */
+ferry_tensor_t *ferry_gelu(ferry_ctx_t *ctx, ferry_tensor_t *x);
+/* relu6(x+3)/6 (PyTorch's hardsigmoid); gradient 1/6 for -3 < x < 3, else 0. */
+ferry_tensor_t *ferry_hard_sigmoid(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_softplus(ferry_ctx_t *ctx, ferry_tensor_t *x); /* log(1+exp(x)), stable for all x */
+
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
 /* Emits the backward pass of scalar `loss` into ctx. Afterwards ferry_grad() gives d loss / d t for
