@@ -1,5 +1,6 @@
 /* Constructors of the unary kinds log, sqrt, square, pow, abs, clamp, silu, gelu, hard_sigmoid and
- * softplus (FERRY_OP_UNARY; their backward is ops.c's bw_unary). */
+ * softplus (FERRY_OP_UNARY; their backward is ops.c's bw_unary), and the normalisation family's
+ * backward builders. */
 #include "internal.h"
 #include "ops_unary.h"
 
@@ -48,3 +49,34 @@ ferry_tensor_t *ferry_hard_sigmoid(ferry_ctx_t *ctx, T *x)
     return unary_kind(ctx, x, FERRY_UNARY_HARD_SIGMOID, 0, 0);
 }
 ferry_tensor_t *ferry_softplus(ferry_ctx_t *ctx, T *x) { return unary_kind(ctx, x, FERRY_UNARY_SOFTPLUS, 0, 0); }
+
+/* ---- batch norm, eval mode ---- */
+
+#define NEED(i) (node->src[i] && (node->src[i]->flags & FERRY_FLAG_REQUIRES_GRAD))
+
+/* The sum over N (and H, W) per channel of t [N,C] or [N,C,H,W]: dst [C]. */
+static T *channel_sum(ferry_ctx_t *ctx, T *t, int64_t c)
+{
+    return ferry_new_op(ctx, FERRY_OP_BIAS_GRAD, FERRY_F32, 1, &c, 1, (T *const[]){t});
+}
+
+/* BN_APPLY eval: src0 = x, src1 = running mean, src2 = gamma, src3 = beta, src4 = running var.
+ * Both dx and xhat come from BN_APPLY eval itself, so invstd is the forward's to the bit:
+ * dx = bn_eval(g; mean 0, gamma, beta 0), xhat = bn_eval(x; mean, gamma 1, beta 0). The running
+ * statistics get no gradient. */
+void ferry_bw_bn_eval(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *x = node->src[0], *rmean = node->src[1], *gamma = node->src[2], *rvar = node->src[4];
+    const float eps = node->fp[1];
+    int64_t c = x->ne[1];
+    if (NEED(0)) {
+        T *zero = ferry_constant(ctx, 0.0f, 1, &c);
+        gr[0] = ferry_batch_norm(ctx, g, gamma, zero, zero, rvar, false, 0.0f, eps);
+    }
+    if (NEED(2)) {
+        T *xhat = ferry_batch_norm(ctx, x, ferry_constant(ctx, 1.0f, 1, &c), ferry_constant(ctx, 0.0f, 1, &c),
+                                   rmean, rvar, false, 0.0f, eps);
+        gr[2] = xhat ? channel_sum(ctx, ferry_mul(ctx, g, xhat), c) : NULL;
+    }
+    if (NEED(3)) gr[3] = channel_sum(ctx, g, c);
+}

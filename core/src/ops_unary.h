@@ -4,4 +4,9 @@
 
 #include "internal.h"
 
+/* Batch norm in eval mode (node: BN_APPLY with ip0 = 1): with the running statistics fixed the op
+ * is an affine map per channel, so dx = g·gamma·invstd, dgamma = sum g·xhat, dbeta = sum g. */
+void ferry_bw_bn_eval(ferry_ctx_t *ctx, struct ferry_tensor *node, struct ferry_tensor *g,
+                      struct ferry_tensor **gr);
+
 #endif

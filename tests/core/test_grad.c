@@ -394,3 +394,44 @@ CASE1(unary_gelu, b_u_gelu, 2, S2(5, 6))
 CASE1(unary_hard_sigmoid, b_u_hsig_in, 2, S2(5, 6))
 CASE1(unary_hard_sigmoid_edges, b_u_hsig_edge, 2, S2(5, 6))
 CASE1(unary_softplus, b_u_softplus, 2, S2(5, 6))
+
+/* ---- batch norm: eval mode (fixed running statistics) and no scale (gamma NULL) ---------------- */
+static ferry_tensor_t *bn_eval_common(ferry_ctx_t *x, ferry_tensor_t **p, int64_t c, bool scale)
+{
+    ferry_tensor_t *rm = ferry_constant(x, 0.2f, 1, &c), *rv = ferry_constant(x, 1.7f, 1, &c);
+    return ferry_batch_norm(x, p[0], scale ? p[1] : NULL, scale ? p[2] : p[1], rm, rv, false, 0.1f, 1e-3f);
+}
+static ferry_tensor_t *b_bn_eval2(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return bn_eval_common(x, p, 3, true); }
+static ferry_tensor_t *b_bn_eval4(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return bn_eval_common(x, p, 2, true); }
+static ferry_tensor_t *b_bn_eval4_noscale(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return bn_eval_common(x, p, 2, false); }
+static ferry_tensor_t *b_bn_train4_noscale(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    int64_t c = 2;
+    ferry_tensor_t *rm = ferry_constant(x, 0.0f, 1, &c), *rv = ferry_constant(x, 1.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], NULL, p[1], rm, rv, true, 0.1f, 1e-5f);
+}
+
+Test(grad, batch_norm_eval_2d)
+{
+    struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(6, 3), {3}, {3}}, .build = b_bn_eval2};
+    run_case(&c);
+}
+
+Test(grad, batch_norm_eval_4d)
+{
+    struct gcase c = {.np = 3, .ndim = {4, 1, 1}, .shape = {S4(3, 2, 3, 3), {2}, {2}}, .build = b_bn_eval4};
+    run_case(&c);
+}
+
+Test(grad, batch_norm_eval_no_scale)
+{
+    struct gcase c = {.np = 2, .ndim = {4, 1}, .shape = {S4(3, 2, 3, 3), {2}}, .build = b_bn_eval4_noscale};
+    run_case(&c);
+}
+
+Test(grad, batch_norm_train_no_scale)
+{
+    struct gcase c = {.np = 2, .ndim = {4, 1}, .shape = {S4(3, 2, 3, 3), {2}}, .build = b_bn_train4_noscale};
+    run_case(&c);
+}

@@ -218,3 +218,30 @@ T1(unary_silu, b_u_silu, ELEM, 2, S(37, 29))
 T1(unary_gelu, b_u_gelu, ELEM, 2, S(1000, 77))
 T1(unary_hard_sigmoid, b_u_hsig, ELEM, 4, S(3, 5, 7, 9))
 T1(unary_softplus, b_u_softplus, ELEM, 2, S(37, 29))
+
+/* ---- batch norm: eval mode with its backward, and without a scale (gamma NULL) ----------------- */
+B(b_bn_eval_grad)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, 0.1f, 1, &c), *rv = ferry_constant(x, 2.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], p[1], p[2], rm, rv, false, 0.1f, 1e-5f);
+}
+B(b_bn_noscale_eval)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, -0.3f, 1, &c), *rv = ferry_constant(x, 0.5f, 1, &c);
+    return ferry_batch_norm(x, p[0], NULL, p[1], rm, rv, false, 0.1f, 1e-3f);
+}
+B(b_bn_noscale_train)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, 0.1f, 1, &c), *rv = ferry_constant(x, 2.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], NULL, p[1], rm, rv, true, 0.1f, 1e-5f);
+}
+T3(batch_norm_eval_2d_backward, b_bn_eval_grad, ELEM, 2, S(19, 5), 1, S(5), 1, S(5))
+T3(batch_norm_eval_4d_backward, b_bn_eval_grad, ELEM, 4, S(6, 3, 7, 5), 1, S(3), 1, S(3))
+T2(batch_norm_no_scale_eval, b_bn_noscale_eval, ELEM, 4, S(6, 3, 7, 5), 1, S(3))
+T2(batch_norm_no_scale_train, b_bn_noscale_train, ELEM, 2, S(19, 5), 1, S(5))

@@ -191,7 +191,10 @@ ferry_tensor_t *ferry_mse(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b
 ferry_tensor_t *ferry_dropout(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *seed, float p,
                               uint32_t salt);
 /* Batch norm over N (and H,W) per channel. train: batch statistics, running statistics updated in
- * place with momentum; eval: running statistics. gamma, beta, running_mean, running_var: [C]. */
+ * place with momentum; eval: running statistics. gamma, beta, running_mean, running_var: [C].
+ * gamma may be NULL: no scale (gamma fixed at 1, e.g. Keras' scale=False). Both modes have a
+ * backward; in eval mode the running statistics are constants of it (frozen-statistics
+ * fine-tuning), and they get no gradient in either mode. */
 ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *gamma,
                                  ferry_tensor_t *beta, ferry_tensor_t *running_mean,
                                  ferry_tensor_t *running_var, bool train, float momentum, float eps);
