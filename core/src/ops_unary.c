@@ -5,6 +5,7 @@
 #include "ops_unary.h"
 
 #include <math.h>
+#include <stdio.h>
 
 typedef struct ferry_tensor T;
 
@@ -79,4 +80,46 @@ void ferry_bw_bn_eval(ferry_ctx_t *ctx, T *node, T *g, T **gr)
         gr[2] = xhat ? channel_sum(ctx, ferry_mul(ctx, g, xhat), c) : NULL;
     }
     if (NEED(3)) gr[3] = channel_sum(ctx, g, c);
+}
+
+/* ---- layer norm ---- */
+
+static T *ln_error(const char *what, const T *a, const T *b)
+{
+    char sa[64], sb[64] = "";
+    ferry_shape_str(a, sa, sizeof sa);
+    if (b) ferry_shape_str(b, sb, sizeof sb);
+    ferry_error(FERRY_ERR_SHAPE, "layer_norm: %s (got %s%s%s)", what, sa, b ? " and " : "", sb);
+    return NULL;
+}
+
+ferry_tensor_t *ferry_layer_norm(ferry_ctx_t *ctx, T *x, T *gamma, T *beta, float eps)
+{
+    if (!x || !gamma || !beta) return NULL;
+    if (x->ndim != 2 || x->dtype != FERRY_F32) return ln_error("expects x F32 [N,D]", x, NULL);
+    if (gamma->ndim != 1 || gamma->ne[0] != x->ne[1]) return ln_error("gamma must be [D]", x, gamma);
+    if (beta->ndim != 1 || beta->ne[0] != x->ne[1]) return ln_error("beta must be [D]", x, beta);
+    if (!(eps >= 0) || !isfinite(eps)) {
+        ferry_error(FERRY_ERR_INVALID, "layer_norm: eps must be finite and >= 0 (got %g)", (double)eps);
+        return NULL;
+    }
+    T *stats = ferry_new_op(ctx, FERRY_OP_LN_STATS, FERRY_F32, 2, (int64_t[]){x->ne[0], 2}, 1, (T *const[]){x});
+    if (!stats) return NULL;
+    stats->fp[0] = eps;
+    T *t = ferry_new_op(ctx, FERRY_OP_LAYER_NORM, FERRY_F32, 2, x->ne, 4, (T *const[]){x, stats, gamma, beta});
+    if (t) t->fp[0] = eps;
+    return t;
+}
+
+void ferry_bw_layer_norm(ferry_ctx_t *ctx, T *node, T *g, T **gr)
+{
+    T *x = node->src[0], *stats = node->src[1], *gamma = node->src[2];
+    if (NEED(0))
+        gr[0] = ferry_new_op(ctx, FERRY_OP_LN_BWD_DATA, FERRY_F32, 2, x->ne, 4, (T *const[]){g, x, stats, gamma});
+    if (NEED(2) || NEED(3)) {
+        T *dp = ferry_new_op(ctx, FERRY_OP_LN_BWD_PARAMS, FERRY_F32, 2, (int64_t[]){2, x->ne[1]}, 3,
+                             (T *const[]){g, x, stats});
+        if (NEED(2)) gr[2] = ferry_reshape(ctx, ferry_slice_batch(ctx, dp, 0, 1), 1, gamma->ne);
+        if (NEED(3)) gr[3] = ferry_reshape(ctx, ferry_slice_batch(ctx, dp, 1, 2), 1, gamma->ne);
+    }
 }

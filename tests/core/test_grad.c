@@ -435,3 +435,18 @@ Test(grad, batch_norm_train_no_scale)
     struct gcase c = {.np = 2, .ndim = {4, 1}, .shape = {S4(3, 2, 3, 3), {2}}, .build = b_bn_train4_noscale};
     run_case(&c);
 }
+
+/* ---- layer norm over the last dimension ----------------------------------------------------------- */
+static ferry_tensor_t *b_layer_norm(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_layer_norm(x, p[0], p[1], p[2], 1e-5f); }
+
+Test(grad, layer_norm)
+{
+    struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(4, 7), {7}, {7}}, .build = b_layer_norm};
+    run_case(&c);
+}
+
+Test(grad, layer_norm_one_row)
+{
+    struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(1, 5), {5}, {5}}, .build = b_layer_norm};
+    run_case(&c);
+}

@@ -245,3 +245,10 @@ T3(batch_norm_eval_2d_backward, b_bn_eval_grad, ELEM, 2, S(19, 5), 1, S(5), 1, S
 T3(batch_norm_eval_4d_backward, b_bn_eval_grad, ELEM, 4, S(6, 3, 7, 5), 1, S(3), 1, S(3))
 T2(batch_norm_no_scale_eval, b_bn_noscale_eval, ELEM, 4, S(6, 3, 7, 5), 1, S(3))
 T2(batch_norm_no_scale_train, b_bn_noscale_train, ELEM, 2, S(19, 5), 1, S(5))
+
+/* ---- layer norm over the last dimension ----------------------------------------------------------- */
+B(b_layer_norm) { (void)a; return ferry_layer_norm(x, p[0], p[1], p[2], 1e-5f); }
+T3(layer_norm_odd, b_layer_norm, ELEM, 2, S(37, 29), 1, S(29), 1, S(29))
+T3(layer_norm_one_column, b_layer_norm, ELEM, 2, S(5, 1), 1, S(1), 1, S(1))
+T3(layer_norm_many_rows, b_layer_norm, ELEM, 2, S(1000, 3), 1, S(3), 1, S(3))
+T3(layer_norm_wide, b_layer_norm, ELEM, 2, S(3, 777), 1, S(777), 1, S(777))

@@ -48,6 +48,11 @@
 #define CPU_COUNT_CORRECT ferry_cpu_count_correct
 #define CPU_SGD_UPDATE ferry_cpu_sgd_update
 #define CPU_ADAM_UPDATE ferry_cpu_adam_update
+/* norm family */
+#define CPU_LN_STATS ferry_cpu_ln_stats
+#define CPU_LAYER_NORM ferry_cpu_layer_norm
+#define CPU_LN_BWD_DATA ferry_cpu_ln_bwd_data
+#define CPU_LN_BWD_PARAMS ferry_cpu_ln_bwd_params
 
 void ferry_cpu_unsupported(const struct ferry_cpu_args *a) { (void)a; }
 

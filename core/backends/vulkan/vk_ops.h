@@ -116,6 +116,8 @@ FERRY_VK_PLAN_FN(plan_matmul);
 FERRY_VK_PLAN_FN(plan_conv);
 FERRY_VK_PLAN_FN(plan_conv_bwd_data);
 FERRY_VK_PLAN_FN(plan_conv_bwd_weight);
+/* vk_ops_unary.c: the norm family */
+FERRY_VK_PLAN_FN(plan_layer_norm);
 size_t ferry_vk_conv_bwd_weight_scratch(const struct ferry_tensor *t, const struct ferry_vk_caps *caps);
 
 /* Shader registry, generated at build time from shaders/ (SPIR-V linked into the library). */

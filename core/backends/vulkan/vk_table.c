@@ -48,6 +48,11 @@
 #define VK_COUNT_CORRECT ferry_vk_plan_count_correct
 #define VK_SGD_UPDATE ferry_vk_plan_sgd
 #define VK_ADAM_UPDATE ferry_vk_plan_adam
+/* norm family */
+#define VK_LN_STATS ferry_vk_plan_layer_norm
+#define VK_LAYER_NORM ferry_vk_plan_layer_norm
+#define VK_LN_BWD_DATA ferry_vk_plan_layer_norm
+#define VK_LN_BWD_PARAMS ferry_vk_plan_layer_norm
 
 static ferry_status ferry_vk_unsupported(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                          struct ferry_vk_plan *p)

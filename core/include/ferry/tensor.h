@@ -235,6 +235,10 @@ ferry_tensor_t *ferry_gelu(ferry_ctx_t *ctx, ferry_tensor_t *x);
 /* relu6(x+3)/6 (PyTorch's hardsigmoid); gradient 1/6 for -3 < x < 3, else 0. */
 ferry_tensor_t *ferry_hard_sigmoid(ferry_ctx_t *ctx, ferry_tensor_t *x);
 ferry_tensor_t *ferry_softplus(ferry_ctx_t *ctx, ferry_tensor_t *x); /* log(1+exp(x)), stable for all x */
+/* Layer norm of each row of x [N,D] (PyTorch's layer_norm over the last dimension): (x - mean)
+ * / sqrt(var_biased + eps) · gamma + beta; gamma, beta [D]. */
+ferry_tensor_t *ferry_layer_norm(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *gamma,
+                                 ferry_tensor_t *beta, float eps);
 
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
