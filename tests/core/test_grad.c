@@ -450,3 +450,67 @@ Test(grad, layer_norm_one_row)
     struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(1, 5), {5}, {5}}, .build = b_layer_norm};
     run_case(&c);
 }
+
+/* Layer norm against torch.nn.functional.layer_norm (values from tests/ops/layer_norm_reference.py,
+ * computed in double): out, and the gradients of sum(out ⊙ R). The second row has a variance of
+ * 0.005, where eps = 1e-5 counts. */
+static const float ln_ref_out[15] = {0.147453852f, -0.632661328f, -2.49475057f, 1.05570099f, 0.852546148f, 8.8817842e-16f, -0.606400733f, -2.3192022f, 1.71280147f, 0.823399817f, -1.27420474f, 0.542732155f, 0.415505679f, -0.952608049f, 1.35634539f};
+static const float ln_ref_dx[15] = {0.582272614f, -0.53905054f, -0.767142454f, 0.749044398f, -0.0251240182f, -9.74833012f, 2.2026731f, 5.49709489f, -2.3022178f, 4.35077993f, -0.44063642f, -0.139089505f, 0.0773614513f, 0.547170145f, -0.0448056717f};
+static const float ln_ref_dgamma[5] = {-0.529155977f, 0.222318194f, 2.36428715f, -0.923234987f, -0.613641732f};
+static const float ln_ref_dbeta[5] = {-0.25f, -0.05f, 0.55f, 1.05f, 0.35f};
+
+static void expect_near(const char *what, const float *got, const float *want, int n)
+{
+    for (int k = 0; k < n; k++)
+        cr_expect(fabsf(got[k] - want[k]) <= 5e-5f + 1e-4f * fabsf(want[k]), "%s[%d]: got %.9g, want %.9g", what,
+                  k, (double)got[k], (double)want[k]);
+}
+
+Test(grad, layer_norm_matches_torch)
+{
+    static const float xv[15] = {0.5f, -1.25f, 2.0f, 0.75f, -0.3f, 1.5f, 1.4f, 1.6f, 1.55f, 1.45f,
+                                 -2.0f, 3.0f, 0.0f, -0.5f, 4.25f};
+    static const float gv[5] = {1.0f, 0.5f, -1.5f, 2.0f, 0.25f}, bv[5] = {0.0f, 0.1f, -0.2f, 0.3f, 1.0f};
+    static const float rv[15] = {0.3f, -0.7f, 1.1f, 0.2f, -0.4f, -1.0f, 0.6f, 0.25f, -0.35f, 0.9f,
+                                 0.45f, 0.05f, -0.8f, 1.2f, -0.15f};
+    ferry_backend_t *be = grad_backend();
+    ferry_store_t *st;
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "x", FERRY_F32, 2, (int64_t[]){3, 5}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "gamma", FERRY_F32, 1, (int64_t[]){5}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "beta", FERRY_F32, 1, (int64_t[]){5}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 0, xv, sizeof xv), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 1, gv, sizeof gv), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 2, bv, sizeof bv), FERRY_OK);
+    ferry_tensor_t *p[3] = {ferry_param(ctx, st, "x"), ferry_param(ctx, st, "gamma"), ferry_param(ctx, st, "beta")};
+    ferry_tensor_t *out = ferry_layer_norm(ctx, p[0], p[1], p[2], 1e-5f);
+    ferry_tensor_t *r = ferry_input(ctx, "R", FERRY_F32, 2, (int64_t[]){3, 5});
+    ferry_tensor_t *loss = ferry_sum(ctx, ferry_mul(ctx, out, r));
+    cr_assert_not_null(loss, "%s", ferry_last_error());
+    ferry_tensor_set_output(out);
+    ferry_tensor_set_output(loss);
+    cr_assert_eq(ferry_backward(ctx, loss), FERRY_OK, "%s", ferry_last_error());
+    for (int i = 0; i < 3; i++) ferry_tensor_set_output(ferry_grad(ctx, p[i]));
+    cr_assert_eq(ferry_graph_init(ctx, be, &g), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_tensor_set(g, r, rv, sizeof rv), FERRY_OK);
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK);
+    float got[15];
+    cr_assert_eq(ferry_tensor_get(g, out, got, sizeof got), FERRY_OK);
+    expect_near("out", got, ln_ref_out, 15);
+    cr_assert_eq(ferry_tensor_get(g, ferry_grad(ctx, p[0]), got, sizeof got), FERRY_OK);
+    expect_near("dx", got, ln_ref_dx, 15);
+    cr_assert_eq(ferry_tensor_get(g, ferry_grad(ctx, p[1]), got, 5 * sizeof *got), FERRY_OK);
+    expect_near("dgamma", got, ln_ref_dgamma, 5);
+    cr_assert_eq(ferry_tensor_get(g, ferry_grad(ctx, p[2]), got, 5 * sizeof *got), FERRY_OK);
+    expect_near("dbeta", got, ln_ref_dbeta, 5);
+#ifdef GRAD_VULKAN
+    vk_test_no_validation_messages(be);
+#endif
+    ferry_graph_free(g);
+    ferry_ctx_free(ctx);
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference values for Ferry's layer norm (tests/core/test_grad.c, grad.layer_norm_matches_torch).
 
-Run:  python3 tests/ops/layer_norm_reference.py
+Run:  /usr/bin/python3 tests/ops/layer_norm_reference.py   (the system Python, where python3-torch lives)
 It prints C arrays: the output of torch.nn.functional.layer_norm over the last dimension and the
 gradients of sum(out * r) with respect to x, gamma and beta, for the fixed inputs below (the same
 literals as the test). Needs PyTorch (e.g. Debian's python3-torch); the test itself does not.
