@@ -139,7 +139,7 @@ T1(bce_with_logits, b_bce, ELEM, 2, S(45, 1))
 T1(dropout, b_dropout, ELEM, 2, S(50, 41))
 T3(batch_norm_2d, b_bn, ELEM, 2, S(19, 5), 1, S(5), 1, S(5))
 T3(batch_norm_4d, b_bn, ELEM, 4, S(6, 3, 7, 5), 1, S(3), 1, S(3))
-Test(vk_ops, batch_norm_4d_eval) /* forward only: evaluation mode has no backward */
+Test(vk_ops, batch_norm_4d_eval) /* forward only (its backward: batch_norm_eval_*_backward below) */
 {
     struct vcase c = {.np = 3, .ndim = {4, 1, 1}, .shape = {S(6, 3, 7, 5), S(3), S(3)}, .build = b_bn_eval,
                       .tol = ELEM, .no_grad = true};
