@@ -4,6 +4,7 @@
 #include "ops_axis.h"
 #include "ops_conv.h"
 #include "ops_pool.h"
+#include "ops_unary.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -348,9 +349,13 @@ ferry_tensor_t *ferry_dropout(ferry_ctx_t *ctx, T *x, T *seed, float p, uint32_t
 ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, T *x, T *gamma, T *beta, T *rmean, T *rvar,
                                  bool train, float momentum, float eps)
 {
-    CHECK(x, gamma, beta, rmean, rvar);
+    CHECK(x, beta, rmean, rvar);
     if (x->ndim != 2 && x->ndim != 4)
         return shape_error("batch_norm", "expects x [N,C] or [N,C,H,W]", x, NULL);
+    if (!gamma) { /* no scale: gamma fixed at 1, a constant that gets no gradient */
+        gamma = ferry_constant(ctx, 1.0f, 1, &x->ne[1]);
+        if (!gamma) return NULL;
+    }
     T *const p[] = {gamma, beta, rmean, rvar};
     for (int i = 0; i < 4; i++)
         if (p[i]->ndim != 1 || p[i]->ne[0] != x->ne[1])
@@ -637,6 +642,7 @@ static void bw_unary(ferry_ctx_t *ctx, T *node, T *g, T **gr)
     if (t) {
         t->ip[0] = node->ip[0];
         t->fp[0] = node->fp[0];
+        t->fp[1] = node->fp[1];
     }
     gr[0] = t;
 }
@@ -687,8 +693,8 @@ static void bw_dropout(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 static void bw_bn(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 {
     T *x = node->src[0];
-    if (node->ip[0]) { /* eval mode: an affine map with fixed statistics */
-        ferry_error(FERRY_ERR_UNSUPPORTED, "batch_norm: backward through eval mode is not supported");
+    if (node->ip[0]) { /* eval mode: an affine map with fixed statistics (ops_unary.c) */
+        ferry_bw_bn_eval(ctx, node, g, gr);
         return;
     }
     T *stats = node->src[1], *gamma = node->src[2];

@@ -9,8 +9,8 @@
 // FERRY_OP_SCALE: dst = f0 * a
 // FERRY_OP_SCALE_BY: dst = a * s[0] * f0
 // FERRY_OP_ADD_BIAS: dst = x + b[c]; i1 = C, i2 = S (elements per channel plane)
-// FERRY_OP_UNARY: i1 = kind, f0 = slope
-// FERRY_OP_UNARY_BWD: src0 = g, src1 = x or y; i1 = kind, f0 = slope
+// FERRY_OP_UNARY: i1 = kind, f0 = slope / exponent / lower bound, f1 = upper bound
+// FERRY_OP_UNARY_BWD: src0 = g, src1 = x or y; i1 = kind, f0, f1 as FERRY_OP_UNARY
 // FERRY_OP_DROPOUT: src1 = seed I32[1]; i1 = salt, i2 = threshold (uint), i3 = 1: drop all; f1 = scale
 // FERRY_OP_CONCAT: i1 = elements of a
 // FERRY_OP_PAD_BATCH: i1 = first element of g in dst, i2 = elements of g
@@ -54,6 +54,38 @@ FERRY_BUF_RO(B_SRC4, float, s4);
 #define C3(k) s3[pc.off[4] + (k)]
 #define C4(k) s4[pc.off[5] + (k)]
 
+#if OP == FERRY_OP_UNARY || OP == FERRY_OP_UNARY_BWD
+// The same expressions as the CPU kernels (cpu_elementwise.c).
+float sigmoid_f(float x) { return 1.0 / (1.0 + exp(-x)); }
+float clamp_f(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+// erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7)
+float erf_approx(float x)
+{
+    float ax = abs(x), t = 1.0 / (1.0 + 0.3275911 * ax);
+    float p = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    float r = 1.0 - p * exp(-ax * ax);
+    return x < 0.0 ? -r : r;
+}
+// log(1 + e) accurate for small e (GLSL has no log1p)
+float log1p_f(float e)
+{
+    float u = 1.0 + e;
+    return u == 1.0 ? e : log(u) * (e / (u - 1.0));
+}
+// powf's results where GLSL's pow is undefined (x < 0, x = 0)
+float pow_f(float x, float e)
+{
+    if (e == 0.0) return 1.0;
+    float ax = abs(x);
+    if (ax == 0.0) return e > 0.0 ? 0.0 : uintBitsToFloat(0x7f800000u);
+    float r = pow(ax, e);
+    if (x < 0.0) {
+        if (fract(e) != 0.0) return uintBitsToFloat(0x7fc00000u);
+        if (mod(e, 2.0) == 1.0) r = -r;
+    }
+    return r;
+}
+#endif
 
 void main()
 {
@@ -76,7 +108,17 @@ void main()
         else if (kind == FERRY_UNARY_SIGMOID) y = 1.0 / (1.0 + exp(-x));
         else if (kind == FERRY_UNARY_TANH) y = tanh(x);
         else if (kind == FERRY_UNARY_EXP) y = exp(x);
-        else y = 1.0 / x;
+        else if (kind == FERRY_UNARY_RECIP) y = 1.0 / x;
+        else if (kind == FERRY_UNARY_LOG) y = log(x);
+        else if (kind == FERRY_UNARY_SQRT) y = sqrt(x);
+        else if (kind == FERRY_UNARY_SQUARE) y = x * x;
+        else if (kind == FERRY_UNARY_POW) y = pow_f(x, pc.f[0]);
+        else if (kind == FERRY_UNARY_ABS) y = abs(x);
+        else if (kind == FERRY_UNARY_CLAMP) y = clamp_f(x, pc.f[0], pc.f[1]);
+        else if (kind == FERRY_UNARY_SILU) y = x * sigmoid_f(x);
+        else if (kind == FERRY_UNARY_GELU) y = 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
+        else if (kind == FERRY_UNARY_HARD_SIGMOID) y = clamp_f(x + 3.0, 0.0, 6.0) / 6.0;
+        else y = (x > 0.0 ? x : 0.0) + log1p_f(exp(-abs(x))); // SOFTPLUS
         D(k) = y;
 #elif OP == FERRY_OP_UNARY_BWD
         float gv = A(k), r = B(k), y;
@@ -86,7 +128,20 @@ void main()
         else if (kind == FERRY_UNARY_SIGMOID) y = gv * r * (1.0 - r);
         else if (kind == FERRY_UNARY_TANH) y = gv * (1.0 - r * r);
         else if (kind == FERRY_UNARY_EXP) y = gv * r;
-        else y = -gv * r * r;
+        else if (kind == FERRY_UNARY_RECIP) y = -gv * r * r;
+        else if (kind == FERRY_UNARY_LOG) y = gv / r;
+        else if (kind == FERRY_UNARY_SQRT) y = gv / (2.0 * r);
+        else if (kind == FERRY_UNARY_SQUARE) y = 2.0 * r * gv;
+        else if (kind == FERRY_UNARY_POW) y = pc.f[0] == 0.0 ? 0.0 : gv * (pc.f[0] * pow_f(r, pc.f[0] - 1.0));
+        else if (kind == FERRY_UNARY_ABS) y = r > 0.0 ? gv : (r < 0.0 ? -gv : 0.0);
+        else if (kind == FERRY_UNARY_CLAMP) y = (r >= pc.f[0] && r <= pc.f[1]) ? gv : 0.0;
+        else if (kind == FERRY_UNARY_SILU) {
+            float s = sigmoid_f(r);
+            y = gv * (s * (1.0 + r * (1.0 - s)));
+        } else if (kind == FERRY_UNARY_GELU)
+            y = gv * (0.5 * (1.0 + erf_approx(r * 0.70710678118654752)) + r * 0.39894228040143268 * exp(-0.5 * r * r));
+        else if (kind == FERRY_UNARY_HARD_SIGMOID) y = (r > -3.0 && r < 3.0) ? gv * (1.0 / 6.0) : 0.0;
+        else y = gv * sigmoid_f(r); // SOFTPLUS
         D(k) = y;
 #elif OP == FERRY_OP_DROPOUT
         uint h = ferry_hash3(uint(B(0)), uint(pc.i[1]), k);

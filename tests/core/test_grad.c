@@ -707,3 +707,170 @@ static ferry_tensor_t *b_adaptive(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tens
 static ferry_tensor_t *b_adaptive_up(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 5, 2); }
 CASE1(adaptive_avg_pool2d, b_adaptive, 4, S4(2, 2, 7, 10))
 CASE1(adaptive_avg_pool2d_larger_out, b_adaptive_up, 4, S4(1, 3, 3, 5))
+
+/* ---- unary kinds: log, sqrt, square, pow, abs, clamp, relu6, silu, gelu, hard_sigmoid, softplus.
+ * Inputs are ±[0.1, 1]: away from abs's kink at 0; log, sqrt and pow of a non-integer exponent see
+ * x² + 0.5; the clamp and hard-sigmoid edges are kept at least 0.05 from every input. */
+static ferry_tensor_t *sq_plus_half(ferry_ctx_t *x, ferry_tensor_t *p)
+{
+    int64_t shape[4];
+    for (int d = 0; d < ferry_tensor_ndim(p); d++) shape[d] = ferry_tensor_dim(p, d);
+    return ferry_add(x, ferry_mul(x, p, p), ferry_constant(x, 0.5f, ferry_tensor_ndim(p), shape));
+}
+static ferry_tensor_t *b_u_log(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_log(x, sq_plus_half(x, p[0])); }
+static ferry_tensor_t *b_u_sqrt(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_sqrt(x, sq_plus_half(x, p[0])); }
+static ferry_tensor_t *b_u_square(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_square(x, p[0]); }
+static ferry_tensor_t *b_u_pow_frac(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_pow(x, sq_plus_half(x, p[0]), -1.7f); }
+static ferry_tensor_t *b_u_pow_int(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_pow(x, p[0], 3.0f); }
+static ferry_tensor_t *b_u_abs(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_abs(x, p[0]); }
+/* negatives pass, positives are clamped to 0.05 (gradient 0) */
+static ferry_tensor_t *b_u_clamp(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_clamp(x, p[0], -2.0f, 0.05f); }
+/* 5.5x in ±[0.55, 5.5]: negatives clamped to 0, positives pass (the upper edge: unary_clamp) */
+static ferry_tensor_t *b_u_relu6(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_relu6(x, ferry_scale(x, p[0], 5.5f)); }
+static ferry_tensor_t *b_u_silu(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_silu(x, ferry_scale(x, p[0], 3.0f)); }
+static ferry_tensor_t *b_u_gelu(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_gelu(x, ferry_scale(x, p[0], 3.0f)); }
+/* 2.5x in ±[0.25, 2.5]: inside (-3, 3) */
+static ferry_tensor_t *b_u_hsig_in(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_hard_sigmoid(x, ferry_scale(x, p[0], 2.5f)); }
+/* 4x + 3 in [-1, 2.6] ∪ [3.4, 7]: both sides of the upper edge 3 */
+static ferry_tensor_t *b_u_hsig_edge(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    ferry_tensor_t *s = ferry_scale(x, p[0], 4.0f);
+    int64_t shape[2] = {ferry_tensor_dim(p[0], 0), ferry_tensor_dim(p[0], 1)};
+    return ferry_hard_sigmoid(x, ferry_add(x, s, ferry_constant(x, 3.0f, 2, shape)));
+}
+static ferry_tensor_t *b_u_softplus(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_softplus(x, ferry_scale(x, p[0], 4.0f)); }
+
+CASE1(unary_log, b_u_log, 2, S2(4, 5))
+CASE1(unary_sqrt, b_u_sqrt, 2, S2(4, 5))
+CASE1(unary_square, b_u_square, 4, S4(2, 3, 2, 2))
+CASE1(unary_pow_fractional, b_u_pow_frac, 2, S2(4, 5))
+CASE1(unary_pow_integer_negative_base, b_u_pow_int, 2, S2(4, 5))
+CASE1(unary_abs, b_u_abs, 2, S2(5, 6))
+CASE1(unary_clamp, b_u_clamp, 2, S2(5, 6))
+CASE1(unary_relu6, b_u_relu6, 2, S2(5, 6))
+CASE1(unary_silu, b_u_silu, 2, S2(5, 6))
+CASE1(unary_gelu, b_u_gelu, 2, S2(5, 6))
+CASE1(unary_hard_sigmoid, b_u_hsig_in, 2, S2(5, 6))
+CASE1(unary_hard_sigmoid_edges, b_u_hsig_edge, 2, S2(5, 6))
+CASE1(unary_softplus, b_u_softplus, 2, S2(5, 6))
+
+/* ---- batch norm: eval mode (fixed running statistics) and no scale (gamma NULL) ---------------- */
+static ferry_tensor_t *bn_eval_common(ferry_ctx_t *x, ferry_tensor_t **p, int64_t c, bool scale)
+{
+    ferry_tensor_t *rm = ferry_constant(x, 0.2f, 1, &c), *rv = ferry_constant(x, 1.7f, 1, &c);
+    return ferry_batch_norm(x, p[0], scale ? p[1] : NULL, scale ? p[2] : p[1], rm, rv, false, 0.1f, 1e-3f);
+}
+static ferry_tensor_t *b_bn_eval2(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return bn_eval_common(x, p, 3, true); }
+static ferry_tensor_t *b_bn_eval4(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return bn_eval_common(x, p, 2, true); }
+static ferry_tensor_t *b_bn_eval4_noscale(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return bn_eval_common(x, p, 2, false); }
+static ferry_tensor_t *b_bn_train4_noscale(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a)
+{
+    (void)a;
+    int64_t c = 2;
+    ferry_tensor_t *rm = ferry_constant(x, 0.0f, 1, &c), *rv = ferry_constant(x, 1.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], NULL, p[1], rm, rv, true, 0.1f, 1e-5f);
+}
+
+Test(grad, batch_norm_eval_2d)
+{
+    struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(6, 3), {3}, {3}}, .build = b_bn_eval2};
+    run_case(&c);
+}
+
+Test(grad, batch_norm_eval_4d)
+{
+    struct gcase c = {.np = 3, .ndim = {4, 1, 1}, .shape = {S4(3, 2, 3, 3), {2}, {2}}, .build = b_bn_eval4};
+    run_case(&c);
+}
+
+Test(grad, batch_norm_eval_no_scale)
+{
+    struct gcase c = {.np = 2, .ndim = {4, 1}, .shape = {S4(3, 2, 3, 3), {2}}, .build = b_bn_eval4_noscale};
+    run_case(&c);
+}
+
+Test(grad, batch_norm_train_no_scale)
+{
+    struct gcase c = {.np = 2, .ndim = {4, 1}, .shape = {S4(3, 2, 3, 3), {2}}, .build = b_bn_train4_noscale};
+    run_case(&c);
+}
+
+/* ---- layer norm over the last dimension ----------------------------------------------------------- */
+static ferry_tensor_t *b_layer_norm(ferry_ctx_t *x, ferry_tensor_t **p, ferry_tensor_t **a) { (void)a; return ferry_layer_norm(x, p[0], p[1], p[2], 1e-5f); }
+
+Test(grad, layer_norm)
+{
+    struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(4, 7), {7}, {7}}, .build = b_layer_norm};
+    run_case(&c);
+}
+
+Test(grad, layer_norm_one_row)
+{
+    struct gcase c = {.np = 3, .ndim = {2, 1, 1}, .shape = {S2(1, 5), {5}, {5}}, .build = b_layer_norm};
+    run_case(&c);
+}
+
+/* Layer norm against torch.nn.functional.layer_norm (values from tests/ops/layer_norm_reference.py,
+ * computed in double): out, and the gradients of sum(out ⊙ R). The second row has a variance of
+ * 0.005, where eps = 1e-5 counts. */
+static const float ln_ref_out[15] = {0.147453852f, -0.632661328f, -2.49475057f, 1.05570099f, 0.852546148f, 8.8817842e-16f, -0.606400733f, -2.3192022f, 1.71280147f, 0.823399817f, -1.27420474f, 0.542732155f, 0.415505679f, -0.952608049f, 1.35634539f};
+static const float ln_ref_dx[15] = {0.582272614f, -0.53905054f, -0.767142454f, 0.749044398f, -0.0251240182f, -9.74833012f, 2.2026731f, 5.49709489f, -2.3022178f, 4.35077993f, -0.44063642f, -0.139089505f, 0.0773614513f, 0.547170145f, -0.0448056717f};
+static const float ln_ref_dgamma[5] = {-0.529155977f, 0.222318194f, 2.36428715f, -0.923234987f, -0.613641732f};
+static const float ln_ref_dbeta[5] = {-0.25f, -0.05f, 0.55f, 1.05f, 0.35f};
+
+static void expect_near(const char *what, const float *got, const float *want, int n)
+{
+    for (int k = 0; k < n; k++)
+        cr_expect(fabsf(got[k] - want[k]) <= 5e-5f + 1e-4f * fabsf(want[k]), "%s[%d]: got %.9g, want %.9g", what,
+                  k, (double)got[k], (double)want[k]);
+}
+
+Test(grad, layer_norm_matches_torch)
+{
+    static const float xv[15] = {0.5f, -1.25f, 2.0f, 0.75f, -0.3f, 1.5f, 1.4f, 1.6f, 1.55f, 1.45f,
+                                 -2.0f, 3.0f, 0.0f, -0.5f, 4.25f};
+    static const float gv[5] = {1.0f, 0.5f, -1.5f, 2.0f, 0.25f}, bv[5] = {0.0f, 0.1f, -0.2f, 0.3f, 1.0f};
+    static const float rv[15] = {0.3f, -0.7f, 1.1f, 0.2f, -0.4f, -1.0f, 0.6f, 0.25f, -0.35f, 0.9f,
+                                 0.45f, 0.05f, -0.8f, 1.2f, -0.15f};
+    ferry_backend_t *be = grad_backend();
+    ferry_store_t *st;
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    cr_assert_eq(ferry_ctx_init(&ctx), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "x", FERRY_F32, 2, (int64_t[]){3, 5}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "gamma", FERRY_F32, 1, (int64_t[]){5}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_add(st, "beta", FERRY_F32, 1, (int64_t[]){5}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 0, xv, sizeof xv), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 1, gv, sizeof gv), FERRY_OK);
+    cr_assert_eq(ferry_store_set(st, 2, bv, sizeof bv), FERRY_OK);
+    ferry_tensor_t *p[3] = {ferry_param(ctx, st, "x"), ferry_param(ctx, st, "gamma"), ferry_param(ctx, st, "beta")};
+    ferry_tensor_t *out = ferry_layer_norm(ctx, p[0], p[1], p[2], 1e-5f);
+    ferry_tensor_t *r = ferry_input(ctx, "R", FERRY_F32, 2, (int64_t[]){3, 5});
+    ferry_tensor_t *loss = ferry_sum(ctx, ferry_mul(ctx, out, r));
+    cr_assert_not_null(loss, "%s", ferry_last_error());
+    ferry_tensor_set_output(out);
+    ferry_tensor_set_output(loss);
+    cr_assert_eq(ferry_backward(ctx, loss), FERRY_OK, "%s", ferry_last_error());
+    for (int i = 0; i < 3; i++) ferry_tensor_set_output(ferry_grad(ctx, p[i]));
+    cr_assert_eq(ferry_graph_init(ctx, be, &g), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_tensor_set(g, r, rv, sizeof rv), FERRY_OK);
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK);
+    float got[15];
+    cr_assert_eq(ferry_tensor_get(g, out, got, sizeof got), FERRY_OK);
+    expect_near("out", got, ln_ref_out, 15);
+    cr_assert_eq(ferry_tensor_get(g, ferry_grad(ctx, p[0]), got, sizeof got), FERRY_OK);
+    expect_near("dx", got, ln_ref_dx, 15);
+    cr_assert_eq(ferry_tensor_get(g, ferry_grad(ctx, p[1]), got, 5 * sizeof *got), FERRY_OK);
+    expect_near("dgamma", got, ln_ref_dgamma, 5);
+    cr_assert_eq(ferry_tensor_get(g, ferry_grad(ctx, p[2]), got, 5 * sizeof *got), FERRY_OK);
+    expect_near("dbeta", got, ln_ref_dbeta, 5);
+#ifdef GRAD_VULKAN
+    vk_test_no_validation_messages(be);
+#endif
+    ferry_graph_free(g);
+    ferry_ctx_free(ctx);
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}

@@ -6,6 +6,7 @@
 #include "cpu.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1010,4 +1011,121 @@ Test(cpu_ew, updates_large_threaded)
         run(ferry_cpu_adam_update, &node, p[r], r + 1, SRC(p[r], g, s1[r], s2[r], hyper));
     expect_same_bits("adam", p[0], p[1], n);
     expect_same_bits("adam v", s2[0], s2[1], n);
+}
+
+/* ==== unary kinds log ... softplus: values and derivatives against math.h in double ========== */
+
+struct unary_ref {
+    int kind;
+    float fp0, fp1;
+    double lo, hi; /* input range */
+    bool uses_y;
+};
+
+static double ref_unary2(const struct unary_ref *r, double x)
+{
+    switch (r->kind) {
+    case FERRY_UNARY_LOG: return log(x);
+    case FERRY_UNARY_SQRT: return sqrt(x);
+    case FERRY_UNARY_SQUARE: return x * x;
+    case FERRY_UNARY_POW: return pow(x, r->fp0);
+    case FERRY_UNARY_ABS: return fabs(x);
+    case FERRY_UNARY_CLAMP: return x < r->fp0 ? r->fp0 : x > r->fp1 ? r->fp1 : x;
+    case FERRY_UNARY_SILU: return x / (1 + exp(-x));
+    case FERRY_UNARY_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case FERRY_UNARY_HARD_SIGMOID: return fmin(fmax(x + 3, 0), 6) / 6;
+    default: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); /* softplus */
+    }
+}
+
+static double ref_unary2_d(const struct unary_ref *r, double x)
+{
+    const double s = 1 / (1 + exp(-x));
+    switch (r->kind) {
+    case FERRY_UNARY_LOG: return 1 / x;
+    case FERRY_UNARY_SQRT: return 0.5 / sqrt(x);
+    case FERRY_UNARY_SQUARE: return 2 * x;
+    case FERRY_UNARY_POW: return r->fp0 == 0 ? 0 : r->fp0 * pow(x, r->fp0 - 1);
+    case FERRY_UNARY_ABS: return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case FERRY_UNARY_CLAMP: return x >= r->fp0 && x <= r->fp1 ? 1 : 0;
+    case FERRY_UNARY_SILU: return s * (1 + x * (1 - s));
+    case FERRY_UNARY_GELU: return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
+    case FERRY_UNARY_HARD_SIGMOID: return x > -3 && x < 3 ? 1.0 / 6 : 0;
+    default: return s; /* softplus */
+    }
+}
+
+static const struct unary_ref unary_refs[] = {
+    {FERRY_UNARY_LOG, 0, 0, 1e-3, 50, false},
+    {FERRY_UNARY_SQRT, 0, 0, 1e-3, 50, true},
+    {FERRY_UNARY_SQUARE, 0, 0, -30, 30, false},
+    {FERRY_UNARY_POW, 2.5f, 0, 0.01, 10, false},
+    {FERRY_UNARY_POW, 3.0f, 0, -5, 5, false},
+    {FERRY_UNARY_POW, -2.0f, 0, -5, 5, false},
+    {FERRY_UNARY_POW, 0.0f, 0, -5, 5, false},
+    {FERRY_UNARY_ABS, 0, 0, -30, 30, false},
+    {FERRY_UNARY_CLAMP, -1.5f, 2.0f, -4, 4, false},
+    {FERRY_UNARY_CLAMP, 0.0f, 6.0f, -9, 9, false}, /* relu6 */
+    {FERRY_UNARY_SILU, 0, 0, -40, 40, false},
+    {FERRY_UNARY_GELU, 0, 0, -8, 8, false},
+    {FERRY_UNARY_HARD_SIGMOID, 0, 0, -6, 6, false},
+    {FERRY_UNARY_SOFTPLUS, 0, 0, -90, 90, false},
+};
+
+Test(cpu_ew, unary_kinds_values_and_gradients)
+{
+    const int64_t n = 4096;
+    T node = shape(1, n, 1, 1, 1);
+    float *g = rnd(n, -1, 1), *y = fbuf(n), *d = fbuf(n);
+    double *want = dbuf(n), *wantd = dbuf(n);
+    for (size_t c = 0; c < sizeof unary_refs / sizeof *unary_refs; c++) {
+        const struct unary_ref *r = &unary_refs[c];
+        float *x = rnd(n, r->lo, r->hi);
+        if (r->kind == FERRY_UNARY_CLAMP) { /* the edges themselves pass the gradient */
+            x[0] = r->fp0;
+            x[1] = r->fp1;
+        }
+        if (r->kind == FERRY_UNARY_ABS) x[0] = 0;
+        if (r->kind == FERRY_UNARY_HARD_SIGMOID) { /* the edges do not */
+            x[0] = -3;
+            x[1] = 3;
+        }
+        node.ip[0] = r->kind;
+        node.fp[0] = r->fp0;
+        node.fp[1] = r->fp1;
+        run(ferry_cpu_unary, &node, y, 2, SRC(x));
+        cr_assert_eq(ferry_unary_bwd_uses_output(r->kind), r->uses_y, "%s", ferry_unary_name(r->kind));
+        run(ferry_cpu_unary_bwd, &node, d, 2, SRC(g, r->uses_y ? y : x));
+        for (int64_t i = 0; i < n; i++) {
+            want[i] = ref_unary2(r, x[i]);
+            wantd[i] = g[i] * ref_unary2_d(r, x[i]);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s(%g) forward", ferry_unary_name(r->kind), (double)r->fp0);
+        expect_close(what, y, want, n, 5e-7, 2e-6);
+        snprintf(what, sizeof what, "%s(%g) backward", ferry_unary_name(r->kind), (double)r->fp0);
+        expect_close(what, d, wantd, n, 5e-7, 2e-6);
+    }
+}
+
+Test(cpu_ew, unary_kinds_extremes)
+{
+    T node = shape(1, 4, 1, 1, 1);
+    float x[4] = {-1000, -100, 100, 1000}, y[4];
+    node.ip[0] = FERRY_UNARY_SOFTPLUS;
+    run(ferry_cpu_unary, &node, y, 1, SRC(x));
+    cr_expect(y[0] == 0 && y[1] >= 0 && y[1] < 1e-40f && y[2] == 100 && y[3] == 1000,
+              "softplus extremes %g %g %g %g", (double)y[0], (double)y[1], (double)y[2], (double)y[3]);
+    node.ip[0] = FERRY_UNARY_GELU;
+    run(ferry_cpu_unary, &node, y, 1, SRC(x));
+    cr_expect(y[0] == 0 && y[3] == 1000, "gelu extremes %g %g", (double)y[0], (double)y[3]);
+    node.ip[0] = FERRY_UNARY_SILU;
+    run(ferry_cpu_unary, &node, y, 1, SRC(x));
+    cr_expect(y[0] == 0 && y[3] == 1000, "silu extremes %g %g", (double)y[0], (double)y[3]);
+    node.ip[0] = FERRY_UNARY_CLAMP;
+    node.fp[0] = -1;
+    node.fp[1] = 1;
+    x[0] = NAN;
+    run(ferry_cpu_unary, &node, y, 1, SRC(x));
+    cr_expect(isnan(y[0]) && y[1] == -1 && y[2] == 1, "clamp: NaN passes, bounds hold");
 }

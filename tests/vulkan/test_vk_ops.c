@@ -139,7 +139,7 @@ T1(bce_with_logits, b_bce, ELEM, 2, S(45, 1))
 T1(dropout, b_dropout, ELEM, 2, S(50, 41))
 T3(batch_norm_2d, b_bn, ELEM, 2, S(19, 5), 1, S(5), 1, S(5))
 T3(batch_norm_4d, b_bn, ELEM, 4, S(6, 3, 7, 5), 1, S(3), 1, S(3))
-Test(vk_ops, batch_norm_4d_eval) /* forward only: evaluation mode has no backward */
+Test(vk_ops, batch_norm_4d_eval) /* forward only (its backward: batch_norm_eval_*_backward below) */
 {
     struct vcase c = {.np = 3, .ndim = {4, 1, 1}, .shape = {S(6, 3, 7, 5), S(3), S(3)}, .build = b_bn_eval,
                       .tol = ELEM, .no_grad = true};
@@ -357,3 +357,72 @@ B(b_pool_adaptive) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 5, 4); }
 B(b_pool_adaptive_up) { (void)a; return ferry_adaptive_avg_pool2d(x, p[0], 7, 3); }
 T1(pool_adaptive_avg, b_pool_adaptive, ELEM, 4, S(2, 3, 17, 13))
 T1(pool_adaptive_avg_larger_out, b_pool_adaptive_up, ELEM, 4, S(2, 3, 4, 2))
+
+/* ---- unary kinds (inputs ±[0.1, 1], scaled to reach the interesting ranges) ---------------------- */
+static ferry_tensor_t *vk_sq_plus_half(ferry_ctx_t *x, ferry_tensor_t *p)
+{
+    int64_t shape[4];
+    for (int d = 0; d < ferry_tensor_ndim(p); d++) shape[d] = ferry_tensor_dim(p, d);
+    return ferry_add(x, ferry_mul(x, p, p), ferry_constant(x, 0.5f, ferry_tensor_ndim(p), shape));
+}
+B(b_u_log) { (void)a; return ferry_log(x, vk_sq_plus_half(x, p[0])); }
+B(b_u_sqrt) { (void)a; return ferry_sqrt(x, vk_sq_plus_half(x, p[0])); }
+B(b_u_square) { (void)a; return ferry_square(x, p[0]); }
+B(b_u_pow_frac) { (void)a; return ferry_pow(x, vk_sq_plus_half(x, p[0]), 2.3f); }
+B(b_u_pow_int) { (void)a; return ferry_pow(x, ferry_scale(x, p[0], 2.0f), -3.0f); }
+B(b_u_pow_even) { (void)a; return ferry_pow(x, p[0], 2.0f); }
+B(b_u_abs) { (void)a; return ferry_abs(x, p[0]); }
+B(b_u_clamp) { (void)a; return ferry_clamp(x, ferry_scale(x, p[0], 2.0f), -0.7f, 1.3f); }
+B(b_u_relu6) { (void)a; return ferry_relu6(x, ferry_scale(x, p[0], 9.0f)); }
+B(b_u_silu) { (void)a; return ferry_silu(x, ferry_scale(x, p[0], 8.0f)); }
+B(b_u_gelu) { (void)a; return ferry_gelu(x, ferry_scale(x, p[0], 6.0f)); }
+B(b_u_hsig) { (void)a; return ferry_hard_sigmoid(x, ferry_scale(x, p[0], 5.0f)); }
+B(b_u_softplus) { (void)a; return ferry_softplus(x, ferry_scale(x, p[0], 30.0f)); }
+
+T1(unary_log, b_u_log, ELEM, 2, S(37, 29))
+T1(unary_sqrt, b_u_sqrt, ELEM, 2, S(37, 29))
+T1(unary_square, b_u_square, ELEM, 3, S(5, 7, 11))
+T1(unary_pow_fractional, b_u_pow_frac, ELEM, 2, S(37, 29))
+T1(unary_pow_negative_integer, b_u_pow_int, ELEM, 2, S(37, 29))
+T1(unary_pow_even_negative_base, b_u_pow_even, ELEM, 1, S(1))
+T1(unary_abs, b_u_abs, ELEM, 2, S(37, 29))
+T1(unary_clamp, b_u_clamp, ELEM, 2, S(1000, 77))
+T1(unary_relu6, b_u_relu6, ELEM, 2, S(37, 29))
+T1(unary_silu, b_u_silu, ELEM, 2, S(37, 29))
+T1(unary_gelu, b_u_gelu, ELEM, 2, S(1000, 77))
+T1(unary_hard_sigmoid, b_u_hsig, ELEM, 4, S(3, 5, 7, 9))
+T1(unary_softplus, b_u_softplus, ELEM, 2, S(37, 29))
+
+/* ---- batch norm: eval mode with its backward, and without a scale (gamma NULL) ----------------- */
+B(b_bn_eval_grad)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, 0.1f, 1, &c), *rv = ferry_constant(x, 2.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], p[1], p[2], rm, rv, false, 0.1f, 1e-5f);
+}
+B(b_bn_noscale_eval)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, -0.3f, 1, &c), *rv = ferry_constant(x, 0.5f, 1, &c);
+    return ferry_batch_norm(x, p[0], NULL, p[1], rm, rv, false, 0.1f, 1e-3f);
+}
+B(b_bn_noscale_train)
+{
+    (void)a;
+    int64_t c = ferry_tensor_dim(p[0], 1);
+    ferry_tensor_t *rm = ferry_constant(x, 0.1f, 1, &c), *rv = ferry_constant(x, 2.0f, 1, &c);
+    return ferry_batch_norm(x, p[0], NULL, p[1], rm, rv, true, 0.1f, 1e-5f);
+}
+T3(batch_norm_eval_2d_backward, b_bn_eval_grad, ELEM, 2, S(19, 5), 1, S(5), 1, S(5))
+T3(batch_norm_eval_4d_backward, b_bn_eval_grad, ELEM, 4, S(6, 3, 7, 5), 1, S(3), 1, S(3))
+T2(batch_norm_no_scale_eval, b_bn_noscale_eval, ELEM, 4, S(6, 3, 7, 5), 1, S(3))
+T2(batch_norm_no_scale_train, b_bn_noscale_train, ELEM, 2, S(19, 5), 1, S(5))
+
+/* ---- layer norm over the last dimension ----------------------------------------------------------- */
+B(b_layer_norm) { (void)a; return ferry_layer_norm(x, p[0], p[1], p[2], 1e-5f); }
+T3(layer_norm_odd, b_layer_norm, ELEM, 2, S(37, 29), 1, S(29), 1, S(29))
+T3(layer_norm_one_column, b_layer_norm, ELEM, 2, S(5, 1), 1, S(1), 1, S(1))
+T3(layer_norm_many_rows, b_layer_norm, ELEM, 2, S(1000, 3), 1, S(3), 1, S(3))
+T3(layer_norm_wide, b_layer_norm, ELEM, 2, S(3, 777), 1, S(777), 1, S(777))

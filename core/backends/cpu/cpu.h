@@ -205,5 +205,10 @@ void ferry_cpu_bmm(const struct ferry_cpu_args *a);
 /* pool family (cpu_pool.c) */
 void ferry_cpu_adaptive_avg_pool(const struct ferry_cpu_args *a);
 void ferry_cpu_adaptive_avg_pool_bwd(const struct ferry_cpu_args *a);
+/* cpu_unary.c: the norm family */
+void ferry_cpu_ln_stats(const struct ferry_cpu_args *a);
+void ferry_cpu_layer_norm(const struct ferry_cpu_args *a);
+void ferry_cpu_ln_bwd_data(const struct ferry_cpu_args *a);
+void ferry_cpu_ln_bwd_params(const struct ferry_cpu_args *a);
 
 #endif

@@ -99,6 +99,28 @@ static inline float leaky(float x, float v, float slope)
     return pos + slope * neg;
 }
 
+/* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), evaluated in float; the
+ * Vulkan shader (ew.comp) evaluates the same expression, so both backends agree closely. */
+static inline float erf_approx(float x)
+{
+    const float ax = fabsf(x), t = 1.0f / (1.0f + 0.3275911f * ax);
+    const float p = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    const float r = 1.0f - p * expf(-ax * ax);
+    return x < 0 ? -r : r;
+}
+
+static inline float gelu_f(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f)); }
+
+/* d gelu/dx = Phi(x) + x·phi(x) */
+static inline float gelu_d(float x)
+{
+    return 0.5f * (1.0f + erf_approx(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+
+static inline float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static inline float clamp_f(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
 void ferry_cpu_unary(const struct ferry_cpu_args *a)
 {
     const float *restrict x = a->src[0];
@@ -127,11 +149,43 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
     case FERRY_UNARY_RECIP:
         FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = 1.0f / x[i]; });
         break;
+    case FERRY_UNARY_LOG:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = logf(x[i]); });
+        break;
+    case FERRY_UNARY_SQRT:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = sqrtf(x[i]); });
+        break;
+    case FERRY_UNARY_SQUARE:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = x[i] * x[i]; });
+        break;
+    case FERRY_UNARY_POW:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = powf(x[i], slope); });
+        break;
+    case FERRY_UNARY_ABS:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = fabsf(x[i]); });
+        break;
+    case FERRY_UNARY_CLAMP: {
+        const float hi = a->node->fp[1];
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = clamp_f(x[i], slope, hi); });
+        break;
+    }
+    case FERRY_UNARY_SILU:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = x[i] * sigmoid_f(x[i]); });
+        break;
+    case FERRY_UNARY_GELU:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = gelu_f(x[i]); });
+        break;
+    case FERRY_UNARY_HARD_SIGMOID:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = clamp_f(x[i] + 3.0f, 0.0f, 6.0f) / 6.0f; });
+        break;
+    case FERRY_UNARY_SOFTPLUS:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = (x[i] > 0 ? x[i] : 0.0f) + log1pf(expf(-fabsf(x[i]))); });
+        break;
     }
 }
 
 /* src1 is the input x for RELU/LEAKY (gradient 0 / slope at x = 0, as PyTorch) and the forward
- * output y for SIGMOID/TANH/EXP/RECIP. */
+ * output y for SIGMOID/TANH/EXP/RECIP/SQRT (the uses_output column of ops.def). */
 void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
 {
     const float *restrict g = a->src[0], *restrict r = a->src[1];
@@ -157,6 +211,44 @@ void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
         break;
     case FERRY_UNARY_RECIP:
         FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = -g[i] * r[i] * r[i]; });
+        break;
+    case FERRY_UNARY_LOG:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] / r[i]; });
+        break;
+    case FERRY_UNARY_SQRT: /* r = y */
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] / (2.0f * r[i]); });
+        break;
+    case FERRY_UNARY_SQUARE:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = 2.0f * r[i] * g[i]; });
+        break;
+    case FERRY_UNARY_POW:
+        if (slope == 0.0f)
+            FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = 0.0f; });
+        else
+            FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * (slope * powf(r[i], slope - 1.0f)); });
+        break;
+    case FERRY_UNARY_ABS:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = r[i] > 0 ? g[i] : (r[i] < 0 ? -g[i] : 0.0f); });
+        break;
+    case FERRY_UNARY_CLAMP: {
+        const float hi = a->node->fp[1];
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = (r[i] >= slope && r[i] <= hi) ? g[i] : 0.0f; });
+        break;
+    }
+    case FERRY_UNARY_SILU:
+        FERRY_CPU_FOR_SIMD(nt, i, n, {
+            const float s = sigmoid_f(r[i]);
+            d[i] = g[i] * (s * (1.0f + r[i] * (1.0f - s)));
+        });
+        break;
+    case FERRY_UNARY_GELU:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * gelu_d(r[i]); });
+        break;
+    case FERRY_UNARY_HARD_SIGMOID:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = (r[i] > -3.0f && r[i] < 3.0f) ? g[i] * (1.0f / 6.0f) : 0.0f; });
+        break;
+    case FERRY_UNARY_SOFTPLUS:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * sigmoid_f(r[i]); });
         break;
     }
 }

@@ -70,6 +70,11 @@
 /* pool family */
 #define CPU_ADAPTIVE_AVG_POOL ferry_cpu_adaptive_avg_pool
 #define CPU_ADAPTIVE_AVG_POOL_BWD ferry_cpu_adaptive_avg_pool_bwd
+/* norm family */
+#define CPU_LN_STATS ferry_cpu_ln_stats
+#define CPU_LAYER_NORM ferry_cpu_layer_norm
+#define CPU_LN_BWD_DATA ferry_cpu_ln_bwd_data
+#define CPU_LN_BWD_PARAMS ferry_cpu_ln_bwd_params
 
 void ferry_cpu_unsupported(const struct ferry_cpu_args *a) { (void)a; }
 

@@ -120,6 +120,8 @@ FERRY_VK_PLAN_FN(plan_conv_bwd_data);
 FERRY_VK_PLAN_FN(plan_conv_bwd_weight);
 /* pool family (vk_ops_elem.c, next to plan_pool) */
 FERRY_VK_PLAN_FN(plan_adaptive_pool);
+/* vk_ops_unary.c: the norm family */
+FERRY_VK_PLAN_FN(plan_layer_norm);
 size_t ferry_vk_conv_bwd_weight_scratch(const struct ferry_tensor *t, const struct ferry_vk_caps *caps);
 /* vk_ops_axis.c (the axis family) */
 FERRY_VK_PLAN_FN(plan_axis);

@@ -189,6 +189,7 @@ PLAN(plan_unary)
     struct ferry_vk_dispatch *d = grid(p, caps, t->op == FERRY_OP_UNARY ? "unary" : "unary_bwd", t->numel);
     d->pc.i[1] = t->ip[0];
     d->pc.f[0] = t->fp[0];
+    d->pc.f[1] = t->fp[1];
     return FERRY_OK;
 }
 

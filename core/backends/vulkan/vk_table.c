@@ -70,6 +70,11 @@
 /* pool family */
 #define VK_ADAPTIVE_AVG_POOL ferry_vk_plan_adaptive_pool
 #define VK_ADAPTIVE_AVG_POOL_BWD ferry_vk_plan_adaptive_pool
+/* norm family */
+#define VK_LN_STATS ferry_vk_plan_layer_norm
+#define VK_LAYER_NORM ferry_vk_plan_layer_norm
+#define VK_LN_BWD_DATA ferry_vk_plan_layer_norm
+#define VK_LN_BWD_PARAMS ferry_vk_plan_layer_norm
 
 static ferry_status ferry_vk_unsupported(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                          struct ferry_vk_plan *p)

@@ -205,7 +205,10 @@ ferry_tensor_t *ferry_mse(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b
 ferry_tensor_t *ferry_dropout(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *seed, float p,
                               uint32_t salt);
 /* Batch norm over N (and H,W) per channel. train: batch statistics, running statistics updated in
- * place with momentum; eval: running statistics. gamma, beta, running_mean, running_var: [C]. */
+ * place with momentum; eval: running statistics. gamma, beta, running_mean, running_var: [C].
+ * gamma may be NULL: no scale (gamma fixed at 1, e.g. Keras' scale=False). Both modes have a
+ * backward; in eval mode the running statistics are constants of it (frozen-statistics
+ * fine-tuning), and they get no gradient in either mode. */
 ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *gamma,
                                  ferry_tensor_t *beta, ferry_tensor_t *running_mean,
                                  ferry_tensor_t *running_var, bool train, float momentum, float eps);
@@ -280,6 +283,27 @@ ferry_tensor_t *ferry_pool2d_ex(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_pool_
 /* Adaptive average pooling [N,C,H,W] -> [N,C,oh,ow]; output i averages input rows
  * [floor(i·H/oh), ceil((i+1)·H/oh)), likewise columns (PyTorch's adaptive_avg_pool2d). */
 ferry_tensor_t *ferry_adaptive_avg_pool2d(ferry_ctx_t *ctx, ferry_tensor_t *x, int oh, int ow);
+/* ---- unary and normalisation family ---- */
+/* Element-wise; each returns a tensor of x's shape. */
+ferry_tensor_t *ferry_log(ferry_ctx_t *ctx, ferry_tensor_t *x);    /* natural log; NaN for x < 0 */
+ferry_tensor_t *ferry_sqrt(ferry_ctx_t *ctx, ferry_tensor_t *x);   /* NaN for x < 0; gradient inf at 0 */
+ferry_tensor_t *ferry_square(ferry_ctx_t *ctx, ferry_tensor_t *x); /* x² */
+/* x^exponent (powf: NaN for x < 0 and a non-integer exponent); NULL for a non-finite exponent. */
+ferry_tensor_t *ferry_pow(ferry_ctx_t *ctx, ferry_tensor_t *x, float exponent);
+ferry_tensor_t *ferry_abs(ferry_ctx_t *ctx, ferry_tensor_t *x); /* |x|; gradient sign(x), 0 at 0 */
+/* min(max(x, lo), hi); gradient passes where lo <= x <= hi, 0 elsewhere (PyTorch); NULL unless lo <= hi. */
+ferry_tensor_t *ferry_clamp(ferry_ctx_t *ctx, ferry_tensor_t *x, float lo, float hi);
+ferry_tensor_t *ferry_relu6(ferry_ctx_t *ctx, ferry_tensor_t *x); /* ferry_clamp(x, 0, 6) */
+ferry_tensor_t *ferry_silu(ferry_ctx_t *ctx, ferry_tensor_t *x);  /* x·sigmoid(x) */
+/* x·Phi(x), the exact (erf) form, PyTorch's default; erf approximated to 1.5e-7 absolute. */
+ferry_tensor_t *ferry_gelu(ferry_ctx_t *ctx, ferry_tensor_t *x);
+/* relu6(x+3)/6 (PyTorch's hardsigmoid); gradient 1/6 for -3 < x < 3, else 0. */
+ferry_tensor_t *ferry_hard_sigmoid(ferry_ctx_t *ctx, ferry_tensor_t *x);
+ferry_tensor_t *ferry_softplus(ferry_ctx_t *ctx, ferry_tensor_t *x); /* log(1+exp(x)), stable for all x */
+/* Layer norm of each row of x [N,D] (PyTorch's layer_norm over the last dimension): (x - mean)
+ * / sqrt(var_biased + eps) · gamma + beta; gamma, beta [D]. */
+ferry_tensor_t *ferry_layer_norm(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *gamma,
+                                 ferry_tensor_t *beta, float eps);
 
 /* ---- autodiff ------------------------------------------------------------------------------------ */
 
