@@ -186,6 +186,9 @@ struct ferry_tensor *ferry_new_tensor(ferry_ctx_t *ctx, enum ferry_op op, ferry_
 struct ferry_tensor *ferry_new_op(ferry_ctx_t *ctx, enum ferry_op op, ferry_dtype dtype, int ndim,
                                   const int64_t *shape, int nsrc, struct ferry_tensor *const *srcs);
 bool ferry_same_shape(const struct ferry_tensor *a, const struct ferry_tensor *b);
+/* Sets a FERRY_ERR_SHAPE error "op: what (got [a] and [b])" (b may be NULL); returns NULL. */
+struct ferry_tensor *ferry_shape_error(const char *op, const char *what, const struct ferry_tensor *a,
+                                       const struct ferry_tensor *b);
 /* "[64, 1, 28, 28]" into buf. */
 const char *ferry_shape_str(const struct ferry_tensor *t, char *buf, size_t n);
 

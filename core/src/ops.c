@@ -53,16 +53,6 @@ bool ferry_unary_bwd_uses_output(int kind)
     return kind >= 0 && kind < FERRY_UNARY_COUNT && unary_info[kind].uses_output;
 }
 
-/* Shape error naming the op and the offending shapes. */
-static T *shape_error(const char *op, const char *what, const T *a, const T *b)
-{
-    char sa[64], sb[64] = "";
-    ferry_shape_str(a, sa, sizeof sa);
-    if (b) ferry_shape_str(b, sb, sizeof sb);
-    ferry_error(FERRY_ERR_SHAPE, "%s: %s (got %s%s%s)", op, what, sa, b ? " and " : "", sb);
-    return NULL;
-}
-
 static bool any_null(int n, T *const *t)
 {
     for (int i = 0; i < n; i++)
@@ -105,15 +95,15 @@ static T *binary(ferry_ctx_t *ctx, enum ferry_op op, T *a, T *b, T *c, const cha
     CHECK(a, b);
     int nd = 0;
     int64_t shape[FERRY_MAX_DIMS];
-    if (!broadcast_shape(a, b, &nd, shape)) return shape_error(name, "shapes do not broadcast", a, b);
+    if (!broadcast_shape(a, b, &nd, shape)) return ferry_shape_error(name, "shapes do not broadcast", a, b);
     if (a->dtype != FERRY_F32 || b->dtype != FERRY_F32)
-        return shape_error(name, "expects F32 tensors", a, b);
+        return ferry_shape_error(name, "expects F32 tensors", a, b);
     if (c) {
         T tmp = {.ndim = nd};
         memcpy(tmp.ne, shape, sizeof shape);
-        if (c->dtype != FERRY_F32) return shape_error(name, "the condition must be an F32 mask", c, NULL);
+        if (c->dtype != FERRY_F32) return ferry_shape_error(name, "the condition must be an F32 mask", c, NULL);
         if (!broadcast_shape(&tmp, c, &nd, shape))
-            return shape_error(name, "the condition does not broadcast with the values", c, &tmp);
+            return ferry_shape_error(name, "the condition does not broadcast with the values", c, &tmp);
     }
     return ferry_new_op(ctx, op, FERRY_F32, nd, shape, c ? 3 : 2, c ? SRCS(a, b, c) : SRCS(a, b));
 }
@@ -172,7 +162,7 @@ ferry_tensor_t *ferry_sum_to(ferry_ctx_t *ctx, T *x, int ndim, const int64_t *sh
     if (!ok) {
         T tmp = {.ndim = ndim > 0 && ndim <= FERRY_MAX_DIMS ? ndim : 0};
         for (int k = 0; k < tmp.ndim; k++) tmp.ne[k] = shape[k];
-        return shape_error("sum_to", "the target shape must be x's with some dimensions 1 or dropped", x, &tmp);
+        return ferry_shape_error("sum_to", "the target shape must be x's with some dimensions 1 or dropped", x, &tmp);
     }
     return ferry_new_op(ctx, FERRY_OP_SUM_TO, FERRY_F32, ndim, shape, 1, SRCS(x));
 }
@@ -188,7 +178,7 @@ ferry_tensor_t *ferry_scale(ferry_ctx_t *ctx, T *a, float s)
 ferry_tensor_t *ferry_scale_by(ferry_ctx_t *ctx, T *a, T *s, float c)
 {
     CHECK(a, s);
-    if (!is_scalar(s)) return shape_error("scale_by", "the factor must have one element", s, NULL);
+    if (!is_scalar(s)) return ferry_shape_error("scale_by", "the factor must have one element", s, NULL);
     T *t = OP(ctx, FERRY_OP_SCALE_BY, a, a, s);
     if (t) t->fp[0] = c;
     return t;
@@ -198,7 +188,7 @@ ferry_tensor_t *ferry_add_bias(ferry_ctx_t *ctx, T *x, T *b)
 {
     CHECK(x, b);
     if ((x->ndim != 2 && x->ndim != 4) || b->ndim != 1 || b->ne[0] != x->ne[1])
-        return shape_error("add_bias", "expects x [N,C] or [N,C,H,W] and bias [C]", x, b);
+        return ferry_shape_error("add_bias", "expects x [N,C] or [N,C,H,W] and bias [C]", x, b);
     return OP(ctx, FERRY_OP_ADD_BIAS, x, x, b);
 }
 
@@ -226,7 +216,7 @@ ferry_tensor_t *ferry_reciprocal(ferry_ctx_t *ctx, T *x) { return unary(ctx, x, 
 static T *rowwise(ferry_ctx_t *ctx, T *x, enum ferry_op op)
 {
     CHECK(x);
-    if (x->ndim != 2) return shape_error(ferry_op_name(op), "expects a 2-D tensor [N,K]", x, NULL);
+    if (x->ndim != 2) return ferry_shape_error(ferry_op_name(op), "expects a 2-D tensor [N,K]", x, NULL);
     return OP(ctx, op, x, x);
 }
 
@@ -241,10 +231,10 @@ ferry_tensor_t *ferry_log_softmax(ferry_ctx_t *ctx, T *x)
 ferry_tensor_t *ferry_matmul(ferry_ctx_t *ctx, T *a, T *b, bool ta, bool tb)
 {
     CHECK(a, b);
-    if (a->ndim != 2 || b->ndim != 2) return shape_error("matmul", "expects 2-D tensors", a, b);
+    if (a->ndim != 2 || b->ndim != 2) return ferry_shape_error("matmul", "expects 2-D tensors", a, b);
     int64_t m = ta ? a->ne[1] : a->ne[0], ka = ta ? a->ne[0] : a->ne[1];
     int64_t kb = tb ? b->ne[1] : b->ne[0], n = tb ? b->ne[0] : b->ne[1];
-    if (ka != kb) return shape_error("matmul", "inner dimensions differ", a, b);
+    if (ka != kb) return ferry_shape_error("matmul", "inner dimensions differ", a, b);
     T *t = ferry_new_op(ctx, FERRY_OP_MATMUL, FERRY_F32, 2, (int64_t[]){m, n}, 2, SRCS(a, b));
     if (t) {
         t->ip[0] = ta;
@@ -257,14 +247,14 @@ static T *pool(ferry_ctx_t *ctx, T *x, enum ferry_op op, int kh, int kw, int sh,
                int pw)
 {
     CHECK(x);
-    if (x->ndim != 4) return shape_error(ferry_op_name(op), "expects x [N,C,H,W]", x, NULL);
+    if (x->ndim != 4) return ferry_shape_error(ferry_op_name(op), "expects x [N,C,H,W]", x, NULL);
     if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0 || 2 * ph > kh || 2 * pw > kw) {
         ferry_error(FERRY_ERR_INVALID, "%s: kernel %dx%d, stride %dx%d, padding %dx%d invalid",
                     ferry_op_name(op), kh, kw, sh, sw, ph, pw);
         return NULL;
     }
     if (x->ne[2] + 2 * ph < kh || x->ne[3] + 2 * pw < kw)
-        return shape_error(ferry_op_name(op), "window larger than the padded input", x, NULL);
+        return ferry_shape_error(ferry_op_name(op), "window larger than the padded input", x, NULL);
     int64_t oh = (x->ne[2] + 2 * ph - kh) / sh + 1, ow = (x->ne[3] + 2 * pw - kw) / sw + 1;
     T *t = ferry_new_op(ctx, op, FERRY_F32, 4, (int64_t[]){x->ne[0], x->ne[1], oh, ow}, 1, SRCS(x));
     if (t) memcpy(t->ip, (int32_t[]){kh, kw, sh, sw, ph, pw, ph, pw}, 8 * sizeof(int32_t));
@@ -284,7 +274,7 @@ ferry_tensor_t *ferry_avg_pool2d(ferry_ctx_t *ctx, T *x, int k, int stride, int 
 ferry_tensor_t *ferry_global_avg_pool(ferry_ctx_t *ctx, T *x)
 {
     CHECK(x);
-    if (x->ndim != 4) return shape_error("global_avg_pool", "expects x [N,C,H,W]", x, NULL);
+    if (x->ndim != 4) return ferry_shape_error("global_avg_pool", "expects x [N,C,H,W]", x, NULL);
     T *p = pool(ctx, x, FERRY_OP_AVG_POOL, (int)x->ne[2], (int)x->ne[3], 1, 1, 0, 0);
     return ferry_reshape(ctx, p, 2, (int64_t[]){x->ne[0], x->ne[1]});
 }
@@ -296,7 +286,7 @@ ferry_tensor_t *ferry_cross_entropy(ferry_ctx_t *ctx, T *logits, T *labels, floa
     CHECK(logits, labels);
     if (logits->ndim != 2 || labels->ndim != 1 || labels->ne[0] != logits->ne[0] ||
         labels->dtype != FERRY_I32)
-        return shape_error("cross_entropy", "expects logits [N,K] and I32 labels [N]", logits,
+        return ferry_shape_error("cross_entropy", "expects logits [N,K] and I32 labels [N]", logits,
                            labels);
     if (!(smoothing >= 0 && smoothing < 1)) {
         ferry_error(FERRY_ERR_INVALID, "cross_entropy: label smoothing %g not in [0,1)",
@@ -313,7 +303,7 @@ ferry_tensor_t *ferry_bce_with_logits(ferry_ctx_t *ctx, T *logits, T *targets)
 {
     CHECK(logits, targets);
     if (logits->numel != targets->numel || targets->dtype != FERRY_F32)
-        return shape_error("bce_with_logits", "logits and F32 targets must have as many elements",
+        return ferry_shape_error("bce_with_logits", "logits and F32 targets must have as many elements",
                            logits, targets);
     return ferry_new_op(ctx, FERRY_OP_BCE_LOGITS, FERRY_F32, 1, scalar_shape, 2,
                         SRCS(logits, targets));
@@ -322,7 +312,7 @@ ferry_tensor_t *ferry_bce_with_logits(ferry_ctx_t *ctx, T *logits, T *targets)
 ferry_tensor_t *ferry_mse(ferry_ctx_t *ctx, T *a, T *b)
 {
     CHECK(a, b);
-    if (!ferry_same_shape(a, b)) return shape_error("mse", "shapes differ", a, b);
+    if (!ferry_same_shape(a, b)) return ferry_shape_error("mse", "shapes differ", a, b);
     T *d = ferry_sub(ctx, a, b);
     return ferry_mean(ctx, ferry_mul(ctx, d, d));
 }
@@ -333,7 +323,7 @@ ferry_tensor_t *ferry_dropout(ferry_ctx_t *ctx, T *x, T *seed, float p, uint32_t
 {
     CHECK(x, seed);
     if (seed->dtype != FERRY_I32 || !is_scalar(seed))
-        return shape_error("dropout", "the seed must be one I32 element", seed, NULL);
+        return ferry_shape_error("dropout", "the seed must be one I32 element", seed, NULL);
     if (!(p >= 0 && p < 1)) {
         ferry_error(FERRY_ERR_INVALID, "dropout: probability %g not in [0,1)", (double)p);
         return NULL;
@@ -351,7 +341,7 @@ ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, T *x, T *gamma, T *beta, T *r
 {
     CHECK(x, beta, rmean, rvar);
     if (x->ndim != 2 && x->ndim != 4)
-        return shape_error("batch_norm", "expects x [N,C] or [N,C,H,W]", x, NULL);
+        return ferry_shape_error("batch_norm", "expects x [N,C] or [N,C,H,W]", x, NULL);
     if (!gamma) { /* no scale: gamma fixed at 1, a constant that gets no gradient */
         gamma = ferry_constant(ctx, 1.0f, 1, &x->ne[1]);
         if (!gamma) return NULL;
@@ -359,9 +349,9 @@ ferry_tensor_t *ferry_batch_norm(ferry_ctx_t *ctx, T *x, T *gamma, T *beta, T *r
     T *const p[] = {gamma, beta, rmean, rvar};
     for (int i = 0; i < 4; i++)
         if (p[i]->ndim != 1 || p[i]->ne[0] != x->ne[1])
-            return shape_error("batch_norm", "parameters must be [C]", x, p[i]);
+            return ferry_shape_error("batch_norm", "parameters must be [C]", x, p[i]);
     if (train && x->numel / x->ne[1] < 2)
-        return shape_error("batch_norm", "training needs more than one value per channel", x, NULL);
+        return ferry_shape_error("batch_norm", "training needs more than one value per channel", x, NULL);
     T *t;
     if (train) {
         T *stats = ferry_new_op(ctx, FERRY_OP_BN_STATS, FERRY_F32, 2, (int64_t[]){2, x->ne[1]}, 3,
@@ -434,7 +424,7 @@ ferry_tensor_t *ferry_concat_batch(ferry_ctx_t *ctx, T *a, T *b)
     CHECK(a, b);
     bool ok = a->ndim == b->ndim && a->dtype == b->dtype;
     for (int i = 1; ok && i < a->ndim; i++) ok = a->ne[i] == b->ne[i];
-    if (!ok) return shape_error("concat_batch", "all but the first dimension must match", a, b);
+    if (!ok) return ferry_shape_error("concat_batch", "all but the first dimension must match", a, b);
     int64_t shape[FERRY_MAX_DIMS];
     memcpy(shape, a->ne, sizeof shape);
     shape[0] = a->ne[0] + b->ne[0];
@@ -471,7 +461,7 @@ ferry_tensor_t *ferry_grad_reverse(ferry_ctx_t *ctx, T *x, T *lambda)
 {
     CHECK(x, lambda);
     if (!is_scalar(lambda))
-        return shape_error("grad_reverse", "lambda must have one element", lambda, NULL);
+        return ferry_shape_error("grad_reverse", "lambda must have one element", lambda, NULL);
     T *t = view(ctx, FERRY_OP_GRAD_REVERSE, x, x->ndim, x->ne, 0);
     if (t) t->src[1] = lambda;
     return t;
@@ -482,7 +472,7 @@ ferry_tensor_t *ferry_count_correct(ferry_ctx_t *ctx, T *logits, T *labels)
     CHECK(logits, labels);
     if (logits->ndim != 2 || labels->ndim != 1 || labels->ne[0] != logits->ne[0] ||
         labels->dtype != FERRY_I32)
-        return shape_error("count_correct", "expects logits [N,K] and I32 labels [N]", logits,
+        return ferry_shape_error("count_correct", "expects logits [N,K] and I32 labels [N]", logits,
                            labels);
     T *t = ferry_new_op(ctx, FERRY_OP_COUNT_CORRECT, FERRY_F32, 1, scalar_shape, 2,
                         SRCS(logits, labels));
@@ -497,10 +487,10 @@ static T *update_op(ferry_ctx_t *ctx, enum ferry_op op, int nsrc, T *const *srcs
     if (any_null(nsrc, srcs)) return NULL;
     T *p = srcs[0], *g = srcs[1];
     if (p->leaf != FERRY_LEAF_PARAM || !ferry_same_shape(p, g))
-        return shape_error(ferry_op_name(op), "expects a parameter and a gradient of its shape", p, g);
+        return ferry_shape_error(ferry_op_name(op), "expects a parameter and a gradient of its shape", p, g);
     for (int i = 2; i < nsrc - 1; i++)
         if (srcs[i]->leaf != FERRY_LEAF_PARAM || srcs[i]->numel != p->numel)
-            return shape_error(ferry_op_name(op), "state must be a store entry of the parameter's size",
+            return ferry_shape_error(ferry_op_name(op), "state must be a store entry of the parameter's size",
                                p, srcs[i]);
     bool was = ctx->in_backward;
     ctx->in_backward = true; /* an update has no gradient */

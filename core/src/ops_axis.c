@@ -10,15 +10,6 @@ typedef struct ferry_tensor T;
 
 #define SRCS(...) ((T *const[]){__VA_ARGS__})
 
-static T *shape_error(const char *op, const char *what, const T *a, const T *b)
-{
-    char sa[64], sb[64] = "";
-    ferry_shape_str(a, sa, sizeof sa);
-    if (b) ferry_shape_str(b, sb, sizeof sb);
-    ferry_error(FERRY_ERR_SHAPE, "%s: %s (got %s%s%s)", op, what, sa, b ? " and " : "", sb);
-    return NULL;
-}
-
 static bool bad_axis(const char *op, const T *x, int axis)
 {
     if (axis >= 0 && axis < x->ndim) return false;
@@ -48,7 +39,7 @@ ferry_tensor_t *ferry_concat(ferry_ctx_t *ctx, int axis, int n, T *const *ts)
         bool ok = b->ndim == a->ndim && b->dtype == a->dtype;
         for (int d = 0; ok && d < a->ndim; d++) ok = d == axis || a->ne[d] == b->ne[d];
         if (!ok)
-            return shape_error("concat", "dtypes and all dimensions but the axis must match", a, b);
+            return ferry_shape_error("concat", "dtypes and all dimensions but the axis must match", a, b);
         shape[axis] += b->ne[axis];
     }
     if (n == 1) return ts[0];
@@ -127,7 +118,7 @@ void ferry_bw_transpose(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 static T *reduce_axis(ferry_ctx_t *ctx, T *x, int axis, int kind, bool mean, const char *name)
 {
     if (!x || bad_axis(name, x, axis)) return NULL;
-    if (x->dtype != FERRY_F32) return shape_error(name, "expects an F32 tensor", x, NULL);
+    if (x->dtype != FERRY_F32) return ferry_shape_error(name, "expects an F32 tensor", x, NULL);
     int64_t shape[FERRY_MAX_DIMS];
     memcpy(shape, x->ne, sizeof shape);
     shape[axis] = 1;
@@ -174,7 +165,7 @@ void ferry_bw_reduce_axis(ferry_ctx_t *ctx, T *node, T *g, T **gr)
 ferry_tensor_t *ferry_argmax_axis(ferry_ctx_t *ctx, T *x, int axis)
 {
     if (!x || bad_axis("argmax_axis", x, axis)) return NULL;
-    if (x->dtype != FERRY_F32) return shape_error("argmax_axis", "expects an F32 tensor", x, NULL);
+    if (x->dtype != FERRY_F32) return ferry_shape_error("argmax_axis", "expects an F32 tensor", x, NULL);
     int64_t shape[FERRY_MAX_DIMS];
     memcpy(shape, x->ne, sizeof shape);
     shape[axis] = 1;
@@ -192,7 +183,7 @@ ferry_tensor_t *ferry_one_hot(ferry_ctx_t *ctx, T *labels, int k)
 {
     if (!labels) return NULL;
     if (labels->ndim != 1 || labels->dtype != FERRY_I32)
-        return shape_error("one_hot", "expects I32 labels [N]", labels, NULL);
+        return ferry_shape_error("one_hot", "expects I32 labels [N]", labels, NULL);
     if (k < 1) {
         ferry_error(FERRY_ERR_INVALID, "one_hot: %d classes (at least 1)", k);
         return NULL;
@@ -210,7 +201,7 @@ ferry_tensor_t *ferry_gather_rows(ferry_ctx_t *ctx, T *x, T *idx)
 {
     if (!x || !idx) return NULL;
     if (x->ndim != 2 || x->dtype != FERRY_F32 || idx->ndim != 1 || idx->dtype != FERRY_I32)
-        return shape_error("gather_rows", "expects F32 x [R,D] and I32 indices [M]", x, idx);
+        return ferry_shape_error("gather_rows", "expects F32 x [R,D] and I32 indices [M]", x, idx);
     return ferry_new_op(ctx, FERRY_OP_GATHER_ROWS, FERRY_F32, 2, (int64_t[]){idx->ne[0], x->ne[1]}, 2,
                         SRCS(x, idx));
 }
@@ -228,11 +219,11 @@ ferry_tensor_t *ferry_batched_matmul(ferry_ctx_t *ctx, T *a, T *b, bool ta, bool
 {
     if (!a || !b) return NULL;
     if (a->ndim != 3 || b->ndim != 3 || a->dtype != FERRY_F32 || b->dtype != FERRY_F32)
-        return shape_error("batched_matmul", "expects F32 tensors [B,M,K] and [B,K,N]", a, b);
-    if (a->ne[0] != b->ne[0]) return shape_error("batched_matmul", "batch sizes differ", a, b);
+        return ferry_shape_error("batched_matmul", "expects F32 tensors [B,M,K] and [B,K,N]", a, b);
+    if (a->ne[0] != b->ne[0]) return ferry_shape_error("batched_matmul", "batch sizes differ", a, b);
     int64_t m = ta ? a->ne[2] : a->ne[1], ka = ta ? a->ne[1] : a->ne[2];
     int64_t kb = tb ? b->ne[2] : b->ne[1], n = tb ? b->ne[1] : b->ne[2];
-    if (ka != kb) return shape_error("batched_matmul", "inner dimensions differ", a, b);
+    if (ka != kb) return ferry_shape_error("batched_matmul", "inner dimensions differ", a, b);
     T *t = ferry_new_op(ctx, FERRY_OP_BMM, FERRY_F32, 3, (int64_t[]){a->ne[0], m, n}, 2, SRCS(a, b));
     if (t) {
         t->ip[0] = ta;

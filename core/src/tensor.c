@@ -192,3 +192,13 @@ bool ferry_tensor_requires_grad(const ferry_tensor_t *t)
 int ferry_ctx_param_count(const ferry_ctx_t *ctx) { return ctx->n_params; }
 ferry_tensor_t *ferry_ctx_param(const ferry_ctx_t *ctx, int i) { return ctx->params[i]; }
 int ferry_param_store_index(const ferry_tensor_t *t) { return t->store_idx; }
+
+struct ferry_tensor *ferry_shape_error(const char *op, const char *what, const struct ferry_tensor *a,
+                                       const struct ferry_tensor *b)
+{
+    char sa[64], sb[64] = "";
+    ferry_shape_str(a, sa, sizeof sa);
+    if (b) ferry_shape_str(b, sb, sizeof sb);
+    ferry_error(FERRY_ERR_SHAPE, "%s: %s (got %s%s%s)", op, what, sa, b ? " and " : "", sb);
+    return NULL;
+}

@@ -425,8 +425,9 @@ static void pool_case(struct pc k, bool fd)
     const int64_t OH = p_oh(&k), OW = p_ow(&k), nx = p_nx(&k), ny = p_ny(&k);
     T *X = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, k.h, k.w});
     T *G = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, OH, OW});
-    const int32_t ip[6] = {(int32_t)k.kh, (int32_t)k.kw, (int32_t)k.sh,
-                           (int32_t)k.sw, (int32_t)k.ph, (int32_t)k.pw};
+    /* the pooling layout of ops.def: kh, kw, sh, sw, pad top, left, bottom, right */
+    const int32_t ip[8] = {(int32_t)k.kh, (int32_t)k.kw, (int32_t)k.sh, (int32_t)k.sw,
+                           (int32_t)k.ph, (int32_t)k.pw, (int32_t)k.ph, (int32_t)k.pw};
     float *x = rnd_distinct(nx), *g = rnd(ny);
     double *xd = to_d(x, nx), *gd = to_d(g, ny);
     char what[160];
@@ -486,8 +487,8 @@ Test(cpu_gemm, max_pool_ties_nan)
         T *X = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, k.h, k.w});
         T *G = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, OH, OW});
         T *Y = tensor(FERRY_OP_MAX_POOL, 4, G->ne), *DX = tensor(FERRY_OP_MAX_POOL_BWD, 4, X->ne);
-        const int32_t ip[6] = {(int32_t)k.kh, (int32_t)k.kw, (int32_t)k.sh,
-                               (int32_t)k.sw, (int32_t)k.ph, (int32_t)k.pw};
+        const int32_t ip[8] = {(int32_t)k.kh, (int32_t)k.kw, (int32_t)k.sh, (int32_t)k.sw,
+                               (int32_t)k.ph, (int32_t)k.pw, (int32_t)k.ph, (int32_t)k.pw};
         memcpy(Y->ip, ip, sizeof ip);
         memcpy(DX->ip, ip, sizeof ip);
         Y->src[0] = X;

@@ -155,4 +155,30 @@ static inline void ferry_vk_grid1(struct ferry_vk_dispatch *d, const struct ferr
     d->groups[1] = d->groups[2] = 1;
 }
 
+/* A one-dimensional dispatch of `shader` over n items (local size `local`) appended to the plan;
+ * i[0] = n, writes dst. */
+static inline struct ferry_vk_dispatch *ferry_vk_add_grid(struct ferry_vk_plan *p, const struct ferry_vk_caps *caps,
+                                                          const char *shader, int64_t n, uint32_t local)
+{
+    struct ferry_vk_dispatch *d = &p->d[p->n++];
+    d->shader = shader;
+    ferry_vk_grid1(d, caps, n, local);
+    d->pc.i[0] = (int32_t)n;
+    d->writes = FERRY_VK_BIT(FERRY_VK_B_DST);
+    return d;
+}
+
+/* Sizes travel as int32 push constants and indices as uint: every tensor of the node must have
+ * fewer than 2^31 elements. */
+static inline ferry_status ferry_vk_check_sizes(const struct ferry_tensor *t)
+{
+    int64_t big = t->numel;
+    for (int j = 0; j < FERRY_MAX_SRC; j++)
+        if (t->src[j] && t->src[j]->numel > big) big = t->src[j]->numel;
+    if (big > INT32_MAX)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s on %lld elements (at most 2^31 - 1)",
+                           ferry_op_name(t->op), (long long)big);
+    return FERRY_OK;
+}
+
 #endif

@@ -7,33 +7,9 @@
 
 #define LOCAL 256
 
-/* Sizes travel as int32 push constants: every tensor of the node must have fewer than 2^31
- * elements. */
-static ferry_status check_size(const struct ferry_tensor *t)
-{
-    int64_t big = t->numel;
-    for (int j = 0; j < FERRY_MAX_SRC; j++)
-        if (t->src[j] && t->src[j]->numel > big) big = t->src[j]->numel;
-    if (big > INT32_MAX)
-        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s on %lld elements (at most 2^31 - 1)",
-                           ferry_op_name(t->op), (long long)big);
-    return FERRY_OK;
-}
-
-static struct ferry_vk_dispatch *grid(struct ferry_vk_plan *p, const struct ferry_vk_caps *caps,
-                                      const char *shader, int64_t n)
-{
-    struct ferry_vk_dispatch *d = &p->d[p->n++];
-    d->shader = shader;
-    ferry_vk_grid1(d, caps, n, LOCAL);
-    d->pc.i[0] = (int32_t)n;
-    d->writes = FERRY_VK_BIT(FERRY_VK_B_DST);
-    return d;
-}
-
 FERRY_VK_PLAN_FN(plan_axis)
 {
-    ferry_status s = check_size(t);
+    ferry_status s = ferry_vk_check_sizes(t);
     if (s != FERRY_OK) return s;
     const int axis = t->ip[0];
     /* the node's shape around the axis; reductions are planned over their input's */
@@ -43,26 +19,26 @@ FERRY_VK_PLAN_FN(plan_axis)
     struct ferry_vk_dispatch *d;
     switch (t->op) {
     case FERRY_OP_AXIS_CONCAT:
-        d = grid(p, caps, "concat_axis", t->numel);
+        d = ferry_vk_add_grid(p, caps, "concat_axis", t->numel, LOCAL);
         for (int k = 0; k < FERRY_MAX_SRC; k++) d->pc.i[3 + k] = t->src[k] ? (int32_t)t->src[k]->ne[axis] : 0;
         break;
     case FERRY_OP_AXIS_SLICE:
     case FERRY_OP_AXIS_PAD:
-        d = grid(p, caps, t->op == FERRY_OP_AXIS_SLICE ? "slice_axis" : "pad_axis", t->numel);
+        d = ferry_vk_add_grid(p, caps, t->op == FERRY_OP_AXIS_SLICE ? "slice_axis" : "pad_axis", t->numel, LOCAL);
         d->pc.i[3] = (int32_t)t->src[0]->ne[axis];
         d->pc.i[4] = t->ip[1];
         break;
     case FERRY_OP_REDUCE_AXIS:
-        d = grid(p, caps, "reduce_axis", outer * inner);
+        d = ferry_vk_add_grid(p, caps, "reduce_axis", outer * inner, LOCAL);
         break;
     case FERRY_OP_ARGMAX_AXIS:
-        d = grid(p, caps, "argmax_axis", outer * inner);
+        d = ferry_vk_add_grid(p, caps, "argmax_axis", outer * inner, LOCAL);
         break;
     case FERRY_OP_EXPAND_AXIS:
-        d = grid(p, caps, "expand_axis", t->numel);
+        d = ferry_vk_add_grid(p, caps, "expand_axis", t->numel, LOCAL);
         break;
     case FERRY_OP_REDUCE_AXIS_BWD:
-        d = grid(p, caps, "reduce_axis_arg_bwd", outer * inner);
+        d = ferry_vk_add_grid(p, caps, "reduce_axis_arg_bwd", outer * inner, LOCAL);
         break;
     default:
         return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: op %s is not an axis op", ferry_op_name(t->op));
@@ -77,7 +53,7 @@ FERRY_VK_PLAN_FN(plan_axis)
 
 FERRY_VK_PLAN_FN(plan_transpose)
 {
-    ferry_status s = check_size(t);
+    ferry_status s = ferry_vk_check_sizes(t);
     if (s != FERRY_OK) return s;
     const struct ferry_tensor *x = t->src[0];
     int64_t xs[4] = {0, 0, 0, 0}, acc = 1;
@@ -88,7 +64,7 @@ FERRY_VK_PLAN_FN(plan_transpose)
     int64_t st[4] = {xs[0], xs[1], xs[2], xs[3]};
     st[t->ip[0]] = xs[t->ip[1]];
     st[t->ip[1]] = xs[t->ip[0]];
-    struct ferry_vk_dispatch *d = grid(p, caps, "transpose", t->numel);
+    struct ferry_vk_dispatch *d = ferry_vk_add_grid(p, caps, "transpose", t->numel, LOCAL);
     for (int k = 0; k < 4; k++) {
         d->pc.i[1 + k] = k < t->ndim ? (int32_t)t->ne[k] : 1;
         d->pc.i[5 + k] = (int32_t)st[k];
@@ -98,18 +74,18 @@ FERRY_VK_PLAN_FN(plan_transpose)
 
 FERRY_VK_PLAN_FN(plan_one_hot)
 {
-    ferry_status s = check_size(t);
+    ferry_status s = ferry_vk_check_sizes(t);
     if (s != FERRY_OK) return s;
-    grid(p, caps, "one_hot", t->numel)->pc.i[1] = (int32_t)t->ne[1];
+    ferry_vk_add_grid(p, caps, "one_hot", t->numel, LOCAL)->pc.i[1] = (int32_t)t->ne[1];
     return FERRY_OK;
 }
 
 FERRY_VK_PLAN_FN(plan_gather)
 {
-    ferry_status s = check_size(t);
+    ferry_status s = ferry_vk_check_sizes(t);
     if (s != FERRY_OK) return s;
     const bool bwd = t->op == FERRY_OP_GATHER_ROWS_BWD;
-    struct ferry_vk_dispatch *d = grid(p, caps, bwd ? "gather_rows_bwd" : "gather_rows", t->numel);
+    struct ferry_vk_dispatch *d = ferry_vk_add_grid(p, caps, bwd ? "gather_rows_bwd" : "gather_rows", t->numel, LOCAL);
     d->pc.i[1] = (int32_t)t->ne[1];
     d->pc.i[2] = (int32_t)(bwd ? t->src[1]->ne[0] : t->src[0]->ne[0]);
     return FERRY_OK;
@@ -117,10 +93,10 @@ FERRY_VK_PLAN_FN(plan_gather)
 
 FERRY_VK_PLAN_FN(plan_bmm)
 {
-    ferry_status s = check_size(t);
+    ferry_status s = ferry_vk_check_sizes(t);
     if (s != FERRY_OK) return s;
     const struct ferry_tensor *a = t->src[0];
-    struct ferry_vk_dispatch *d = grid(p, caps, "batched_matmul", t->numel);
+    struct ferry_vk_dispatch *d = ferry_vk_add_grid(p, caps, "batched_matmul", t->numel, LOCAL);
     d->pc.i[1] = (int32_t)t->ne[1];
     d->pc.i[2] = (int32_t)t->ne[2];
     d->pc.i[3] = (int32_t)(t->ip[0] ? a->ne[1] : a->ne[2]);

@@ -13,12 +13,7 @@
 static struct ferry_vk_dispatch *grid(struct ferry_vk_plan *p, const struct ferry_vk_caps *caps,
                                       const char *shader, int64_t n)
 {
-    struct ferry_vk_dispatch *d = &p->d[p->n++];
-    d->shader = shader;
-    ferry_vk_grid1(d, caps, n, LOCAL);
-    d->pc.i[0] = (int32_t)n;
-    d->writes = WRITES_DST;
-    return d;
+    return ferry_vk_add_grid(p, caps, shader, n, LOCAL);
 }
 
 /* One workgroup of REDUCE invocations (reductions to a scalar). */
@@ -47,12 +42,8 @@ static void ncs(const struct ferry_tensor *x, int64_t *n, int64_t *c, int64_t *s
 static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
                                const struct ferry_vk_plan *p)
 {
-    int64_t big = t->numel;
-    for (int j = 0; j < FERRY_MAX_SRC; j++)
-        if (t->src[j] && t->src[j]->numel > big) big = t->src[j]->numel;
-    if (big > INT32_MAX)
-        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s on %lld elements (at most 2^31 - 1)",
-                           ferry_op_name(t->op), (long long)big);
+    ferry_status s = ferry_vk_check_sizes(t);
+    if (s) return s;
     for (int q = 0; q < p->n; q++)
         for (int j = 0; j < 3; j++)
             if (p->d[q].groups[j] > caps->max_group_count[j])
