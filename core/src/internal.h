@@ -192,6 +192,25 @@ struct ferry_tensor *ferry_shape_error(const char *op, const char *what, const s
 /* "[64, 1, 28, 28]" into buf. */
 const char *ferry_shape_str(const struct ferry_tensor *t, char *buf, size_t n);
 
+/* Broadcasting geometry, shared by every backend. d: t's shape as 4 dimensions, right-aligned
+ * (leading 1s). s: the element strides of src in the 4-D index space of dst shape dd, 0 along the
+ * dimensions src broadcasts. */
+static inline void ferry_dims4(const struct ferry_tensor *t, int64_t d[4])
+{
+    for (int k = 0; k < 4; k++) d[k] = 1;
+    for (int k = 0; k < t->ndim; k++) d[4 - t->ndim + k] = t->ne[k];
+}
+static inline void ferry_broadcast_strides(const struct ferry_tensor *src, const int64_t dd[4], int64_t s[4])
+{
+    int64_t sd[4];
+    ferry_dims4(src, sd);
+    int64_t st = 1;
+    for (int k = 3; k >= 0; k--) {
+        s[k] = sd[k] == 1 && dd[k] != 1 ? 0 : st;
+        st *= sd[k];
+    }
+}
+
 /* Name of an op (e.g. "conv2d"). */
 const char *ferry_op_name(enum ferry_op op);
 

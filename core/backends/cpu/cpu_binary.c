@@ -5,25 +5,6 @@
 
 #include <string.h>
 
-/* A shape as 4 dimensions, right-aligned (leading 1s). */
-static void dims4(const struct ferry_tensor *t, int64_t d[4])
-{
-    for (int k = 0; k < 4; k++) d[k] = 1;
-    for (int k = 0; k < t->ndim; k++) d[4 - t->ndim + k] = t->ne[k];
-}
-
-/* Strides of src in dst's 4-D index space: 0 along the dimensions src broadcasts. */
-static void bstrides(const struct ferry_tensor *src, const int64_t dd[4], int64_t s[4])
-{
-    int64_t sd[4];
-    dims4(src, sd);
-    int64_t st = 1;
-    for (int k = 3; k >= 0; k--) {
-        s[k] = sd[k] == 1 && dd[k] != 1 ? 0 : st;
-        st *= sd[k];
-    }
-}
-
 static bool same_as_dst(const struct ferry_cpu_args *a)
 {
     return a->node->src[0]->numel == a->node->numel && a->node->src[1]->numel == a->node->numel;
@@ -35,10 +16,10 @@ static bool same_as_dst(const struct ferry_cpu_args *a)
     do {                                                                                         \
         const struct ferry_tensor *nd_ = (a)->node;                                              \
         int64_t d_[4], sa_[4], sb_[4], sc_[4] = {0, 0, 0, 0};                                    \
-        dims4(nd_, d_);                                                                          \
-        bstrides(nd_->src[0], d_, sa_);                                                          \
-        bstrides(nd_->src[1], d_, sb_);                                                          \
-        if (nd_->src[2]) bstrides(nd_->src[2], d_, sc_);                                         \
+        ferry_dims4(nd_, d_);                                                                          \
+        ferry_broadcast_strides(nd_->src[0], d_, sa_);                                                          \
+        ferry_broadcast_strides(nd_->src[1], d_, sb_);                                                          \
+        if (nd_->src[2]) ferry_broadcast_strides(nd_->src[2], d_, sc_);                                         \
         const float *restrict xa_ = (a)->src[0], *restrict xb_ = (a)->src[1];                    \
         const float *restrict xc_ = (a)->src[2];                                                 \
         float *restrict dst_ = (a)->dst;                                                         \
@@ -101,8 +82,8 @@ void ferry_cpu_sum_to(const struct ferry_cpu_args *a)
 {
     const struct ferry_tensor *nd = a->node;
     int64_t gd[4], dd[4];
-    dims4(nd->src[0], gd);
-    dims4(nd, dd);
+    ferry_dims4(nd->src[0], gd);
+    ferry_dims4(nd, dd);
     int64_t gs[4] = {gd[1] * gd[2] * gd[3], gd[2] * gd[3], gd[3], 1};
     int64_t red[4]; /* extent of the summed range along each dimension */
     for (int k = 0; k < 4; k++) red[k] = dd[k] == 1 ? gd[k] : 1;

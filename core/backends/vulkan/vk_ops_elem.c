@@ -63,22 +63,12 @@ static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_
     } \
     static ferry_status name##_body(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 
-/* dims4 / strides of a broadcasting binary op, as cpu_binary.c computes them */
-static void dims4(const struct ferry_tensor *t, int64_t d[4])
-{
-    for (int k = 0; k < 4; k++) d[k] = 1;
-    for (int k = 0; k < t->ndim; k++) d[4 - t->ndim + k] = t->ne[k];
-}
-
+/* src's broadcast strides (ferry_broadcast_strides) as int32 push constants */
 static void bstrides(const struct ferry_tensor *src, const int64_t dd[4], int32_t *s)
 {
-    int64_t sd[4];
-    dims4(src, sd);
-    int64_t st = 1;
-    for (int k = 3; k >= 0; k--) {
-        s[k] = sd[k] == 1 && dd[k] != 1 ? 0 : (int32_t)st;
-        st *= sd[k];
-    }
+    int64_t s64[4];
+    ferry_broadcast_strides(src, dd, s64);
+    for (int k = 0; k < 4; k++) s[k] = (int32_t)s64[k];
 }
 
 static bool same_shapes(const struct ferry_tensor *t)
@@ -92,7 +82,7 @@ static struct ferry_vk_dispatch *bcast(struct ferry_vk_plan *p, const struct fer
 {
     struct ferry_vk_dispatch *d = grid(p, caps, shader, t->numel);
     int64_t dd[4];
-    dims4(t, dd);
+    ferry_dims4(t, dd);
     for (int k = 1; k < 4; k++) d->pc.i[k] = (int32_t)dd[k];
     bstrides(t->src[0], dd, &d->pc.i[4]);
     bstrides(t->src[1], dd, &d->pc.i[8]);
@@ -131,8 +121,8 @@ PLAN(plan_sum_to)
 {
     struct ferry_vk_dispatch *d = grid(p, caps, "sum_to", t->numel);
     int64_t gd[4], dd[4];
-    dims4(t->src[0], gd);
-    dims4(t, dd);
+    ferry_dims4(t->src[0], gd);
+    ferry_dims4(t, dd);
     for (int k = 0; k < 4; k++) {
         d->pc.i[1 + k] = (int32_t)gd[k];
         d->pc.i[5 + k] = (int32_t)dd[k];
