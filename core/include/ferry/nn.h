@@ -33,6 +33,34 @@ ferry_status ferry_nn_batch_norm_init(ferry_store_t *st, const char *prefix, int
 ferry_tensor_t *ferry_nn_batch_norm(ferry_ctx_t *ctx, ferry_store_t *st, const char *prefix,
                                     ferry_tensor_t *x, bool train);
 
+/* ---- architectures ------------------------------------------------------------------------------
+ * Every architecture Ferry builds or imports declares its input and preprocessing. Images enter as
+ * values in [0,1] at the data's geometry; ferry_preproc converts them to what the model declares:
+ * channels (grey replicated to RGB, RGB to luminance), size (bilinear), then (x - mean) / std. */
+
+typedef struct ferry_preprocess {
+    int channels;          /* 1 or 3; 0: the data's own */
+    bool bgr;              /* channel order B, G, R (else R, G, B) */
+    float mean[3], std[3]; /* per channel, on values in [0,1] */
+    const char *summary;   /* e.g. "RGB in [0,1]", "RGB, ImageNet mean/std" */
+} ferry_preprocess;
+
+typedef struct ferry_arch_info {
+    const char *name;      /* as given to --arch */
+    const char *summary;
+    const char *source;    /* the layout it follows or the package its weights come from */
+    int default_size;      /* input height = width by default; 0: the data's geometry */
+    int min_size;          /* smallest input side the architecture allows */
+    bool fixed_size;       /* only default_size is allowed (an imported model's Flatten/Reshape) */
+    ferry_preprocess pre;
+    bool imported;         /* weights come with it (a registry package), not initialised */
+} ferry_arch_info;
+
+int ferry_arch_count(void);
+const ferry_arch_info *ferry_arch_at(int i);
+/* By name; imported names carry their origin ("mobilenet_v2@nsfwjs"). NULL if unknown. */
+const ferry_arch_info *ferry_arch_find(const char *name);
+
 /* ---- models ------------------------------------------------------------------------------------
  * A model is a backbone (features, [N, feature_dim]) and a classifier head. Parameter names follow
  * torchvision: "features.0.weight", "classifier.4.bias", "layer1.0.bn1.running_mean", "fc.weight". */
@@ -45,15 +73,33 @@ typedef struct ferry_forward_opts {
     ferry_tensor_t *seed;     /* I32[1] dropout seed input (NULL: no dropout even in training) */
 } ferry_forward_opts;
 
-/* arch: "lenet" (conv5x5x32-pool-conv5x5x48-pool -> 768-100-100-classes, the DANN digits net) or
- * "resnet" (a small ResNet: 3x3 stem and three basic-block stages 32/64/128 with batch norm, global
- * average pooling, fc). Parameters are created in st and initialised from rng. */
+typedef struct ferry_model_opts {
+    int input_size;           /* input side; 0: the architecture's default (or the data's geometry) */
+    bool aux_logits;          /* inception_v3: build the auxiliary classifier (AuxLogits.*) too */
+} ferry_model_opts;
+
+/* arch: a name from the architecture table (`ferry models`): "lenet" (conv5x5x32-pool-conv5x5x48-pool
+ * -> 768-100-100-classes, the DANN digits net), "resnet" (a small ResNet for digits), torchvision's
+ * "resnet18", "resnet50", "vgg19", "vgg19_bn", "inception_v3", "efficientnet_b0", "mobilenet_v2",
+ * keras.applications' "xception", and imported models such as "mobilenet_v2@nsfwjs".
+ * in_c/in_h/in_w: the data's geometry (the model's own input where the architecture takes it from the
+ * data). Parameters are created in st and initialised from rng (an imported model's come from its
+ * files; its head is drawn afresh unless classes equals the source model's). */
 ferry_status ferry_model_init(const char *arch, int in_c, int in_h, int in_w, int classes,
                               ferry_store_t *st, ferry_rng_t *rng, ferry_model_t **out);
+ferry_status ferry_model_init_ex(const char *arch, int in_c, int in_h, int in_w, int classes,
+                                 const ferry_model_opts *o, ferry_store_t *st, ferry_rng_t *rng,
+                                 ferry_model_t **out);
 void ferry_model_free(ferry_model_t *m);
 const char *ferry_model_arch(const ferry_model_t *m);
+const ferry_arch_info *ferry_model_info(const ferry_model_t *m);
 int64_t ferry_model_feature_dim(const ferry_model_t *m);
 int ferry_model_classes(const ferry_model_t *m);
+/* The input the model takes ([N, c, h, w]) and how images are prepared for it. */
+void ferry_model_input(const ferry_model_t *m, int *c, int *h, int *w);
+const ferry_preprocess *ferry_model_preprocess(const ferry_model_t *m);
+/* Multiply-adds of one image's forward pass (convolutions and linear layers). */
+int64_t ferry_model_macs(const ferry_model_t *m);
 ferry_store_t *ferry_model_store(const ferry_model_t *m);
 /* True for parameters of the backbone (for learning-rate multipliers and freezing). */
 bool ferry_model_is_backbone(const ferry_model_t *m, const char *param_name);
@@ -65,8 +111,32 @@ ferry_tensor_t *ferry_model_classifier(ferry_model_t *m, ferry_ctx_t *ctx, ferry
 ferry_status ferry_model_reset_classifier(ferry_model_t *m, ferry_rng_t *rng);
 /* Number of trainable parameters (elements). */
 int64_t ferry_model_param_count(const ferry_model_t *m);
-/* Marks backbone parameters (un)trainable: frozen ones get no gradient and no update. */
+/* Marks backbone parameters (un)trainable: frozen ones get no gradient and no update, and their
+ * batch norms stay in eval mode in graphs built afterwards. */
 void ferry_model_freeze_backbone(ferry_model_t *m, bool frozen);
+
+/* Loads weights by name from a safetensors file (a PyTorch state dict with torchvision's names, as
+ * scripts/torch_to_safetensors.py writes it). Strict: every missing, unexpected and mis-shaped tensor
+ * is listed by name in one error and nothing is changed. `num_batches_tracked` entries are accepted
+ * and ignored. backbone_only: the file's head tensors are skipped (a head for another class count). */
+ferry_status ferry_model_load_weights(ferry_model_t *m, const char *path, bool backbone_only);
+
+/* Eval-mode inference over n prepared inputs x (n × c·h·w of the model's input) in batches of `batch`
+ * on backend be: writes features (n × feature_dim) and/or logits (n × classes) where not NULL. The
+ * graph is built once; a last partial batch is padded and its padding discarded. */
+ferry_status ferry_model_infer(ferry_model_t *m, ferry_backend_t *be, const float *x, int64_t n, int batch,
+                               float *features, float *logits);
+
+/* ---- preprocessing: data geometry -> model input --------------------------------------------------- */
+
+typedef struct ferry_preproc ferry_preproc_t;
+/* For images of c×h×w values in [0,1] going into model m. Scratch memory is allocated once here. */
+ferry_status ferry_preproc_init(const ferry_model_t *m, int c, int h, int w, ferry_preproc_t **out);
+void ferry_preproc_free(ferry_preproc_t *p);
+/* Floats per prepared image (the model's c·h·w). */
+size_t ferry_preproc_size(const ferry_preproc_t *p);
+/* Prepares n images (src: n × c·h·w) into dst (n × ferry_preproc_size). No allocation. */
+ferry_status ferry_preproc_run(ferry_preproc_t *p, const float *src, int n, float *dst);
 
 /* ---- optimizers and schedules ------------------------------------------------------------------- */
 

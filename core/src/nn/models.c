@@ -1,213 +1,168 @@
-/* Built-in models, with torchvision-style parameter names. */
-#include "internal.h"
-#include "ferry/nn.h"
+/* Models: the architecture table, creation through the builder, weights by name, and the parts every
+ * architecture shares (head/backbone split, classifier reset, freezing). */
+#include "model_internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef ferry_tensor_t *(*forward_fn)(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *x,
-                                      const ferry_forward_opts *o);
+#include "ferry/io.h"
 
-struct ferry_model {
-    char arch[16];
-    ferry_store_t *st;
-    int in_c, in_h, in_w, classes;
-    int64_t feature_dim;
-    const char *const *backbone_prefixes; /* NULL-terminated */
-    forward_fn features, classifier;
+/* Every architecture, in the order `ferry models` lists them. */
+static const ferry_arch_def *const archs[] = {
+    &ferry_arch_lenet,
+    &ferry_arch_resnet,
 };
+#define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
 
-/* ---- LeNet (the DANN paper's digits network) ---------------------------------------------------
- * features:   0 conv 5x5 in->32, 1 relu, 2 maxpool 2, 3 conv 5x5 32->48, 4 relu, 5 maxpool 2
- * classifier: 0 linear F->100, 1 relu, 2 linear 100->100, 3 relu, 4 linear 100->classes */
+int ferry_arch_count(void) { return N_ARCHS; }
+const ferry_arch_info *ferry_arch_at(int i) { return i >= 0 && i < N_ARCHS ? &archs[i]->info : NULL; }
 
-static const char *const lenet_backbone[] = {"features.", NULL};
-
-static ferry_tensor_t *lenet_features(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *x,
-                                      const ferry_forward_opts *o)
+static const ferry_arch_def *find_def(const char *name)
 {
-    (void)o;
-    x = ferry_relu(ctx, ferry_nn_conv2d(ctx, m->st, "features.0", x, 1, 0));
-    x = ferry_max_pool2d(ctx, x, 2, 2, 0);
-    x = ferry_relu(ctx, ferry_nn_conv2d(ctx, m->st, "features.3", x, 1, 0));
-    x = ferry_max_pool2d(ctx, x, 2, 2, 0);
-    return ferry_flatten(ctx, x);
+    for (int i = 0; name && i < N_ARCHS; i++)
+        if (strcmp(archs[i]->info.name, name) == 0) return archs[i];
+    return NULL;
 }
 
-static ferry_tensor_t *lenet_classifier(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *f,
-                                        const ferry_forward_opts *o)
+const ferry_arch_info *ferry_arch_find(const char *name)
 {
-    (void)o;
-    f = ferry_relu(ctx, ferry_nn_linear(ctx, m->st, "classifier.0", f));
-    f = ferry_relu(ctx, ferry_nn_linear(ctx, m->st, "classifier.2", f));
-    return ferry_nn_linear(ctx, m->st, "classifier.4", f);
+    const ferry_arch_def *d = find_def(name);
+    return d ? &d->info : NULL;
 }
 
-static ferry_status lenet_init(ferry_model_t *m, ferry_rng_t *rng)
+static ferry_status unknown_arch(const char *arch)
 {
-    int h = ((m->in_h - 4) / 2 - 4) / 2, w = ((m->in_w - 4) / 2 - 4) / 2;
-    if (h < 1 || w < 1)
-        return ferry_error(FERRY_ERR_SHAPE, "lenet: input %dx%d is too small (at least 16x16)",
-                           m->in_h, m->in_w);
-    m->feature_dim = 48LL * h * w;
-    m->backbone_prefixes = lenet_backbone;
-    m->features = lenet_features;
-    m->classifier = lenet_classifier;
-    ferry_status s;
-    if ((s = ferry_nn_conv2d_init(m->st, "features.0", m->in_c, 32, 5, true, rng)) ||
-        (s = ferry_nn_conv2d_init(m->st, "features.3", 32, 48, 5, true, rng)) ||
-        (s = ferry_nn_linear_init(m->st, "classifier.0", m->feature_dim, 100, true, rng)) ||
-        (s = ferry_nn_linear_init(m->st, "classifier.2", 100, 100, true, rng)) ||
-        (s = ferry_nn_linear_init(m->st, "classifier.4", 100, m->classes, true, rng)))
-        return s;
-    return FERRY_OK;
+    char list[1024] = "";
+    size_t k = 0;
+    for (int i = 0; i < N_ARCHS && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", archs[i]->info.name);
+    return ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (%s)", arch, list);
 }
 
-/* ---- small ResNet ---------------------------------------------------------------------------------
- * conv1 3x3 in->32, bn1, relu; layer1: basic block 32; layer2: block 64 stride 2 (downsample);
- * layer3: block 128 stride 2 (downsample); global average pool; fc 128->classes. */
-
-static const char *const resnet_backbone[] = {"conv1.", "bn1.", "layer1.", "layer2.", "layer3.", NULL};
-static const int resnet_widths[3] = {32, 64, 128};
-
-static ferry_status block_init(ferry_store_t *st, const char *p, int in, int out, ferry_rng_t *rng)
+/* Runs the whole network once on a batch-1 input, creating every parameter in forward order. */
+static ferry_status create_pass(ferry_model_t *m, ferry_rng_t *rng)
 {
-    char n[96];
-    ferry_status s;
-#define SUB(x) (snprintf(n, sizeof n, "%s.%s", p, x), n)
-    if ((s = ferry_nn_conv2d_init(st, SUB("conv1"), in, out, 3, false, rng)) ||
-        (s = ferry_nn_batch_norm_init(st, SUB("bn1"), out)) ||
-        (s = ferry_nn_conv2d_init(st, SUB("conv2"), out, out, 3, false, rng)) ||
-        (s = ferry_nn_batch_norm_init(st, SUB("bn2"), out)))
-        return s;
-    if (in != out) {
-        if ((s = ferry_nn_conv2d_init(st, SUB("downsample.0"), in, out, 1, false, rng)) ||
-            (s = ferry_nn_batch_norm_init(st, SUB("downsample.1"), out)))
-            return s;
+    ferry_ctx_t *ctx;
+    ferry_status s = ferry_ctx_init(&ctx);
+    if (s) return s;
+    ferry_mb b = {.m = m, .ctx = ctx, .rng = rng};
+    ferry_tensor_t *x = ferry_input(ctx, "x", FERRY_F32, 4, (int64_t[]){1, m->in_c, m->in_h, m->in_w});
+    ferry_tensor_t *f = m->features(&b, x);
+    if (f && f->ndim != 2)
+        s = ferry_error(FERRY_ERR_SHAPE, "%s: the backbone gives %d-D features, not [N, F]", m->arch, f->ndim);
+    if (f && !s) m->feature_dim = f->ne[1];
+    ferry_tensor_t *y = f && !s ? m->classifier(&b, f) : NULL;
+    if (!s && (!y || y->ndim != 2 || y->ne[1] != m->classes)) {
+        const char *why = ferry_last_error();
+        s = ferry_error(FERRY_ERR_SHAPE, "%s: cannot build the network for input %dx%dx%d and %d classes%s%s",
+                        m->arch, m->in_c, m->in_h, m->in_w, m->classes, why && *why ? ": " : "", why ? why : "");
     }
-#undef SUB
-    return FERRY_OK;
+    m->macs = b.macs;
+    ferry_ctx_free(ctx);
+    return s;
 }
 
-static ferry_tensor_t *block_forward(ferry_ctx_t *ctx, ferry_store_t *st, const char *p,
-                                     ferry_tensor_t *x, int stride, bool down, bool train)
+ferry_status ferry_model_init_ex(const char *arch, int in_c, int in_h, int in_w, int classes,
+                                 const ferry_model_opts *o, ferry_store_t *st, ferry_rng_t *rng,
+                                 ferry_model_t **out)
 {
-    char n[96];
-#define SUB(s) (snprintf(n, sizeof n, "%s.%s", p, s), n)
-    ferry_tensor_t *y = ferry_nn_conv2d(ctx, st, SUB("conv1"), x, stride, 1);
-    y = ferry_relu(ctx, ferry_nn_batch_norm(ctx, st, SUB("bn1"), y, train));
-    y = ferry_nn_conv2d(ctx, st, SUB("conv2"), y, 1, 1);
-    y = ferry_nn_batch_norm(ctx, st, SUB("bn2"), y, train);
-    ferry_tensor_t *skip = x;
-    if (down) {
-        skip = ferry_nn_conv2d(ctx, st, SUB("downsample.0"), x, stride, 0);
-        skip = ferry_nn_batch_norm(ctx, st, SUB("downsample.1"), skip, train);
-    }
-#undef SUB
-    return ferry_relu(ctx, ferry_add(ctx, y, skip));
-}
-
-static ferry_tensor_t *resnet_features(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *x,
-                                       const ferry_forward_opts *o)
-{
-    x = ferry_nn_conv2d(ctx, m->st, "conv1", x, 1, 1);
-    x = ferry_relu(ctx, ferry_nn_batch_norm(ctx, m->st, "bn1", x, o->train));
-    int in = 32;
-    for (int l = 0; l < 3; l++) {
-        char p[32];
-        snprintf(p, sizeof p, "layer%d.0", l + 1);
-        int out = resnet_widths[l];
-        x = block_forward(ctx, m->st, p, x, l ? 2 : 1, in != out, o->train);
-        in = out;
-    }
-    return ferry_global_avg_pool(ctx, x);
-}
-
-static ferry_tensor_t *resnet_classifier(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *f,
-                                         const ferry_forward_opts *o)
-{
-    if (o->train && o->seed) f = ferry_dropout(ctx, f, o->seed, 0.2f, 1);
-    return ferry_nn_linear(ctx, m->st, "fc", f);
-}
-
-static ferry_status resnet_init(ferry_model_t *m, ferry_rng_t *rng)
-{
-    m->feature_dim = resnet_widths[2];
-    m->backbone_prefixes = resnet_backbone;
-    m->features = resnet_features;
-    m->classifier = resnet_classifier;
-    ferry_status s;
-    if ((s = ferry_nn_conv2d_init(m->st, "conv1", m->in_c, 32, 3, false, rng)) ||
-        (s = ferry_nn_batch_norm_init(m->st, "bn1", 32)))
-        return s;
-    int in = 32;
-    for (int l = 0; l < 3; l++) {
-        char p[32];
-        snprintf(p, sizeof p, "layer%d.0", l + 1);
-        if ((s = block_init(m->st, p, in, resnet_widths[l], rng))) return s;
-        in = resnet_widths[l];
-    }
-    return ferry_nn_linear_init(m->st, "fc", m->feature_dim, m->classes, true, rng);
-}
-
-/* ---- common ----------------------------------------------------------------------------------- */
-
-ferry_status ferry_model_init(const char *arch, int in_c, int in_h, int in_w, int classes,
-                              ferry_store_t *st, ferry_rng_t *rng, ferry_model_t **out)
-{
+    *out = NULL;
+    const ferry_arch_def *d = find_def(arch);
+    if (!d) return unknown_arch(arch);
+    ferry_model_opts opts = o ? *o : (ferry_model_opts){0};
+    const ferry_arch_info *in = &d->info;
     if (in_c < 1 || in_h < 1 || in_w < 1 || classes < 2)
-        return ferry_error(FERRY_ERR_INVALID, "%s: invalid geometry %dx%dx%d or %d classes", arch,
-                           in_c, in_h, in_w, classes);
+        return ferry_error(FERRY_ERR_INVALID, "%s: invalid geometry %dx%dx%d or %d classes", arch, in_c, in_h, in_w,
+                           classes);
     ferry_model_t *m = calloc(1, sizeof *m);
     if (!m) return ferry_error(FERRY_ERR_NOMEM, "out of memory creating a model");
-    *m = (ferry_model_t){.st = st, .in_c = in_c, .in_h = in_h, .in_w = in_w, .classes = classes};
+    *m = (ferry_model_t){.def = d, .st = st, .in_c = in_c, .in_h = in_h, .in_w = in_w, .classes = classes,
+                         .pre = in->pre, .opts = opts};
     snprintf(m->arch, sizeof m->arch, "%s", arch);
-    ferry_status s;
-    if (strcmp(arch, "lenet") == 0)
-        s = lenet_init(m, rng);
-    else if (strcmp(arch, "resnet") == 0)
-        s = resnet_init(m, rng);
-    else
-        s = ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (lenet, resnet)", arch);
+    if (in->pre.channels) m->in_c = in->pre.channels;
+    int size = opts.input_size ? opts.input_size : in->default_size;
+    if (size) m->in_h = m->in_w = size;
+    ferry_status s = FERRY_OK;
+    if (opts.input_size && in->fixed_size && opts.input_size != in->default_size)
+        s = ferry_error(FERRY_ERR_INVALID, "%s takes %dx%d input only, not %d", arch, in->default_size,
+                        in->default_size, opts.input_size);
+    else if (m->in_h < in->min_size || m->in_w < in->min_size)
+        s = ferry_error(FERRY_ERR_SHAPE, "%s: input %dx%d is smaller than the architecture allows (%d)", arch,
+                        m->in_h, m->in_w, in->min_size);
+    if (!s) s = d->setup(m, &opts);
+    if (!s) s = create_pass(m, rng);
     if (s) {
-        free(m);
+        ferry_model_free(m);
         return s;
     }
     *out = m;
     return FERRY_OK;
 }
 
-void ferry_model_free(ferry_model_t *m) { free(m); }
+ferry_status ferry_model_init(const char *arch, int in_c, int in_h, int in_w, int classes, ferry_store_t *st,
+                              ferry_rng_t *rng, ferry_model_t **out)
+{
+    return ferry_model_init_ex(arch, in_c, in_h, in_w, classes, NULL, st, rng, out);
+}
+
+void ferry_model_free(ferry_model_t *m)
+{
+    if (!m) return;
+    if (m->impl_free) m->impl_free(m->impl);
+    free(m);
+}
+
 const char *ferry_model_arch(const ferry_model_t *m) { return m->arch; }
+const ferry_arch_info *ferry_model_info(const ferry_model_t *m) { return &m->def->info; }
 int64_t ferry_model_feature_dim(const ferry_model_t *m) { return m->feature_dim; }
 int ferry_model_classes(const ferry_model_t *m) { return m->classes; }
+int64_t ferry_model_macs(const ferry_model_t *m) { return m->macs; }
 ferry_store_t *ferry_model_store(const ferry_model_t *m) { return m->st; }
+const ferry_preprocess *ferry_model_preprocess(const ferry_model_t *m) { return &m->pre; }
 
-bool ferry_model_is_backbone(const ferry_model_t *m, const char *name)
+void ferry_model_input(const ferry_model_t *m, int *c, int *h, int *w)
 {
-    for (const char *const *p = m->backbone_prefixes; *p; p++)
+    *c = m->in_c;
+    *h = m->in_h;
+    *w = m->in_w;
+}
+
+/* Optimizer state ("#"), running statistics and counters belong to no parameter group. */
+static bool is_state(const char *name)
+{
+    return strchr(name, '#') || strstr(name, "running_") || strstr(name, "num_batches_tracked");
+}
+
+static bool is_head(const ferry_model_t *m, const char *name)
+{
+    for (const char *const *p = m->head_prefixes; p && *p; p++)
         if (strncmp(name, *p, strlen(*p)) == 0) return true;
     return false;
 }
+
+bool ferry_model_is_backbone(const ferry_model_t *m, const char *name) { return !is_head(m, name); }
 
 ferry_tensor_t *ferry_model_features(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *x,
                                      const ferry_forward_opts *o)
 {
     if (x && (x->ndim != 4 || x->ne[1] != m->in_c || x->ne[2] != m->in_h || x->ne[3] != m->in_w)) {
         char sh[64];
-        ferry_error(FERRY_ERR_SHAPE, "%s: input %s does not match the model's [N, %d, %d, %d]",
-                    m->arch, ferry_shape_str(x, sh, sizeof sh), m->in_c, m->in_h, m->in_w);
+        ferry_error(FERRY_ERR_SHAPE, "%s: input %s does not match the model's [N, %d, %d, %d]", m->arch,
+                    ferry_shape_str(x, sh, sizeof sh), m->in_c, m->in_h, m->in_w);
         return NULL;
     }
-    return m->features(m, ctx, x, o);
+    ferry_mb b = {.m = m, .ctx = ctx, .train = o && o->train, .seed = o ? o->seed : NULL};
+    return m->features(&b, x);
 }
 
 ferry_tensor_t *ferry_model_classifier(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *f,
                                        const ferry_forward_opts *o)
 {
-    return m->classifier(m, ctx, f, o);
+    /* Dropout salts continue after the backbone's, as in one pass over the whole network. */
+    ferry_mb b = {.m = m, .ctx = ctx, .train = o && o->train, .seed = o ? o->seed : NULL, .salt = 1000};
+    return m->classifier(&b, f);
 }
 
 int64_t ferry_model_param_count(const ferry_model_t *m)
@@ -222,8 +177,8 @@ void ferry_model_freeze_backbone(ferry_model_t *m, bool frozen)
 {
     for (int i = 0; i < ferry_store_count(m->st); i++) {
         const char *name = ferry_store_name(m->st, i);
-        if (strchr(name, '#') || strstr(name, "running_")) continue;
-        if (ferry_model_is_backbone(m, name)) ferry_store_set_trainable(m->st, i, !frozen);
+        if (is_state(name)) continue;
+        if (!is_head(m, name)) ferry_store_set_trainable(m->st, i, !frozen);
     }
 }
 
@@ -233,8 +188,7 @@ ferry_status ferry_model_reset_classifier(ferry_model_t *m, ferry_rng_t *rng)
 {
     for (int i = 0; i < ferry_store_count(m->st); i++) {
         const char *name = ferry_store_name(m->st, i);
-        if (ferry_model_is_backbone(m, name) || strchr(name, '#') || strstr(name, "running_") ||
-            strstr(name, "num_batches")) continue;
+        if (!is_head(m, name) || is_state(name)) continue;
         const char *dot = strrchr(name, '.');
         if (!dot || (strcmp(dot, ".weight") != 0 && strcmp(dot, ".bias") != 0)) continue;
         char wname[256];
@@ -252,4 +206,87 @@ ferry_status ferry_model_reset_classifier(ferry_model_t *m, ferry_rng_t *rng)
         if (s) return s;
     }
     return FERRY_OK;
+}
+
+/* ---- weights by name ------------------------------------------------------------------------------ */
+
+/* A list of names for one error message: the first few, then a count. */
+struct namelist {
+    char buf[1536];
+    size_t len;
+    int n;
+};
+
+static void namelist_add(struct namelist *l, const char *name, const char *detail)
+{
+    if (l->n++ < 12)
+        l->len += (size_t)snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s%s%s", l->n > 1 ? ", " : "", name,
+                                   detail ? detail : "");
+    if (l->len >= sizeof l->buf) l->len = sizeof l->buf - 1;
+}
+
+static void namelist_end(struct namelist *l)
+{
+    if (l->n > 12) l->len += (size_t)snprintf(l->buf + l->len, sizeof l->buf - l->len, " and %d more", l->n - 12);
+    if (l->len >= sizeof l->buf) l->len = sizeof l->buf - 1;
+}
+
+static bool skipped_entry(const ferry_model_t *m, const char *name, bool backbone_only)
+{
+    if (strchr(name, '#')) return true; /* optimizer state of a full checkpoint */
+    const char *leaf = strrchr(name, '.');
+    if (leaf && strcmp(leaf, ".num_batches_tracked") == 0) return true; /* PyTorch's counter */
+    return backbone_only && is_head(m, name);
+}
+
+ferry_status ferry_model_load_weights(ferry_model_t *m, const char *path, bool backbone_only)
+{
+    ferry_safetensors_t *f = NULL;
+    ferry_status s = ferry_safetensors_open(path, &f);
+    if (s) return s;
+    struct namelist missing = {0}, unexpected = {0}, shaped = {0};
+    for (size_t k = 0; k < ferry_safetensors_count(f); k++) {
+        const ferry_st_entry *e = ferry_safetensors_entry(f, k);
+        if (skipped_entry(m, e->name, backbone_only)) continue;
+        int i = ferry_store_find(m->st, e->name);
+        if (i < 0) {
+            namelist_add(&unexpected, e->name, NULL);
+            continue;
+        }
+        bool same = e->dtype == FERRY_F32 && e->ndim == ferry_store_ndim(m->st, i);
+        for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == ferry_store_shape(m->st, i)[d];
+        if (!same) {
+            char detail[128] = " (file ", *p = detail + strlen(detail);
+            for (int d = 0; d < e->ndim; d++)
+                p += snprintf(p, (size_t)(detail + sizeof detail - p), "%s%lld", d ? "x" : "", (long long)e->shape[d]);
+            p += snprintf(p, (size_t)(detail + sizeof detail - p), "%s, model ", e->dtype == FERRY_F32 ? "" : " non-F32");
+            for (int d = 0; d < ferry_store_ndim(m->st, i) && p < detail + sizeof detail - 1; d++)
+                p += snprintf(p, (size_t)(detail + sizeof detail - p), "%s%lld", d ? "x" : "",
+                              (long long)ferry_store_shape(m->st, i)[d]);
+            if (p < detail + sizeof detail - 1) snprintf(p, (size_t)(detail + sizeof detail - p), ")");
+            namelist_add(&shaped, e->name, detail);
+        }
+    }
+    for (int i = 0; i < ferry_store_count(m->st); i++) {
+        const char *name = ferry_store_name(m->st, i);
+        if (strchr(name, '#') || skipped_entry(m, name, backbone_only)) continue;
+        if (!ferry_safetensors_find(f, name)) namelist_add(&missing, name, NULL);
+    }
+    if (missing.n || unexpected.n || shaped.n) {
+        namelist_end(&missing);
+        namelist_end(&unexpected);
+        namelist_end(&shaped);
+        s = ferry_error(FERRY_ERR_SHAPE, "%s: not the weights of %s (input %dx%dx%d, %d classes):%s%s%s%s%s%s%s%s%s",
+                        path, m->arch, m->in_c, m->in_h, m->in_w, m->classes, missing.n ? " missing: " : "",
+                        missing.buf, missing.n && (unexpected.n || shaped.n) ? ";" : "",
+                        unexpected.n ? " unexpected: " : "", unexpected.buf, unexpected.n && shaped.n ? ";" : "",
+                        shaped.n ? " mis-shaped: " : "", shaped.buf, "");
+    }
+    for (size_t k = 0; k < ferry_safetensors_count(f) && !s; k++) {
+        const ferry_st_entry *e = ferry_safetensors_entry(f, k);
+        if (skipped_entry(m, e->name, backbone_only)) continue;
+        s = ferry_store_set(m->st, ferry_store_find(m->st, e->name), e->data, e->nbytes);
+    }
+    ferry_safetensors_free(f);
+    return s;
 }
