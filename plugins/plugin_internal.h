@@ -28,7 +28,10 @@ struct ferry_run {
     ferry_dataset_t *labelled_target; /* inductive methods */
     const ferry_dataset_t *primary;   /* what an epoch walks over */
     bool inductive;
-    int c, h, w, classes;
+    int c, h, w, classes; /* the task's geometry */
+    int mc, mh, mw;       /* the model's input */
+    ferry_preproc_t *pp;
+    float *raw;           /* one batch at the task's geometry, before preprocessing */
     ferry_store_t *st;
     ferry_model_t *m_model;
     ferry_rng_t *rng;

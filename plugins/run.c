@@ -290,7 +290,7 @@ static ferry_status build_graph(ferry_run_t *run)
     if (s) return s;
     ferry_ctx_t *ctx = run->ctx;
     const int B = o->batch;
-    const int64_t img[4] = {B, run->c, run->h, run->w}, lab[1] = {B};
+    const int64_t img[4] = {B, run->mc, run->mh, run->mw}, lab[1] = {B};
     run->seed = ferry_input(ctx, "dropout_seed", FERRY_I32, 1, (int64_t[]){1});
     run->xt = ferry_input(ctx, "xt", FERRY_F32, 4, img);
     if (run->inductive) {
@@ -365,9 +365,18 @@ static ferry_status setup(ferry_run_t *run)
         return ferry_error(FERRY_ERR_INVALID, "adapt: batch %d is larger than the %lld unlabelled target examples",
                            o->batch, (long long)ferry_unlabelled_size(ferry_task_target_train(run->task)));
     if ((s = ferry_store_init(o->backend, &run->st)) || (s = ferry_rng_init(o->seed, &run->rng))) return s;
-    if ((s = ferry_model_init(o->arch, run->c, run->h, run->w, run->classes, run->st, run->rng, &run->m_model)))
+    ferry_model_opts mo = {.input_size = o->input_size};
+    if ((s = ferry_model_init_ex(o->arch, run->c, run->h, run->w, run->classes, &mo, run->st, run->rng, &run->m_model)))
         return s;
     run->feature_dim = ferry_model_feature_dim(run->m_model);
+    ferry_model_input(run->m_model, &run->mc, &run->mh, &run->mw);
+    if ((s = ferry_preproc_init(run->m_model, run->c, run->h, run->w, &run->pp))) return s;
+    if (!(run->raw = malloc((size_t)o->batch * run->c * run->h * run->w * sizeof(float))))
+        return ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
+    if (o->weights) {
+        if ((s = ferry_model_load_weights(run->m_model, o->weights, true))) return s;
+        run->checkpoint = true;
+    }
     if (o->init_path) {
         if ((s = ferry_store_load(run->st, o->init_path, false, true))) return s;
         run->checkpoint = true;
@@ -382,6 +391,8 @@ static void teardown(ferry_run_t *run)
     ferry_ctx_free(run->ctx);
     ferry_optim_free(run->opt);
     ferry_model_free(run->m_model);
+    ferry_preproc_free(run->pp);
+    free(run->raw);
     ferry_store_free(run->st);
     ferry_rng_free(run->rng);
     ferry_dataset_free(run->labelled_target);
@@ -421,17 +432,19 @@ struct batches {
     struct stream s, t; /* the primary set, the unlabelled target */
 };
 
-static void gather(float *dst, const float *images, const int64_t *idx, int n, size_t img)
+/* Rows idx of images (the task's geometry), prepared for the model into dst. */
+static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n)
 {
-    for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * img, images + (size_t)idx[i] * img, img * sizeof(float));
-    ferry_normalize_images(dst, (size_t)n * img);
+    const size_t img = (size_t)run->c * run->h * run->w;
+    for (int i = 0; i < n; i++) memcpy(run->raw + (size_t)i * img, images + (size_t)idx[i] * img, img * sizeof(float));
+    return ferry_preproc_run(run->pp, run->raw, n, dst);
 }
 
 static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
 {
     const ferry_adapt_opts *o = run->o;
     const int B = o->batch;
-    const size_t img = (size_t)run->c * run->h * run->w;
+    const size_t img = (size_t)run->mc * run->mh * run->mw;
     const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
     struct batches b = {0};
     b.s = (struct stream){.n = ferry_dataset_size(run->primary), .salt = 1};
@@ -461,10 +474,11 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
             const int64_t *is = next_batch(&b.s, B, o->seed);
-            gather(run->inductive ? b.xt : b.xs, src_images, is, B, img);
+            if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B))) break;
             for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
-            if (!run->inductive) /* the unlabelled target stream, its own epochs */
-                gather(b.xt, ferry_unlabelled_images(u), next_batch(&b.t, B, o->seed), B, img);
+            if (!run->inductive && /* the unlabelled target stream, its own epochs */
+                (s = gather(run, b.xt, ferry_unlabelled_images(u), next_batch(&b.t, B, o->seed), B)))
+                break;
             double p = (double)(e * steps + k) / (double)total;
             if (run->m->schedule) run->m->schedule(run, &host_api, p);
             int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)e, (uint32_t)k) >> 1);

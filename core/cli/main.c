@@ -27,6 +27,7 @@ static int usage_main(FILE *f)
             "  ops       list the runtime's ops and which backends run them forward and backward\n"
             "  methods   list the transfer methods (plugins) and their hyperparameters\n"
             "  pretrain  train on a task's source domain and save a checkpoint\n"
+            "  models    list the architectures and imported models; run one on a tensor file\n"
             "  bench     run a benchmark sweep (tasks x methods x seeds) into the results store\n"
             "  results   tables, plots, exports and merges of the results store\n"
             "  version   print the version\n"
@@ -45,7 +46,11 @@ static int usage_train(FILE *f)
             "  --task NAME            a transfer task (ferry tasks): train source-only on the\n"
             "                         source, report source-val and target-test accuracy\n"
             "  --split-seed S         the task's split seed (default 0)\n"
-            "  --arch NAME            lenet | resnet (default lenet)\n"
+            "  --arch NAME            an architecture or imported model (ferry models; default lenet)\n"
+            "  --input-size N         the model's input side (default: the architecture's; images are\n"
+            "                         resized, grey replicated and normalised as the model declares)\n"
+            "  --weights FILE         pretrained backbone weights by name (safetensors with torchvision's\n"
+            "                         names; scripts/torch_to_safetensors.py converts a .pth)\n"
             "  --epochs N             default 10\n"
             "  --batch N              default 64\n"
             "  --seed S               default 1; same seed and threads give identical bits\n"
@@ -79,7 +84,8 @@ static int usage_eval(FILE *f)
             "\n"
             "  --load FILE            safetensors checkpoint (required)\n"
             "  --data NAME            mnist | fashion (default mnist)\n"
-            "  --arch NAME            lenet | resnet (default lenet)\n"
+            "  --arch NAME            an architecture (ferry models; default lenet)\n"
+            "  --input-size N         the model's input side (as it was trained)\n"
             "  --split NAME           train | test (default test)\n"
             "  --threads T            CPU threads (default: all cores)\n"
             "  --device D             cpu | vulkan | vulkan:N | auto (default auto)\n"
@@ -108,7 +114,8 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
-       O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS };
+       O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS, O_INPUT_SIZE,
+       O_WEIGHTS };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -123,6 +130,7 @@ static const struct option train_opts[] = {
     {"device", required_argument, 0, O_DEVICE},   {"method", required_argument, 0, O_METHOD},
     {"set", required_argument, 0, O_SET},         {"target-labels", required_argument, 0, O_TARGET_LABELS},
     {"out", required_argument, 0, O_OUT},         {"source-epochs", no_argument, 0, O_SOURCE_EPOCHS},
+    {"input-size", required_argument, 0, O_INPUT_SIZE}, {"weights", required_argument, 0, O_WEIGHTS},
     {0, 0, 0, 0}};
 
 #define MAX_SETS 64
@@ -151,6 +159,8 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
         case O_TASK: c->o.task = optarg; break;
         case O_SPLIT_SEED: if (parse_num("--split-seed", optarg, 0, 4294967295.0, &v)) return 2; c->o.split_seed = (uint64_t)v; break;
         case O_ARCH: c->o.arch = optarg; break;
+        case O_INPUT_SIZE: if (parse_num("--input-size", optarg, 1, 4096, &v)) return 2; c->o.input_size = (int)v; break;
+        case O_WEIGHTS: c->o.weights = optarg; break;
         case O_EPOCHS: if (parse_num("--epochs", optarg, 1, 100000, &v)) return 2; c->o.epochs = (int)v; break;
         case O_BATCH: if (parse_num("--batch", optarg, 1, 65536, &v)) return 2; c->o.batch = (int)v; break;
         case O_SEED: if (parse_num("--seed", optarg, 0, 4294967295.0, &v)) return 2; c->o.seed = (uint64_t)v; break;
@@ -283,6 +293,8 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     a.sets = c->sets;
     a.n_sets = c->n_sets;
     a.arch = c->o.arch;
+    a.input_size = c->o.input_size;
+    a.weights = c->o.weights;
     a.epochs = c->o.epochs;
     a.batch = c->o.batch;
     a.seed = c->o.seed;
@@ -374,7 +386,7 @@ static const struct option eval_opts[] = {
     {"data", required_argument, 0, O_DATA},   {"arch", required_argument, 0, O_ARCH},
     {"load", required_argument, 0, O_LOAD},   {"split", required_argument, 0, O_SPLIT},
     {"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, 'h'},
-    {"device", required_argument, 0, O_DEVICE},
+    {"device", required_argument, 0, O_DEVICE}, {"input-size", required_argument, 0, O_INPUT_SIZE},
     {0, 0, 0, 0}};
 
 static int cmd_eval(int argc, char **argv)
@@ -382,8 +394,10 @@ static int cmd_eval(int argc, char **argv)
     const char *data = "mnist", *arch = "lenet", *load = NULL, *split = "test", *device = NULL;
     int threads = 0, ch;
     double v;
+    ferry_model_opts mo = {0};
     while ((ch = getopt_long(argc, argv, "h", eval_opts, NULL)) != -1) {
         switch (ch) {
+        case O_INPUT_SIZE: if (parse_num("--input-size", optarg, 1, 4096, &v)) return 2; mo.input_size = (int)v; break;
         case O_DATA: data = optarg; break;
         case O_ARCH: arch = optarg; break;
         case O_LOAD: load = optarg; break;
@@ -410,7 +424,7 @@ static int cmd_eval(int argc, char **argv)
         ferry_dataset_geometry(ds, &c, &h, &w);
         if (!(s = ferry_backend_init_device(device, threads, &be)) && !(s = ferry_store_init(be, &st)) &&
             !(s = ferry_rng_init(0, &rng)) &&
-            !(s = ferry_model_init(arch, c, h, w, ferry_dataset_classes(ds), st, rng, &m)) &&
+            !(s = ferry_model_init_ex(arch, c, h, w, ferry_dataset_classes(ds), &mo, st, rng, &m)) &&
             !(s = ferry_store_load(st, load, false, false)))
             s = ferry_evaluate(m, be, ds, 500, &acc);
     }
@@ -433,7 +447,7 @@ static int cmd_pretrain(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: ferry pretrain --task NAME --out FILE [--arch lenet|resnet] [train options]\n\n"
+            printf("usage: ferry pretrain --task NAME --out FILE [--arch NAME] [train options]\n\n"
                    "Trains the model on the task's source domain (source train split) and writes the\n"
                    "checkpoint (safetensors) that --method feature-extraction / fine-tuning start from\n"
                    "with --init FILE. Takes the options of ferry train (see ferry train --help).\n");
@@ -488,6 +502,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return ferry_cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "results")) return ferry_cli_results(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "models")) return ferry_cli_models(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);
 }

@@ -71,7 +71,9 @@ typedef struct ferry_adapt_opts {
     const ferry_method *method;
     const char *const *sets;     /* hyperparameter overrides, "dann.gamma=10" */
     int n_sets;
-    const char *arch;            /* "lenet" | "resnet" */
+    const char *arch;            /* an architecture from `ferry models` */
+    int input_size;              /* the model's input side; 0: the architecture's default */
+    const char *weights;         /* pretrained backbone weights by name (safetensors), optional */
     int epochs, batch;
     uint64_t seed;
     ferry_backend_t *backend;

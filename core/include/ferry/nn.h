@@ -54,6 +54,7 @@ typedef struct ferry_arch_info {
     bool fixed_size;       /* only default_size is allowed (an imported model's Flatten/Reshape) */
     ferry_preprocess pre;
     bool imported;         /* weights come with it (a registry package), not initialised */
+    int default_classes;   /* the class count of its usual head (ImageNet's 1000; a source model's) */
 } ferry_arch_info;
 
 int ferry_arch_count(void);
@@ -100,6 +101,8 @@ void ferry_model_input(const ferry_model_t *m, int *c, int *h, int *w);
 const ferry_preprocess *ferry_model_preprocess(const ferry_model_t *m);
 /* Multiply-adds of one image's forward pass (convolutions and linear layers). */
 int64_t ferry_model_macs(const ferry_model_t *m);
+/* requested, or less where a batch that large would need more than about 1 GiB of forward values. */
+int ferry_model_eval_batch(const ferry_model_t *m, int requested);
 ferry_store_t *ferry_model_store(const ferry_model_t *m);
 /* True for parameters of the backbone (for learning-rate multipliers and freezing). */
 bool ferry_model_is_backbone(const ferry_model_t *m, const char *param_name);

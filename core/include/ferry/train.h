@@ -30,7 +30,10 @@ typedef struct ferry_train_opts {
     const char *task;           /* a transfer task (train source-only on source train; report
                                    source validation and target test); overrides data */
     uint64_t split_seed;        /* a task's split seed (default 0: the same splits every run) */
-    const char *arch;           /* "lenet" or "resnet" */
+    const char *arch;           /* an architecture from `ferry models` (default "lenet") */
+    int input_size;             /* the model's input side; 0: the architecture's default */
+    const char *weights;        /* pretrained weights by name (safetensors, torchvision's names) to
+                                   start the backbone from (optional; the head stays fresh) */
     int epochs;
     int batch;
     uint64_t seed;

@@ -38,7 +38,7 @@ static ferry_status lenet_setup(ferry_model_t *m, const ferry_model_opts *o)
 
 const ferry_arch_def ferry_arch_lenet = {
     .info = {.name = "lenet", .summary = "the DANN paper's digits network: 2 conv + 3 linear layers",
-             .source = "Ganin et al. 2016", .min_size = 16,
+             .source = "Ganin et al. 2016", .min_size = 16, .default_classes = 10,
              .pre = {.mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}, .summary = "[0,1] -> [-1,1]"}},
     .setup = lenet_setup,
 };
@@ -94,7 +94,7 @@ static ferry_status resnet_setup(ferry_model_t *m, const ferry_model_opts *o)
 
 const ferry_arch_def ferry_arch_resnet = {
     .info = {.name = "resnet", .summary = "a small ResNet for digits: 3x3 stem, basic blocks 32/64/128",
-             .source = "He et al. 2016 (CIFAR-style)", .min_size = 4,
+             .source = "He et al. 2016 (CIFAR-style)", .min_size = 4, .default_classes = 10,
              .pre = {.mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}, .summary = "[0,1] -> [-1,1]"}},
     .setup = resnet_setup,
 };

@@ -31,6 +31,7 @@ struct ferry_model {
     int in_c, in_h, in_w, classes;
     int64_t feature_dim;
     int64_t macs;                     /* multiply-adds per image (conv and linear layers) */
+    int64_t act_floats;               /* values one image's forward pass computes (all ops) */
     const char *const *head_prefixes; /* NULL-terminated: the head's parameters; the rest is backbone */
     ferry_mb_fn features, classifier;
     ferry_preprocess pre;

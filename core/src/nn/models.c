@@ -60,6 +60,8 @@ static ferry_status create_pass(ferry_model_t *m, ferry_rng_t *rng)
                         m->arch, m->in_c, m->in_h, m->in_w, m->classes, why && *why ? ": " : "", why ? why : "");
     }
     m->macs = b.macs;
+    for (int i = 0; i < ctx->n; i++)
+        if (ctx->tensors[i]->leaf == FERRY_LEAF_NONE) m->act_floats += ctx->tensors[i]->numel;
     ferry_ctx_free(ctx);
     return s;
 }
@@ -119,6 +121,14 @@ const ferry_arch_info *ferry_model_info(const ferry_model_t *m) { return &m->def
 int64_t ferry_model_feature_dim(const ferry_model_t *m) { return m->feature_dim; }
 int ferry_model_classes(const ferry_model_t *m) { return m->classes; }
 int64_t ferry_model_macs(const ferry_model_t *m) { return m->macs; }
+
+int ferry_model_eval_batch(const ferry_model_t *m, int requested)
+{
+    /* About 1 GiB of forward values at most: 500 digits, a handful of 299x299 images. */
+    int64_t fit = m->act_floats > 0 ? ((int64_t)1 << 28) / m->act_floats : requested;
+    if (fit < 4) fit = 4;
+    return requested < fit ? requested : (int)fit;
+}
 ferry_store_t *ferry_model_store(const ferry_model_t *m) { return m->st; }
 const ferry_preprocess *ferry_model_preprocess(const ferry_model_t *m) { return &m->pre; }
 

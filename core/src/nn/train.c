@@ -56,23 +56,28 @@ static ferry_status eval_graph_init(struct eval_graph *e, ferry_model_t *m, ferr
 ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
                             double *accuracy)
 {
-    int c, h, w;
+    int c, h, w, mc, mh, mw;
     ferry_dataset_geometry(ds, &c, &h, &w);
-    struct eval_graph e;
+    ferry_model_input(m, &mc, &mh, &mw);
+    batch = ferry_model_eval_batch(m, batch);
+    const size_t img = (size_t)c * h * w, mimg = (size_t)mc * mh * mw;
+    struct eval_graph e = {0};
     ferry_loader_t *ld = NULL;
-    float *x = malloc((size_t)batch * c * h * w * sizeof *x);
+    ferry_preproc_t *pp = NULL;
+    float *raw = malloc((size_t)batch * img * sizeof *raw), *x = calloc((size_t)batch * mimg, sizeof *x);
     int32_t *y = malloc((size_t)batch * sizeof *y);
-    ferry_status s = x && y ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
-    if (!s) s = eval_graph_init(&e, m, be, batch, c, h, w);
+    ferry_status s = raw && x && y ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    if (!s) s = ferry_preproc_init(m, c, h, w, &pp);
+    if (!s) s = eval_graph_init(&e, m, be, batch, mc, mh, mw);
     if (!s) s = ferry_loader_init(ds, batch, false, false, 0, &ld);
     double correct = 0;
     int64_t seen = 0;
     if (!s) ferry_loader_start_epoch(ld, 0);
-    for (int n; !s && (n = ferry_loader_next(ld, x, y)) > 0;) {
+    for (int n; !s && (n = ferry_loader_next(ld, raw, y)) > 0;) {
         for (int i = n; i < batch; i++) y[i] = -1; /* padding rows never count as correct */
-        memset(x + (size_t)n * c * h * w, 0, (size_t)(batch - n) * c * h * w * sizeof *x);
-        ferry_normalize_images(x, (size_t)batch * c * h * w);
-        if ((s = ferry_tensor_set(e.g, e.x, x, (size_t)batch * c * h * w * sizeof *x)) ||
+        if ((s = ferry_preproc_run(pp, raw, n, x))) break;
+        memset(x + (size_t)n * mimg, 0, (size_t)(batch - n) * mimg * sizeof *x);
+        if ((s = ferry_tensor_set(e.g, e.x, x, (size_t)batch * mimg * sizeof *x)) ||
             (s = ferry_tensor_set(e.g, e.y, y, (size_t)batch * sizeof *y)) ||
             (s = ferry_graph_compute(e.g)))
             break;
@@ -80,8 +85,10 @@ ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_d
         seen += n;
     }
     *accuracy = seen ? correct / (double)seen : 0.0;
-    eval_graph_free(&e);
+    if (e.ctx) eval_graph_free(&e);
     ferry_loader_free(ld);
+    ferry_preproc_free(pp);
+    free(raw);
     free(x);
     free(y);
     return s;
@@ -101,7 +108,9 @@ struct trainer {
     ferry_graph_t *g;
     ferry_tensor_t *x, *y, *seed, *loss, *correct;
     ferry_loader_t *ld;
-    int c, h, w;
+    ferry_preproc_t *pp;
+    int c, h, w;    /* the data's geometry */
+    int mc, mh, mw; /* the model's input */
 };
 
 static ferry_status build_train_graph(struct trainer *t)
@@ -110,7 +119,7 @@ static ferry_status build_train_graph(struct trainer *t)
     ferry_status s = ferry_ctx_init(&t->ctx);
     if (s) return s;
     ferry_ctx_t *ctx = t->ctx;
-    t->x = ferry_input(ctx, "x", FERRY_F32, 4, (int64_t[]){o->batch, t->c, t->h, t->w});
+    t->x = ferry_input(ctx, "x", FERRY_F32, 4, (int64_t[]){o->batch, t->mc, t->mh, t->mw});
     t->y = ferry_input(ctx, "y", FERRY_I32, 1, (int64_t[]){o->batch});
     t->seed = ferry_input(ctx, "dropout_seed", FERRY_I32, 1, (int64_t[]){1});
     ferry_forward_opts fo = {.train = true, .seed = t->seed};
@@ -149,9 +158,13 @@ static ferry_status setup(struct trainer *t)
     ferry_dataset_geometry(t->train, &t->c, &t->h, &t->w);
     if ((s = ferry_store_init(o->backend, &t->st)) || (s = ferry_rng_init(o->seed, &rng))) return s;
     int classes = t->task ? ferry_task_classes(t->task) : ferry_dataset_classes(t->train);
-    s = ferry_model_init(o->arch, t->c, t->h, t->w, classes, t->st, rng, &t->m);
+    ferry_model_opts mo = {.input_size = o->input_size};
+    s = ferry_model_init_ex(o->arch, t->c, t->h, t->w, classes, &mo, t->st, rng, &t->m);
     ferry_rng_free(rng);
     if (s) return s;
+    ferry_model_input(t->m, &t->mc, &t->mh, &t->mw);
+    if ((s = ferry_preproc_init(t->m, t->c, t->h, t->w, &t->pp))) return s;
+    if (o->weights && (s = ferry_model_load_weights(t->m, o->weights, true))) return s;
     if (o->init_path && (s = ferry_store_load(t->st, o->init_path, false, true))) return s;
     if ((s = build_train_graph(t))) return s;
     return ferry_loader_init(t->train, o->batch, true, true, o->seed, &t->ld);
@@ -160,6 +173,7 @@ static ferry_status setup(struct trainer *t)
 static void teardown(struct trainer *t)
 {
     ferry_loader_free(t->ld);
+    ferry_preproc_free(t->pp);
     ferry_graph_free(t->g);
     ferry_ctx_free(t->ctx);
     ferry_optim_free(t->opt);
@@ -170,21 +184,21 @@ static void teardown(struct trainer *t)
     ferry_task_free(t->task);
 }
 
-static ferry_status run_epoch(struct trainer *t, int epoch, float *x, int32_t *y, double t0,
+static ferry_status run_epoch(struct trainer *t, int epoch, float *raw, float *x, int32_t *y, double t0,
                               int64_t *images, ferry_progress *pr)
 {
     const ferry_train_opts *o = t->o;
-    size_t xn = (size_t)o->batch * t->c * t->h * t->w;
+    size_t xn = (size_t)o->batch * t->mc * t->mh * t->mw;
     int64_t steps = ferry_loader_batches_per_epoch(t->ld), total = steps * o->epochs;
     double loss_sum = 0, correct = 0;
     ferry_loader_start_epoch(t->ld, epoch);
     for (int64_t k = 0; k < steps; k++) {
-        int n = ferry_loader_next(t->ld, x, y);
+        int n = ferry_loader_next(t->ld, raw, y);
         FERRY_ASSERT(n == o->batch);
-        ferry_normalize_images(x, xn);
+        ferry_status s = ferry_preproc_run(t->pp, raw, n, x);
+        if (s) return s;
         int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)epoch, (uint32_t)k) >> 1);
         double p = (double)(epoch * steps + k) / (double)total;
-        ferry_status s;
         if ((s = ferry_tensor_set(t->g, t->x, x, xn * sizeof *x)) ||
             (s = ferry_tensor_set(t->g, t->y, y, (size_t)o->batch * sizeof *y)) ||
             (ferry_graph_uses(t->g, t->seed) && (s = ferry_tensor_set(t->g, t->seed, &seed, sizeof seed))) ||
@@ -214,19 +228,20 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
     memset(out, 0, sizeof *out);
     out->source_val_accuracy = 0.0 / 0.0;
     ferry_status s = setup(&t);
-    float *x = NULL;
+    float *x = NULL, *raw = NULL;
     int32_t *y = NULL;
     if (!s) {
-        x = malloc((size_t)o->batch * t.c * t.h * t.w * sizeof *x);
+        raw = malloc((size_t)o->batch * t.c * t.h * t.w * sizeof *raw);
+        x = malloc((size_t)o->batch * t.mc * t.mh * t.mw * sizeof *x);
         y = malloc((size_t)o->batch * sizeof *y);
-        if (!x || !y) s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
+        if (!raw || !x || !y) s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
     }
     double t0 = ferry_now_s(), train_time = 0;
     int64_t images = 0;
     for (int e = 0; !s && e < o->epochs; e++) {
         ferry_progress pr;
         double te = ferry_now_s();
-        s = run_epoch(&t, e, x, y, t0, &images, &pr);
+        s = run_epoch(&t, e, raw, x, y, t0, &images, &pr);
         train_time += ferry_now_s() - te;
         if (!s) s = ferry_evaluate(t.m, o->backend, t.test, 500, &pr.test_accuracy);
         pr.source_val_accuracy = 0.0 / 0.0;
@@ -242,6 +257,7 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
     out->seconds = ferry_now_s() - t0;
     out->images_per_s = train_time > 0 ? (double)images / train_time : 0;
     if (!s && o->save_path) s = ferry_store_save(t.st, o->save_path, false);
+    free(raw);
     free(x);
     free(y);
     teardown(&t);
