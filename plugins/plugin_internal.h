@@ -40,6 +40,14 @@ struct ferry_run {
     ferry_ctx_t *ctx;
     ferry_graph_t *g;
     ferry_tensor_t *xs, *ys, *xt, *yt, *seed, *loss;
+    /* A frozen backbone: each image's features computed once (ferry_model_features_cached); the step
+     * takes feature rows (fs, ft) and evaluation runs the head over cached features. */
+    bool cached;
+    ferry_tensor_t *fs, *ft;
+    float *f_primary, *f_target, *f_eval[3]; /* source val, target val, target test */
+    ferry_ctx_t *ectx;
+    ferry_graph_t *eg;
+    ferry_tensor_t *ef, *ey, *ecorrect;
     struct scalar scalars[MAX_SCALARS];
     int n_scalars;
     struct lr_rule lr[MAX_LR_RULES];

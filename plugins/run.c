@@ -283,6 +283,82 @@ static ferry_status apply_lr_rules(ferry_run_t *run)
     return FERRY_OK;
 }
 
+/* Whether the method froze the whole backbone (feature extraction): then its features are fixed. */
+static bool backbone_frozen(const ferry_run_t *run)
+{
+    int n = 0;
+    for (int i = 0; i < ferry_store_count(run->st); i++) {
+        const char *name = ferry_store_name(run->st, i);
+        if (!is_backbone_param(run, name)) continue;
+        if (ferry_store_trainable(run->st, i)) return false;
+        n++;
+    }
+    return n > 0;
+}
+
+/* The cached features of every split the run reads, and the head's evaluation graph over them. On
+ * disk only for a backbone that many runs share (imported, or pretrained weights given); a backbone
+ * pretrained per seed is cached for the run alone. */
+static ferry_status cache_features(ferry_run_t *run)
+{
+    const ferry_adapt_opts *o = run->o;
+    bool disk = ferry_model_info(run->m_model)->imported || o->weights;
+    const ferry_dataset_t *ev[3] = {ferry_task_source_val(run->task), ferry_task_target_val(run->task),
+                                    ferry_task_target_test(run->task)};
+    ferry_status s = ferry_model_features_cached(run->m_model, o->backend, ferry_dataset_images(run->primary),
+                                                 ferry_dataset_size(run->primary), run->c, run->h, run->w, disk,
+                                                 &run->f_primary);
+    if (!s && !run->inductive) {
+        const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
+        s = ferry_model_features_cached(run->m_model, o->backend, ferry_unlabelled_images(u), ferry_unlabelled_size(u),
+                                        run->c, run->h, run->w, disk, &run->f_target);
+    }
+    for (int k = 0; k < 3 && !s; k++)
+        s = ferry_model_features_cached(run->m_model, o->backend, ferry_dataset_images(ev[k]), ferry_dataset_size(ev[k]),
+                                        run->c, run->h, run->w, disk, &run->f_eval[k]);
+    if (s || (s = ferry_ctx_init(&run->ectx))) return s;
+    const int EB = 500;
+    ferry_forward_opts fo = {.train = false};
+    run->ef = ferry_input(run->ectx, "f", FERRY_F32, 2, (int64_t[]){EB, run->feature_dim});
+    run->ey = ferry_input(run->ectx, "y", FERRY_I32, 1, (int64_t[]){EB});
+    run->ecorrect = ferry_count_correct(run->ectx, ferry_model_classifier(run->m_model, run->ectx, run->ef, &fo), run->ey);
+    if (!run->ecorrect) return FERRY_ERR_SHAPE;
+    ferry_tensor_set_output(run->ecorrect);
+    return ferry_graph_init(run->ectx, o->backend, &run->eg);
+}
+
+/* Accuracy of the head over cached features f of data set ds (in batches of the graph's 500). */
+static ferry_status evaluate_cached(ferry_run_t *run, const ferry_dataset_t *ds, const float *f, double *acc)
+{
+    const int64_t n = ferry_dataset_size(ds), F = run->feature_dim, EB = run->ef->ne[0];
+    const int32_t *labels = ferry_dataset_labels(ds);
+    float *x = calloc((size_t)(EB * F), sizeof *x);
+    int32_t *y = malloc((size_t)EB * sizeof *y);
+    ferry_status s = x && y ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    double correct = 0;
+    for (int64_t i = 0; !s && i < n; i += EB) {
+        int64_t k = n - i < EB ? n - i : EB;
+        memcpy(x, f + (size_t)(i * F), (size_t)(k * F) * sizeof *x);
+        memset(x + (size_t)(k * F), 0, (size_t)((EB - k) * F) * sizeof *x);
+        for (int64_t j = 0; j < EB; j++) y[j] = j < k ? labels[i + j] : -1; /* padding never counts */
+        if (!(s = ferry_tensor_set(run->eg, run->ef, x, (size_t)(EB * F) * sizeof *x)) &&
+            !(s = ferry_tensor_set(run->eg, run->ey, y, (size_t)EB * sizeof *y)) && !(s = ferry_graph_compute(run->eg)))
+            correct += ferry_tensor_get_scalar(run->eg, run->ecorrect);
+    }
+    *acc = n ? correct / (double)n : 0;
+    free(x);
+    free(y);
+    return s;
+}
+
+static ferry_status evaluate(ferry_run_t *run, int k, double *acc)
+{
+    const ferry_dataset_t *ds = k == 0 ? ferry_task_source_val(run->task)
+                              : k == 1 ? ferry_task_target_val(run->task) : ferry_task_target_test(run->task);
+    if (run->cached) return evaluate_cached(run, ds, run->f_eval[k], acc);
+    return ferry_evaluate(run->m_model, run->o->backend, ds, 500, acc);
+}
+
 static ferry_status build_graph(ferry_run_t *run)
 {
     const ferry_adapt_opts *o = run->o;
@@ -300,13 +376,20 @@ static ferry_status build_graph(ferry_run_t *run)
         run->ys = ferry_input(ctx, "ys", FERRY_I32, 1, lab);
     }
     if (run->m->setup && (s = run->m->setup(run, &host_api))) return s;
+    run->cached = backbone_frozen(run);
+    if (run->cached) { /* feature rows in, instead of images through a backbone that does not change */
+        const int64_t fsh[2] = {B, run->feature_dim};
+        run->ft = ferry_input(ctx, "ft", FERRY_F32, 2, fsh);
+        if (!run->inductive) run->fs = ferry_input(ctx, "fs", FERRY_F32, 2, fsh);
+    }
     ferry_forward_opts fo = {.train = true, .seed = run->seed};
     ferry_step_tensors st = {.batch = B, .labels_s = run->ys, .labels_t = run->yt};
     if (run->inductive) {
-        st.features_t = ferry_model_features(run->m_model, ctx, run->xt, &fo);
+        st.features_t = run->cached ? run->ft : ferry_model_features(run->m_model, ctx, run->xt, &fo);
         st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
     } else {
-        ferry_tensor_t *f = ferry_model_features(run->m_model, ctx, ferry_concat_batch(ctx, run->xs, run->xt), &fo);
+        ferry_tensor_t *f = run->cached ? ferry_concat_batch(ctx, run->fs, run->ft)
+                                        : ferry_model_features(run->m_model, ctx, ferry_concat_batch(ctx, run->xs, run->xt), &fo);
         ferry_tensor_t *logits = ferry_model_classifier(run->m_model, ctx, f, &fo);
         st.features_s = ferry_slice_batch(ctx, f, 0, B);
         st.features_t = ferry_slice_batch(ctx, f, B, 2 * B);
@@ -370,6 +453,7 @@ static ferry_status setup(ferry_run_t *run)
         return s;
     run->feature_dim = ferry_model_feature_dim(run->m_model);
     ferry_model_input(run->m_model, &run->mc, &run->mh, &run->mw);
+    run->checkpoint = ferry_model_info(run->m_model)->imported; /* pretrained weights came with it */
     if ((s = ferry_preproc_init(run->m_model, run->c, run->h, run->w, &run->pp))) return s;
     if (!(run->raw = malloc((size_t)o->batch * run->c * run->h * run->w * sizeof(float))))
         return ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
@@ -381,12 +465,18 @@ static ferry_status setup(ferry_run_t *run)
         if ((s = ferry_store_load(run->st, o->init_path, false, true))) return s;
         run->checkpoint = true;
     }
-    return build_graph(run);
+    if ((s = build_graph(run))) return s;
+    return run->cached ? cache_features(run) : FERRY_OK;
 }
 
 static void teardown(ferry_run_t *run)
 {
     if (run->m && run->m->teardown && run->ctx) run->m->teardown(run, &host_api);
+    ferry_graph_free(run->eg);
+    ferry_ctx_free(run->ectx);
+    free(run->f_primary);
+    free(run->f_target);
+    for (int k = 0; k < 3; k++) free(run->f_eval[k]);
     ferry_graph_free(run->g);
     ferry_ctx_free(run->ctx);
     ferry_optim_free(run->opt);
@@ -432,6 +522,12 @@ struct batches {
     struct stream s, t; /* the primary set, the unlabelled target */
 };
 
+/* Rows idx of cached features f (dim columns) into dst. */
+static void gather_rows(float *dst, const float *f, int64_t dim, const int64_t *idx, int n)
+{
+    for (int i = 0; i < n; i++) memcpy(dst + (size_t)(i * dim), f + (size_t)(idx[i] * dim), (size_t)dim * sizeof *f);
+}
+
 /* Rows idx of images (the task's geometry), prepared for the model into dst. */
 static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n)
 {
@@ -444,7 +540,9 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
 {
     const ferry_adapt_opts *o = run->o;
     const int B = o->batch;
-    const size_t img = (size_t)run->mc * run->mh * run->mw;
+    /* one input row: an image prepared for the model, or a cached feature vector */
+    const size_t img = run->cached ? (size_t)run->feature_dim : (size_t)run->mc * run->mh * run->mw;
+    ferry_tensor_t *in_s = run->cached ? run->fs : run->xs, *in_t = run->cached ? run->ft : run->xt;
     const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
     struct batches b = {0};
     b.s = (struct stream){.n = ferry_dataset_size(run->primary), .salt = 1};
@@ -474,21 +572,24 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
             const int64_t *is = next_batch(&b.s, B, o->seed);
-            if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B))) break;
+            if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
+            else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B))) break;
             for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
-            if (!run->inductive && /* the unlabelled target stream, its own epochs */
-                (s = gather(run, b.xt, ferry_unlabelled_images(u), next_batch(&b.t, B, o->seed), B)))
-                break;
+            if (!run->inductive) { /* the unlabelled target stream, its own epochs */
+                const int64_t *it = next_batch(&b.t, B, o->seed);
+                if (run->cached) gather_rows(b.xt, run->f_target, run->feature_dim, it, B);
+                else if ((s = gather(run, b.xt, ferry_unlabelled_images(u), it, B))) break;
+            }
             double p = (double)(e * steps + k) / (double)total;
             if (run->m->schedule) run->m->schedule(run, &host_api, p);
             int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)e, (uint32_t)k) >> 1);
             if (run->inductive) {
-                if ((s = ferry_tensor_set(run->g, run->xt, b.xt, (size_t)B * img * sizeof(float))) ||
+                if ((s = ferry_tensor_set(run->g, in_t, b.xt, (size_t)B * img * sizeof(float))) ||
                     (s = ferry_tensor_set(run->g, run->yt, b.ys, (size_t)B * sizeof(int32_t))))
                     break;
-            } else if ((s = ferry_tensor_set(run->g, run->xs, b.xs, (size_t)B * img * sizeof(float))) ||
+            } else if ((s = ferry_tensor_set(run->g, in_s, b.xs, (size_t)B * img * sizeof(float))) ||
                        (s = ferry_tensor_set(run->g, run->ys, b.ys, (size_t)B * sizeof(int32_t))) ||
-                       (s = ferry_tensor_set(run->g, run->xt, b.xt, (size_t)B * img * sizeof(float)))) {
+                       (s = ferry_tensor_set(run->g, in_t, b.xt, (size_t)B * img * sizeof(float)))) {
                 break;
             }
             for (int i = 0; i < run->n_scalars && !s; i++)
@@ -513,9 +614,8 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         }
         train_time += ferry_now_s() - te;
         if (s) break;
-        if ((s = ferry_evaluate(run->m_model, o->backend, ferry_task_source_val(run->task), 500, &pr.source_val_accuracy)) ||
-            (s = ferry_evaluate(run->m_model, o->backend, ferry_task_target_val(run->task), 500, &pr.target_val_accuracy)) ||
-            (s = ferry_evaluate(run->m_model, o->backend, ferry_task_target_test(run->task), 500, &pr.test_accuracy)))
+        if ((s = evaluate(run, 0, &pr.source_val_accuracy)) || (s = evaluate(run, 1, &pr.target_val_accuracy)) ||
+            (s = evaluate(run, 2, &pr.test_accuracy)))
             break;
         pr.epoch_end = true;
         if (o->progress) o->progress(&pr, o->user);

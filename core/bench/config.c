@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 static void defaults(ferry_bench_config *c)
@@ -127,6 +128,8 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     }
     if (!strcmp(key, "name")) return copy_str(where, key, v, c->name, sizeof c->name);
     if (!strcmp(key, "arch")) return copy_str(where, key, v, c->arch, sizeof c->arch);
+    if (!strcmp(key, "weights")) return copy_str(where, key, v, c->weights, sizeof c->weights);
+    if (!strcmp(key, "input_size")) { if (!(s = parse_int(where, key, v, 1, 4096, &x))) c->input_size = (int)x; return s; }
     if (!strcmp(key, "device")) return copy_str(where, key, v, c->device, sizeof c->device);
     if (!strcmp(key, "epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->epochs = (int)x; return s; }
     if (!strcmp(key, "batch")) { if (!(s = parse_int(where, key, v, 2, 65536, &x))) c->batch = (int)x; return s; }
@@ -162,7 +165,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     }
     return ferry_error(FERRY_ERR_INVALID,
                        "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch, "
-                       "target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
+                       "input_size, weights, target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
                        where, key);
 }
 
@@ -405,8 +408,10 @@ ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_m
             return ferry_error(FERRY_ERR_INVALID, "%s: '%s' sets a hyperparameter of a method not in the sweep", src,
                                c->sets[k]);
     }
-    if (strcmp(c->arch, "lenet") && strcmp(c->arch, "resnet"))
-        return ferry_error(FERRY_ERR_INVALID, "%s: unknown arch '%s' (lenet, resnet)", src, c->arch);
+    if (!ferry_arch_find(c->arch) && strncmp(c->arch, "tfjs:", 5))
+        return ferry_error(FERRY_ERR_INVALID, "%s: unknown arch '%s' (ferry models lists them)", src, c->arch);
+    if (c->weights[0] && access(c->weights, R_OK) != 0)
+        return ferry_error(FERRY_ERR_NOT_FOUND, "%s: weights '%s' cannot be read", src, c->weights);
     for (int i = 0; i < c->n_seeds; i++)
         for (int j = 0; j < i; j++)
             if (c->seeds[i] == c->seeds[j])

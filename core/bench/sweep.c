@@ -110,6 +110,8 @@ static ferry_status pretrained(const ferry_bench_config *c, const ferry_bench_op
     to.task = task;
     to.split_seed = c->split_seed;
     to.arch = c->arch;
+    to.input_size = c->input_size;
+    to.weights = c->weights[0] ? c->weights : NULL;
     to.epochs = c->pretrain_epochs;
     to.batch = c->batch;
     to.seed = seed;
@@ -119,6 +121,14 @@ static ferry_status pretrained(const ferry_bench_config *c, const ferry_bench_op
                            (unsigned long long)seed, path);
     ferry_train_result res;
     return ferry_train(&to, &res);
+}
+
+/* Whether the configured backbone comes pretrained (an imported model, or weights given): then it is
+ * the checkpoint that checkpoint methods start from, and no source pretraining is made. */
+static bool pretrained_backbone(const ferry_bench_config *c)
+{
+    const ferry_arch_info *ai = ferry_arch_find(c->arch);
+    return (ai && ai->imported) || !strncmp(c->arch, "tfjs:", 5) || c->weights[0];
 }
 
 /* The settings that define a run besides task, method and seed, as canonical JSON. */
@@ -131,7 +141,11 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
         json_object_set_new(j, "target_labels", json_integer(c->target_labels));
         json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
     }
-    if (init) {
+    if (c->input_size) json_object_set_new(j, "input_size", json_integer(c->input_size));
+    if (c->weights[0]) json_object_set_new(j, "weights", json_string(c->weights));
+    if (init && pretrained_backbone(c)) {
+        json_object_set_new(j, "init", json_string("pretrained backbone"));
+    } else if (init) {
         json_object_set_new(j, "init", json_string("source-only pretraining"));
         json_object_set_new(j, "pretrain_epochs", json_integer(c->pretrain_epochs));
     }
@@ -167,7 +181,7 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     const ferry_method *m = ferry_methods_find(sw->methods, p->method);
     char init[1024] = "";
     ferry_status s = FERRY_OK;
-    if (m->flags & FERRY_METHOD_USES_CHECKPOINT)
+    if ((m->flags & FERRY_METHOD_USES_CHECKPOINT) && !pretrained_backbone(c))
         s = pretrained(c, sw->o, sw->be, p->task, p->seed, init, sizeof init);
     ferry_schedule schedule; /* checked with the configuration: cannot fail here, before the run begins */
     if (!s) s = ferry_schedule_parse(c->schedule, &schedule);
@@ -183,6 +197,8 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.sets = (const char *const *)sets;
     a.n_sets = n_sets;
     a.arch = c->arch;
+    a.input_size = c->input_size;
+    a.weights = c->weights[0] ? c->weights : NULL;
     a.epochs = c->epochs;
     a.batch = c->batch;
     a.seed = p->seed;

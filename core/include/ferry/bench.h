@@ -43,7 +43,9 @@ typedef struct ferry_bench_config {
     int n_seeds;
     char *sets[FERRY_BENCH_MAX];         /* "method.name=value" */
     int n_sets;
-    char arch[16];
+    char arch[96];                       /* an architecture or imported model (ferry models) */
+    int input_size;                      /* the model's input side; 0: the architecture's default */
+    char weights[512];                   /* pretrained backbone weights (safetensors by name); "" none */
     int epochs, batch;
     double lr;
     char schedule[16];                   /* constant | step | cosine | inv (a method may set its own) */
@@ -60,6 +62,7 @@ typedef struct ferry_bench_config {
  * and CORAL on the digit tasks, 3 seeds, sized for about 15 minutes on 2 CPU cores). */
 ferry_status ferry_bench_suite(const char *name, ferry_bench_config *out);
 /* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,
+ * input_size, weights,
  * target_labels, pretrain_epochs, device, threads, split_seed, select (the report's selection rule),
  * and hparams: {method: {name: value}}.
  * A hyperparameter given a list ({gamma: [3, 10]}, or "dann.gamma=3,10" as an override) is an axis

@@ -130,6 +130,14 @@ ferry_status ferry_model_load_weights(ferry_model_t *m, const char *path, bool b
 ferry_status ferry_model_infer(ferry_model_t *m, ferry_backend_t *be, const float *x, int64_t n, int batch,
                                float *features, float *logits);
 
+/* The backbone's features (eval mode: batch norm statistics as stored, no dropout) of n images of c×h×w
+ * values in [0,1], prepared as the model declares: *out = n × feature_dim floats (free() them). With
+ * use_disk they are kept in $FERRY_DATA/features/KEY.safetensors, KEY the SHA-256 of the backbone's
+ * parameters and statistics, the model's input and preprocessing, and the images with their geometry:
+ * a frozen backbone's features are computed once for every run that shares them. */
+ferry_status ferry_model_features_cached(ferry_model_t *m, ferry_backend_t *be, const float *images, int64_t n,
+                                         int c, int h, int w, bool use_disk, float **out);
+
 /* ---- preprocessing: data geometry -> model input --------------------------------------------------- */
 
 typedef struct ferry_preproc ferry_preproc_t;

@@ -93,8 +93,10 @@ ferry_status ferry_model_init_ex(const char *arch, int in_c, int in_h, int in_w,
     else if (m->in_h < in->min_size || m->in_w < in->min_size)
         s = ferry_error(FERRY_ERR_SHAPE, "%s: input %dx%d is smaller than the architecture allows (%d)", arch,
                         m->in_h, m->in_w, in->min_size);
+    m->st_begin = ferry_store_count(st);
     if (!s) s = d->setup(m, &opts);
     if (!s) s = create_pass(m, rng);
+    m->st_end = ferry_store_count(st);
     if (s) {
         ferry_model_free(m);
         return s;
@@ -152,7 +154,13 @@ static bool is_head(const ferry_model_t *m, const char *name)
     return false;
 }
 
-bool ferry_model_is_backbone(const ferry_model_t *m, const char *name) { return !is_head(m, name); }
+/* The model's own entries: made while it was created (a method's modules come later). */
+static bool is_model_entry(const ferry_model_t *m, int i) { return i >= m->st_begin && i < m->st_end; }
+
+bool ferry_model_is_backbone(const ferry_model_t *m, const char *name)
+{
+    return is_model_entry(m, ferry_store_find(m->st, name)) && !is_head(m, name);
+}
 
 ferry_tensor_t *ferry_model_features(ferry_model_t *m, ferry_ctx_t *ctx, ferry_tensor_t *x,
                                      const ferry_forward_opts *o)
@@ -187,7 +195,7 @@ void ferry_model_freeze_backbone(ferry_model_t *m, bool frozen)
 {
     for (int i = 0; i < ferry_store_count(m->st); i++) {
         const char *name = ferry_store_name(m->st, i);
-        if (is_state(name)) continue;
+        if (is_state(name) || !is_model_entry(m, i)) continue;
         if (!is_head(m, name)) ferry_store_set_trainable(m->st, i, !frozen);
     }
 }
@@ -198,7 +206,7 @@ ferry_status ferry_model_reset_classifier(ferry_model_t *m, ferry_rng_t *rng)
 {
     for (int i = 0; i < ferry_store_count(m->st); i++) {
         const char *name = ferry_store_name(m->st, i);
-        if (!is_head(m, name) || is_state(name)) continue;
+        if (!is_model_entry(m, i) || !is_head(m, name) || is_state(name)) continue;
         const char *dot = strrchr(name, '.');
         if (!dot || (strcmp(dot, ".weight") != 0 && strcmp(dot, ".bias") != 0)) continue;
         char wname[256];
@@ -279,7 +287,7 @@ ferry_status ferry_model_load_weights(ferry_model_t *m, const char *path, bool b
     }
     for (int i = 0; i < ferry_store_count(m->st); i++) {
         const char *name = ferry_store_name(m->st, i);
-        if (strchr(name, '#') || skipped_entry(m, name, backbone_only)) continue;
+        if (!is_model_entry(m, i) || strchr(name, '#') || skipped_entry(m, name, backbone_only)) continue;
         if (!ferry_safetensors_find(f, name)) namelist_add(&missing, name, NULL);
     }
     if (missing.n || unexpected.n || shaped.n) {
