@@ -36,6 +36,20 @@ check "device index out of range" bash -c "'$ferry' train --device vulkan:99 2>&
 check "train --method: unknown task is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->nowhere' --method dann --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown task 'mnist->nowhere'\" <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
 check "train --method: a bad --set is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->optdigits' --method dann --set dann.gamma=1000 --device cpu 2>&1); [ \$? -eq 1 ] && grep -q 'dann.gamma = 1000 is out of range' <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
 
+# Models: the table, and running one on a tensor file (an input written here in the safetensors format).
+check "models lists the architectures with their preprocessing" bash -c "out=\$('$ferry' models); grep -q '^lenet ' <<< \"\$out\" && grep -q '^resnet ' <<< \"\$out\" && grep -q 'GMACs' <<< \"\$out\""
+python3 - "$tmp/in.safetensors" <<'PY'
+import json, struct, sys
+n, c, h, w = 3, 1, 28, 28
+data = struct.pack("<%df" % (n * c * h * w), *[((i * 37) % 101) / 101.0 for i in range(n * c * h * w)])
+head = json.dumps({"input": {"dtype": "F32", "shape": [n, c, h, w], "data_offsets": [0, len(data)]}}).encode()
+head += b" " * (-len(head) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(head)) + head + data)
+PY
+check "models run writes logits and features" bash -c "'$ferry' models run --arch lenet --input '$tmp/in.safetensors' --output '$tmp/out.safetensors' --device cpu | grep -q 'logits \[3, 10\], features \[3, 768\]' && test -s '$tmp/out.safetensors'"
+check "models run: no input tensor is refused by file" bash -c "'$ferry' models run --arch lenet --input '$tmp/out.safetensors' --output '$tmp/o2.safetensors' 2>&1 | grep -q \"out.safetensors: no F32 tensor 'input'\""
+check "models run: unknown architecture" bash -c "'$ferry' models run --arch lenet9 --input '$tmp/in.safetensors' --output '$tmp/o2.safetensors' 2>&1 | grep -q \"unknown architecture 'lenet9'\""
+
 # Without the data (and without FERRY_REQUIRE_DATA) the rest is skipped: exit 77 tells meson.
 if [ ! -f "${FERRY_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}/mnist/0.json" ] && [ -z "${FERRY_REQUIRE_DATA:-}" ]; then
     echo "MNIST not fetched (scripts/fetch-data.sh): skipping the training checks"
@@ -54,6 +68,7 @@ head -c 100 "$tmp/m.safetensors" > "$tmp/cut.safetensors"
 check "truncated checkpoint: error names the file" bash -c "'$ferry' eval --load '$tmp/cut.safetensors' 2>&1 | grep -q 'cut.safetensors'"
 check "truncated checkpoint: non-zero exit" bash -c "! '$ferry' eval --load '$tmp/cut.safetensors' >/dev/null 2>&1"
 check "wrong architecture is refused" bash -c "! '$ferry' eval --arch resnet --load '$tmp/m.safetensors' >/dev/null 2>&1"
+check "weights of another architecture: missing and unexpected tensors named" bash -c "out=\$('$ferry' models run --arch resnet --weights '$tmp/m.safetensors' --classes 10 --input '$tmp/in.safetensors' --output '$tmp/o3.safetensors' 2>&1); [ \$? -ne 0 ] && grep -q 'm.safetensors: not the weights of resnet' <<< \"\$out\" && grep -q 'missing: conv1.weight' <<< \"\$out\" && grep -q 'unexpected: .*features.0.weight' <<< \"\$out\" && ! test -e '$tmp/o3.safetensors'"
 
 check "data list names every domain" bash -c "'$ferry' data list | grep -c -E '^(mnist|fashion|optdigits|synthdigits|mnistm) ' | grep -q 5"
 ntasks=$("$ferry" tasks | grep -c -E '^[a-z].*(->|coloredfashion)')

@@ -33,7 +33,8 @@ struct ferry_model {
     int64_t macs;                     /* multiply-adds per image (conv and linear layers) */
     int64_t act_floats;               /* values one image's forward pass computes (all ops) */
     const char *const *head_prefixes; /* NULL-terminated: the head's parameters; the rest is backbone */
-    int st_begin, st_end;             /* the model's entries in the store (a method's modules come after) */
+    int *entries, n_entries;          /* the store entries the network uses, sorted (a method's modules
+                                         and optimizer state are not among them) */
     ferry_mb_fn features, classifier;
     ferry_preprocess pre;
     ferry_model_opts opts;

@@ -41,7 +41,14 @@ static ferry_status unknown_arch(const char *arch)
     return ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (%s)", arch, list);
 }
 
-/* Runs the whole network once on a batch-1 input, creating every parameter in forward order. */
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Runs the whole network once on a batch-1 input, creating every parameter in forward order, and
+ * records the store entries it uses. */
 static ferry_status create_pass(ferry_model_t *m, ferry_rng_t *rng)
 {
     ferry_ctx_t *ctx;
@@ -60,8 +67,14 @@ static ferry_status create_pass(ferry_model_t *m, ferry_rng_t *rng)
                         m->arch, m->in_c, m->in_h, m->in_w, m->classes, why && *why ? ": " : "", why ? why : "");
     }
     m->macs = b.macs;
-    for (int i = 0; i < ctx->n; i++)
-        if (ctx->tensors[i]->leaf == FERRY_LEAF_NONE) m->act_floats += ctx->tensors[i]->numel;
+    m->entries = malloc((size_t)(ferry_store_count(m->st) + 1) * sizeof *m->entries);
+    if (!s && !m->entries) s = ferry_error(FERRY_ERR_NOMEM, "out of memory creating a model");
+    for (int i = 0; !s && i < ctx->n; i++) {
+        const struct ferry_tensor *t = ctx->tensors[i];
+        if (t->leaf == FERRY_LEAF_NONE) m->act_floats += t->numel;
+        if (t->leaf == FERRY_LEAF_PARAM && t->store == m->st) m->entries[m->n_entries++] = t->store_idx;
+    }
+    if (!s) qsort(m->entries, (size_t)m->n_entries, sizeof *m->entries, cmp_int);
     ferry_ctx_free(ctx);
     return s;
 }
@@ -93,10 +106,8 @@ ferry_status ferry_model_init_ex(const char *arch, int in_c, int in_h, int in_w,
     else if (m->in_h < in->min_size || m->in_w < in->min_size)
         s = ferry_error(FERRY_ERR_SHAPE, "%s: input %dx%d is smaller than the architecture allows (%d)", arch,
                         m->in_h, m->in_w, in->min_size);
-    m->st_begin = ferry_store_count(st);
     if (!s) s = d->setup(m, &opts);
     if (!s) s = create_pass(m, rng);
-    m->st_end = ferry_store_count(st);
     if (s) {
         ferry_model_free(m);
         return s;
@@ -115,6 +126,7 @@ void ferry_model_free(ferry_model_t *m)
 {
     if (!m) return;
     if (m->impl_free) m->impl_free(m->impl);
+    free(m->entries);
     free(m);
 }
 
@@ -154,8 +166,11 @@ static bool is_head(const ferry_model_t *m, const char *name)
     return false;
 }
 
-/* The model's own entries: made while it was created (a method's modules come later). */
-static bool is_model_entry(const ferry_model_t *m, int i) { return i >= m->st_begin && i < m->st_end; }
+/* The model's own entries: those its network uses (a method's modules and optimizer state are not). */
+static bool is_model_entry(const ferry_model_t *m, int i)
+{
+    return i >= 0 && bsearch(&i, m->entries, (size_t)m->n_entries, sizeof i, cmp_int) != NULL;
+}
 
 bool ferry_model_is_backbone(const ferry_model_t *m, const char *name)
 {
