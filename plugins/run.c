@@ -375,6 +375,10 @@ static ferry_status build_graph(ferry_run_t *run)
         run->xs = ferry_input(ctx, "xs", FERRY_F32, 4, img);
         run->ys = ferry_input(ctx, "ys", FERRY_I32, 1, lab);
     }
+    /* A backbone that comes pretrained (an imported model, or weights given) trains at a tenth of the
+     * base rate, TLlib's convention for every method; a method's own rule for it comes later and wins. */
+    if ((ferry_model_info(run->m_model)->imported || o->weights) && (s = h_set_lr_mult(run, "backbone", 0.1f)))
+        return s;
     if (run->m->setup && (s = run->m->setup(run, &host_api))) return s;
     run->cached = backbone_frozen(run);
     if (run->cached) { /* feature rows in, instead of images through a backbone that does not change */
