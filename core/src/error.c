@@ -45,8 +45,7 @@ const char *ferry_status_name(ferry_status s)
 
 size_t ferry_dtype_size(ferry_dtype t)
 {
-    (void)t; /* f32 and i32 are both 4 bytes */
-    return 4;
+    return t == FERRY_I64 ? 8 : 4;
 }
 
-const char *ferry_dtype_name(ferry_dtype t) { return t == FERRY_I32 ? "I32" : "F32"; }
+const char *ferry_dtype_name(ferry_dtype t) { return t == FERRY_I64 ? "I64" : t == FERRY_I32 ? "I32" : "F32"; }

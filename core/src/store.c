@@ -48,6 +48,9 @@ ferry_status ferry_store_add(ferry_store_t *st, const char *name, ferry_dtype dt
         return ferry_error(FERRY_ERR_INVALID, "parameter '%s' already exists", name);
     if (ndim < 0 || ndim > FERRY_MAX_DIMS)
         return ferry_error(FERRY_ERR_SHAPE, "parameter '%s': %d dimensions", name, ndim);
+    if (dtype != FERRY_F32 && dtype != FERRY_I32)
+        return ferry_error(FERRY_ERR_INVALID, "parameter '%s': a store holds F32 and I32, not %s", name,
+                           ferry_dtype_name(dtype));
     int64_t dims[FERRY_MAX_DIMS]; /* shape may point into this store's entries, which can move */
     for (int i = 0; i < ndim; i++) dims[i] = shape[i];
     shape = dims;

@@ -300,3 +300,19 @@ Test(safetensors, missing_file)
     cr_assert_eq(ferry_safetensors_open(path, &st), FERRY_ERR_NOT_FOUND);
     cr_assert(tu_msg_has(path));
 }
+
+/* A PyTorch state dict's counters (num_batches_tracked, a 0-d I64) are read: 8 bytes an element. */
+Test(safetensors, reads_i64_counters)
+{
+    write_raw("{" ENTRY("bn.num_batches_tracked", "I64", "[]", 0, 8) "," ENTRY("w", "F32", "[2]", 8, 16) "}", 16);
+    ferry_safetensors_t *st;
+    cr_assert_eq(ferry_safetensors_open(path, &st), FERRY_OK, "%s", ferry_last_error());
+    const ferry_st_entry *e = ferry_safetensors_find(st, "bn.num_batches_tracked");
+    cr_assert_not_null(e);
+    cr_assert_eq(e->dtype, FERRY_I64);
+    cr_assert_eq(e->ndim, 0);
+    cr_assert_eq(e->nbytes, 8);
+    ferry_safetensors_free(st);
+    write_raw("{" ENTRY("n", "I64", "[2]", 0, 8) "}", 8); /* two I64 need 16 bytes */
+    expect_reject(FERRY_ERR_FORMAT, "tensor 'n'", "I64 = 16 bytes");
+}

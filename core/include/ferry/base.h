@@ -35,6 +35,7 @@ const char *ferry_status_name(ferry_status s);
 typedef enum ferry_dtype {
     FERRY_F32 = 0,
     FERRY_I32 = 1,
+    FERRY_I64 = 2, /* files only (a PyTorch state dict's counters): tensors and stores hold F32 and I32 */
 } ferry_dtype;
 
 size_t ferry_dtype_size(ferry_dtype t);

@@ -64,9 +64,9 @@ static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t s
 }
 
 /* Elements × 4 bytes, false on overflow. */
-static bool shape_bytes(const int64_t *shape, int ndim, uint64_t *bytes)
+static bool shape_bytes(const int64_t *shape, int ndim, ferry_dtype dtype, uint64_t *bytes)
 {
-    uint64_t n = 4;
+    uint64_t n = ferry_dtype_size(dtype);
     for (int d = 0; d < ndim; d++)
         if (shape[d] < 0 || __builtin_mul_overflow(n, (uint64_t)shape[d], &n)) return false;
     *bytes = n;
@@ -95,14 +95,14 @@ static ferry_status parse_dtype(const char *path, const char *name, const json_t
     if (!json_is_string(d))
         return ferry_error(FERRY_ERR_FORMAT, "%s: tensor '%s': \"dtype\" is not a string", path, name);
     const char *s = json_string_value(d);
-    if (strcmp(s, "F32") == 0 || strcmp(s, "I32") == 0) {
-        *dtype = s[0] == 'F' ? FERRY_F32 : FERRY_I32;
+    if (strcmp(s, "F32") == 0 || strcmp(s, "I32") == 0 || strcmp(s, "I64") == 0) {
+        *dtype = s[0] == 'F' ? FERRY_F32 : s[1] == '3' ? FERRY_I32 : FERRY_I64;
         return FERRY_OK;
     }
     if (is_spec_dtype(s))
         return ferry_error(FERRY_ERR_UNSUPPORTED,
-                           "%s: tensor '%s': dtype %s is not supported (Ferry holds F32 "
-                           "and I32 only)",
+                           "%s: tensor '%s': dtype %s is not supported (Ferry reads F32, "
+                           "I32 and I64)",
                            path, name, s);
     return ferry_error(FERRY_ERR_FORMAT, "%s: tensor '%s': unknown dtype \"%s\"", path, name, s);
 }
@@ -157,12 +157,12 @@ static ferry_status parse_entry(const char *path, const char *name, const json_t
     if ((s = parse_dtype(path, name, v, &e->dtype)) || (s = parse_shape(path, name, v, e)) ||
         (s = parse_offsets(path, name, v, sp)))
         return s;
-    if (!shape_bytes(e->shape, e->ndim, &bytes))
+    if (!shape_bytes(e->shape, e->ndim, e->dtype, &bytes))
         return ferry_error(FERRY_ERR_FORMAT, "%s: tensor '%s': shape %s is too large", path, name,
                            shape_str(e->shape, e->ndim, sh, sizeof sh));
     if (bytes != sp->end - sp->begin)
         return ferry_error(FERRY_ERR_FORMAT,
-                           "%s: tensor '%s': shape %s x %s (4 bytes) = %llu bytes but "
+                           "%s: tensor '%s': shape %s x %s = %llu bytes but "
                            "data_offsets [%llu, %llu) hold %llu",
                            path, name, shape_str(e->shape, e->ndim, sh, sizeof sh),
                            ferry_dtype_name(e->dtype), (unsigned long long)bytes,
@@ -361,10 +361,10 @@ static ferry_status check_entry(const char *path, const ferry_st_entry *e)
     if (!e->name || strcmp(e->name, "__metadata__") == 0)
         return ferry_error(FERRY_ERR_INVALID, "%s: tensor name '%s' is not allowed", path,
                            e->name ? e->name : "(null)");
-    if (e->dtype != FERRY_F32 && e->dtype != FERRY_I32)
+    if (e->dtype != FERRY_F32 && e->dtype != FERRY_I32 && e->dtype != FERRY_I64)
         return ferry_error(FERRY_ERR_INVALID, "%s: tensor '%s': unknown dtype %d", path, e->name,
                            (int)e->dtype);
-    if (e->ndim < 0 || e->ndim > FERRY_MAX_DIMS || !shape_bytes(e->shape, e->ndim, &bytes))
+    if (e->ndim < 0 || e->ndim > FERRY_MAX_DIMS || !shape_bytes(e->shape, e->ndim, e->dtype, &bytes))
         return ferry_error(FERRY_ERR_INVALID, "%s: tensor '%s': bad shape (%d dims)", path, e->name, e->ndim);
     if (bytes != e->nbytes)
         return ferry_error(FERRY_ERR_INVALID,
