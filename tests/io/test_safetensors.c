@@ -314,5 +314,5 @@ Test(safetensors, reads_i64_counters)
     cr_assert_eq(e->nbytes, 8);
     ferry_safetensors_free(st);
     write_raw("{" ENTRY("n", "I64", "[2]", 0, 8) "}", 8); /* two I64 need 16 bytes */
-    expect_reject(FERRY_ERR_FORMAT, "tensor 'n'", "I64 = 16 bytes");
+    expect_reject(FERRY_ERR_FORMAT, "tensor 'n'", "I64 (8 bytes) = 16 bytes");
 }

@@ -162,10 +162,10 @@ static ferry_status parse_entry(const char *path, const char *name, const json_t
                            shape_str(e->shape, e->ndim, sh, sizeof sh));
     if (bytes != sp->end - sp->begin)
         return ferry_error(FERRY_ERR_FORMAT,
-                           "%s: tensor '%s': shape %s x %s = %llu bytes but "
+                           "%s: tensor '%s': shape %s x %s (%zu bytes) = %llu bytes but "
                            "data_offsets [%llu, %llu) hold %llu",
                            path, name, shape_str(e->shape, e->ndim, sh, sizeof sh),
-                           ferry_dtype_name(e->dtype), (unsigned long long)bytes,
+                           ferry_dtype_name(e->dtype), ferry_dtype_size(e->dtype), (unsigned long long)bytes,
                            (unsigned long long)sp->begin, (unsigned long long)sp->end,
                            (unsigned long long)(sp->end - sp->begin));
     if (sp->end > data_size)
