@@ -60,7 +60,8 @@ Test(inception, inception_v3_odd, .timeout = 600) { check("tv_ref.py", "inceptio
 
 /* aux_logits: torchvision's state dict with AuxLogits.* loads (strictly), and the logits are those of
  * the main classifier; the same file is refused by a model without the auxiliary classifier, naming
- * the tensors; an input too small for the auxiliary classifier is refused. */
+ * the tensors; its backbone loads into a model for another class count; an input too small for the
+ * auxiliary classifier is refused. */
 Test(inception, inception_v3_aux, .timeout = 600)
 {
     skip_without_torchvision();
@@ -84,6 +85,16 @@ Test(inception, inception_v3_aux, .timeout = 600)
     snprintf(path, sizeof path, "%s/weights.safetensors", dir);
     cr_expect_neq(ferry_model_load_weights(m, path, false), FERRY_OK);
     cr_expect_not_null(strstr(ferry_last_error(), "unexpected: AuxLogits."), "%s", ferry_last_error());
+    ferry_model_free(m);
+    ferry_store_free(st);
+    /* A backbone for another class count: both fc and AuxLogits.fc are the head's, skipped. */
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    cr_assert_eq(ferry_model_init_ex("inception_v3", 3, 299, 299, 3, &aux, st, rng, &m), FERRY_OK, "%s",
+                 ferry_last_error());
+    cr_expect_neq(ferry_model_load_weights(m, path, false), FERRY_OK);
+    cr_expect_eq(ferry_model_load_weights(m, path, true), FERRY_OK, "%s", ferry_last_error());
+    cr_expect(ferry_model_is_backbone(m, "AuxLogits.conv0.conv.weight") && !ferry_model_is_backbone(m, "fc.bias") &&
+              !ferry_model_is_backbone(m, "AuxLogits.fc.weight"));
     ferry_model_free(m);
     ferry_store_free(st);
     cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
