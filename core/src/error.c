@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char err_msg[1024];
 
@@ -10,12 +11,15 @@ const char *ferry_last_error(void) { return err_msg; }
 
 void ferry_clear_error(void) { err_msg[0] = '\0'; }
 
+/* Formatted into a scratch buffer first: a message may quote the previous one (ferry_last_error()). */
 ferry_status ferry_error(ferry_status s, const char *fmt, ...)
 {
+    char msg[sizeof err_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(err_msg, msg, sizeof msg);
     return s;
 }
 

@@ -13,6 +13,8 @@
 #include "ferry/ferry.h"
 #include "../vulkan/vk_backend_util.h"
 
+/* Every architecture of the table: the last test checks that none is missing. */
+#define ARCH_LIST "lenet", "resnet", "inception_v3", "xception"
 #define N 4
 #define CLASSES 5
 
@@ -218,3 +220,5 @@ Test(arch_backends, every_architecture_is_tested_here)
 
 ARCH_TESTS(lenet, "lenet")
 ARCH_TESTS(resnet, "resnet")
+ARCH_TESTS(inception_v3, "inception_v3")
+ARCH_TESTS(xception, "xception")

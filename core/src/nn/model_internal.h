@@ -87,5 +87,6 @@ const char *ferry_mb_name(char *buf, size_t n, const char *fmt, ...) __attribute
 
 /* The architecture table (models.c) and the families' definitions. */
 extern const ferry_arch_def ferry_arch_lenet, ferry_arch_resnet;
+extern const ferry_arch_def ferry_arch_inception_v3, ferry_arch_xception;
 
 #endif

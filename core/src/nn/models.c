@@ -13,6 +13,8 @@
 static const ferry_arch_def *const archs[] = {
     &ferry_arch_lenet,
     &ferry_arch_resnet,
+    &ferry_arch_inception_v3,
+    &ferry_arch_xception,
 };
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
 
