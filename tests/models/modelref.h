@@ -1,4 +1,4 @@
-/* Comparing an architecture's eval-mode forward with a PyTorch reference (tests/models/*_ref.py):
+/* Comparing an architecture's eval-mode forward with a PyTorch reference (tests/models/NAME_ref.py):
  * the generator writes random weights with torchvision's names, an input and the expected logits and
  * features; Ferry loads the weights by name (strictly) and must agree within 1e-4 × max |logit|. */
 #ifndef FERRY_TEST_MODELREF_H
@@ -83,6 +83,9 @@ static inline void modelref_check(const char *dir, const char *arch, int size, i
     const ferry_st_entry *el = ferry_safetensors_find(ex, "logits"), *ef = ferry_safetensors_find(ex, "features");
     cr_assert(x && el && ef);
     int64_t n = x->shape[0], F = ferry_model_feature_dim(m);
+    cr_assert(el->ndim == 2 && el->shape[0] == n && el->shape[1] == classes && ef->ndim == 2 && ef->shape[0] == n,
+              "%s: the reference's logits or features are not [%lld, %d] and [%lld, F]", arch, (long long)n, classes,
+              (long long)n);
     cr_assert_eq(ef->shape[1], F, "%s: feature size %lld, torchvision's %lld", arch, (long long)F,
                  (long long)ef->shape[1]);
     float *f = malloc((size_t)(n * F) * sizeof *f), *l = malloc((size_t)(n * classes) * sizeof *l);

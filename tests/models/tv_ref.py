@@ -29,15 +29,27 @@ def build(arch, classes, aux):
     return getattr(torchvision.models, arch)(**kw)
 
 
-def randomise(model, g):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            with torch.no_grad():
-                m.running_mean.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
-                m.running_var.copy_(torch.rand(m.num_features, generator=g) * 1.0 + 0.5)
-                if m.weight is not None:
-                    m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                    m.bias.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
+def randomise(model, g, size):
+    """Random affine parameters for every batch norm, and running statistics measured on a random
+    batch (a train-mode pass with momentum 1) then perturbed, so that no batch norm is the identity
+    and the activations keep their scale through the depth: with PyTorch's default initialisation
+    and made-up statistics a deep network's output hardly depends on its input, and a comparison
+    of outputs would miss a wrong layer."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for m in bns:
+            if m.weight is not None:
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.num_features, generator=g) * 0.4 - 0.2)
+            m.reset_running_stats()
+            m.momentum = 1.0
+        model.train()
+        model(torch.rand(4, 3, size, size, generator=g) * 2 - 1)
+        for m in bns:
+            m.momentum = 0.1
+            sd = m.running_var.sqrt()
+            m.running_mean.add_((torch.rand(m.num_features, generator=g) * 0.2 - 0.1) * sd)
+            m.running_var.mul_(torch.rand(m.num_features, generator=g) * 0.5 + 0.75)
 
 
 def main(argv):
@@ -46,16 +58,19 @@ def main(argv):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(1)
     model = build(arch, classes, aux)
-    randomise(model, g)
+    randomise(model, g, size)
     model.eval()
     x = torch.rand(2, 3, size, size, generator=g) * 2 - 1
     feats = {}
     head = dict(model.named_modules())[HEADS[arch]]
-    head.register_forward_hook(lambda mod, inp, outp: feats.setdefault("f", inp[0].detach()))
+    # The hook returns None: a hook returning a value would replace the head's output.
+    head.register_forward_hook(lambda mod, inp, outp: feats.__setitem__("f", inp[0].detach()))
     with torch.no_grad():
         logits = model(x)
     os.makedirs(out, exist_ok=True)
-    save_file(model.state_dict(), os.path.join(out, "weights.safetensors"))
+    # num_batches_tracked (I64) left out: Ferry's safetensors reader refuses I64 tensors for now.
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    save_file(state, os.path.join(out, "weights.safetensors"))
     save_file({"input": x}, os.path.join(out, "input.safetensors"))
     save_file({"logits": logits, "features": feats["f"]}, os.path.join(out, "expected.safetensors"))
 
