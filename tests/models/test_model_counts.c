@@ -6,7 +6,9 @@
 
 #include "ferry/ferry.h"
 
-static void counts(const char *arch, int64_t params, int64_t macs, int64_t features)
+/* head: a parameter of the head that methods reset; body: one of the backbone's, nearest the head. */
+static void counts(const char *arch, int64_t params, int64_t macs, int64_t features, const char *head,
+                   const char *body)
 {
     ferry_backend_t *be;
     ferry_store_t *st;
@@ -26,18 +28,34 @@ static void counts(const char *arch, int64_t params, int64_t macs, int64_t featu
                  (long long)ferry_model_macs(m), (long long)macs);
     cr_expect_eq(ferry_model_feature_dim(m), features, "%s: %lld features", arch,
                  (long long)ferry_model_feature_dim(m));
+    cr_expect(ferry_store_find(st, head) >= 0 && !ferry_model_is_backbone(m, head), "%s: %s is not the head", arch,
+              head);
+    cr_expect(ferry_store_find(st, body) >= 0 && ferry_model_is_backbone(m, body), "%s: %s is not the backbone",
+              arch, body);
     ferry_model_free(m);
     ferry_rng_free(rng);
     ferry_store_free(st);
     ferry_backend_free(be);
 }
 
-Test(model_counts, resnet18) { counts("resnet18", 11689512, 1814073344, 512); }
-Test(model_counts, resnet50) { counts("resnet50", 25557032, 4089184256, 2048); }
-Test(model_counts, vgg19) { counts("vgg19", 143667240, 19632062464, 4096); }
-Test(model_counts, vgg19_bn) { counts("vgg19_bn", 143678248, 19632062464, 4096); }
-Test(model_counts, mobilenet_v2) { counts("mobilenet_v2", 3504872, 300774272, 1280); }
-Test(model_counts, efficientnet_b0) { counts("efficientnet_b0", 5288548, 385814752, 1280); }
+Test(model_counts, resnet18) { counts("resnet18", 11689512, 1814073344, 512, "fc.weight", "layer4.1.bn2.bias"); }
+Test(model_counts, resnet50) { counts("resnet50", 25557032, 4089184256, 2048, "fc.weight", "layer4.2.bn3.bias"); }
+Test(model_counts, vgg19)
+{
+    counts("vgg19", 143667240, 19632062464, 4096, "classifier.6.weight", "classifier.3.weight");
+}
+Test(model_counts, vgg19_bn)
+{
+    counts("vgg19_bn", 143678248, 19632062464, 4096, "classifier.6.bias", "classifier.3.bias");
+}
+Test(model_counts, mobilenet_v2)
+{
+    counts("mobilenet_v2", 3504872, 300774272, 1280, "classifier.1.weight", "features.18.1.weight");
+}
+Test(model_counts, efficientnet_b0)
+{
+    counts("efficientnet_b0", 5288548, 385814752, 1280, "classifier.1.weight", "features.8.1.weight");
+}
 
 /* The smallest inputs each allows, and one below VGG's. */
 Test(model_counts, min_sizes)

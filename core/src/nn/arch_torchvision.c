@@ -38,7 +38,8 @@ static ferry_tensor_t *basic_block(ferry_mb *b, const char *p, ferry_tensor_t *x
 {
     char n[128];
     bool down = x && (stride != 1 || x->ne[1] != planes);
-    ferry_tensor_t *y = ferry_mb_conv_k(b, ferry_mb_name(n, sizeof n, "%s.conv1", p), x, planes, 3, stride, 1, 1, false);
+    ferry_tensor_t *y =
+        ferry_mb_conv_k(b, ferry_mb_name(n, sizeof n, "%s.conv1", p), x, planes, 3, stride, 1, 1, false);
     y = ferry_relu(b->ctx, ferry_mb_bn(b, ferry_mb_name(n, sizeof n, "%s.bn1", p), y, TV_EPS));
     y = ferry_mb_conv_k(b, ferry_mb_name(n, sizeof n, "%s.conv2", p), y, planes, 3, 1, 1, 1, false);
     y = ferry_mb_bn(b, ferry_mb_name(n, sizeof n, "%s.bn2", p), y, TV_EPS);
@@ -231,7 +232,8 @@ static ferry_tensor_t *mobilenet_v2_features(ferry_mb *b, ferry_tensor_t *x)
                                         1, ferry_relu6);
             y = conv_bn_act(b, ferry_mb_name(p, sizeof p, "features.%d.conv.%d", idx, k++), y, hidden, 3, stride,
                             hidden, ferry_relu6);
-            y = ferry_mb_conv_k(b, ferry_mb_name(n, sizeof n, "features.%d.conv.%d", idx, k), y, out, 1, 1, 0, 1, false);
+            y = ferry_mb_conv_k(b, ferry_mb_name(n, sizeof n, "features.%d.conv.%d", idx, k), y, out, 1, 1, 0, 1,
+                                false);
             y = ferry_mb_bn(b, ferry_mb_name(n, sizeof n, "features.%d.conv.%d", idx, k + 1), y, TV_EPS);
             x = stride == 1 && in == out ? ferry_add(b->ctx, x, y) : y;
         }
