@@ -14,7 +14,9 @@
 #include "../vulkan/vk_backend_util.h"
 
 /* Every architecture of the table: the last test checks that none is missing. */
-#define ARCH_LIST "lenet", "resnet", "inception_v3", "xception"
+#define ARCH_LIST                                                                                          \
+    "lenet", "resnet", "resnet18", "resnet50", "vgg19", "vgg19_bn", "mobilenet_v2", "efficientnet_b0", "inception_v3", \
+        "xception"
 #define N 4
 #define CLASSES 5
 
@@ -248,5 +250,11 @@ Test(arch_backends, every_architecture_is_tested_here)
 
 ARCH_TESTS(lenet, "lenet")
 ARCH_TESTS(resnet, "resnet")
+ARCH_TESTS(resnet18, "resnet18")
+ARCH_TESTS(resnet50, "resnet50")
+ARCH_TESTS(vgg19, "vgg19")
+ARCH_TESTS(vgg19_bn, "vgg19_bn")
+ARCH_TESTS(mobilenet_v2, "mobilenet_v2")
+ARCH_TESTS(efficientnet_b0, "efficientnet_b0")
 ARCH_TESTS(inception_v3, "inception_v3")
 ARCH_TESTS(xception, "xception")

@@ -87,6 +87,8 @@ const char *ferry_mb_name(char *buf, size_t n, const char *fmt, ...) __attribute
 
 /* The architecture table (models.c) and the families' definitions. */
 extern const ferry_arch_def ferry_arch_lenet, ferry_arch_resnet;
+extern const ferry_arch_def ferry_arch_resnet18, ferry_arch_resnet50, ferry_arch_vgg19, ferry_arch_vgg19_bn,
+    ferry_arch_mobilenet_v2, ferry_arch_efficientnet_b0;
 extern const ferry_arch_def ferry_arch_inception_v3, ferry_arch_xception;
 
 #endif

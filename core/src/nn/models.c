@@ -13,6 +13,12 @@
 static const ferry_arch_def *const archs[] = {
     &ferry_arch_lenet,
     &ferry_arch_resnet,
+    &ferry_arch_resnet18,
+    &ferry_arch_resnet50,
+    &ferry_arch_vgg19,
+    &ferry_arch_vgg19_bn,
+    &ferry_arch_mobilenet_v2,
+    &ferry_arch_efficientnet_b0,
     &ferry_arch_inception_v3,
     &ferry_arch_xception,
 };
