@@ -844,6 +844,22 @@ static ferry_status put_params(ferry_model_t *m, tf_graph *g)
         tf_layer *l = &g->layers[li];
         int c = l->n_in ? ch[l->in[0]] : g->in_c;
         float *t = NULL;
+        /* A weight the layer does not use. */
+        for (int k = 0; k < N_SLOTS && !s; k++) {
+            bool used = false;
+            switch (l->kind) {
+            case K_CONV: used = k == W_KERNEL || (k == W_BIAS && l->bias); break;
+            case K_DWCONV: used = k == W_DEPTHWISE || (k == W_BIAS && l->bias); break;
+            case K_SEPCONV: used = k == W_DEPTHWISE || k == W_POINTWISE || (k == W_BIAS && l->bias); break;
+            case K_BN: used = k == W_MEAN || k == W_VAR || (k == W_GAMMA && l->scale) || (k == W_BETA && l->center); break;
+            case K_DENSE: used = k == W_KERNEL || (k == W_BIAS && l->bias); break;
+            default: break;
+            }
+            if (l->has[k] && !used)
+                s = ferry_error(FERRY_ERR_FORMAT, "%s: tensor '%s/%s' is not a weight of layer '%s' (%s)", g->path,
+                                l->name, slot_names[k], l->name, kind_names[l->kind]);
+        }
+        if (s) break;
         switch (l->kind) {
         case K_CONV: {
             int groups = l->mult;
@@ -925,21 +941,6 @@ static ferry_status put_params(ferry_model_t *m, tf_graph *g)
             s = ferry_error(FERRY_ERR_NOMEM, "out of memory importing %s", g->path);
         free(t);
         ch[li] = c;
-        /* A weight the layer does not use. */
-        for (int k = 0; k < N_SLOTS && !s; k++) {
-            bool used = false;
-            switch (l->kind) {
-            case K_CONV: used = k == W_KERNEL || (k == W_BIAS && l->bias); break;
-            case K_DWCONV: used = k == W_DEPTHWISE || (k == W_BIAS && l->bias); break;
-            case K_SEPCONV: used = k == W_DEPTHWISE || k == W_POINTWISE || (k == W_BIAS && l->bias); break;
-            case K_BN: used = k == W_MEAN || k == W_VAR || (k == W_GAMMA && l->scale) || (k == W_BETA && l->center); break;
-            case K_DENSE: used = k == W_KERNEL || (k == W_BIAS && l->bias); break;
-            default: break;
-            }
-            if (l->has[k] && !used)
-                s = ferry_error(FERRY_ERR_FORMAT, "%s: tensor '%s/%s' is not a weight of layer '%s' (%s)", g->path,
-                                l->name, slot_names[k], l->name, kind_names[l->kind]);
-        }
     }
     free(ch);
     return s;
