@@ -22,6 +22,8 @@ set -euo pipefail
 
 # shellcheck source=fetch-data.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fetch-data.sh"
+say() { printf 'fetch-models: %s\n' "$*"; }
+die() { printf 'fetch-models: error: %s\n' "$*" >&2; exit 1; }
 
 NSFWJS_VERSION=4.4.0
 TFJS_VERSION=4.22.0

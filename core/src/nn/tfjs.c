@@ -364,9 +364,10 @@ static ferry_status parse_inbound(tf_graph *g, tf_layer *l, json_t *nodes, json_
             return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': inbound node %zu is not [layer, node, tensor, ...]",
                                g->path, l->name, k);
         int i = -1;
-        for (size_t j = 0; j < json_array_size(layers) && i < 0; j++)
-            if (strcmp(json_string_value(json_object_get(json_array_get(layers, j), "name")) ?: "", src) == 0)
-                i = (int)j;
+        for (size_t j = 0; j < json_array_size(layers) && i < 0; j++) {
+            const char *nj = json_string_value(json_object_get(json_array_get(layers, j), "name"));
+            if (nj && strcmp(nj, src) == 0) i = (int)j;
+        }
         if (i < 0)
             return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s' takes its input from '%s', which is not a layer of the model",
                                g->path, l->name, src);
@@ -412,8 +413,9 @@ static ferry_status parse_layers(tf_graph *g, json_t *root)
         if (k == N_KINDS)
             return ferry_error(FERRY_ERR_UNSUPPORTED, "%s: layer '%s' has the unsupported type %s", g->path, name, lc);
         l->kind = (enum kind)k;
-        json_t *lcfg = json_object_get(lj, "config");
-        ferry_status s = parse_config(g, l, json_is_object(lcfg) ? lcfg : json_object());
+        json_t *lcfg = json_object_get(lj, "config"), *none = json_is_object(lcfg) ? NULL : json_object();
+        ferry_status s = parse_config(g, l, none ? none : lcfg);
+        json_decref(none);
         if (!s) s = parse_inbound(g, l, json_object_get(lj, "inbound_nodes"), layers);
         if (s) return s;
         if (!l->trainable) g->frozen++;
@@ -1199,6 +1201,7 @@ static ferry_status import(ferry_model_t *m, const char *path, const char *const
     if (s) return s;
     /* The input: the declared one unless another size is asked for (where the network allows it). */
     m->in_c = m->pre.channels = g->in_c;
+    if (g->in_c == 1) m->pre.summary = "grey in [0,1]";
     if (!m->opts.input_size && g->in_h && g->in_w) {
         m->in_h = g->in_h;
         m->in_w = g->in_w;
