@@ -217,17 +217,27 @@ static void cleanup_dir(void)
 TestSuite(tfjs, .init = setup_dir, .fini = cleanup_dir);
 
 /* Creates "tfjs:DIR/model.json" with `classes`; returns the status (the model in *out when OK). */
-static ferry_status create(int classes, ferry_backend_t **be, ferry_store_t **st, ferry_model_t **out)
+static ferry_status create_on(const char *device, int classes, ferry_backend_t **be, ferry_store_t **st,
+                              ferry_model_t **out)
 {
     char arch[128];
     snprintf(arch, sizeof arch, "tfjs:%s/model.json", dir);
     ferry_rng_t *rng;
-    cr_assert_eq(ferry_backend_init_device("cpu", 1, be), FERRY_OK, "%s", ferry_last_error());
+    ferry_status bs = ferry_backend_init_device(device, 1, be);
+    const char *req = getenv("FERRY_REQUIRE_VULKAN");
+    if (bs == FERRY_ERR_UNSUPPORTED && strncmp(device, "vulkan", 6) == 0 && !(req && strcmp(req, "1") == 0))
+        cr_skip_test("no Vulkan: %s", ferry_last_error());
+    cr_assert_eq(bs, FERRY_OK, "%s", ferry_last_error());
     cr_assert_eq(ferry_store_init(*be, st), FERRY_OK);
     cr_assert_eq(ferry_rng_init(3, &rng), FERRY_OK);
     ferry_status s = ferry_model_init(arch, 1, 28, 28, classes, *st, rng, out);
     ferry_rng_free(rng);
     return s;
+}
+
+static ferry_status create(int classes, ferry_backend_t **be, ferry_store_t **st, ferry_model_t **out)
+{
+    return create_on("cpu", classes, be, st, out);
 }
 
 static void release(ferry_backend_t *be, ferry_store_t *st, ferry_model_t *m)
@@ -237,13 +247,13 @@ static void release(ferry_backend_t *be, ferry_store_t *st, ferry_model_t *m)
     ferry_backend_free(be);
 }
 
-Test(tfjs, tiny_model_matches_a_direct_evaluation)
+static void tiny_model_on(const char *device)
 {
     write_model(dir, OK);
     ferry_backend_t *be;
     ferry_store_t *st;
     ferry_model_t *m;
-    cr_assert_eq(create(4, &be, &st, &m), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(create_on(device, 4, &be, &st, &m), FERRY_OK, "%s", ferry_last_error());
     int c, h, w;
     ferry_model_input(m, &c, &h, &w);
     cr_expect(c == 3 && h == 5 && w == 5, "input %dx%dx%d, the file declares 5x5x3", c, h, w);
@@ -265,7 +275,7 @@ Test(tfjs, tiny_model_matches_a_direct_evaluation)
     reference(rf, rl);
     for (int i = 0; i < 45; i++) worst = fmax(worst, fabs(feat[i] - rf[i]));
     for (int o = 0; o < 4; o++) worst = fmax(worst, fabs(logits[o] - rl[o]));
-    cr_log_info("tiny model: max |d| %.3g against the direct evaluation", worst);
+    cr_log_info("tiny model on %s: max |d| %.3g against the direct evaluation", device, worst);
     cr_expect(worst < 1e-5, "Ferry's import differs from the direct evaluation by %g", worst);
     /* The mirror image gives other values (so the comparison above is not of a constant). */
     double other = 0;
@@ -273,6 +283,9 @@ Test(tfjs, tiny_model_matches_a_direct_evaluation)
     cr_expect(other > 1e-3);
     release(be, st, m);
 }
+
+Test(tfjs, tiny_model_matches_a_direct_evaluation) { tiny_model_on("cpu"); }
+Test(tfjs, tiny_model_on_vulkan) { tiny_model_on("vulkan:0"); } /* lavapipe included */
 
 Test(tfjs, another_class_count_draws_a_new_classifier)
 {
