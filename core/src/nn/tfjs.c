@@ -502,6 +502,7 @@ static void infer_sizes(tf_graph *g)
     for (int o = 0; o < g->n; o++) {
         tf_layer *l = &g->layers[g->order[o]];
         const int *in = l->n_in ? g->layers[l->in[0]].hw : NULL;
+        for (int k = 1; k < l->n_in && in[0] < 1; k++) in = g->layers[l->in[k]].hw; /* a map, not [N, C] */
         int h = in ? in[0] : g->in_h, w = in ? in[1] : g->in_w;
         if (h > 0 && w > 0) switch (l->kind) {
             case K_CONV:
@@ -522,16 +523,15 @@ static void infer_sizes(tf_graph *g)
                 break;
             case K_GAP:
             case K_DENSE:
-            case K_RESHAPE:
                 h = w = l->kind == K_GAP && l->keepdims ? 1 : -1;
                 break;
             case K_FLATTEN:
+            case K_RESHAPE: /* of a spatial map: the next layers' sizes depend on the input's */
                 if (h * w > 1) g->fixed = true;
                 h = w = -1;
                 break;
             default: break;
             }
-        if (l->kind == K_RESHAPE && h * w > 1) g->fixed = true;
         if (h == 0 || w == 0) h = w = 0;
         l->hw[0] = h;
         l->hw[1] = w;
