@@ -458,3 +458,144 @@ Test(tfjs, trains_saves_and_reloads)
     release(be2, st2, m2);
     release(be, st, m);
 }
+
+/* ---- a second model: the other layer types --------------------------------------------------------
+ *   zp    ZeroPadding2D ((0,1),(0,1))                       6x6x3 -> 7x7x3
+ *   sep   SeparableConv2D 4 filters 3x3 stride 2 valid, depth_multiplier 2, bias, swish
+ *   mp    MaxPooling2D 2x2 stride 1 "same"
+ *   gap   GlobalAveragePooling2D -> se Dense 4 sigmoid -> se_r Reshape (1, 1, 4)
+ *   mul   Multiply [mp, se_r] (a squeeze-and-excitation gate);  add  Add [mul, mp]
+ *   act   Activation tanh -> gap2 GlobalAveragePooling2D -> out Dense 3 softmax */
+static float b_dk[3 * 3 * 3 * 2], b_pk[6 * 4], b_sb[4], b_sek[16], b_seb[4], b_ok[12], b_ob[3], b_in[6 * 6 * 3];
+
+static void write_model_b(const char *d)
+{
+    lcg = 777;
+    float *all[] = {b_dk, b_pk, b_sb, b_sek, b_seb, b_ok, b_ob, b_in};
+    size_t sizes[] = {54, 24, 4, 16, 4, 12, 3, 108};
+    for (int k = 0; k < 8; k++)
+        for (size_t i = 0; i < sizes[k]; i++) all[k][i] = k == 7 ? rnd(0, 1) : rnd(-0.6f, 0.6f);
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.json", d);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fputs("{\"modelTopology\": {\"class_name\": \"Functional\", \"config\": {\"name\": \"b\", \"layers\": ["
+          "{\"name\": \"in\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": [null, 6, 6, 3]},"
+          " \"inbound_nodes\": []},"
+          "{\"name\": \"zp\", \"class_name\": \"ZeroPadding2D\", \"config\": {\"padding\": [[0, 1], [0, 1]]},"
+          " \"inbound_nodes\": [[[\"in\", 0, 0, {}]]]},"
+          "{\"name\": \"sep\", \"class_name\": \"SeparableConv2D\", \"config\": {\"filters\": 4, \"kernel_size\": 3,"
+          " \"strides\": 2, \"padding\": \"valid\", \"depth_multiplier\": 2, \"activation\": \"swish\", \"use_bias\": true},"
+          " \"inbound_nodes\": [[[\"zp\", 0, 0, {}]]]},"
+          "{\"name\": \"mp\", \"class_name\": \"MaxPooling2D\", \"config\": {\"pool_size\": [2, 2], \"strides\": [1, 1],"
+          " \"padding\": \"same\"}, \"inbound_nodes\": [[[\"sep\", 0, 0, {}]]]},"
+          "{\"name\": \"gap\", \"class_name\": \"GlobalAveragePooling2D\", \"config\": {},"
+          " \"inbound_nodes\": [[[\"mp\", 0, 0, {}]]]},"
+          "{\"name\": \"se\", \"class_name\": \"Dense\", \"config\": {\"units\": 4, \"activation\": \"sigmoid\"},"
+          " \"inbound_nodes\": [[[\"gap\", 0, 0, {}]]]},"
+          "{\"name\": \"se_r\", \"class_name\": \"Reshape\", \"config\": {\"target_shape\": [1, 1, 4]},"
+          " \"inbound_nodes\": [[[\"se\", 0, 0, {}]]]},"
+          "{\"name\": \"mul\", \"class_name\": \"Multiply\", \"config\": {},"
+          " \"inbound_nodes\": [[[\"mp\", 0, 0, {}], [\"se_r\", 0, 0, {}]]]},"
+          "{\"name\": \"add\", \"class_name\": \"Add\", \"config\": {},"
+          " \"inbound_nodes\": [[[\"mul\", 0, 0, {}], [\"mp\", 0, 0, {}]]]},"
+          "{\"name\": \"act\", \"class_name\": \"Activation\", \"config\": {\"activation\": \"tanh\"},"
+          " \"inbound_nodes\": [[[\"add\", 0, 0, {}]]]},"
+          "{\"name\": \"gap2\", \"class_name\": \"GlobalAveragePooling2D\", \"config\": {},"
+          " \"inbound_nodes\": [[[\"act\", 0, 0, {}]]]},"
+          "{\"name\": \"out\", \"class_name\": \"Dense\", \"config\": {\"units\": 3, \"activation\": \"softmax\"},"
+          " \"inbound_nodes\": [[[\"gap2\", 0, 0, {}]]]}],"
+          " \"input_layers\": [[\"in\", 0, 0]], \"output_layers\": [[\"out\", 0, 0]]}},"
+          " \"weightsManifest\": [{\"paths\": [\"w.bin\"], \"weights\": ["
+          "{\"name\": \"sep/depthwise_kernel\", \"shape\": [3, 3, 3, 2], \"dtype\": \"float32\"},"
+          "{\"name\": \"sep/pointwise_kernel\", \"shape\": [1, 1, 6, 4], \"dtype\": \"float32\"},"
+          "{\"name\": \"sep/bias\", \"shape\": [4], \"dtype\": \"float32\"},"
+          "{\"name\": \"se/kernel\", \"shape\": [4, 4], \"dtype\": \"float32\"},"
+          "{\"name\": \"se/bias\", \"shape\": [4], \"dtype\": \"float32\"},"
+          "{\"name\": \"out/kernel\", \"shape\": [4, 3], \"dtype\": \"float32\"},"
+          "{\"name\": \"out/bias\", \"shape\": [3], \"dtype\": \"float32\"}]}]}\n",
+          fp);
+    fclose(fp);
+    float bytes[54 + 24 + 4 + 16 + 4 + 12 + 3];
+    size_t n = 0;
+    for (int k = 0; k < 7; k++) {
+        memcpy(bytes + n, all[k], sizes[k] * sizeof(float));
+        n += sizes[k];
+    }
+    snprintf(path, sizeof path, "%s/w.bin", d);
+    cr_assert_eq(ferry_write_file_atomic(path, bytes, sizeof bytes), FERRY_OK);
+}
+
+static double sigm(double v) { return 1 / (1 + exp(-v)); }
+
+static void reference_b(double feat[4], double logits[3])
+{
+    double p[3][3][4], mp[3][3][4], gap[4] = {0}, se[4], f[4] = {0};
+    for (int oh = 0; oh < 3; oh++)
+        for (int ow = 0; ow < 3; ow++) {
+            double dwv[6];
+            for (int c = 0; c < 3; c++)
+                for (int j = 0; j < 2; j++) {
+                    double s = 0;
+                    for (int i = 0; i < 3; i++)
+                        for (int k = 0; k < 3; k++) {
+                            int y = oh * 2 + i, x = ow * 2 + k; /* padded 7x7: row/column 6 is zero */
+                            if (y < 6 && x < 6) s += b_in[(y * 6 + x) * 3 + c] * b_dk[((i * 3 + k) * 3 + c) * 2 + j];
+                        }
+                    dwv[c * 2 + j] = s;
+                }
+            for (int o = 0; o < 4; o++) {
+                double s = b_sb[o];
+                for (int q = 0; q < 6; q++) s += dwv[q] * b_pk[q * 4 + o];
+                p[oh][ow][o] = s * sigm(s);
+            }
+        }
+    for (int oh = 0; oh < 3; oh++)
+        for (int ow = 0; ow < 3; ow++)
+            for (int c = 0; c < 4; c++) {
+                double m = -INFINITY;
+                for (int i = 0; i < 2; i++)
+                    for (int j = 0; j < 2; j++)
+                        if (oh + i < 3 && ow + j < 3) m = fmax(m, p[oh + i][ow + j][c]);
+                mp[oh][ow][c] = m;
+                gap[c] += m / 9;
+            }
+    for (int o = 0; o < 4; o++) {
+        double s = b_seb[o];
+        for (int i = 0; i < 4; i++) s += gap[i] * b_sek[i * 4 + o];
+        se[o] = sigm(s);
+    }
+    for (int oh = 0; oh < 3; oh++)
+        for (int ow = 0; ow < 3; ow++)
+            for (int c = 0; c < 4; c++) f[c] += tanh(mp[oh][ow][c] * se[c] + mp[oh][ow][c]) / 9;
+    for (int c = 0; c < 4; c++) feat[c] = f[c];
+    for (int o = 0; o < 3; o++) {
+        double s = b_ob[o];
+        for (int i = 0; i < 4; i++) s += f[i] * b_ok[i * 3 + o];
+        logits[o] = s;
+    }
+}
+
+Test(tfjs, second_model_matches_a_direct_evaluation)
+{
+    write_model_b(dir);
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_model_t *m;
+    cr_assert_eq(create(3, &be, &st, &m), FERRY_OK, "%s", ferry_last_error());
+    cr_expect_eq(ferry_model_feature_dim(m), 4);
+    cr_expect(ferry_model_is_backbone(m, "se.weight") && !ferry_model_is_backbone(m, "out.weight"));
+    cr_expect_geq(ferry_store_find(st, "sep.depthwise.weight"), 0);
+    cr_expect_geq(ferry_store_find(st, "sep.pointwise.bias"), 0);
+    float x[108], feat[4], logits[3];
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 36; p++) x[c * 36 + p] = b_in[p * 3 + c];
+    cr_assert_eq(ferry_model_infer(m, be, x, 1, 1, feat, logits), FERRY_OK, "%s", ferry_last_error());
+    double rf[4], rl[3], worst = 0;
+    reference_b(rf, rl);
+    for (int i = 0; i < 4; i++) worst = fmax(worst, fabs(feat[i] - rf[i]));
+    for (int i = 0; i < 3; i++) worst = fmax(worst, fabs(logits[i] - rl[i]));
+    cr_log_info("second model: max |d| %.3g against the direct evaluation", worst);
+    cr_expect(worst < 1e-5, "Ferry's import differs from the direct evaluation by %g", worst);
+    release(be, st, m);
+}
