@@ -41,7 +41,7 @@ static ferry_status unknown_arch(const char *arch)
     size_t k = 0;
     for (int i = 0; i < N_ARCHS && k < sizeof list; i++)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", archs[i]->info.name);
-    return ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (%s)", arch, list);
+    return ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (%s, or tfjs:PATH/model.json)", arch, list);
 }
 
 /* Runs the whole network once on a batch-1 input, creating every parameter in forward order. */
