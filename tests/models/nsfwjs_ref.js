@@ -45,6 +45,19 @@ async function run(dir, key) {
     return { arch: meta.arch, input_shape: meta.shape, input_sha256: meta.input_sha256, photos: meta.photos, probabilities };
 }
 
+// One line per photograph, so a regenerated file diffs by photograph.
+function format(out) {
+    const j = JSON.stringify;
+    const models = Object.keys(out).filter((k) => k !== 'comment').map((k) => {
+        const m = out[k];
+        return ` ${j(k)}: {\n  "arch": ${j(m.arch)},\n  "input_shape": ${j(m.input_shape).replace(/,/g, ', ')},\n` +
+            `  "input_sha256": ${j(m.input_sha256)},\n` +
+            `  "photos": [\n${m.photos.map((p) => '   ' + j(p).replace(/,/g, ', ')).join(',\n')}\n  ],\n` +
+            `  "probabilities": [\n${m.probabilities.map((p) => '   ' + j(p).replace(/,/g, ', ')).join(',\n')}\n  ]\n }`;
+    });
+    return `{\n "comment": ${j(out.comment)},\n${models.join(',\n')}\n}\n`;
+}
+
 (async () => {
     const dir = process.argv[2];
     if (!dir) throw new Error('usage: node tests/models/nsfwjs_ref.js DIR');
@@ -55,7 +68,7 @@ async function run(dir, key) {
             'tests/models/test_nsfwjs.c says',
     };
     for (const key of ['mobilenet_v2', 'inception_v3']) out[key] = await run(dir, key);
-    process.stdout.write(JSON.stringify(out, null, 1) + '\n');
+    process.stdout.write(format(out));
 })().catch((e) => {
     process.stderr.write(`nsfwjs_ref.js: ${e.stack || e}\n`);
     process.exit(1);
