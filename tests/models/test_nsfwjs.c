@@ -1,6 +1,7 @@
 /* npm nsfwjs 4.4.0's two models, imported from their TF.js files, against nsfwjs itself on TF.js's
  * pure-JavaScript CPU backend: the 5-class probabilities of 21 colour photographs must agree within
- * 1e-4 absolute.
+ * 1e-4 absolute (Ferry's CPU backend, 2 threads, batches of 8; and two photographs through
+ * MobileNetV2 on Vulkan, lavapipe included, where a driver is present).
  *
  * Both sides get the same input: the test decodes each photograph (stb_image), scales it to [0,1]
  * and resizes it to the model's input by area averaging; the reference ran TF.js on exactly that
@@ -132,7 +133,7 @@ static void softmax(const float *l, int k, double *p)
     for (int j = 0; j < k; j++) p[j] /= z;
 }
 
-static void check_model(const char *arch, const char *key)
+static void check_model_on(const char *arch, const char *key, const char *device, int n_photos)
 {
     char dir[1024], path[1200];
     cr_assert_eq(ferry_data_dir(dir, sizeof dir), FERRY_OK, "%s", ferry_last_error());
@@ -148,7 +149,11 @@ static void check_model(const char *arch, const char *key)
     ferry_store_t *st;
     ferry_rng_t *rng;
     ferry_model_t *m;
-    cr_assert_eq(ferry_backend_init_device("cpu", 2, &be), FERRY_OK, "%s", ferry_last_error());
+    ferry_status bs = ferry_backend_init_device(device, 2, &be);
+    const char *req = getenv("FERRY_REQUIRE_VULKAN");
+    if (bs == FERRY_ERR_UNSUPPORTED && strncmp(device, "vulkan", 6) == 0 && !(req && strcmp(req, "1") == 0))
+        cr_skip_test("no Vulkan: %s", ferry_last_error());
+    cr_assert_eq(bs, FERRY_OK, "%s", ferry_last_error());
     cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
     cr_assert_eq(ferry_rng_init(1, &rng), FERRY_OK);
     cr_assert_eq(ferry_model_init(arch, 3, 32, 32, 5, st, rng, &m), FERRY_OK, "%s: %s", arch, ferry_last_error());
@@ -196,10 +201,10 @@ static void check_model(const char *arch, const char *key)
 
     float *logits = malloc((size_t)N_PHOTOS * 5 * sizeof *logits);
     cr_assert_not_null(logits);
-    cr_assert_eq(ferry_model_infer(m, be, x, N_PHOTOS, 8, NULL, logits), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_model_infer(m, be, x, n_photos, 8, NULL, logits), FERRY_OK, "%s", ferry_last_error());
     double worst = 0;
     int worst_i = 0;
-    for (int i = 0; i < N_PHOTOS; i++) {
+    for (int i = 0; i < n_photos; i++) {
         json_t *row = json_array_get(probs, (size_t)i);
         const char *name = json_string_value(json_array_get(row, 0));
         cr_assert_str_eq(name ? name : "", photos[i].name);
@@ -215,11 +220,12 @@ static void check_model(const char *arch, const char *key)
             }
         }
     }
-    cr_log_info("%s: %d photographs, max |p(Ferry) - p(TF.js)| = %.3g (%s)", arch, N_PHOTOS, worst,
+    cr_log_info("%s on %s: %d photographs, max |p(Ferry) - p(TF.js)| = %.3g (%s)", arch, device, n_photos, worst,
                 photos[worst_i].name);
-    printf("%s: %d photographs, max |p(Ferry) - p(TF.js)| = %.3g (%s)\n", arch, N_PHOTOS, worst, photos[worst_i].name);
-    cr_expect(worst <= 1e-4, "%s: probabilities differ from TF.js's by %g on %s (more than 1e-4)", arch, worst,
-              photos[worst_i].name);
+    printf("%s on %s: %d photographs, max |p(Ferry) - p(TF.js)| = %.3g (%s)\n", arch, device, n_photos, worst,
+           photos[worst_i].name);
+    cr_expect(worst <= 1e-4, "%s on %s: probabilities differ from TF.js's by %g on %s (more than 1e-4)", arch, device,
+              worst, photos[worst_i].name);
     json_decref(ref);
     free(logits);
     free(x);
@@ -229,9 +235,15 @@ static void check_model(const char *arch, const char *key)
     ferry_backend_free(be);
 }
 
-Test(nsfwjs, mobilenet_v2, .timeout = 300) { check_model("mobilenet_v2@nsfwjs", "mobilenet_v2"); }
+/* Every photograph on the CPU backend (2 threads, batches of 8). */
+Test(nsfwjs, mobilenet_v2, .timeout = 300) { check_model_on("mobilenet_v2@nsfwjs", "mobilenet_v2", "cpu", N_PHOTOS); }
+Test(nsfwjs, inception_v3, .timeout = 300) { check_model_on("inception_v3@nsfwjs", "inception_v3", "cpu", N_PHOTOS); }
 
-Test(nsfwjs, inception_v3, .timeout = 300) { check_model("inception_v3@nsfwjs", "inception_v3"); }
+/* Two photographs on Vulkan (the first device, lavapipe included; skipped without a driver). */
+Test(nsfwjs, mobilenet_v2_vulkan, .timeout = 300)
+{
+    check_model_on("mobilenet_v2@nsfwjs", "mobilenet_v2", "vulkan:0", 2);
+}
 
 /* At a reduced input (what a task on small images uses) with another class count: the whole-map
  * average pool before the Flatten stays a global pool, so the backbone's features keep their size,
