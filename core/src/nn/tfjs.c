@@ -1287,7 +1287,7 @@ static ferry_status mobilenet_setup(ferry_model_t *m, const ferry_model_opts *o)
 const ferry_arch_def ferry_arch_inception_v3_nsfwjs = {
     .info = {.name = "inception_v3@nsfwjs",
              .summary = "keras.applications InceptionV3 fine-tuned by nsfw_model, head 2048-256-128-5 (" NSFWJS_CLASSES
-                        "; 167 of 318 layers marked trainable: false, through mixed5)",
+                        "; the first 167 of 318 layers, to activation_55 inside mixed6, marked trainable: false)",
              .source = "npm:nsfwjs@4.4.0", .default_size = 299, .min_size = 75, .imported = true,
              .pre = {.channels = 3, .mean = {0, 0, 0}, .std = {1, 1, 1}, .summary = "RGB in [0,1]"}},
     .setup = inception_setup,
@@ -1296,7 +1296,7 @@ const ferry_arch_def ferry_arch_inception_v3_nsfwjs = {
 const ferry_arch_def ferry_arch_mobilenet_v2_nsfwjs = {
     .info = {.name = "mobilenet_v2@nsfwjs",
              .summary = "keras.applications MobileNetV2 (width 1.0) fine-tuned by nsfw_model, head 1280-256-128-5 ("
-                        NSFWJS_CLASSES "; 98 of 162 layers marked trainable: false, through block_10)",
+                        NSFWJS_CLASSES "; the first 98 of 162 layers, through block_10, marked trainable: false)",
              .source = "npm:nsfwjs@4.4.0", .default_size = 224, .min_size = 32, .imported = true,
              .pre = {.channels = 3, .mean = {0, 0, 0}, .std = {1, 1, 1}, .summary = "RGB in [0,1]"}},
     .setup = mobilenet_setup,
