@@ -15,6 +15,8 @@
 #                 installed) -> $CACHE/synthdigits/fonts/
 #   mnistm      : 6 photographs from Debian python3-skimage's data directory (apt-get download +
 #                 dpkg -x; not installed) -> $CACHE/mnistm/, and mnist (the digits it blends)
+# "all" ends with scripts/fetch-models.sh (the pretrained models, the photographs their test uses and
+# the JavaScript reference runtime).
 # Idempotent: a file already present with the right checksum is kept; a missing or corrupted
 # one is fetched again. The checksums below are the same as the manifests in core/src/data/*.c.
 set -euo pipefail
@@ -241,7 +243,9 @@ main() {
         *) die "unknown data set '$s' (known: all, ${all[*]})" ;;
         esac
     done
+    if [[ " $* " == *" all "* ]]; then "$(dirname "${BASH_SOURCE[0]}")/fetch-models.sh"; fi
     say "done"
 }
 
-main "$@"
+# Sourced by scripts/fetch-models.sh for its helpers; run, it fetches.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi

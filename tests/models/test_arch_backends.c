@@ -16,7 +16,7 @@
 /* Every architecture of the table: the last test checks that none is missing. */
 #define ARCH_LIST                                                                                          \
     "lenet", "resnet", "resnet18", "resnet50", "vgg19", "vgg19_bn", "mobilenet_v2", "efficientnet_b0", "inception_v3", \
-        "xception"
+        "xception", "inception_v3@nsfwjs", "mobilenet_v2@nsfwjs"
 #define N 4
 #define CLASSES 5
 
@@ -258,3 +258,5 @@ ARCH_TESTS(mobilenet_v2, "mobilenet_v2")
 ARCH_TESTS(efficientnet_b0, "efficientnet_b0")
 ARCH_TESTS(inception_v3, "inception_v3")
 ARCH_TESTS(xception, "xception")
+ARCH_TESTS(inception_v3_nsfwjs, "inception_v3@nsfwjs")
+ARCH_TESTS(mobilenet_v2_nsfwjs, "mobilenet_v2@nsfwjs")

@@ -25,7 +25,7 @@ typedef struct ferry_arch_def {
 } ferry_arch_def;
 
 struct ferry_model {
-    char arch[96];
+    char arch[1100];                  /* room for "tfjs:PATH" */
     const ferry_arch_def *def;
     ferry_store_t *st;
     int in_c, in_h, in_w, classes;
@@ -90,5 +90,10 @@ extern const ferry_arch_def ferry_arch_lenet, ferry_arch_resnet;
 extern const ferry_arch_def ferry_arch_resnet18, ferry_arch_resnet50, ferry_arch_vgg19, ferry_arch_vgg19_bn,
     ferry_arch_mobilenet_v2, ferry_arch_efficientnet_b0;
 extern const ferry_arch_def ferry_arch_inception_v3, ferry_arch_xception;
+/* TensorFlow.js layers models (tfjs.c): npm nsfwjs' two, and a user's file named "tfjs:PATH/model.json". */
+extern const ferry_arch_def ferry_arch_inception_v3_nsfwjs, ferry_arch_mobilenet_v2_nsfwjs;
+#define FERRY_TFJS_PREFIX "tfjs:"
+extern const ferry_arch_def ferry_arch_tfjs_file;
+bool ferry_tfjs_arch_name(const char *arch);
 
 #endif

@@ -21,6 +21,8 @@ static const ferry_arch_def *const archs[] = {
     &ferry_arch_efficientnet_b0,
     &ferry_arch_inception_v3,
     &ferry_arch_xception,
+    &ferry_arch_inception_v3_nsfwjs,
+    &ferry_arch_mobilenet_v2_nsfwjs,
 };
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
 
@@ -31,6 +33,7 @@ static const ferry_arch_def *find_def(const char *name)
 {
     for (int i = 0; name && i < N_ARCHS; i++)
         if (strcmp(archs[i]->info.name, name) == 0) return archs[i];
+    if (ferry_tfjs_arch_name(name)) return &ferry_arch_tfjs_file; /* a user's model.json (tfjs.c) */
     return NULL;
 }
 
@@ -46,7 +49,7 @@ static ferry_status unknown_arch(const char *arch)
     size_t k = 0;
     for (int i = 0; i < N_ARCHS && k < sizeof list; i++)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", archs[i]->info.name);
-    return ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (%s)", arch, list);
+    return ferry_error(FERRY_ERR_NOT_FOUND, "unknown architecture '%s' (%s, or tfjs:PATH/model.json)", arch, list);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -103,7 +106,10 @@ ferry_status ferry_model_init_ex(const char *arch, int in_c, int in_h, int in_w,
     if (!m) return ferry_error(FERRY_ERR_NOMEM, "out of memory creating a model");
     *m = (ferry_model_t){.def = d, .st = st, .in_c = in_c, .in_h = in_h, .in_w = in_w, .classes = classes,
                          .pre = in->pre, .opts = opts};
-    snprintf(m->arch, sizeof m->arch, "%s", arch);
+    if (snprintf(m->arch, sizeof m->arch, "%s", arch) >= (int)sizeof m->arch) {
+        free(m);
+        return ferry_error(FERRY_ERR_INVALID, "architecture name '%.64s...' is too long", arch);
+    }
     if (in->pre.channels) m->in_c = in->pre.channels;
     int size = opts.input_size ? opts.input_size : in->default_size;
     if (size) m->in_h = m->in_w = size;
