@@ -13,8 +13,9 @@ float ferry_luminance(float r, float g, float b);
  * 1 -> 3 (replication), 3 -> 1 (luminance). Returns false for any other pair. */
 bool ferry_convert_channels(const float *src, int sc, float *dst, int dc, size_t hw);
 
-/* Bilinear resize of c planes from sh×sw to dh×dw (stb_image_resize, triangle filter, clamped
- * edges; a plain copy when the size is unchanged). what names the image in the error message. */
+/* Bilinear resize of c planes from sh×sw to dh×dw (stb_image_resize, clamped edges: per axis the
+ * triangle filter, or the box filter (area average) for shrinking by 1.15 or more; a plain copy when
+ * the size is unchanged). what names the image in the error message. */
 ferry_status ferry_resize_bilinear(const float *src, int c, int sh, int sw, float *dst, int dh, int dw,
                                    const char *what);
 

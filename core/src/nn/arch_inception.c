@@ -185,7 +185,7 @@ static ferry_status inception_setup(ferry_model_t *m, const ferry_model_opts *o)
 const ferry_arch_def ferry_arch_inception_v3 = {
     .info = {.name = "inception_v3",
              .summary = "Inception-v3: factorised-convolution Inception blocks, 2048 features, aux head optional",
-             .source = "torchvision 0.14 layout", .default_size = 299, .min_size = 75,
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 299, .min_size = 75,
              .pre = {.channels = 3, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f},
                      .summary = "RGB, ImageNet mean/std"}},
     .setup = inception_setup,
@@ -291,7 +291,7 @@ static ferry_status xception_setup(ferry_model_t *m, const ferry_model_opts *o)
 const ferry_arch_def ferry_arch_xception = {
     .info = {.name = "xception",
              .summary = "Xception: depthwise-separable convolutions with residual shortcuts, 2048 features",
-             .source = "keras.applications layout", .default_size = 299, .min_size = 71,
+             .source = "keras.applications layout", .default_classes = 1000, .default_size = 299, .min_size = 71,
              .pre = {.channels = 3, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f},
                      .summary = "RGB, [-1,1] (keras 'tf' mode)"}},
     .setup = xception_setup,

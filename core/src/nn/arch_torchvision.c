@@ -124,14 +124,14 @@ static ferry_status resnet50_setup(ferry_model_t *m, const ferry_model_opts *o)
 
 const ferry_arch_def ferry_arch_resnet18 = {
     .info = {.name = "resnet18", .summary = "ResNet-18: 7x7 stem, basic blocks 2-2-2-2, widths 64-512, 512-d features",
-             .source = "torchvision 0.14 layout", .default_size = 224, .min_size = 1, .pre = imagenet_pre},
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 224, .min_size = 1, .pre = imagenet_pre},
     .setup = resnet18_setup,
 };
 
 const ferry_arch_def ferry_arch_resnet50 = {
     .info = {.name = "resnet50",
              .summary = "ResNet-50 (v1.5): 7x7 stem, bottlenecks 3-4-6-3, widths 256-2048, 2048-d features",
-             .source = "torchvision 0.14 layout", .default_size = 224, .min_size = 1, .pre = imagenet_pre},
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 224, .min_size = 1, .pre = imagenet_pre},
     .setup = resnet50_setup,
 };
 
@@ -196,14 +196,14 @@ static ferry_status vgg19_bn_setup(ferry_model_t *m, const ferry_model_opts *o)
 
 const ferry_arch_def ferry_arch_vgg19 = {
     .info = {.name = "vgg19", .summary = "VGG-19: 16 3x3 convolutions in 5 stages, fc6/fc7 4096, 4096-d fc7 features",
-             .source = "torchvision 0.14 layout", .default_size = 224, .min_size = 32, .pre = imagenet_pre},
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 224, .min_size = 32, .pre = imagenet_pre},
     .setup = vgg19_setup,
 };
 
 const ferry_arch_def ferry_arch_vgg19_bn = {
     .info = {.name = "vgg19_bn",
              .summary = "VGG-19 with batch norm after each convolution, fc6/fc7 4096, 4096-d fc7 features",
-             .source = "torchvision 0.14 layout", .default_size = 224, .min_size = 32, .pre = imagenet_pre},
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 224, .min_size = 32, .pre = imagenet_pre},
     .setup = vgg19_bn_setup,
 };
 
@@ -261,7 +261,7 @@ static ferry_status mobilenet_v2_setup(ferry_model_t *m, const ferry_model_opts 
 const ferry_arch_def ferry_arch_mobilenet_v2 = {
     .info = {.name = "mobilenet_v2",
              .summary = "MobileNetV2 (width 1.0): 17 inverted residuals with ReLU6, 1280-d features",
-             .source = "torchvision 0.14 layout", .default_size = 224, .min_size = 1, .pre = imagenet_pre},
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 224, .min_size = 1, .pre = imagenet_pre},
     .setup = mobilenet_v2_setup,
 };
 
@@ -330,6 +330,6 @@ static ferry_status efficientnet_b0_setup(ferry_model_t *m, const ferry_model_op
 const ferry_arch_def ferry_arch_efficientnet_b0 = {
     .info = {.name = "efficientnet_b0",
              .summary = "EfficientNet-B0: 16 MBConv blocks with squeeze-excitation and SiLU, 1280-d features",
-             .source = "torchvision 0.14 layout", .default_size = 224, .min_size = 1, .pre = imagenet_pre},
+             .source = "torchvision 0.14 layout", .default_classes = 1000, .default_size = 224, .min_size = 1, .pre = imagenet_pre},
     .setup = efficientnet_b0_setup,
 };

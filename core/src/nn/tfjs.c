@@ -1288,7 +1288,7 @@ const ferry_arch_def ferry_arch_inception_v3_nsfwjs = {
     .info = {.name = "inception_v3@nsfwjs",
              .summary = "keras.applications InceptionV3 fine-tuned by nsfw_model, head 2048-256-128-5 (" NSFWJS_CLASSES
                         "; the first 167 of 318 layers, to activation_55 inside mixed6, marked trainable: false)",
-             .source = "npm:nsfwjs@4.4.0", .default_size = 299, .min_size = 75, .imported = true,
+             .source = "npm:nsfwjs@4.4.0", .default_classes = 5, .default_size = 299, .min_size = 75, .imported = true,
              .pre = {.channels = 3, .mean = {0, 0, 0}, .std = {1, 1, 1}, .summary = "RGB in [0,1]"}},
     .setup = inception_setup,
 };
@@ -1297,7 +1297,7 @@ const ferry_arch_def ferry_arch_mobilenet_v2_nsfwjs = {
     .info = {.name = "mobilenet_v2@nsfwjs",
              .summary = "keras.applications MobileNetV2 (width 1.0) fine-tuned by nsfw_model, head 1280-256-128-5 ("
                         NSFWJS_CLASSES "; the first 98 of 162 layers, through block_10, marked trainable: false)",
-             .source = "npm:nsfwjs@4.4.0", .default_size = 224, .min_size = 32, .imported = true,
+             .source = "npm:nsfwjs@4.4.0", .default_classes = 5, .default_size = 224, .min_size = 32, .imported = true,
              .pre = {.channels = 3, .mean = {0, 0, 0}, .std = {1, 1, 1}, .summary = "RGB in [0,1]"}},
     .setup = mobilenet_setup,
 };
