@@ -3,6 +3,19 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/setup.sh"
+# The references some tests compare with: PyTorch and torchvision (Debian's), used by
+# tests/models/*_ref.py and tests/ops/*_ref.py through /usr/bin/python3.
+ref=()
+for p in python3-torch python3-torchvision; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || ref+=("$p")
+done
+if [ ${#ref[@]} -gt 0 ]; then
+    echo "test: installing ${ref[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${ref[@]}"
+fi
 bash "$here/build.sh"
 cd "$here/.."
 status=0
