@@ -52,35 +52,50 @@ static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_
     return FERRY_OK;
 }
 
-/* Splits the plan's one dispatch, a grid over n items (i0 = n) whose bindings in `mask` hold one
- * element per item, into parts of whole `granule`s of items when one of those bindings spans more
- * than caps->max_binding: each part sees its items as a tensor of its own (views from the part's
- * first item, i0 = its item count). Only for kernels whose result for an item depends on nothing but
- * the item's index within a granule; the other bindings stay whole. */
-static ferry_status split_items(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
-                                struct ferry_vk_plan *p, uint32_t mask, int64_t n, int64_t granule)
+/* Splits the plan's one dispatch, a grid over `granules` × `per_granule` items (i0 = the item count),
+ * into parts of whole granules when a binding b with epg[b] > 0 elements per granule spans more than
+ * caps->max_binding: each part sees its granules as tensors of their own (views from the part's first
+ * granule, i0 = its item count). Only for kernels whose result for an item depends on nothing but the
+ * item's index within its granule; bindings with epg[b] = 0 stay whole. */
+static ferry_status split_granules(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+                                   struct ferry_vk_plan *p, int64_t granules, int64_t per_granule,
+                                   const int64_t epg[FERRY_VK_BINDINGS])
 {
     const uint64_t lim = caps->max_binding;
-    if (!lim || (uint64_t)n * 4 <= lim || p->n != 1) return FERRY_OK;
-    if (granule < 1) granule = 1;
-    const int64_t per = (int64_t)(lim / 4) / granule * granule;
-    const int64_t parts = per > 0 ? (n + per - 1) / per : 0;
+    int64_t widest = 0;
+    for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+        if (epg[b] > widest) widest = epg[b];
+    if (!lim || widest == 0 || (uint64_t)(granules * widest) * 4 <= lim || p->n != 1) return FERRY_OK;
+    const int64_t per = (int64_t)(lim / 4) / widest;
+    const int64_t parts = per > 0 ? (granules + per - 1) / per : 0;
     if (parts < 1 || parts > FERRY_VK_MAX_DISPATCH)
-        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s on %lld elements needs %lld parts of at most "
-                           "%llu bytes (at most %d)", ferry_op_name(t->op), (long long)n, (long long)parts,
-                           (unsigned long long)lim, FERRY_VK_MAX_DISPATCH);
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s needs %lld parts of at most %llu bytes per "
+                           "operand (at most %d; %lld elements in the smallest part)", ferry_op_name(t->op),
+                           (long long)parts, (unsigned long long)lim, FERRY_VK_MAX_DISPATCH, (long long)widest);
     const struct ferry_vk_dispatch whole = p->d[0];
     p->n = 0;
     for (int64_t i = 0; i < parts; i++) {
-        const int64_t first = i * per, count = first + per < n ? per : n - first;
+        const int64_t first = i * per, count = first + per < granules ? per : granules - first;
         struct ferry_vk_dispatch *d = &p->d[p->n++];
         *d = whole;
-        ferry_vk_grid1(d, caps, count, whole.spec[0]);
-        d->pc.i[0] = (int32_t)count;
+        ferry_vk_grid1(d, caps, count * per_granule, whole.spec[0]);
+        d->pc.i[0] = (int32_t)(count * per_granule);
         for (int b = 0; b < FERRY_VK_BINDINGS; b++)
-            if (mask & FERRY_VK_BIT(b)) d->view[b] = (struct ferry_vk_view){(uint32_t)first, (uint32_t)count};
+            if (epg[b] > 0)
+                d->view[b] = (struct ferry_vk_view){(uint32_t)(first * epg[b]), (uint32_t)(count * epg[b])};
     }
     return FERRY_OK;
+}
+
+/* The same for n items in granules of `granule` items, one element per item in each binding of mask. */
+static ferry_status split_items(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+                                struct ferry_vk_plan *p, uint32_t mask, int64_t n, int64_t granule)
+{
+    if (granule < 1 || n % granule != 0) granule = n > 0 ? n : 1;
+    int64_t epg[FERRY_VK_BINDINGS] = {0};
+    for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+        if (mask & FERRY_VK_BIT(b)) epg[b] = granule;
+    return split_granules(t, caps, p, n / granule, granule, epg);
 }
 
 #define B_DST FERRY_VK_BIT(FERRY_VK_B_DST)
@@ -385,7 +400,14 @@ PLAN(plan_pool)
     for (int k = 0; k < 8; k++) d->pc.i[5 + k] = t->ip[k]; /* kh, kw, sh, sw, pt, pl, pb, pr */
     d->pc.i[13] = !max && t->fp[0] != 0.0f;
     d->pc.f[0] = 1.0f / (float)(t->ip[0] * t->ip[1]);
-    return FERRY_OK;
+    /* planes of their own: forward, an output plane from an input plane; backward, an input-gradient
+       plane from an output-gradient plane (and, for the maximum, the input plane) */
+    const int64_t xs = x[2] * x[3], ys = y[2] * y[3];
+    int64_t epg[FERRY_VK_BINDINGS] = {0};
+    epg[FERRY_VK_B_DST] = bwd ? xs : ys;
+    epg[FERRY_VK_B_SRC(0)] = bwd ? ys : xs;
+    if (bwd && max) epg[FERRY_VK_B_SRC(1)] = xs;
+    return split_granules(t, caps, p, x[0] * x[1], bwd ? xs : ys, epg);
 }
 
 PLAN(plan_adaptive_pool)

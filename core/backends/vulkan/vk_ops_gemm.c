@@ -14,15 +14,18 @@ struct tiles {
 
 /* 64×64 tiles of 4×4 per invocation (256 invocations, 8 KiB of shared memory) where the device and
  * the problem allow; 32-row tiles for short matrices; smaller where the device demands it. */
-static struct tiles pick_tiles(const struct ferry_vk_caps *caps, int64_t m, int64_t n)
+static struct tiles pick_tiles(const struct ferry_vk_caps *caps, int64_t m, int64_t n, int64_t k)
 {
     struct tiles t = {64, 64, 16, 4, 4};
     const char *e = getenv("FERRY_VK_TILES"); /* "BM,BN,BK,TM,TN" (benchmarks) */
     if (e && sscanf(e, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) == 5 && t.tm && t.tn &&
         t.bm % t.tm == 0 && t.bn % t.tn == 0)
         return t;
-    if (caps->is_cpu) { /* lavapipe: 8×8 per invocation, 64 invocations, fewer barrier switches */
-        t.tm = t.tn = 8;
+    /* lavapipe: 8×8 per invocation, 64 invocations, fewer barrier switches. Not for long sums: with
+       8×8 blocking lavapipe's products go wrong past K ≈ 20 000 (a [2,20480]·[20480,64] product off by
+       1 %, exact with 4×4), so 4×4 from K = 16384 on. */
+    if (caps->is_cpu) {
+        if (k < 16384) t.tm = t.tn = 8;
         return t;
     }
     if (m <= 32) t.bm = 32;
@@ -45,7 +48,7 @@ static struct ferry_vk_dispatch *gemm(struct ferry_vk_plan *p, const struct ferr
     d->pc.i[1] = (int32_t)n;
     d->pc.i[2] = (int32_t)k;
     d->writes = FERRY_VK_BIT(FERRY_VK_B_DST);
-    struct tiles t = pick_tiles(caps, m, n);
+    struct tiles t = pick_tiles(caps, m, n, k);
     d->shader = shader;
     d->spec[0] = (t.bm / t.tm) * (t.bn / t.tn);
     d->spec[1] = d->spec[2] = 1;
@@ -115,7 +118,7 @@ ferry_status ferry_vk_plan_matmul(const struct ferry_tensor *t, const struct fer
     const bool ta = t->ip[0] != 0, tb = t->ip[1] != 0;
     const int64_t m = t->ne[0], n = t->ne[1], k = ta ? t->src[0]->ne[0] : t->src[0]->ne[1];
     const int64_t ld[3] = {n, ta ? m : k, tb ? k : n}; /* dst, src0, src1 */
-    const struct tiles tl = pick_tiles(caps, m, n);
+    const struct tiles tl = pick_tiles(caps, m, n, k);
     const uint64_t lim = caps->max_binding ? caps->max_binding : UINT64_MAX;
     const int64_t bytes[3] = {t->numel * 4, t->src[0]->numel * 4, t->src[1]->numel * 4};
     int dim = -1, parts = 1;
@@ -193,8 +196,43 @@ static ferry_status conv_geometry(struct ferry_vk_dispatch *d, const int64_t *x,
     return FERRY_OK;
 }
 
+/* Splits a convolution's one dispatch, whose GEMM N runs over images × `per_image` pixels, into parts
+ * of whole images when the image-sized operands (epg[b] elements per image) pass caps->max_binding:
+ * each part is the same convolution on fewer images, with views of those images (every output
+ * element's sum unchanged). */
+static ferry_status split_images(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+                                 struct ferry_vk_plan *p, int64_t images, int64_t per_image,
+                                 const int64_t epg[FERRY_VK_BINDINGS])
+{
+    const uint64_t lim = caps->max_binding;
+    int64_t widest = 0;
+    for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+        if (epg[b] > widest) widest = epg[b];
+    if (!lim || (uint64_t)(images * widest) * 4 <= lim || p->n != 1) return FERRY_OK;
+    const int64_t per = (int64_t)(lim / 4) / widest;
+    const int64_t parts = per > 0 ? (images + per - 1) / per : 0;
+    if (parts < 1 || parts > FERRY_VK_MAX_DISPATCH)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s needs %lld parts of at most %llu bytes per "
+                           "operand (at most %d; %lld elements per image)", ferry_op_name(t->op),
+                           (long long)parts, (unsigned long long)lim, FERRY_VK_MAX_DISPATCH, (long long)widest);
+    const struct ferry_vk_dispatch whole = p->d[0];
+    const uint32_t bn = whole.spec[4];
+    p->n = 0;
+    for (int64_t i = 0; i < parts; i++) {
+        const int64_t first = i * per, count = first + per < images ? per : images - first;
+        struct ferry_vk_dispatch *d = &p->d[p->n++];
+        *d = whole;
+        d->pc.i[1] = (int32_t)(count * per_image);
+        d->groups[0] = ferry_vk_div_up(count * per_image, bn);
+        for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+            if (epg[b] > 0)
+                d->view[b] = (struct ferry_vk_view){(uint32_t)(first * epg[b]), (uint32_t)(count * epg[b])};
+    }
+    return FERRY_OK;
+}
+
 /* Each group is its own GEMM: workgroups along z take the groups (times the split-K chunks of the
- * weight gradient). */
+ * weight gradient). Past the storage-buffer range, parts of whole images. */
 ferry_status ferry_vk_plan_conv(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 {
     const int64_t *x = t->src[0]->ne, *w = t->src[1]->ne, *y = t->ne;
@@ -202,6 +240,10 @@ ferry_status ferry_vk_plan_conv(const struct ferry_tensor *t, const struct ferry
     struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d", w[0] / G, x[0] * y[2] * y[3], w[1] * w[2] * w[3],
                                        (uint32_t)G);
     ferry_status s = conv_geometry(d, x, w, y, t);
+    int64_t epg[FERRY_VK_BINDINGS] = {0};
+    epg[FERRY_VK_B_DST] = y[1] * y[2] * y[3];
+    epg[FERRY_VK_B_SRC(0)] = x[1] * x[2] * x[3];
+    if (!s) s = split_images(t, caps, p, x[0], y[2] * y[3], epg);
     return s ? s : check_groups(t, caps, p);
 }
 
@@ -213,6 +255,10 @@ ferry_status ferry_vk_plan_conv_bwd_data(const struct ferry_tensor *t, const str
     struct ferry_vk_dispatch *d = gemm(p, caps, "conv2d_bwd_data", w[1], x[0] * x[2] * x[3],
                                        w[0] / G * w[2] * w[3], (uint32_t)G);
     ferry_status s = conv_geometry(d, x, w, g, t);
+    int64_t epg[FERRY_VK_BINDINGS] = {0};
+    epg[FERRY_VK_B_DST] = x[1] * x[2] * x[3];
+    epg[FERRY_VK_B_SRC(0)] = g[1] * g[2] * g[3];
+    if (!s) s = split_images(t, caps, p, x[0], x[2] * x[3], epg);
     return s ? s : check_groups(t, caps, p);
 }
 
