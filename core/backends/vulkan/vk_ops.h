@@ -1,8 +1,9 @@
 /* The contract between the Vulkan backend and its kernels.
  *
- * Every op is planned once, when a graph is prepared, into at most FERRY_VK_MAX_DISPATCH compute
- * dispatches. The backend records them into the graph's command buffer with one descriptor set per
- * node and one pipeline layout for every shader:
+ * Every op is planned when a graph is prepared (a plan function is pure: the backend calls it once
+ * to count descriptor sets, once to record) into at most FERRY_VK_MAX_DISPATCH compute dispatches.
+ * The backend records them into the graph's command buffer with one descriptor set per node (and
+ * one more per change of views, below) and one pipeline layout for every shader:
  *
  *   set 0, binding 0      the node's output (dst)
  *   set 0, binding 1..6   the node's sources src[0..5] (an unused binding holds a small dummy buffer)

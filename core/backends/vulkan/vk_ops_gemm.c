@@ -108,11 +108,10 @@ static struct mm_part mm_part_of(int64_t m, int64_t n, int64_t k, int dim, int64
 
 /* C[M,N] = op(A)·op(B). An operand past caps->max_binding splits the product into parts along one of
  * M, N or K (the fewest parts, of whole tiles where possible; M or N, whose parts are independent,
- * before K) so that each part's
- * view of every operand fits: rows of a row-major operand are one contiguous view, columns a strided
- * one (first column .. last column of the last row), which fits only if the matrix is short. Parts
- * along K continue each element's sum in dst in the same order (i8 = 1), so that every split gives
- * the bits of the unsplit product. */
+ * before K) so that each part's view of every operand fits: rows of a row-major operand are one
+ * contiguous view, columns a strided one (first column .. last column of the last row), which fits
+ * only if the matrix is short. Parts along K continue each element's sum in dst in the same order
+ * (i8 = 1), so that every split gives the bits of the unsplit product. */
 ferry_status ferry_vk_plan_matmul(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, struct ferry_vk_plan *p)
 {
     const bool ta = t->ip[0] != 0, tb = t->ip[1] != 0;
@@ -126,26 +125,28 @@ ferry_status ferry_vk_plan_matmul(const struct ferry_tensor *t, const struct fer
     if ((uint64_t)bytes[0] > lim || (uint64_t)bytes[1] > lim || (uint64_t)bytes[2] > lim) {
         /* parts of whole tiles (whole BK steps along K) first, then of any length */
         const int64_t len[3] = {m, n, k}, tile[3] = {tl.bm, tl.bn, tl.bk};
-        for (int pass = 0; pass < 2 && dim < 0; pass++)
-        for (int P = 2; P <= FERRY_VK_MAX_DISPATCH && dim < 0; P++)
-            for (int e = 0; e < 3 && dim < 0; e++) {
-                const int64_t unit = pass == 0 ? tile[e] : 1;
-                int64_t c = (len[e] + P - 1) / P;
-                c = (c + unit - 1) / unit * unit;
-                const int np = (int)((len[e] + c - 1) / c);
-                if (np != P) continue; /* this P is not reachable along e in whole units */
-                bool fits = true;
-                for (int i = 0; i < np && fits; i++) {
-                    struct ferry_vk_view v[3];
-                    mm_views(t, mm_part_of(m, n, k, e, c, i), v);
-                    for (int b = 0; b < 3; b++) fits = fits && (uint64_t)v[b].count * 4 <= lim;
-                }
-                if (fits) {
-                    dim = e;
-                    parts = np;
-                    chunk = c;
+        for (int pass = 0; pass < 2 && dim < 0; pass++) {
+            for (int P = 2; P <= FERRY_VK_MAX_DISPATCH && dim < 0; P++) {
+                for (int e = 0; e < 3 && dim < 0; e++) {
+                    const int64_t unit = pass == 0 ? tile[e] : 1;
+                    int64_t c = (len[e] + P - 1) / P;
+                    c = (c + unit - 1) / unit * unit;
+                    const int np = (int)((len[e] + c - 1) / c);
+                    if (np != P) continue; /* this P is not reachable along e in whole units */
+                    bool fits = true;
+                    for (int i = 0; i < np && fits; i++) {
+                        struct ferry_vk_view v[3];
+                        mm_views(t, mm_part_of(m, n, k, e, c, i), v);
+                        for (int b = 0; b < 3; b++) fits = fits && (uint64_t)v[b].count * 4 <= lim;
+                    }
+                    if (fits) {
+                        dim = e;
+                        parts = np;
+                        chunk = c;
+                    }
                 }
             }
+        }
         if (dim < 0)
             return ferry_error(FERRY_ERR_UNSUPPORTED,
                                "vulkan: matmul [%lld,%lld]x[%lld,%lld] cannot be split so that each part "
