@@ -1,6 +1,9 @@
 // Tiled GEMM C[M,N] = A[M,K]·B[K,N] with shared-memory tiles and register blocking, and the
 // convolutions as implicit GEMMs (no im2col buffer: A and B are gathered on the fly).
-//   MODE 0 matmul:            A = op(src0), B = op(src1); i3 = trans_a, i4 = trans_b
+//   MODE 0 matmul:            A = op(src0), B = op(src1); i3 = trans_a, i4 = trans_b; i5, i6, i7 =
+//                             the row strides of the stored src0, src1 and dst (a sub-matrix of a
+//                             larger one, when a large op is split); i8 = 1: C += A·B, continuing
+//                             each element's sum where the previous part of K left it in dst
 // Convolutions with G groups are G GEMMs, one per workgroup z (CG = C/G, OG = O/G; group q maps
 // input channels [q·CG, (q+1)·CG) to output channels [q·OG, (q+1)·OG)):
 //   MODE 1 conv forward:      M = OG, N = Nb·OH·OW, K = CG·KH·KW; A = w (src1), B = x (src0)
@@ -33,13 +36,13 @@ FERRY_BUF(B_SCRATCH, float, scratch);
 shared float As[BK * BM]; // As[k][m]
 shared float Bs[BK * BN]; // Bs[k][n]
 
-uint M, N, K, G, C, H, W, O, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL, CG, OG, GRP;
+uint M, N, K, G, C, H, W, O, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL, CG, OG, GRP, LDA, LDB, LDC;
 
 float loadA(uint m, uint k)
 {
     if (m >= M || k >= K) return 0.0;
 #if MODE == 0
-    return pc.i[3] != 0 ? s0[pc.off[1] + k * M + m] : s0[pc.off[1] + m * K + k];
+    return pc.i[3] != 0 ? s0[pc.off[1] + k * LDA + m] : s0[pc.off[1] + m * LDA + k];
 #elif MODE == 1
     return s1[pc.off[2] + (GRP * OG + m) * K + k];
 #elif MODE == 2
@@ -55,7 +58,7 @@ float loadB(uint k, uint j)
 {
     if (k >= K || j >= N) return 0.0;
 #if MODE == 0
-    return pc.i[4] != 0 ? s1[pc.off[2] + j * K + k] : s1[pc.off[2] + k * N + j];
+    return pc.i[4] != 0 ? s1[pc.off[2] + j * LDB + k] : s1[pc.off[2] + k * LDB + j];
 #elif MODE == 1 || MODE == 3
 #if MODE == 1
     uint kk = KH * KW, c = GRP * CG + k / kk, r = k % kk;
@@ -88,7 +91,7 @@ void store(uint m, uint j, float v)
 {
     if (m >= M || j >= N) return;
 #if MODE == 0
-    dst[pc.off[0] + m * N + j] = v;
+    dst[pc.off[0] + m * LDC + j] = v;
 #elif MODE == 1
     uint q = OH * OW;
     dst[pc.off[0] + ((j / q) * O + GRP * OG + m) * q + j % q] = v;
@@ -111,6 +114,10 @@ void main()
     SH = sd & 255u; SW = (sd >> 8) & 255u; DH = (sd >> 16) & 255u; DW = sd >> 24;
     PT = pp & 65535u; PL = pp >> 16;
     GRP = 0u;
+#if MODE == 0
+    LDA = uint(pc.i[5]); LDB = uint(pc.i[6]); LDC = uint(pc.i[7]);
+    G = 0u;
+#endif
 #if MODE == 1 || MODE == 2
     GRP = gl_WorkGroupID.z;
 #elif MODE == 3
@@ -129,6 +136,14 @@ void main()
 
     float acc[TM * TN];
     for (uint i = 0; i < TM * TN; i++) acc[i] = 0.0;
+#if MODE == 0
+    if (pc.i[8] != 0)
+        for (uint i = 0; i < TM; i++)
+            for (uint j = 0; j < TN; j++) {
+                uint m = m0 + tm * TM + i, n = n0 + tn * TN + j;
+                if (m < M && n < N) acc[i * TN + j] = dst[pc.off[0] + m * LDC + n];
+            }
+#endif
 
     for (uint k0 = k_begin; k0 < k_end; k0 += BK) {
         for (uint e = tid; e < BK * BM; e += nthreads) { // As[kk][mm]

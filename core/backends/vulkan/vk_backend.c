@@ -161,6 +161,29 @@ static ferry_status device_init(struct vk *v)
     return ferry_vk_buffer_alloc(v->be, VK_ALIGN, &v->dummy);
 }
 
+/* The storage-buffer range bindings may span: the device's, or less under FERRY_VK_MAX_BINDING=BYTES
+ * (tests of the split of large operands; clamped to [4 alignments, the device's range]). Plans get
+ * it less one alignment: a binding starts at its tensor's offset rounded down to the alignment. */
+static void storage_range(struct vk *v)
+{
+    const VkPhysicalDeviceLimits *lim = &v->props.p.limits;
+    VkDeviceSize align = lim->minStorageBufferOffsetAlignment < 4 ? 4 : lim->minStorageBufferOffsetAlignment;
+    VkDeviceSize range = lim->maxStorageBufferRange;
+    const char *e = getenv("FERRY_VK_MAX_BINDING");
+    if (e && *e) {
+        char *end = NULL;
+        unsigned long long want = strtoull(e, &end, 10);
+        if (end && *end == '\0' && want > 0) {
+            if (want < 4 * align) want = 4 * align;
+            if (want < range) range = want & ~(VkDeviceSize)3;
+        } else {
+            fprintf(stderr, "ferry: ignoring FERRY_VK_MAX_BINDING=%s (not a byte count)\n", e);
+        }
+    }
+    v->max_range = range;
+    v->caps.max_binding = (range - align + 4) & ~(uint64_t)3;
+}
+
 ferry_status ferry_backend_vulkan_init(int index, ferry_backend_t **out)
 {
     *out = NULL;
@@ -214,6 +237,7 @@ ferry_status ferry_backend_vulkan_init(int index, ferry_backend_t **out)
         .max_group_size = {lim->maxComputeWorkGroupSize[0], lim->maxComputeWorkGroupSize[1],
                            lim->maxComputeWorkGroupSize[2]},
         .is_cpu = v->props.p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU};
+    storage_range(v);
     if ((s = device_init(v))) {
         vk_destroy(be);
         return s;

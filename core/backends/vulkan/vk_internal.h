@@ -110,6 +110,7 @@ struct vk {
     struct dev_props props;
     VkPhysicalDeviceMemoryProperties mem_props;
     struct ferry_vk_caps caps;
+    VkDeviceSize max_range;        /* storage-buffer range a binding may span (FERRY_VK_MAX_BINDING) */
     VkDevice dev;
     VkQueue queue;
     uint32_t queue_family;

@@ -1,8 +1,9 @@
 /* The contract between the Vulkan backend and its kernels.
  *
- * Every op is planned once, when a graph is prepared, into at most FERRY_VK_MAX_DISPATCH compute
- * dispatches. The backend records them into the graph's command buffer with one descriptor set per
- * node and one pipeline layout for every shader:
+ * Every op is planned when a graph is prepared (a plan function is pure: the backend calls it once
+ * to count descriptor sets, once to record) into at most FERRY_VK_MAX_DISPATCH compute dispatches.
+ * The backend records them into the graph's command buffer with one descriptor set per node (and
+ * one more per change of views, below) and one pipeline layout for every shader:
  *
  *   set 0, binding 0      the node's output (dst)
  *   set 0, binding 1..6   the node's sources src[0..5] (an unused binding holds a small dummy buffer)
@@ -13,6 +14,13 @@
  * the backend puts the remainder, in 4-byte elements, into push.off[binding]. Shaders index every
  * buffer as buf[pc.off[b] + i] (see shaders/common.glsl). Tensors are contiguous row-major, F32 or
  * I32 (4 bytes each).
+ *
+ * Large operands. No binding of one dispatch may span more than caps->max_binding bytes (the
+ * device's maxStorageBufferRange less one alignment, or less under FERRY_VK_MAX_BINDING). A plan
+ * whose tensor is larger splits the op into several dispatches, each with a view of that binding
+ * (ferry_vk_dispatch.view): the dispatch then sees elements [first, first + count) of the tensor,
+ * its index 0 being element `first`. A dispatch with views gets a descriptor set of its own, written
+ * when the graph is prepared; nothing is allocated or uploaded per step.
  *
  * Specialization constants 0..2 are the workgroup size (x, y, z); 3..7 are free for the kernel (tile
  * sizes and the like), chosen per device from ferry_vk_caps. Dispatches of one node run in order
@@ -29,7 +37,7 @@
 
 #include "internal.h"
 
-#define FERRY_VK_MAX_DISPATCH 4
+#define FERRY_VK_MAX_DISPATCH 80 /* 2^31 elements in pieces of 128 MiB, with room */
 #define FERRY_VK_MAX_SPEC 8
 #define FERRY_VK_BINDINGS 8
 #define FERRY_VK_B_DST 0
@@ -46,6 +54,7 @@ struct ferry_vk_caps {
     uint32_t max_group_count[3];    /* maxComputeWorkGroupCount */
     uint32_t max_group_size[3];     /* maxComputeWorkGroupSize */
     int is_cpu;                     /* a software rasteriser (lavapipe, SwiftShader) */
+    uint64_t max_binding;           /* bytes one binding of one dispatch may span (see above) */
 };
 
 /* The push-constant block of every shader (mirrors shaders/common.glsl). */
@@ -56,12 +65,18 @@ struct ferry_vk_push {
 };
 _Static_assert(sizeof(struct ferry_vk_push) == 128, "push constants must stay 128 bytes");
 
+/* Elements [first, first + count) of a binding's tensor; count 0: the whole tensor. */
+struct ferry_vk_view {
+    uint32_t first, count;
+};
+
 struct ferry_vk_dispatch {
     const char *shader;                /* name in the shader registry (shaders/meson.build) */
     uint32_t spec[FERRY_VK_MAX_SPEC];  /* specialization constants; [0..2] = local size, each >= 1 */
     uint32_t groups[3];                /* workgroup counts, each >= 1 and <= caps max_group_count */
     struct ferry_vk_push pc;           /* i[] and f[]; off[] is overwritten by the backend */
     uint32_t writes;                   /* FERRY_VK_BIT(binding) for each binding written */
+    struct ferry_vk_view view[FERRY_VK_BINDINGS]; /* zero: every binding sees its whole tensor */
 };
 
 struct ferry_vk_plan {

@@ -52,6 +52,55 @@ static ferry_status check_plan(const struct ferry_tensor *t, const struct ferry_
     return FERRY_OK;
 }
 
+/* Splits the plan's one dispatch, a grid over `granules` × `per_granule` items (i0 = the item count),
+ * into parts of whole granules when a binding b with epg[b] > 0 elements per granule spans more than
+ * caps->max_binding: each part sees its granules as tensors of their own (views from the part's first
+ * granule, i0 = its item count). Only for kernels whose result for an item depends on nothing but the
+ * item's index within its granule; bindings with epg[b] = 0 stay whole. */
+static ferry_status split_granules(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+                                   struct ferry_vk_plan *p, int64_t granules, int64_t per_granule,
+                                   const int64_t epg[FERRY_VK_BINDINGS])
+{
+    const uint64_t lim = caps->max_binding;
+    int64_t widest = 0;
+    for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+        if (epg[b] > widest) widest = epg[b];
+    if (!lim || widest == 0 || (uint64_t)(granules * widest) * 4 <= lim || p->n != 1) return FERRY_OK;
+    const int64_t per = (int64_t)(lim / 4) / widest;
+    const int64_t parts = per > 0 ? (granules + per - 1) / per : 0;
+    if (parts < 1 || parts > FERRY_VK_MAX_DISPATCH)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "vulkan: %s needs %lld parts of at most %llu bytes per "
+                           "operand (at most %d; %lld elements in the smallest part)", ferry_op_name(t->op),
+                           (long long)parts, (unsigned long long)lim, FERRY_VK_MAX_DISPATCH, (long long)widest);
+    const struct ferry_vk_dispatch whole = p->d[0];
+    p->n = 0;
+    for (int64_t i = 0; i < parts; i++) {
+        const int64_t first = i * per, count = first + per < granules ? per : granules - first;
+        struct ferry_vk_dispatch *d = &p->d[p->n++];
+        *d = whole;
+        ferry_vk_grid1(d, caps, count * per_granule, whole.spec[0]);
+        d->pc.i[0] = (int32_t)(count * per_granule);
+        for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+            if (epg[b] > 0)
+                d->view[b] = (struct ferry_vk_view){(uint32_t)(first * epg[b]), (uint32_t)(count * epg[b])};
+    }
+    return FERRY_OK;
+}
+
+/* The same for n items in granules of `granule` items, one element per item in each binding of mask. */
+static ferry_status split_items(const struct ferry_tensor *t, const struct ferry_vk_caps *caps,
+                                struct ferry_vk_plan *p, uint32_t mask, int64_t n, int64_t granule)
+{
+    if (granule < 1 || n % granule != 0) granule = n > 0 ? n : 1;
+    int64_t epg[FERRY_VK_BINDINGS] = {0};
+    for (int b = 0; b < FERRY_VK_BINDINGS; b++)
+        if (mask & FERRY_VK_BIT(b)) epg[b] = granule;
+    return split_granules(t, caps, p, n / granule, granule, epg);
+}
+
+#define B_DST FERRY_VK_BIT(FERRY_VK_B_DST)
+#define B_S(j) FERRY_VK_BIT(FERRY_VK_B_SRC(j))
+
 /* A plan function: the body fills the plan, the wrapper checks it. */
 #define PLAN(name) \
     static ferry_status name##_body(const struct ferry_tensor *t, const struct ferry_vk_caps *caps, \
@@ -92,17 +141,21 @@ static struct ferry_vk_dispatch *bcast(struct ferry_vk_plan *p, const struct fer
 
 PLAN(plan_add)
 {
-    struct ferry_vk_dispatch *d = same_shapes(t) ? grid(p, caps, "add", t->numel) : bcast(p, caps, "add_bcast", t);
+    const bool same = same_shapes(t);
+    struct ferry_vk_dispatch *d = same ? grid(p, caps, "add", t->numel) : bcast(p, caps, "add_bcast", t);
     d->pc.f[0] = t->fp[0];
     d->pc.f[1] = t->fp[1];
-    return FERRY_OK;
+    return same ? split_items(t, caps, p, B_DST | B_S(0) | B_S(1), t->numel, 1) : FERRY_OK;
 }
 
 PLAN(plan_mul)
 {
-    if (same_shapes(t)) grid(p, caps, "mul", t->numel);
-    else bcast(p, caps, "mul_bcast", t);
-    return FERRY_OK;
+    if (!same_shapes(t)) {
+        bcast(p, caps, "mul_bcast", t);
+        return FERRY_OK;
+    }
+    grid(p, caps, "mul", t->numel);
+    return split_items(t, caps, p, B_DST | B_S(0) | B_S(1), t->numel, 1);
 }
 
 PLAN(plan_binary)
@@ -133,13 +186,13 @@ PLAN(plan_sum_to)
 PLAN(plan_scale)
 {
     grid(p, caps, "scale", t->numel)->pc.f[0] = t->fp[0];
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0), t->numel, 1);
 }
 
 PLAN(plan_scale_by)
 {
     grid(p, caps, "scale_by", t->numel)->pc.f[0] = t->fp[0];
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0), t->numel, 1);
 }
 
 PLAN(plan_add_bias)
@@ -149,7 +202,7 @@ PLAN(plan_add_bias)
     struct ferry_vk_dispatch *d = grid(p, caps, "add_bias", t->numel);
     d->pc.i[1] = (int32_t)c;
     d->pc.i[2] = (int32_t)s;
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0), t->numel, c * s);
 }
 
 PLAN(plan_bias_grad)
@@ -167,11 +220,12 @@ PLAN(plan_bias_grad)
 
 PLAN(plan_unary)
 {
-    struct ferry_vk_dispatch *d = grid(p, caps, t->op == FERRY_OP_UNARY ? "unary" : "unary_bwd", t->numel);
+    const bool fwd = t->op == FERRY_OP_UNARY;
+    struct ferry_vk_dispatch *d = grid(p, caps, fwd ? "unary" : "unary_bwd", t->numel);
     d->pc.i[1] = t->ip[0];
     d->pc.f[0] = t->fp[0];
     d->pc.f[1] = t->fp[1];
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0) | (fwd ? 0 : B_S(1)), t->numel, 1);
 }
 
 PLAN(plan_rows)
@@ -248,7 +302,7 @@ PLAN(plan_bn_apply)
     d->pc.i[2] = (int32_t)s;
     d->pc.i[3] = t->ip[0] != 0;
     d->pc.f[1] = t->fp[1];
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0), t->numel, c * s);
 }
 
 PLAN(plan_bn_bwd_params)
@@ -272,7 +326,7 @@ PLAN(plan_bn_bwd_data)
     d->pc.i[1] = (int32_t)c;
     d->pc.i[2] = (int32_t)s;
     d->pc.i[3] = (int32_t)(n * s);
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0) | B_S(1), t->numel, c * s);
 }
 
 PLAN(plan_concat)
@@ -301,7 +355,7 @@ PLAN(plan_sum)
 PLAN(plan_broadcast)
 {
     grid(p, caps, "broadcast", t->numel)->pc.f[0] = t->fp[0];
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST, t->numel, 1);
 }
 
 PLAN(plan_count_correct)
@@ -319,7 +373,7 @@ PLAN(plan_sgd)
     for (int k = 0; k < 3; k++) d->pc.f[k] = t->fp[k];
     d->pc.i[1] = t->ip[0];
     d->writes = WRITES_DST | FERRY_VK_BIT(FERRY_VK_B_SRC(0)) | FERRY_VK_BIT(FERRY_VK_B_SRC(2));
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0) | B_S(1) | B_S(2), t->src[0]->numel, 1);
 }
 
 PLAN(plan_adam)
@@ -329,7 +383,7 @@ PLAN(plan_adam)
     d->pc.i[1] = t->ip[0];
     d->writes = WRITES_DST | FERRY_VK_BIT(FERRY_VK_B_SRC(0)) | FERRY_VK_BIT(FERRY_VK_B_SRC(2)) |
                 FERRY_VK_BIT(FERRY_VK_B_SRC(3));
-    return FERRY_OK;
+    return split_items(t, caps, p, B_DST | B_S(0) | B_S(1) | B_S(2) | B_S(3), t->src[0]->numel, 1);
 }
 
 PLAN(plan_pool)
@@ -346,7 +400,14 @@ PLAN(plan_pool)
     for (int k = 0; k < 8; k++) d->pc.i[5 + k] = t->ip[k]; /* kh, kw, sh, sw, pt, pl, pb, pr */
     d->pc.i[13] = !max && t->fp[0] != 0.0f;
     d->pc.f[0] = 1.0f / (float)(t->ip[0] * t->ip[1]);
-    return FERRY_OK;
+    /* planes of their own: forward, an output plane from an input plane; backward, an input-gradient
+       plane from an output-gradient plane (and, for the maximum, the input plane) */
+    const int64_t xs = x[2] * x[3], ys = y[2] * y[3];
+    int64_t epg[FERRY_VK_BINDINGS] = {0};
+    epg[FERRY_VK_B_DST] = bwd ? xs : ys;
+    epg[FERRY_VK_B_SRC(0)] = bwd ? ys : xs;
+    if (bwd && max) epg[FERRY_VK_B_SRC(1)] = xs;
+    return split_granules(t, caps, p, x[0] * x[1], bwd ? xs : ys, epg);
 }
 
 PLAN(plan_adaptive_pool)

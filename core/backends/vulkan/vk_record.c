@@ -124,29 +124,83 @@ static ferry_status collect_mirrors(struct vk *v, ferry_graph_t *g, struct vk_gr
     return FERRY_OK;
 }
 
+/* The descriptor of binding b for dispatch d: the whole tensor, or the dispatch's view of it. off gets
+ * the element offset the shader adds to its indices, acc the bytes the dispatch may touch. */
+static ferry_status bind_one(struct vk *v, const struct ferry_tensor *t, const struct binding *bd,
+                             const struct ferry_vk_dispatch *d, int b, VkDescriptorBufferInfo *info,
+                             uint32_t *off, struct access *acc)
+{
+    *acc = (struct access){0};
+    if (!bd->buf) {
+        *info = (VkDescriptorBufferInfo){ferry_vk_buf_of(v->dummy), ferry_vk_off_of(v->dummy), VK_ALIGN};
+        *off = 0;
+        return FERRY_OK;
+    }
+    VkDeviceSize align = v->props.p.limits.minStorageBufferOffsetAlignment;
+    if (align < 4) align = 4;
+    VkDeviceSize lo = bd->lo, hi = bd->hi;
+    const struct ferry_vk_view *w = &d->view[b];
+    if (w->count) {
+        if ((VkDeviceSize)w->first + w->count > (hi - lo) / 4)
+            return ferry_error(FERRY_ERR_INVALID, "vulkan: op %s views elements past its binding %d",
+                               ferry_op_name(t->op), b);
+        lo += 4 * (VkDeviceSize)w->first;
+        hi = lo + 4 * (VkDeviceSize)w->count;
+    }
+    VkDeviceSize base = lo / align * align;
+    *off = (uint32_t)((lo - base) / 4);
+    *info = (VkDescriptorBufferInfo){bd->buf, base, ferry_vk_round_up(hi, 4) - base};
+    *acc = (struct access){bd->buf, lo, hi, (d->writes & FERRY_VK_BIT(b)) != 0};
+    if (info->range > v->max_range)
+        return ferry_error(FERRY_ERR_UNSUPPORTED,
+                           "vulkan: op %s binds %llu bytes, past the storage-buffer range of %llu "
+                           "(an operand it cannot split)", ferry_op_name(t->op),
+                           (unsigned long long)info->range, (unsigned long long)v->max_range);
+    return FERRY_OK;
+}
+
+/* Whether dispatch q of plan needs a descriptor set other than dispatch q - 1's. */
+static bool fresh_set(const struct ferry_vk_plan *plan, int q)
+{
+    return q == 0 || memcmp(plan->d[q].view, plan->d[q - 1].view, sizeof plan->d[q].view) != 0;
+}
+
 static ferry_status record_graph(struct vk *v, ferry_graph_t *g, struct vk_graph *vg)
 {
     ferry_status s = FERRY_OK;
     struct hazards hz = {0};
-    VkDescriptorSet *sets = calloc((size_t)g->n_nodes, sizeof *sets);
-    VkDescriptorSetLayout *layouts = calloc((size_t)g->n_nodes, sizeof *layouts);
+    VkDescriptorSet *sets = NULL;
+    VkDescriptorSetLayout *layouts = NULL;
+    struct ferry_vk_plan *plan = malloc(sizeof *plan);
+    if (!plan) return ferry_error(FERRY_ERR_NOMEM, "vulkan: out of memory");
+    /* one descriptor set per node, and one more per change of views within a node */
+    uint32_t n_sets = 0;
+    for (int k = 0; k < g->n_nodes; k++) {
+        if ((s = plan_node(v, g->nodes[k], plan))) goto done;
+        for (int q = 0; q < plan->n; q++) n_sets += fresh_set(plan, q);
+    }
+    sets = calloc(n_sets ? n_sets : 1, sizeof *sets);
+    layouts = calloc(n_sets ? n_sets : 1, sizeof *layouts);
     if (!sets || !layouts) {
         s = ferry_error(FERRY_ERR_NOMEM, "vulkan: out of memory");
         goto done;
     }
     VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                               .descriptorCount = (uint32_t)g->n_nodes * FERRY_VK_BINDINGS};
+                               .descriptorCount = (n_sets ? n_sets : 1) * FERRY_VK_BINDINGS};
     VkDescriptorPoolCreateInfo pi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-                                     .maxSets = (uint32_t)g->n_nodes, .poolSizeCount = 1,
+                                     .maxSets = n_sets ? n_sets : 1, .poolSizeCount = 1,
                                      .pPoolSizes = &ps};
     if ((s = ferry_vk_check(vkCreateDescriptorPool(v->dev, &pi, NULL, &vg->dpool), "creating a descriptor pool")))
         goto done;
-    for (int k = 0; k < g->n_nodes; k++) layouts[k] = v->set_layout;
-    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-                                      .descriptorPool = vg->dpool,
-                                      .descriptorSetCount = (uint32_t)g->n_nodes,
-                                      .pSetLayouts = layouts};
-    if ((s = ferry_vk_check(vkAllocateDescriptorSets(v->dev, &ai, sets), "allocating descriptor sets"))) goto done;
+    for (uint32_t k = 0; k < n_sets; k++) layouts[k] = v->set_layout;
+    if (n_sets) {
+        VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                          .descriptorPool = vg->dpool,
+                                          .descriptorSetCount = n_sets,
+                                          .pSetLayouts = layouts};
+        if ((s = ferry_vk_check(vkAllocateDescriptorSets(v->dev, &ai, sets), "allocating descriptor sets")))
+            goto done;
+    }
 
     VkCommandBufferAllocateInfo cai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
                                        .commandPool = v->pool,
@@ -162,54 +216,48 @@ static ferry_status record_graph(struct vk *v, ferry_graph_t *g, struct vk_graph
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
                 VK_ACCESS_TRANSFER_WRITE_BIT);
 
-    VkDeviceSize align = v->props.p.limits.minStorageBufferOffsetAlignment;
-    if (align < 4) align = 4;
     VkPipeline bound = VK_NULL_HANDLE;
+    uint32_t next_set = 0;
     for (int k = 0; k < g->n_nodes; k++) {
         const struct ferry_tensor *t = g->nodes[k];
-        struct ferry_vk_plan plan;
-        if ((s = plan_node(v, t, &plan))) goto done;
+        if ((s = plan_node(v, t, plan))) goto done;
         struct binding bd[FERRY_VK_BINDINGS];
         node_bindings(g, t, bd);
-        VkDescriptorBufferInfo info[FERRY_VK_BINDINGS];
-        VkWriteDescriptorSet w[FERRY_VK_BINDINGS];
         uint32_t off[FERRY_VK_BINDINGS] = {0};
-        for (int b = 0; b < FERRY_VK_BINDINGS; b++) {
-            if (bd[b].buf) {
-                VkDeviceSize base = bd[b].lo / align * align;
-                off[b] = (uint32_t)((bd[b].lo - base) / 4);
-                info[b] = (VkDescriptorBufferInfo){bd[b].buf, base, ferry_vk_round_up(bd[b].hi, 4) - base};
-                if (info[b].range > v->props.p.limits.maxStorageBufferRange) {
-                    s = ferry_error(FERRY_ERR_UNSUPPORTED,
-                                    "vulkan: op %s binds %llu bytes, past the device's storage-buffer "
-                                    "range of %u", ferry_op_name(t->op),
-                                    (unsigned long long)info[b].range,
-                                    v->props.p.limits.maxStorageBufferRange);
+        struct access acc[FERRY_VK_BINDINGS] = {{0}};
+        for (int q = 0; q < plan->n; q++) {
+            struct ferry_vk_dispatch *d = &plan->d[q];
+            if (fresh_set(plan, q)) {
+                VkDescriptorBufferInfo info[FERRY_VK_BINDINGS];
+                VkWriteDescriptorSet w[FERRY_VK_BINDINGS];
+                if (next_set >= n_sets) {
+                    s = ferry_error(FERRY_ERR_INVALID, "vulkan: op %s planned differently twice",
+                                    ferry_op_name(t->op));
                     goto done;
                 }
-            } else {
-                info[b] = (VkDescriptorBufferInfo){ferry_vk_buf_of(v->dummy), ferry_vk_off_of(v->dummy), VK_ALIGN};
+                VkDescriptorSet set = sets[next_set++];
+                for (int b = 0; b < FERRY_VK_BINDINGS; b++) {
+                    if ((s = bind_one(v, t, &bd[b], d, b, &info[b], &off[b], &acc[b]))) goto done;
+                    w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                                                  .dstSet = set, .dstBinding = (uint32_t)b,
+                                                  .descriptorCount = 1,
+                                                  .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                                  .pBufferInfo = &info[b]};
+                }
+                vkUpdateDescriptorSets(v->dev, FERRY_VK_BINDINGS, w, 0, NULL);
+                vkCmdBindDescriptorSets(vg->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, v->layout, 0, 1, &set, 0,
+                                        NULL);
             }
-            w[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-                                          .dstSet = sets[k], .dstBinding = (uint32_t)b,
-                                          .descriptorCount = 1,
-                                          .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                          .pBufferInfo = &info[b]};
-        }
-        vkUpdateDescriptorSets(v->dev, FERRY_VK_BINDINGS, w, 0, NULL);
-        vkCmdBindDescriptorSets(vg->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, v->layout, 0, 1, &sets[k], 0,
-                                NULL);
-        for (int q = 0; q < plan.n; q++) {
-            struct ferry_vk_dispatch *d = &plan.d[q];
             VkPipeline p = VK_NULL_HANDLE;
             if ((s = ferry_vk_get_pipeline(v, d, &p))) goto done;
             /* this dispatch's accesses; a barrier if any conflicts with one since the last */
             struct access mine[FERRY_VK_BINDINGS];
             int nm = 0;
             for (int b = 0; b < FERRY_VK_BINDINGS; b++)
-                if (bd[b].buf)
-                    mine[nm++] = (struct access){bd[b].buf, bd[b].lo, bd[b].hi,
-                                                 (d->writes & FERRY_VK_BIT(b)) != 0};
+                if (acc[b].buf) {
+                    mine[nm] = acc[b];
+                    mine[nm++].write = (d->writes & FERRY_VK_BIT(b)) != 0;
+                }
             bool hazard = false;
             for (int i = 0; i < nm && !hazard; i++)
                 for (int j = 0; j < hz.n && !hazard; j++) hazard = overlaps(&mine[i], &hz.a[j]);
@@ -249,6 +297,7 @@ done:
     free(hz.a);
     free(sets);
     free(layouts);
+    free(plan);
     return s;
 }
 
