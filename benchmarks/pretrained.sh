@@ -7,7 +7,7 @@
 #  2. unsupervised adaptation on mnist->mnistm over mobilenet_v2@nsfwjs: source-only, DANN, DAN.
 # Prints one line per run and a table (mean ± sd over seeds of target-test accuracy).
 # usage: benchmarks/pretrained.sh [BUILD_DIR] [OUT_DIR]
-#   environment: SEEDS ("1 2 3"), K (10), TASKS, FE_EPOCHS (60), FT_EPOCHS (10), PRE_EPOCHS (10),
+#   environment: SEEDS ("1 2 3"), K (10), TASKS, FE_EPOCHS (10; epochs of source-train size), FT_EPOCHS (10), PRE_EPOCHS (10),
 #   MOBILE_FE (224), INCEPTION_FE (149), MOBILE_FT (96), INCEPTION_FT (107), UDA_SIZE (64),
 #   UDA_EPOCHS (2), PARTS ("fe ft uda")
 set -euo pipefail
@@ -38,14 +38,14 @@ for task in $tasks; do
         [ -s "$ckpt" ] || "$ferry" pretrain --task "$task" --epochs "${PRE_EPOCHS:-10}" --seed "$s" --device cpu \
             --out "$ckpt" > /dev/null 2>&1
         if [[ " $parts " == *" fe "* ]]; then
-            run "$task lenet fe $s" --task "$task" --method feature-extraction --init "$ckpt" --target-labels "$k" \
-                --batch 50 --epochs "${FE_EPOCHS:-60}" --seed "$s"
+            run "$task lenet fe $s" --task "$task" --method feature-extraction --init "$ckpt" --target-labels "$k" --source-epochs \
+                --batch 50 --epochs "${FE_EPOCHS:-10}" --seed "$s"
             run "$task mobilenet_v2@nsfwjs/${MOBILE_FE:-224} fe $s" --task "$task" --arch mobilenet_v2@nsfwjs \
-                --input-size "${MOBILE_FE:-224}" --method feature-extraction --target-labels "$k" --batch 50 \
-                --epochs "${FE_EPOCHS:-60}" --seed "$s"
+                --input-size "${MOBILE_FE:-224}" --method feature-extraction --target-labels "$k" --source-epochs --batch 50 \
+                --epochs "${FE_EPOCHS:-10}" --seed "$s"
             run "$task inception_v3@nsfwjs/${INCEPTION_FE:-149} fe $s" --task "$task" --arch inception_v3@nsfwjs \
-                --input-size "${INCEPTION_FE:-149}" --method feature-extraction --target-labels "$k" --batch 50 \
-                --epochs "${FE_EPOCHS:-60}" --seed "$s"
+                --input-size "${INCEPTION_FE:-149}" --method feature-extraction --target-labels "$k" --source-epochs --batch 50 \
+                --epochs "${FE_EPOCHS:-10}" --seed "$s"
         fi
         if [[ " $parts " == *" ft "* && "$task" == "mnist->mnistm" ]]; then
             run "$task lenet ft $s" --task "$task" --method fine-tuning --init "$ckpt" --target-labels "$k" \

@@ -1,7 +1,7 @@
 /* Every architecture in the table (and every imported model whose files are fetched) on both backends:
  * an eval-mode forward and one training step on the Vulkan device (validation layer on: any message
  * fails) agree with the CPU backend; and a trained model saved as safetensors reloads into a fresh
- * model and re-evaluates bit for bit. Inputs are small (64, or the architecture's smallest size + 32)
+ * model and re-evaluates bit for bit. Inputs are small (the architecture's smallest size + 32)
  * so that the big networks fit the suite's time on a CPU Vulkan driver. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -17,7 +17,7 @@
 #define ARCH_LIST                                                                                          \
     "lenet", "resnet", "resnet18", "resnet50", "vgg19", "vgg19_bn", "mobilenet_v2", "efficientnet_b0", "inception_v3", \
         "xception", "inception_v3@nsfwjs", "mobilenet_v2@nsfwjs"
-#define N 4
+#define N 2
 #define CLASSES 5
 
 struct net {
@@ -34,9 +34,11 @@ struct net {
 static int test_size(const ferry_arch_info *a)
 {
     if (a->fixed_size || !a->default_size) return a->default_size ? a->default_size : 28;
-    /* The last feature maps at least 2x2: batch norm in training mode over N = 4 rows of a 1x1 map is
-     * ill-conditioned (any rounding difference is amplified by its tiny variance). */
-    return a->min_size + 32 > 64 ? a->min_size + 32 : 64;
+    /* 32 above the smallest: at the smallest the last maps are 1x1 and a random-weight network's
+     * gradients there hinge on rounding (kernels wider than the map, activations near 0) */
+    if (!strcmp(a->name, "xception")) return a->min_size; /* its 36 separable blocks are the slowest on a
+                                                                 CPU Vulkan driver; its maps stay 3x3 */
+    return a->min_size + 32 > 32 ? a->min_size + 32 : 32;
 }
 
 /* false: an imported model whose files are not fetched (skipped unless FERRY_REQUIRE_DATA=1). */
