@@ -16,7 +16,7 @@ def model(arch):
     if arch == "xception":
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "models"))
         import xception_ref
-        return xception_ref.build(1000)
+        return xception_ref.Xception(1000)
     kw = {"num_classes": 1000}
     if arch == "inception_v3":
         kw.update(aux_logits=False, init_weights=False)
