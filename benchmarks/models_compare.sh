@@ -31,7 +31,7 @@ for a in "${archs[@]}"; do
         fi_=$(val images_per_s "$f"); ti=$(val images_per_s "$t")
         fm=$(val peak_rss_mb "$f"); tm=$(val peak_rss_mb "$t")
         awk -v a="$a" -v m="$mode" -v b="$b" -v f="${fi_:-0}" -v t="${ti:-0}" -v fm="${fm:-0}" -v tm="${tm:-0}" \
-            'BEGIN { printf "| %-16s | %-7s | %5d | %12.1f | %12.1f | %6s | %9d | %9d |\n", a, m, b, f, t, t > 0 ? sprintf("%.2f", f / t) : "-", fm, tm }'
+            'BEGIN { printf "| %-16s | %-7s | %5d | %12.1f | %12.1f | %6s | %9d | %9d |\n", a, m, b, f, t, (t > 0 ? sprintf("%.2f", f / t) : "-"), fm, tm }'
     done
 done
 echo "input ${size}x${size}, $threads threads, $iters timed iterations after one warm-up"
