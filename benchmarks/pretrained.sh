@@ -9,7 +9,8 @@
 # usage: benchmarks/pretrained.sh [BUILD_DIR] [OUT_DIR]
 #   environment: SEEDS ("1 2 3"), K (10), TASKS, FE_EPOCHS (10; epochs of source-train size), FT_EPOCHS (10), PRE_EPOCHS (10),
 #   MOBILE_FE (224), INCEPTION_FE (149), MOBILE_FT (96), INCEPTION_FT (107), UDA_SIZE (64),
-#   UDA_EPOCHS (2), PARTS ("fe ft uda")
+#   UDA_EPOCHS (1), UDA_ITERS (250: steps per epoch, each 32 source + 32 target images; 0: one pass
+#   over the source), PARTS ("fe ft uda")
 set -euo pipefail
 build=${1:-build}
 out=${2:-results/pretrained}
@@ -19,6 +20,8 @@ tasks=${TASKS:-"mnist->mnistm mnist->optdigits synthdigits->mnist"}
 parts=${PARTS:-"fe ft uda"}
 mkdir -p "$out"
 log=$out/runs.txt
+uda_iters=${UDA_ITERS:-250}
+[ "$uda_iters" != 0 ] || uda_iters=""
 ferry=$build/ferry
 acc() { sed -n 's/.*target test accuracy \([0-9.]*\)%.*/\1/p' <<< "$1"; }
 run() { # label, then ferry train arguments
@@ -60,7 +63,8 @@ for task in $tasks; do
         if [[ " $parts " == *" uda "* && "$task" == "mnist->mnistm" ]]; then
             for m in source-only dann dan; do
                 run "$task mobilenet_v2@nsfwjs/${UDA_SIZE:-64} $m $s" --task "$task" --arch mobilenet_v2@nsfwjs \
-                    --input-size "${UDA_SIZE:-64}" --method "$m" --batch 32 --epochs "${UDA_EPOCHS:-2}" --seed "$s"
+                    --input-size "${UDA_SIZE:-64}" --method "$m" --batch 32 --epochs "${UDA_EPOCHS:-1}" --seed "$s" \
+                    ${uda_iters:+--iters-per-epoch "$uda_iters"}
             done
         fi
     done

@@ -567,6 +567,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     const int32_t *src_labels = ferry_dataset_labels(run->primary);
     int64_t steps = b.s.n / B;
     if (o->source_epochs && run->inductive) steps = ferry_dataset_size(ferry_task_source_train(run->task)) / B;
+    if (o->iters_per_epoch > 0) steps = o->iters_per_epoch;
     if (steps < 1) steps = 1;
     const int64_t total = steps * o->epochs;
     double t0 = ferry_now_s(), train_time = 0;

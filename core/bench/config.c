@@ -132,6 +132,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     if (!strcmp(key, "input_size")) { if (!(s = parse_int(where, key, v, 1, 4096, &x))) c->input_size = (int)x; return s; }
     if (!strcmp(key, "device")) return copy_str(where, key, v, c->device, sizeof c->device);
     if (!strcmp(key, "epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->epochs = (int)x; return s; }
+    if (!strcmp(key, "iters_per_epoch")) { if (!(s = parse_int(where, key, v, 1, 1000000000L, &x))) c->iters_per_epoch = (int)x; return s; }
     if (!strcmp(key, "batch")) { if (!(s = parse_int(where, key, v, 2, 65536, &x))) c->batch = (int)x; return s; }
     if (!strcmp(key, "target_labels")) { if (!(s = parse_int(where, key, v, 1, 100000, &x))) c->target_labels = (int)x; return s; }
     if (!strcmp(key, "pretrain_epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->pretrain_epochs = (int)x; return s; }
@@ -165,7 +166,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     }
     return ferry_error(FERRY_ERR_INVALID,
                        "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch, "
-                       "input_size, weights, target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
+                       "input_size, weights, iters_per_epoch, target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
                        where, key);
 }
 

@@ -139,9 +139,10 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
                           "schedule", c->schedule);
     if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) {
         json_object_set_new(j, "target_labels", json_integer(c->target_labels));
-        json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
+        if (!c->iters_per_epoch) json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
     }
     if (c->input_size) json_object_set_new(j, "input_size", json_integer(c->input_size));
+    if (c->iters_per_epoch) json_object_set_new(j, "iters_per_epoch", json_integer(c->iters_per_epoch));
     if (c->weights[0]) json_object_set_new(j, "weights", json_string(c->weights));
     if (init && pretrained_backbone(c)) {
         json_object_set_new(j, "init", json_string("pretrained backbone"));
@@ -208,6 +209,7 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.init_path = init[0] ? init : NULL;
     a.target_labels_per_class = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) ? c->target_labels : 0;
     a.source_epochs = true; /* every method of a task makes the same number of updates */
+    a.iters_per_epoch = c->iters_per_epoch;
     a.progress = on_progress;
     a.user = ps;
     ps->n = 0;

@@ -70,6 +70,7 @@ static int usage_train(FILE *f)
             "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
             "  --source-epochs        an inductive method takes as many steps per epoch as one pass over\n"
             "                         the source (as in ferry bench), cycling its labelled examples\n"
+            "  --iters-per-epoch N    a method's epoch is N steps instead of one pass (with --method)\n"
             "  --save FILE            write the trained parameters as safetensors\n"
             "  -h, --help             this text\n");
     return f == stdout ? 0 : 2;
@@ -115,7 +116,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
        O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS, O_INPUT_SIZE,
-       O_WEIGHTS };
+       O_WEIGHTS, O_ITERS };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -131,7 +132,7 @@ static const struct option train_opts[] = {
     {"set", required_argument, 0, O_SET},         {"target-labels", required_argument, 0, O_TARGET_LABELS},
     {"out", required_argument, 0, O_OUT},         {"source-epochs", no_argument, 0, O_SOURCE_EPOCHS},
     {"input-size", required_argument, 0, O_INPUT_SIZE}, {"weights", required_argument, 0, O_WEIGHTS},
-    {0, 0, 0, 0}};
+    {"iters-per-epoch", required_argument, 0, O_ITERS}, {0, 0, 0, 0}};
 
 #define MAX_SETS 64
 
@@ -144,6 +145,7 @@ struct train_cli {
     int n_sets;
     int target_labels;
     bool source_epochs;
+    int iters_per_epoch;
     const char *optim, *schedule;
     double lr, wd, momentum; /* < 0: keep the optimizer's default */
     bool nesterov;
@@ -175,6 +177,7 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
             c->sets[c->n_sets++] = optarg;
             break;
         case O_SOURCE_EPOCHS: c->source_epochs = true; break;
+        case O_ITERS: if (parse_num("--iters-per-epoch", optarg, 1, 1e9, &v)) return 2; c->iters_per_epoch = (int)v; break;
         case O_TARGET_LABELS: if (parse_num("--target-labels", optarg, 1, 100000, &v)) return 2; c->target_labels = (int)v; break;
         case O_OUT: c->o.save_path = optarg; break;
         case O_OPTIM: c->optim = optarg; break;
@@ -304,6 +307,7 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     a.save_path = c->o.save_path;
     a.target_labels_per_class = c->target_labels;
     a.source_epochs = c->source_epochs;
+    a.iters_per_epoch = c->iters_per_epoch;
     a.progress = ferry_cli_progress;
     a.user = &tty;
     /* the task and the hyperparameters are checked before the run's header is printed */

@@ -47,6 +47,7 @@ typedef struct ferry_bench_config {
     int input_size;                      /* the model's input side; 0: the architecture's default */
     char weights[512];                   /* pretrained backbone weights (safetensors by name); "" none */
     int epochs, batch;
+    int iters_per_epoch;                 /* > 0: steps per epoch instead of one pass over the source */
     double lr;
     char schedule[16];                   /* constant | step | cosine | inv (a method may set its own) */
     int target_labels;                   /* K labelled target examples per class (inductive methods) */
@@ -62,7 +63,7 @@ typedef struct ferry_bench_config {
  * and CORAL on the digit tasks, 3 seeds, sized for about 15 minutes on 2 CPU cores). */
 ferry_status ferry_bench_suite(const char *name, ferry_bench_config *out);
 /* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,
- * input_size, weights,
+ * input_size, weights, iters_per_epoch,
  * target_labels, pretrain_epochs, device, threads, split_seed, select (the report's selection rule),
  * and hparams: {method: {name: value}}.
  * A hyperparameter given a list ({gamma: [3, 10]}, or "dann.gamma=3,10" as an override) is an axis

@@ -85,6 +85,8 @@ typedef struct ferry_adapt_opts {
                                     inductive method cycles its labelled examples for as many steps as
                                     the source takes, so all methods of a task make the same number of
                                     updates (false: one pass over the method's own training set) */
+    int iters_per_epoch;         /* > 0: an epoch is this many steps instead (TLlib's iters_per_epoch), for
+                                    runs whose full pass would take too long */
     const char *save_path;
     ferry_progress_fn progress;  /* every step and at each epoch's end (with its accuracies) */
     void *user;
