@@ -145,8 +145,24 @@ static ferry_status probe_image(const char *path, int *iw, int *ih, int *ic)
     fclose(f);
     if (!ok) {
         const char *why = stbi_failure_reason();
+        unsigned char hd[24];
+        FILE *g = fopen(path, "rb");
+        size_t got = g ? fread(hd, 1, sizeof hd, g) : 0;
+        if (g) fclose(g);
+        if (got == sizeof hd && !memcmp(hd, "\x89PNG\r\n\x1a\n", 8) && !memcmp(hd + 12, "IHDR", 4)) {
+            /* the decoders' own size refusals leave no reason behind: a PNG says its size here */
+            unsigned long pw = (unsigned long)hd[16] << 24 | (unsigned long)hd[17] << 16 | (unsigned long)hd[18] << 8 | hd[19];
+            unsigned long ph = (unsigned long)hd[20] << 24 | (unsigned long)hd[21] << 16 | (unsigned long)hd[22] << 8 | hd[23];
+            if (pw > MAX_SIDE || ph > MAX_SIDE || (size_t)pw * ph > MAX_PIXELS)
+                return ferry_error(FERRY_ERR_FORMAT,
+                                   "%s: the header claims %lux%lu pixels, beyond the limit of %d per side and %zu in "
+                                   "all (refused before decoding)", path, pw, ph, MAX_SIDE, MAX_PIXELS);
+        }
         if (!why || strcmp(why, "unknown image type") == 0)
             return ferry_error(FERRY_ERR_FORMAT, "%s: not an image (unknown format)", path);
+        if (!strcmp(why, "too large"))
+            return ferry_error(FERRY_ERR_FORMAT, "%s: the header claims an image beyond 2^30 bytes (refused before "
+                               "decoding)", path);
         return ferry_error(FERRY_ERR_FORMAT, "%s: corrupt or truncated image (%s)", path, why);
     }
     if (*iw <= 0 || *ih <= 0 || *iw > MAX_SIDE || *ih > MAX_SIDE || (size_t)*iw * (size_t)*ih > MAX_PIXELS)

@@ -427,6 +427,12 @@ static ferry_status make_split(ferry_task_t *t, ferry_split sp, const ferry_data
 {
     char name[192];
     snprintf(name, sizeof name, "%s:%s", t->def->info.name, split_names[sp]);
+    if (n == 0) {
+        free(idx);
+        return ferry_error(FERRY_ERR_INVALID, "task '%s': its %s split is empty (too few examples in %s)",
+                           t->def->info.name, split_names[sp], sp <= FERRY_SPLIT_SOURCE_VAL ? t->def->info.source
+                                                                                          : t->def->info.target);
+    }
     t->idx[sp] = idx;
     t->n[sp] = n;
     return ferry_dataset_subset(pool, idx, n, name, &t->split[sp]);
