@@ -347,9 +347,9 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
         return fail("--set");
     }
     if (ferry_augment_active(&a.augment_target) && (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS)) {
-        ferry_methods_free(reg);
         fprintf(stderr, "%s train: --augment-target: method '%s' trains on labelled target examples and has no "
                 "unlabelled target batches (--augment applies to its batches)\n", prog, m->name);
+        ferry_methods_free(reg);
         return 2;
     }
     printf("ferry %s: %s on task %s, %s, %d epochs, batch %d, seed %llu, lr %g\n", FERRY_VERSION_STRING, m->name,
