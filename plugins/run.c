@@ -4,7 +4,9 @@
  * which get no source batch) go through the backbone together, so batch norm sees both domains; the
  * method turns the step's tensors into a loss; autodiff and the optimizer do the rest. One static
  * graph for the whole run: per step only the batches and the scalars (lr, the method's own) change.
- * After each epoch: accuracy on source validation, target validation and target test. */
+ * Training batches are augmented on the CPU, when the run asks, before they are prepared for the model
+ * (ferry_augment_batch; evaluation never is). After each epoch: accuracy on source validation, target
+ * validation and target test. */
 #include "plugin_internal.h"
 
 #include <math.h>
