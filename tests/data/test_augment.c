@@ -315,6 +315,14 @@ Test(augment, a_batch_larger_than_declared_is_refused)
 
 /* ---- the spec ------------------------------------------------------------------------------------------- */
 
+static bool same(const ferry_augment_config *a, const ferry_augment_config *b)
+{
+    return a->rrc[0] == b->rrc[0] && a->rrc[1] == b->rrc[1] && a->ratio[0] == b->ratio[0] && a->ratio[1] == b->ratio[1] &&
+           a->pad == b->pad && a->flip == b->flip && a->rotate == b->rotate && a->scale[0] == b->scale[0] &&
+           a->scale[1] == b->scale[1] && a->brightness == b->brightness && a->contrast == b->contrast &&
+           a->saturation == b->saturation && a->noise == b->noise;
+}
+
 Test(augment, spec_canonical_form)
 {
     char a[256], b[256];
@@ -328,21 +336,33 @@ Test(augment, spec_canonical_form)
     cr_assert_str_eq(a, "brightness=0.2,contrast=0.2,saturation=0.2");
     ferry_augment_config r = parse("rrc=0.5:1");
     ferry_augment_format(&r, a, sizeof a);
-    cr_assert_str_eq(a, "rrc=0.5:1,ratio=0.75:1.33333");
+    cr_assert_str_eq(a, "rrc=0.5:1"); /* the default ratio, 3/4 .. 4/3 */
+    cr_assert(r.ratio[0] == 0.75 && r.ratio[1] == 4.0 / 3.0);
+    ferry_augment_config r2 = parse("rrc=0.5:1,ratio=0.8:1.25");
+    ferry_augment_format(&r2, a, sizeof a);
+    cr_assert_str_eq(a, "rrc=0.5:1,ratio=0.8:1.25");
     ferry_augment_config off = {0};
     ferry_augment_format(&off, a, sizeof a);
     cr_assert_str_eq(a, "none");
     /* canonical form round trip */
     ferry_augment_config f = parse(FULL), g;
     ferry_augment_format(&f, a, sizeof a);
-    cr_assert_str_eq(a, "rrc=0.5:1,ratio=0.75:1.33333,crop=2,flip=0.5,rot=15,scale=0.9:1.1,brightness=0.3,"
-                        "contrast=0.3,saturation=0.3,noise=0.05");
+    cr_assert_str_eq(a, "rrc=0.5:1,crop=2,flip=0.5,rot=15,scale=0.9:1.1,brightness=0.3,contrast=0.3,saturation=0.3,"
+                        "noise=0.05");
     g = parse(a);
     ferry_augment_format(&g, b, sizeof b);
     cr_assert_str_eq(a, b);
+    cr_assert(same(&f, &g), "the canonical form reads back as other settings");
+    /* numbers keep every digit they need: two specs that differ are never one canonical form */
+    ferry_augment_config p1 = parse("rot=12.3456789"), p2 = parse("rot=12.3456788");
+    ferry_augment_format(&p1, a, sizeof a);
+    ferry_augment_format(&p2, b, sizeof b);
+    cr_assert_str_eq(a, "rot=12.3456789");
+    cr_assert_str_neq(a, b);
     ferry_augment_config s = parse("scale=1.2");
     cr_assert(s.scale[0] == 1.2 && s.scale[1] == 1.2);
-    cr_assert_eq(ferry_augment_format(&f, a, 4), (int)strlen(b)); /* snprintf's contract */
+    int full = ferry_augment_format(&f, b, sizeof b);
+    cr_assert_eq(ferry_augment_format(&f, a, 4), full); /* snprintf's contract */
     cr_assert_eq(strlen(a), 3);
 }
 

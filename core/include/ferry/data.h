@@ -132,7 +132,8 @@ bool ferry_augment_active(const ferry_augment_config *c);
  * e.g. "crop=4,rot=15,scale=0.9:1.1,jitter=0.2,noise=0.05". "" and "none" are no augmentation.
  * An unknown key, a key given twice or a bad value is an error naming the key. */
 ferry_status ferry_augment_parse(const char *spec, ferry_augment_config *out);
-/* The canonical form of c (fixed key order, %g numbers; "none" when off): parsing it gives back c,
+/* The canonical form of c (fixed key order, each number in the fewest digits that read back exactly,
+ * the default ratio left out; "none" when off): parsing it gives back c bit for bit,
  * and two specs that mean the same augmentation have the same canonical form (the results store's
  * run key records it). Returns the length it needs, as snprintf. */
 int ferry_augment_format(const ferry_augment_config *c, char *out, size_t out_size);

@@ -149,27 +149,45 @@ ferry_status ferry_augment_parse(const char *spec, ferry_augment_config *out)
     return FERRY_OK;
 }
 
+/* x in the fewest significant digits (at least 6) that read back as x itself. */
+static void put_number(char *out, size_t n, double x)
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(out, n, "%.*g", digits, x);
+        if (strtod(out, NULL) == x) return;
+    }
+}
+
 int ferry_augment_format(const ferry_augment_config *c, char *out, size_t out_size)
 {
-    char b[512] = "";
+    char b[512] = "", x[32], y[32];
     size_t l = 0;
 #define PUT(...) l += (size_t)snprintf(b + l, l < sizeof b ? sizeof b - l : 0, __VA_ARGS__)
 #define SEP (l ? "," : "")
+#define ONE(key, v) do { put_number(x, sizeof x, (v)); PUT("%s" key "=%s", SEP, x); } while (0)
+#define TWO(key, r)                                                                                   \
+    do {                                                                                              \
+        put_number(x, sizeof x, (r)[0]);                                                              \
+        put_number(y, sizeof y, (r)[1]);                                                              \
+        PUT("%s" key "=%s:%s", SEP, x, y);                                                            \
+    } while (0)
     if (c->rrc[1] > 0) {
-        PUT("%srrc=%g:%g", SEP, c->rrc[0], c->rrc[1]);
-        if (c->ratio[1] > 0) PUT(",ratio=%g:%g", c->ratio[0], c->ratio[1]);
+        TWO("rrc", c->rrc);
+        if (c->ratio[1] > 0 && !(c->ratio[0] == 3.0 / 4.0 && c->ratio[1] == 4.0 / 3.0)) TWO("ratio", c->ratio);
     }
     if (c->pad > 0) PUT("%scrop=%d", SEP, c->pad);
-    if (c->flip > 0) PUT("%sflip=%g", SEP, c->flip);
-    if (c->rotate > 0) PUT("%srot=%g", SEP, c->rotate);
+    if (c->flip > 0) ONE("flip", c->flip);
+    if (c->rotate > 0) ONE("rot", c->rotate);
     if (c->scale[1] > 0) {
-        if (c->scale[0] == c->scale[1]) PUT("%sscale=%g", SEP, c->scale[0]);
-        else PUT("%sscale=%g:%g", SEP, c->scale[0], c->scale[1]);
+        if (c->scale[0] == c->scale[1]) ONE("scale", c->scale[0]);
+        else TWO("scale", c->scale);
     }
-    if (c->brightness > 0) PUT("%sbrightness=%g", SEP, c->brightness);
-    if (c->contrast > 0) PUT("%scontrast=%g", SEP, c->contrast);
-    if (c->saturation > 0) PUT("%ssaturation=%g", SEP, c->saturation);
-    if (c->noise > 0) PUT("%snoise=%g", SEP, c->noise);
+    if (c->brightness > 0) ONE("brightness", c->brightness);
+    if (c->contrast > 0) ONE("contrast", c->contrast);
+    if (c->saturation > 0) ONE("saturation", c->saturation);
+    if (c->noise > 0) ONE("noise", c->noise);
+#undef TWO
+#undef ONE
 #undef SEP
 #undef PUT
     return snprintf(out, out_size, "%s", l ? b : "none");
