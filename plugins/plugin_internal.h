@@ -32,6 +32,7 @@ struct ferry_run {
     int mc, mh, mw;       /* the model's input */
     ferry_preproc_t *pp;
     float *raw;           /* one batch at the task's geometry, before preprocessing */
+    ferry_augment_t *aug_s, *aug_t; /* augmentation of the primary / unlabelled target batches (or NULL) */
     ferry_store_t *st;
     ferry_model_t *m_model;
     ferry_rng_t *rng;

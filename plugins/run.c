@@ -4,7 +4,9 @@
  * which get no source batch) go through the backbone together, so batch norm sees both domains; the
  * method turns the step's tensors into a loss; autodiff and the optimizer do the rest. One static
  * graph for the whole run: per step only the batches and the scalars (lr, the method's own) change.
- * After each epoch: accuracy on source validation, target validation and target test. */
+ * Training batches are augmented on the CPU, when the run asks, before they are prepared for the model
+ * (ferry_augment_batch; evaluation never is). After each epoch: accuracy on source validation, target
+ * validation and target test. */
 #include "plugin_internal.h"
 
 #include <math.h>
@@ -380,7 +382,8 @@ static ferry_status build_graph(ferry_run_t *run)
     if ((ferry_model_info(run->m_model)->imported || o->weights) && (s = h_set_lr_mult(run, "backbone", 0.1f)))
         return s;
     if (run->m->setup && (s = run->m->setup(run, &host_api))) return s;
-    run->cached = backbone_frozen(run);
+    /* augmented images need the backbone every step: no cached features then */
+    run->cached = backbone_frozen(run) && !run->aug_s && !run->aug_t;
     if (run->cached) { /* feature rows in, instead of images through a backbone that does not change */
         const int64_t fsh[2] = {B, run->feature_dim};
         run->ft = ferry_input(ctx, "ft", FERRY_F32, 2, fsh);
@@ -469,6 +472,13 @@ static ferry_status setup(ferry_run_t *run)
         if ((s = ferry_store_load(run->st, o->init_path, false, true))) return s;
         run->checkpoint = true;
     }
+    const int threads = ferry_backend_threads(o->backend);
+    if (ferry_augment_active(&o->augment) &&
+        (s = ferry_augment_init(&o->augment, run->c, run->h, run->w, o->batch, threads, &run->aug_s)))
+        return s;
+    if (!run->inductive && ferry_augment_active(&o->augment_target) &&
+        (s = ferry_augment_init(&o->augment_target, run->c, run->h, run->w, o->batch, threads, &run->aug_t)))
+        return s;
     if ((s = build_graph(run))) return s;
     return run->cached ? cache_features(run) : FERRY_OK;
 }
@@ -486,6 +496,8 @@ static void teardown(ferry_run_t *run)
     ferry_optim_free(run->opt);
     ferry_model_free(run->m_model);
     ferry_preproc_free(run->pp);
+    ferry_augment_free(run->aug_s);
+    ferry_augment_free(run->aug_t);
     free(run->raw);
     ferry_store_free(run->st);
     ferry_rng_free(run->rng);
@@ -532,12 +544,19 @@ static void gather_rows(float *dst, const float *f, int64_t dim, const int64_t *
     for (int i = 0; i < n; i++) memcpy(dst + (size_t)(i * dim), f + (size_t)(idx[i] * dim), (size_t)dim * sizeof *f);
 }
 
-/* Rows idx of images (the task's geometry), prepared for the model into dst. */
-static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n)
+/* The augmentation seed of the unlabelled target stream: another than the primary stream's, so that
+ * the two batches of a step are not augmented alike. */
+#define AUG_TARGET_SALT 0x7461726765740000ull
+
+/* Rows idx of images (the task's geometry), augmented (aug non-NULL: step k of epoch e) and prepared
+ * for the model into dst. */
+static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n,
+                           ferry_augment_t *aug, uint64_t seed, int e, int64_t k)
 {
     const size_t img = (size_t)run->c * run->h * run->w;
     for (int i = 0; i < n; i++) memcpy(run->raw + (size_t)i * img, images + (size_t)idx[i] * img, img * sizeof(float));
-    return ferry_preproc_run(run->pp, run->raw, n, dst);
+    ferry_status s = aug ? ferry_augment_batch(aug, run->raw, n, seed, e, k, 0) : FERRY_OK;
+    return s ? s : ferry_preproc_run(run->pp, run->raw, n, dst);
 }
 
 static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
@@ -578,12 +597,14 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         for (int64_t k = 0; k < steps && !s; k++) {
             const int64_t *is = next_batch(&b.s, B, o->seed);
             if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
-            else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B))) break;
+            else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k))) break;
             for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
             if (!run->inductive) { /* the unlabelled target stream, its own epochs */
                 const int64_t *it = next_batch(&b.t, B, o->seed);
                 if (run->cached) gather_rows(b.xt, run->f_target, run->feature_dim, it, B);
-                else if ((s = gather(run, b.xt, ferry_unlabelled_images(u), it, B))) break;
+                else if ((s = gather(run, b.xt, ferry_unlabelled_images(u), it, B, run->aug_t,
+                                     o->seed ^ AUG_TARGET_SALT, e, k)))
+                    break;
             }
             double p = (double)(e * steps + k) / (double)total;
             if (run->m->schedule) run->m->schedule(run, &host_api, p);

@@ -143,6 +143,14 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     if (!strcmp(key, "pretrain_epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->pretrain_epochs = (int)x; return s; }
     if (!strcmp(key, "threads")) { if (!(s = parse_int(where, key, v, 0, 1024, &x))) c->threads = (int)x; return s; }
     if (!strcmp(key, "split_seed")) { if (!(s = parse_int(where, key, v, 0, 2147483647L, &x))) c->split_seed = (uint64_t)x; return s; }
+    if (!strcmp(key, "augment") || !strcmp(key, "augment_target")) {
+        if (ferry_augment_parse(v, key[7] ? &c->augment_target : &c->augment)) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", ferry_last_error()); /* the message buffer is reused below */
+            return ferry_error(FERRY_ERR_INVALID, "%s: %s: %s", where, key, msg);
+        }
+        return FERRY_OK;
+    }
     if (!strcmp(key, "lr")) return parse_double(where, key, v, 1e-8, 10, &c->lr);
     if (!strcmp(key, "schedule")) {
         ferry_schedule sch;
@@ -171,7 +179,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     }
     return ferry_error(FERRY_ERR_INVALID,
                        "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch, "
-                       "input_size, weights, iters_per_epoch, target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
+                       "input_size, weights, iters_per_epoch, augment, augment_target, target_labels, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
                        where, key);
 }
 

@@ -146,6 +146,16 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
     if (task_sum && task_sum[0]) json_object_set_new(j, "task_checksum", json_string(task_sum));
     if (c->iters_per_epoch) json_object_set_new(j, "iters_per_epoch", json_integer(c->iters_per_epoch));
     if (c->weights[0]) json_object_set_new(j, "weights", json_string(c->weights));
+    /* augmentation (canonical form) only where it applies: runs without it keep their keys */
+    char aug[512];
+    if (ferry_augment_active(&c->augment)) {
+        ferry_augment_format(&c->augment, aug, sizeof aug);
+        json_object_set_new(j, "augment", json_string(aug));
+    }
+    if (ferry_augment_active(&c->augment_target) && !(m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS)) {
+        ferry_augment_format(&c->augment_target, aug, sizeof aug);
+        json_object_set_new(j, "augment_target", json_string(aug));
+    }
     if (init && pretrained_backbone(c)) {
         json_object_set_new(j, "init", json_string("pretrained backbone"));
     } else if (init) {
@@ -212,6 +222,8 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.target_labels_per_class = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) ? c->target_labels : 0;
     a.source_epochs = true; /* every method of a task makes the same number of updates */
     a.iters_per_epoch = c->iters_per_epoch;
+    a.augment = c->augment;
+    a.augment_target = c->augment_target;
     a.progress = on_progress;
     a.user = ps;
     ps->n = 0;

@@ -72,6 +72,10 @@ static int usage_train(FILE *f)
             "  --source-epochs        an inductive method takes as many steps per epoch as one pass over\n"
             "                         the source (as in ferry bench), cycling its labelled examples\n"
             "  --iters-per-epoch N    a method's epoch is N steps instead of one pass (with --method)\n"
+            "  --augment SPEC         seeded augmentation of the training batches (a method's source or\n"
+            "                         labelled target batches), e.g. crop=4,rot=15,scale=0.9:1.1,\n"
+            "                         jitter=0.2,noise=0.05,flip=0.5,rrc=0.5:1 (default none)\n"
+            "  --augment-target SPEC  the same for a method's unlabelled target batches (with --method)\n"
             "  --save FILE            write the trained parameters as safetensors\n"
             "  -h, --help             this text\n");
     return f == stdout ? 0 : 2;
@@ -117,7 +121,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
        O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS, O_INPUT_SIZE,
-       O_WEIGHTS, O_ITERS };
+       O_WEIGHTS, O_ITERS, O_AUGMENT, O_AUGMENT_TARGET };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -133,7 +137,8 @@ static const struct option train_opts[] = {
     {"set", required_argument, 0, O_SET},         {"target-labels", required_argument, 0, O_TARGET_LABELS},
     {"out", required_argument, 0, O_OUT},         {"source-epochs", no_argument, 0, O_SOURCE_EPOCHS},
     {"input-size", required_argument, 0, O_INPUT_SIZE}, {"weights", required_argument, 0, O_WEIGHTS},
-    {"iters-per-epoch", required_argument, 0, O_ITERS}, {0, 0, 0, 0}};
+    {"iters-per-epoch", required_argument, 0, O_ITERS}, {"augment", required_argument, 0, O_AUGMENT},
+    {"augment-target", required_argument, 0, O_AUGMENT_TARGET}, {0, 0, 0, 0}};
 
 #define MAX_SETS 64
 
@@ -147,6 +152,7 @@ struct train_cli {
     int target_labels;
     bool source_epochs;
     int iters_per_epoch;
+    ferry_augment_config augment_target;
     const char *optim, *schedule;
     double lr, wd, momentum; /* < 0: keep the optimizer's default */
     bool nesterov;
@@ -179,6 +185,14 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
             break;
         case O_SOURCE_EPOCHS: c->source_epochs = true; break;
         case O_ITERS: if (parse_num("--iters-per-epoch", optarg, 1, 1e9, &v)) return 2; c->iters_per_epoch = (int)v; break;
+        case O_AUGMENT:
+        case O_AUGMENT_TARGET:
+            if (ferry_augment_parse(optarg, ch == O_AUGMENT ? &c->o.augment : &c->augment_target)) {
+                fprintf(stderr, "%s: %s: %s\n", prog, ch == O_AUGMENT ? "--augment" : "--augment-target",
+                        ferry_last_error());
+                return 2;
+            }
+            break;
         case O_TARGET_LABELS: if (parse_num("--target-labels", optarg, 1, 100000, &v)) return 2; c->target_labels = (int)v; break;
         case O_OUT: c->o.save_path = optarg; break;
         case O_OPTIM: c->optim = optarg; break;
@@ -279,6 +293,15 @@ static int cmd_devices(int argc, char **argv)
     return 0;
 }
 
+/* The augmentation line of a run that has some. */
+static void print_augment(const char *what, const ferry_augment_config *a)
+{
+    char spec[512];
+    if (!ferry_augment_active(a)) return;
+    ferry_augment_format(a, spec, sizeof spec);
+    printf("%s: %s\n", what, spec);
+}
+
 /* train --task T --method M: the method plugin drives the run. */
 static int run_method(struct train_cli *c, ferry_backend_t *be)
 {
@@ -309,6 +332,8 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     a.target_labels_per_class = c->target_labels;
     a.source_epochs = c->source_epochs;
     a.iters_per_epoch = c->iters_per_epoch;
+    a.augment = c->o.augment;
+    a.augment_target = c->augment_target;
     a.progress = ferry_cli_progress;
     a.user = &tty;
     /* the task and the hyperparameters are checked before the run's header is printed */
@@ -322,9 +347,17 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
         ferry_methods_free(reg);
         return fail("--set");
     }
+    if (ferry_augment_active(&a.augment_target) && (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS)) {
+        fprintf(stderr, "%s train: --augment-target: method '%s' trains on labelled target examples and has no "
+                "unlabelled target batches (--augment applies to its batches)\n", prog, m->name);
+        ferry_methods_free(reg);
+        return 2;
+    }
     printf("ferry %s: %s on task %s, %s, %d epochs, batch %d, seed %llu, lr %g\n", FERRY_VERSION_STRING, m->name,
            a.task, a.arch, a.epochs, a.batch, (unsigned long long)a.seed, (double)a.optim.lr);
     print_device(be);
+    print_augment("augment", &a.augment);
+    print_augment("augment target", &a.augment_target);
     for (int i = 0; i < m->n_hparams; i++) printf("  %s.%s = %g\n", m->name, m->hparams[i].name, hp[i]);
     ferry_adapt_result res;
     ferry_status s = ferry_adapt(&a, &res);
@@ -349,6 +382,11 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "%s train: --method needs --task (ferry tasks)\n", prog);
         return 2;
     }
+    if (!c.method && ferry_augment_active(&c.augment_target)) {
+        fprintf(stderr, "%s train: --augment-target applies to a method's unlabelled target batches (with --method)\n",
+                prog);
+        return 2;
+    }
     if (c.method && c.lr <= 0) c.lr = 0.01; /* methods' default learning rate */
     if ((r = apply_optim(&c))) return r;
     if (c.method) {
@@ -369,6 +407,7 @@ static int cmd_train(int argc, char **argv)
            c.o.epochs, c.o.batch,
            (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr);
     print_device(be);
+    print_augment("augment", &c.o.augment);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);
@@ -465,8 +504,9 @@ static int cmd_pretrain(int argc, char **argv)
         fprintf(stderr, "%s pretrain: --task and --out are required\n", prog);
         return 2;
     }
-    if (c.method) {
-        fprintf(stderr, "%s pretrain: --method does not apply (pretraining is source-only)\n", prog);
+    if (c.method || ferry_augment_active(&c.augment_target)) {
+        fprintf(stderr, "%s pretrain: --%s does not apply (pretraining is source-only)\n", prog,
+                c.method ? "method" : "augment-target");
         return 2;
     }
     if ((r = apply_optim(&c))) return r;
@@ -479,6 +519,7 @@ static int cmd_pretrain(int argc, char **argv)
     printf("ferry %s: pretrain %s on the source of %s, %d epochs, seed %llu\n", FERRY_VERSION_STRING, c.o.arch,
            c.o.task, c.o.epochs, (unsigned long long)c.o.seed);
     print_device(be);
+    print_augment("augment", &c.o.augment);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);

@@ -33,8 +33,13 @@ check "unknown device is an error" bash -c "'$ferry' train --device tpu:0 2>&1 |
 check "ops lists every op on every backend" bash -c "out=\$('$ferry' ops); grep -q '^conv2d ' <<< \"\$out\" && grep -q '0 op/backend pairs unsupported' <<< \"\$out\" && ! grep -q ' NO ' <<< \"\$out\""
 check "device index out of range" bash -c "'$ferry' train --device vulkan:99 2>&1 | grep -q 'no device vulkan:99'"
 # A method run with an unknown task or a bad hyperparameter stops before it prints the run's header.
-check "train --method: unknown task is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->nowhere' --method dann --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown task 'mnist->nowhere'\" <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
+check "train --method: unknown task is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->nowhere' --method dann --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown data set 'nowhere'\" <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
 check "train --method: a bad --set is refused before the header" bash -c "out=\$('$ferry' train --task 'mnist->optdigits' --method dann --set dann.gamma=1000 --device cpu 2>&1); [ \$? -eq 1 ] && grep -q 'dann.gamma = 1000 is out of range' <<< \"\$out\" && ! grep -q 'on task' <<< \"\$out\""
+# Augmentation specs are checked before anything runs: a bad one names the key and exits 2.
+check "train --augment: a bad value names the key, exit 2, no run" bash -c "out=\$('$ferry' train --augment 'crop=4,rot=abc' --epochs 1 --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"augment 'crop=4,rot=abc': rot expects\" <<< \"\$out\" && ! grep -q 'ferry .*: train' <<< \"\$out\""
+check "train --augment: an unknown key is named" bash -c "out=\$('$ferry' train --augment 'flip=0.5,blur=2' --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown key 'blur'\" <<< \"\$out\""
+check "train --augment-target needs --method" bash -c "'$ferry' train --augment-target flip=1 --device cpu 2>/dev/null; [ \$? -eq 2 ]"
+check "train --augment-target: an inductive method has no unlabelled batches" bash -c "out=\$('$ferry' train --task 'mnist->optdigits' --method fine-tuning --target-labels 10 --augment-target rot=10 --device cpu 2>&1); [ \$? -eq 2 ] && grep -q 'no unlabelled target batches' <<< \"\$out\""
 
 # Models: the table, and running one on a tensor file (an input written here in the safetensors format).
 check "models lists the architectures with their preprocessing" bash -c "out=\$('$ferry' models); grep -q '^lenet ' <<< \"\$out\" && grep -q '^resnet ' <<< \"\$out\" && grep -q 'GMACs' <<< \"\$out\""
@@ -97,6 +102,12 @@ check "fine-tuning: one pass over the labelled examples is 2 steps ($out)" grep 
 out=$(ft --source-epochs)
 src=$("$ferry" tasks 'mnist->optdigits' | sed -n 's/^ *source-train *\([0-9]*\).*/\1/p')
 check "fine-tuning --source-epochs: source-train / 50 steps ($out; source $src)" grep -q " $((src / 50)) steps " <<< "$out"
+# augmented fine-tuning: the run says so, and the same seed gives the same result
+aug() { ft --augment 'rot=10,crop=2,noise=0.05' --device cpu --seed 4 | sed 's/ *[0-9]* img\/s.*//'; }
+a1=$(aug); a2=$(aug); plain=$(ft --device cpu --seed 4 | sed 's/ *[0-9]* img\/s.*//')
+check "fine-tuning --augment: same seed, same bits ($a1)" test -n "$a1" -a "$a1" = "$a2"
+check "fine-tuning --augment: augmentation changes the run ($plain)" test "$a1" != "$plain"
+check "fine-tuning --augment: the run prints its augmentation" bash -c "'$ferry' train --task 'mnist->optdigits' --method fine-tuning --init '$tmp/pre.safetensors' --target-labels 10 --epochs 1 --batch 50 --augment 'noise=0.05,rot=10,crop=2' 2>&1 | grep -q '^augment: crop=2,rot=10,noise=0.05'"
 
 echo "cli: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]

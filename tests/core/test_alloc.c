@@ -2,13 +2,18 @@
  * test binary and counted while DANN-LeNet steps run; the backend's own buffer counter must not
  * move either. Only the threads that run the step count (the test thread and the OpenMP workers,
  * marked below): the test runner's own threads allocate while they report. Checked with one thread
- * (no OpenMP region may open: libgomp allocates a team for each one-thread region) and with two. */
+ * (no OpenMP region may open: libgomp allocates a team for each one-thread region) and with two.
+ * With augmentation on, each step first augments both batches in place (the data path of a run,
+ * parallel over images on the backend's threads): it allocates nothing either, and the batch stays
+ * the step's only upload. */
+#include <blis.h>
 #include <criterion/criterion.h>
 #include <stdatomic.h>
 #include <malloc.h>
 #include <math.h>
 #include <omp.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "../../benchmarks/dann_lenet.h"
 
@@ -50,32 +55,73 @@ int posix_memalign(void **out, size_t a, size_t n)
 }
 void free(void *p) { __libc_free(p); }
 
-static void check_steps_allocate_nothing(int threads)
+/* BLIS keeps a pool of work arrays, one per call in progress, that grows by one whenever more
+ * threads are inside BLIS at once than ever before. The step's threads overlap there only by
+ * chance (a run's first steps almost surely make them; a test's single warm-up step need not), so
+ * the warm-up makes them overlap: every thread multiplies repeatedly, all at the same time. */
+static void blis_overlap(int threads)
+{
+    if (threads < 2) return;
+#pragma omp parallel num_threads(threads)
+    {
+        static float a[96 * 96], b[96 * 96];
+        float c[96 * 96], one = 1, zero = 0;
+#pragma omp barrier
+        for (int r = 0; r < 200; r++)
+            for (int n = 8; n <= 96; n *= 12) /* small (BLIS's sup path) and larger (its packed path) */
+                bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, n, n, n, &one, a, n, 1, b, n, 1, &zero, c, n, 1);
+    }
+}
+
+#define AUGMENT "rrc=0.6:1,crop=3,flip=0.5,rot=15,scale=0.9:1.1,jitter=0.3,noise=0.05"
+
+static void check_steps_allocate_nothing(int threads, bool augment)
 {
     ferry_backend_t *be;
     struct dann_lenet d = {0};
+    ferry_augment_t *aug = NULL;
     cr_assert_eq(ferry_backend_cpu_init(threads, &be), FERRY_OK);
     cr_assert_eq(dann_lenet_init(&d, be, 16, 1), FERRY_OK, "%s", ferry_last_error());
-    static float xs[16 * 784], xt[16 * 784];
+    if (augment) {
+        ferry_augment_config cfg;
+        cr_assert_eq(ferry_augment_parse(AUGMENT, &cfg), FERRY_OK, "%s", ferry_last_error());
+        cr_assert_eq(ferry_augment_init(&cfg, 1, 28, 28, 16, ferry_backend_threads(be), &aug), FERRY_OK, "%s",
+                     ferry_last_error());
+    }
+    static float xs[16 * 784], xt[16 * 784], base[16 * 784];
     int32_t ys[16];
-    for (int i = 0; i < 16 * 784; i++) xs[i] = xt[i] = (float)(i % 97) / 97.0f;
+    for (int i = 0; i < 16 * 784; i++) base[i] = xs[i] = xt[i] = (float)(i % 97) / 97.0f;
     for (int i = 0; i < 16; i++) ys[i] = i % 10;
     float loss = 0;
+    if (aug) { /* the first augmented batch, like the first step, may start the thread team */
+        cr_assert_eq(ferry_augment_batch(aug, xs, 16, 1, 0, 0, 0), FERRY_OK);
+        cr_assert_eq(ferry_augment_batch(aug, xt, 16, 1, 0, 0, 1), FERRY_OK);
+        cr_assert(memcmp(xs, base, sizeof xs) != 0 && memcmp(xs, xt, sizeof xs) != 0);
+    }
     cr_assert_eq(dann_lenet_set_batch(&d, xs, xt, ys), FERRY_OK);
     cr_assert_eq(dann_lenet_step(&d, 0.0, &loss), FERRY_OK); /* first step: thread pools, BLIS packs */
+    blis_overlap(threads);
     ferry_backend_stats before, after;
     ferry_backend_get_stats(be, &before);
     mark_step_threads(threads);
     atomic_store(&allocations, 0);
     atomic_store(&counting, true);
+    ferry_status as = FERRY_OK;
     for (int s = 1; s <= 5; s++) {
+        if (aug) { /* fresh images each step, augmented in place: source view 0, target view 1 */
+            memcpy(xs, base, sizeof xs);
+            memcpy(xt, base, sizeof xt);
+            if (!as) as = ferry_augment_batch(aug, xs, 16, 1, 0, s, 0);
+            if (!as) as = ferry_augment_batch(aug, xt, 16, 1, 0, s, 1);
+        }
         dann_lenet_set_batch(&d, xs, xt, ys);
         dann_lenet_step(&d, s / 10.0, &loss);
     }
     atomic_store(&counting, false);
     ferry_backend_get_stats(be, &after);
-    cr_assert_eq(atomic_load(&allocations), 0, "%ld heap allocations in 5 steps with %d thread(s)",
-                 atomic_load(&allocations), threads);
+    cr_assert_eq(as, FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(atomic_load(&allocations), 0, "%ld heap allocations in 5 steps with %d thread(s)%s",
+                 atomic_load(&allocations), threads, aug ? " and augmentation" : "");
     cr_assert_eq(after.buffer_allocs, before.buffer_allocs);
     cr_assert_eq(after.submissions - before.submissions, 5);
     /* only the batch goes up per step: xs, xt, ys, domain labels and the learning rate */
@@ -83,16 +129,27 @@ static void check_steps_allocate_nothing(int threads)
     cr_assert_eq(after.bytes_uploaded - before.bytes_uploaded, 5 * per_step);
     cr_assert_eq(after.bytes_downloaded - before.bytes_downloaded, 5 * sizeof(float));
     cr_assert(isfinite(loss));
+    ferry_augment_free(aug);
     dann_lenet_free(&d);
     ferry_backend_free(be);
 }
 
 Test(alloc, dann_step_allocates_nothing_after_the_first_1_thread)
 {
-    check_steps_allocate_nothing(1);
+    check_steps_allocate_nothing(1, false);
 }
 
 Test(alloc, dann_step_allocates_nothing_after_the_first_2_threads)
 {
-    check_steps_allocate_nothing(2);
+    check_steps_allocate_nothing(2, false);
+}
+
+Test(alloc, augmented_step_allocates_nothing_after_the_first_1_thread)
+{
+    check_steps_allocate_nothing(1, true);
+}
+
+Test(alloc, augmented_step_allocates_nothing_after_the_first_2_threads)
+{
+    check_steps_allocate_nothing(2, true);
 }

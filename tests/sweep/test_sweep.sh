@@ -5,7 +5,8 @@
 #  - two shards run separately and merged equal the unsharded sweep; merging twice changes nothing;
 #  - mpirun -n 2 (Open MPI) gives the same merged store;
 #  - the report writes every table format and the plots; runs of two settings are never pooled;
-#  - a hyperparameter grid runs every point, and the report lists them and the one it selects.
+#  - a hyperparameter grid runs every point, and the report lists them and the one it selects;
+#  - augmentation specs are checked first and are part of a run's settings.
 # usage: test_sweep.sh FERRY DBDUMP
 set -uo pipefail
 ferry=$1
@@ -50,6 +51,9 @@ refused "a grid value out of range" "out of range" "$tmp/small.yaml" "dann.gamma
 printf 'name: g\ntasks: [mnist->optdigits]\nseeds: [1]\nmethods: [dann]\nhparams:\n  dann:\n    gamma: [3, 10]\n    trade_off: [1, 50]\n' > "$tmp/grid.yaml"
 refused "every value of a YAML grid is checked" "out of range" "$tmp/grid.yaml"
 refused "an unknown selection rule" "select expects" "$tmp/small.yaml" "select=test"
+printf 'name: x\nmethods: [source-only]\naugment: crop=2,wobble=1\n' > "$tmp/aug.yaml"
+refused "a bad augmentation in YAML names the file, line and key" "aug.yaml:3: augment: .*unknown key 'wobble'" "$tmp/aug.yaml"
+refused "a bad augmentation override names the key" "augment_target: .*rot expects" "$tmp/small.yaml" "augment_target=rot=abc"
 refused "missing config file" "small-not-here.yaml" "$tmp/small-not-here.yaml"
 mkdir -p "$tmp/ro" && chmod 555 "$tmp/ro"
 if [ "$(id -u)" -ne 0 ]; then
@@ -84,6 +88,12 @@ for f in "$tmp"/full.db*; do cp "$f" "$tmp/pooled${f#"$tmp"/full}"; done
     batch=64 name=small > /dev/null 2>&1
 out=$("$ferry" results table --db "$tmp/pooled.db" 2>&1)
 check "two settings of one run under one suite name are refused ($out)" grep -q 'different settings' <<< "$out"
+# the same for a run that differs only in its augmentation (recorded in the run's configuration)
+for f in "$tmp"/full.db*; do cp "$f" "$tmp/augpool${f#"$tmp"/full}"; done
+"$ferry" bench "$tmp/small.yaml" --no-table --checkpoints "$tmp/ckpt" --db "$tmp/augpool.db" methods=source-only seeds=1 \
+    augment=flip=0.5,crop=2 name=small > /dev/null 2>&1
+out=$("$ferry" results table --db "$tmp/augpool.db" 2>&1)
+check "a run with augmentation is never pooled with one without ($out)" grep -q 'different settings' <<< "$out"
 out=$("$ferry" bench "$tmp/small.yaml" --no-table --db "$tmp/named.db" methods=source-only seeds=1 batch=64 2>&1 | tail -n 1)
 check "a setting override names a suite of its own ($out)" grep -q 'sweep small+[0-9a-f]\{8\}:' <<< "$out"
 

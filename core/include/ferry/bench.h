@@ -56,6 +56,8 @@ typedef struct ferry_bench_config {
     int threads;
     uint64_t split_seed;
     char select[16];                     /* the report's selection rule: source-val | target-val | last */
+    ferry_augment_config augment;        /* augment: the method runs' labelled training batches (none: off) */
+    ferry_augment_config augment_target; /* augment_target: their unlabelled target batches */
     char source[256];                    /* where it came from: a file or "suite digits" */
 } ferry_bench_config;
 
@@ -63,7 +65,7 @@ typedef struct ferry_bench_config {
  * and CORAL on the digit tasks, 3 seeds, sized for about 15 minutes on 2 CPU cores). */
 ferry_status ferry_bench_suite(const char *name, ferry_bench_config *out);
 /* Reads a YAML file (libyaml): keys name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,
- * input_size, weights, iters_per_epoch,
+ * input_size, weights, iters_per_epoch, augment, augment_target (ferry_augment_parse's form: "crop=4,rot=15"),
  * target_labels, pretrain_epochs, device, threads, split_seed, select (the report's selection rule),
  * and hparams: {method: {name: value}}.
  * A hyperparameter given a list ({gamma: [3, 10]}, or "dann.gamma=3,10" as an override) is an axis

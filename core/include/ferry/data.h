@@ -110,6 +110,57 @@ void ferry_loader_start_epoch(ferry_loader_t *ld, int epoch);
 int ferry_loader_next(ferry_loader_t *ld, float *x, int32_t *y);
 int64_t ferry_loader_batches_per_epoch(const ferry_loader_t *ld);
 
+/* ---- augmentation (seeded, in the data path) ----------------------------------------------------
+ * Training batches only, never evaluation. Per image, in this order: random resized crop, crop with
+ * padding, horizontal flip, rotation and scale (all one affine map from each output pixel back to
+ * the source, bilinear, zero outside the image), then brightness, contrast and saturation jitter,
+ * then Gaussian noise; values are clamped to [0,1] after each colour step. Every field 0 is off;
+ * the zero-initialised struct is "no augmentation". */
+typedef struct ferry_augment_config {
+    double rrc[2];        /* random resized crop: the crop's area as a fraction of the image, drawn
+                             uniformly in [rrc[0], rrc[1]] (0 < lo <= hi <= 1), resized back to h×w */
+    double ratio[2];      /* the crop's aspect ratio (width/height), log-uniform in the range; {0, 0}
+                             with rrc on: 3/4 .. 4/3. A crop wider or taller than the image is cut */
+    int pad;              /* crop with padding: zero-pad by pad px, crop h×w back at a random
+                             integer offset (a shift by -pad .. pad in each direction) */
+    double flip;          /* probability of a horizontal mirror (0 by default: digits are not symmetric) */
+    double rotate;        /* rotation by an angle uniform in [-rotate, rotate] degrees, about the centre */
+    double scale[2];      /* zoom about the centre by a factor uniform in [lo, hi]; {0, 0}: off */
+    double brightness;    /* x·b, b uniform in [1 - brightness, 1 + brightness] */
+    double contrast;      /* (x - m)·k + m, m the image's mean luminance, k uniform in [1 ± contrast] */
+    double saturation;    /* g + (x - g)·s per pixel, g its luminance; 3-channel images only */
+    double noise;         /* Gaussian noise of this standard deviation added to every value */
+} ferry_augment_config;
+
+/* Whether any step of c is on. */
+bool ferry_augment_active(const ferry_augment_config *c);
+/* Parses the compact form used on the command line and in bench YAML: comma-separated KEY=VALUE,
+ *   rrc=LO:HI  ratio=LO:HI  crop=PX  flip=P  rot=DEG  scale=LO:HI (or one value: a fixed factor)
+ *   jitter=J (brightness, contrast and saturation J)  brightness=B  contrast=C  saturation=S  noise=STD
+ * e.g. "crop=4,rot=15,scale=0.9:1.1,jitter=0.2,noise=0.05". "" and "none" are no augmentation.
+ * An unknown key, a key given twice or a bad value is an error naming the key. */
+ferry_status ferry_augment_parse(const char *spec, ferry_augment_config *out);
+/* The canonical form of c (fixed key order, each number in the fewest digits that read back exactly,
+ * the default ratio left out; "none" when off): parsing it gives back c bit for bit,
+ * and two specs that mean the same augmentation have the same canonical form (the results store's
+ * run key records it). Returns the length it needs, as snprintf. */
+int ferry_augment_format(const ferry_augment_config *c, char *out, size_t out_size);
+
+/* An augmenter for batches of up to max_batch images of geometry c×h×w. Everything it needs is
+ * allocated here: augmenting a batch never allocates. threads <= 1: on the calling thread; else
+ * OpenMP regions of exactly that many threads (pass the CPU backend's count, so that libgomp keeps
+ * one team). */
+typedef struct ferry_augment ferry_augment_t;
+ferry_status ferry_augment_init(const ferry_augment_config *cfg, int c, int h, int w, int max_batch,
+                                int threads, ferry_augment_t **out);
+void ferry_augment_free(ferry_augment_t *a);
+/* Augments the n images of x (n×c×h×w, values in [0,1]) in place. Image i's randomness comes only
+ * from a counter-based hash of (seed, epoch, step, i, view): the same arguments give the same bits
+ * on any thread count, and view 0 and 1 are two independent augmentations of the same images (the
+ * two views of consistency methods). */
+ferry_status ferry_augment_batch(ferry_augment_t *a, float *x, int n, uint64_t seed, int epoch, int64_t step,
+                                 int view);
+
 #ifdef __cplusplus
 }
 #endif

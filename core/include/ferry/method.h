@@ -87,6 +87,12 @@ typedef struct ferry_adapt_opts {
                                     updates (false: one pass over the method's own training set) */
     int iters_per_epoch;         /* > 0: an epoch is this many steps instead (TLlib's iters_per_epoch), for
                                     runs whose full pass would take too long */
+    /* Augmentation of training batches (never evaluation; zero: none). augment: the batches labels
+     * are learnt from (source train; an inductive method's labelled target examples). augment_target:
+     * the unlabelled target batches of a transductive method (an inductive method has none; unused
+     * there). With either on, a method that freezes the whole backbone no longer runs on cached
+     * features: augmented images need the backbone every step. */
+    ferry_augment_config augment, augment_target;
     const char *save_path;
     ferry_progress_fn progress;  /* every step and at each epoch's end (with its accuracies) */
     void *user;

@@ -40,6 +40,7 @@ typedef struct ferry_train_opts {
     ferry_backend_t *backend;
     ferry_optim_config optim;
     float label_smoothing;
+    ferry_augment_config augment; /* applied to the training batches (never evaluation); zero: none */
     const char *init_path;      /* safetensors to start from (optional) */
     const char *save_path;      /* safetensors to write at the end (optional) */
     ferry_progress_fn progress; /* optional */

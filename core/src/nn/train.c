@@ -109,6 +109,7 @@ struct trainer {
     ferry_tensor_t *x, *y, *seed, *loss, *correct;
     ferry_loader_t *ld;
     ferry_preproc_t *pp;
+    ferry_augment_t *aug; /* NULL: no augmentation */
     int c, h, w;    /* the data's geometry */
     int mc, mh, mw; /* the model's input */
 };
@@ -167,12 +168,16 @@ static ferry_status setup(struct trainer *t)
     if (o->weights && (s = ferry_model_load_weights(t->m, o->weights, true))) return s;
     if (o->init_path && (s = ferry_store_load(t->st, o->init_path, false, true))) return s;
     if ((s = build_train_graph(t))) return s;
+    if (ferry_augment_active(&o->augment) &&
+        (s = ferry_augment_init(&o->augment, t->c, t->h, t->w, o->batch, ferry_backend_threads(o->backend), &t->aug)))
+        return s;
     return ferry_loader_init(t->train, o->batch, true, true, o->seed, &t->ld);
 }
 
 static void teardown(struct trainer *t)
 {
     ferry_loader_free(t->ld);
+    ferry_augment_free(t->aug);
     ferry_preproc_free(t->pp);
     ferry_graph_free(t->g);
     ferry_ctx_free(t->ctx);
@@ -195,7 +200,8 @@ static ferry_status run_epoch(struct trainer *t, int epoch, float *raw, float *x
     for (int64_t k = 0; k < steps; k++) {
         int n = ferry_loader_next(t->ld, raw, y);
         FERRY_ASSERT(n == o->batch);
-        ferry_status s = ferry_preproc_run(t->pp, raw, n, x);
+        ferry_status s = t->aug ? ferry_augment_batch(t->aug, raw, n, o->seed, epoch, k, 0) : FERRY_OK;
+        if (!s) s = ferry_preproc_run(t->pp, raw, n, x);
         if (s) return s;
         int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)epoch, (uint32_t)k) >> 1);
         double p = (double)(epoch * steps + k) / (double)total;
