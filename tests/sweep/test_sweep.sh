@@ -43,7 +43,8 @@ printf 'name: bad\ntasks: [mnist->optdigits\n' > "$tmp/bad.yaml"
 printf 'name: x\nmethods: [source-only]\nwobble: 3\n' > "$tmp/key.yaml"
 refused "malformed YAML names the file and line" "bad.yaml:" "$tmp/bad.yaml"
 refused "unknown key" "unknown key 'wobble'" "$tmp/key.yaml"
-refused "unknown task" "unknown task 'mnist->nowhere'" "$tmp/small.yaml" "tasks=mnist->nowhere"
+refused "unknown task" "unknown task 'nowhere'" "$tmp/small.yaml" "tasks=nowhere"
+refused "an inline task with an unknown domain" "unknown data set 'nowhere'" "$tmp/small.yaml" "tasks=mnist->nowhere"
 refused "unknown method" "no method 'magic'" "$tmp/small.yaml" "methods=magic"
 refused "unknown hyperparameter" "no hyperparameter 'zeta'" "$tmp/small.yaml" "dann.zeta=1"
 refused "out-of-range value" "out of range" "$tmp/small.yaml" "dann.gamma=-5"
@@ -124,6 +125,36 @@ run --db "$tmp/s1.db" --shard 1/2 > /dev/null 2>&1
 check "two shards merged equal the whole sweep" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/merged.db")
 "$ferry" results merge "$tmp/merged.db" "$tmp/s0.db" "$tmp/s1.db" > /dev/null
 check "merging twice changes nothing" cmp -s <("$dump" "$tmp/full.db") <("$dump" "$tmp/merged.db")
+
+# A user's task between two folders (real digits exported as PNG, classes renamed): every method
+# trains, lands in the store, and the table names the task; editing one image makes new runs.
+"$ferry" data export 'mnist{0,1,2}' --split test --format folder --out "$tmp/src" > /dev/null
+"$ferry" data export 'optdigits{0,1,2}' --split all --format folder --out "$tmp/tgt" > /dev/null
+for d in src tgt; do mv "$tmp/$d/0" "$tmp/$d/zero"; mv "$tmp/$d/1" "$tmp/$d/one"; mv "$tmp/$d/2" "$tmp/$d/two"; done
+cat > "$tmp/user.yaml" <<YAML
+name: user
+tasks:
+  - name: my-digits
+    source: folder:$tmp/src
+    target: folder:$tmp/tgt
+methods: [source-only, dann, dan, coral, feature-extraction, fine-tuning]
+seeds: [1]
+epochs: 1
+pretrain_epochs: 1
+target_labels: 6
+batch: 16
+threads: 2
+YAML
+out=$("$ferry" bench "$tmp/user.yaml" --db "$tmp/user.db" --checkpoints "$tmp/uckpt" --report "$tmp/urep" 2>&1)
+check "a user's folders task: every method runs into the store" test "$("$dump" "$tmp/user.db" | tail -n 1)" = "runs 6"
+check "a user's folders task: the table names the task" bash -c "grep -q 'my-digits' <<< \"\$1\" && grep -q 'fine-tuning' <<< \"\$1\"" _ "$out"
+check "a user's folders task: its classes by name" bash -c "'$ferry' tasks 'folder:$tmp/src->folder:$tmp/tgt' | grep -q 'classes: one two zero'"
+first=$(ls "$tmp/tgt/one" | head -n 1)
+cp "$tmp/tgt/two/$(ls "$tmp/tgt/two" | head -n 1)" "$tmp/tgt/one/$first" # one image edited
+"$ferry" bench "$tmp/user.yaml" --db "$tmp/user.db" --checkpoints "$tmp/uckpt" --report "$tmp/urep" --no-table > /dev/null 2>&1
+check "an edited folder is another task's runs, never pooled" test "$("$dump" "$tmp/user.db" | tail -n 1)" = "runs 12"
+printf 'name: p\ntasks:\n  - name: bad\n    source: folder:%s/src\n    target: folder:%s/tgt{one,two}\nmethods: [source-only]\nseeds: [1]\n' "$tmp" "$tmp" > "$tmp/partial.yaml"
+refused "a target class subset without partial is refused before any run" "declare the task partial" "$tmp/partial.yaml"
 
 # Open MPI: each rank takes its shard; rank 0 merges
 if command -v mpirun > /dev/null; then
