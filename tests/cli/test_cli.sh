@@ -82,6 +82,11 @@ check "data show writes a PNG" bash -c "'$ferry' data show optdigits --out '$tmp
 check "data show: unknown variant" bash -c "'$ferry' data show mnist@blur 2>&1 | grep -q 'blur'"
 check "data export writes IDX" bash -c "'$ferry' data export optdigits --format idx --out '$tmp/e' >/dev/null && test -s '$tmp/e/optdigits-train-images-idx3-ubyte.gz'"
 check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"
+"$ferry" data export 'optdigits{3,8}' --split all --format folder --out "$tmp/od" > /dev/null
+check "data show folder: counts its classes by name" bash -c "'$ferry' data show 'folder:$tmp/od' --out '$tmp/od.png' | grep -q '0=3:.*1=8:'"
+check "data show: a class the folder lacks is named" bash -c "'$ferry' data show 'folder:$tmp/od{3,5}' 2>&1 | grep -q \"no class '5'\""
+check "train on a user folder is bit-for-bit reproducible" bash -c "'$ferry' train --data 'folder:$tmp/od?size=28' --epochs 1 --device cpu --threads 2 --save '$tmp/u1.safetensors' > /dev/null && '$ferry' train --data 'folder:$tmp/od?size=28' --epochs 1 --device cpu --threads 2 --save '$tmp/u2.safetensors' > /dev/null && cmp -s '$tmp/u1.safetensors' '$tmp/u2.safetensors'"
+check "an inline task between two specs trains a method" bash -c "'$ferry' train --task 'mnist{3,8}->folder:$tmp/od' --method dann --epochs 1 --device cpu 2>&1 | grep -q 'target test accuracy'"
 check "tasks --export writes every split, no labels for the unlabelled one" bash -c "'$ferry' tasks 'mnist->optdigits' --export '$tmp/t' >/dev/null && [ \$(ls '$tmp/t' | wc -l) -eq 9 ] && test -s '$tmp/t/target-train-images-idx3-ubyte.gz' && ! test -e '$tmp/t/target-train-labels-idx1-ubyte.gz'"
 check "tasks --split-seed must be a number" bash -c "'$ferry' tasks 'mnist->optdigits' --split-seed x 2>&1 | grep -q -- '--split-seed expects'"
 out=$(FERRY_VULKAN_LOADER=libnothere.so.1 "$ferry" train --data mnist --epochs 1 --batch 512 2>/dev/null)
