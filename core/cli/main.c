@@ -65,6 +65,12 @@ static int usage_train(FILE *f)
             "  --schedule NAME        constant | step | cosine | inv (default cosine)\n"
             "  --label-smoothing X    default 0\n"
             "  --init FILE            start from a safetensors checkpoint (e.g. from ferry pretrain)\n"
+            "  --transfer-layers N    with --init: copy only the model's first N layers from the\n"
+            "                         checkpoint, the others keep their fresh random initialisation\n"
+            "  --freeze-layers N      the first N layers get no gradient and no update\n"
+            "                         (layers in forward order, by parameter-name prefix; the run's\n"
+            "                         header lists them: for lenet 1 features.0 (conv1), 2 features.3\n"
+            "                         (conv2), 3 classifier.0 (fc1), 4 classifier.2 (fc2), 5 classifier.4)\n"
             "  --method NAME          a transfer method (ferry methods) on --task\n"
             "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
             "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
@@ -116,7 +122,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
        O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS, O_INPUT_SIZE,
-       O_WEIGHTS, O_ITERS };
+       O_WEIGHTS, O_ITERS, O_TRANSFER_LAYERS, O_FREEZE_LAYERS };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -132,7 +138,9 @@ static const struct option train_opts[] = {
     {"set", required_argument, 0, O_SET},         {"target-labels", required_argument, 0, O_TARGET_LABELS},
     {"out", required_argument, 0, O_OUT},         {"source-epochs", no_argument, 0, O_SOURCE_EPOCHS},
     {"input-size", required_argument, 0, O_INPUT_SIZE}, {"weights", required_argument, 0, O_WEIGHTS},
-    {"iters-per-epoch", required_argument, 0, O_ITERS}, {0, 0, 0, 0}};
+    {"iters-per-epoch", required_argument, 0, O_ITERS},
+    {"transfer-layers", required_argument, 0, O_TRANSFER_LAYERS},
+    {"freeze-layers", required_argument, 0, O_FREEZE_LAYERS}, {0, 0, 0, 0}};
 
 #define MAX_SETS 64
 
@@ -188,6 +196,8 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
         case O_SCHEDULE: c->schedule = optarg; break;
         case O_SMOOTH: if (parse_num("--label-smoothing", optarg, 0, 0.99, &v)) return 2; c->o.label_smoothing = (float)v; break;
         case O_INIT: c->o.init_path = optarg; break;
+        case O_TRANSFER_LAYERS: if (parse_num("--transfer-layers", optarg, 1, 1e6, &v)) return 2; c->o.transfer_layers = (int)v; break;
+        case O_FREEZE_LAYERS: if (parse_num("--freeze-layers", optarg, 0, 1e6, &v)) return 2; c->o.freeze_layers = (int)v; break;
         case O_SAVE: c->o.save_path = optarg; break;
         case 'h': return usage_train(stdout) - 1; /* -1: done, exit 0 */
         default: return usage_train(stderr);
@@ -223,6 +233,25 @@ static void print_device(const ferry_backend_t *be)
     ferry_device_desc d;
     ferry_backend_describe(be, &d);
     printf("device: %s, %s %s, driver %s, api %s\n", d.backend, d.vendor, d.name, d.driver, d.api);
+}
+
+/* --transfer-layers / --freeze-layers: the model's layers, checked before the run's header, so that
+ * the header can say what N counts. Returns 0, or the exit status of a bad option. */
+static int check_layers(const ferry_train_opts *o, char *names, size_t n)
+{
+    names[0] = 0;
+    if (!o->transfer_layers && !o->freeze_layers) return 0;
+    int count;
+    if (ferry_train_layers(o, names, n, &count)) return fail("train");
+    return 0;
+}
+
+static void print_layers(const ferry_train_opts *o, const char *names)
+{
+    if (!names[0]) return;
+    printf("layers: %s\n", names);
+    if (o->transfer_layers) printf("  layers 1-%d from %s, the rest freshly initialised\n", o->transfer_layers, o->init_path);
+    if (o->freeze_layers) printf("  layers 1-%d frozen\n", o->freeze_layers);
 }
 
 /* ferry ops: the op registry, with each registered backend's forward and backward coverage. */
@@ -348,6 +377,11 @@ static int cmd_train(int argc, char **argv)
         fprintf(stderr, "%s train: --method needs --task (ferry tasks)\n", prog);
         return 2;
     }
+    if (c.method && (c.o.transfer_layers || c.o.freeze_layers)) {
+        fprintf(stderr, "%s train: --transfer-layers and --freeze-layers apply to plain training, not to "
+                "--method (fine-tuning freezes blocks with --set fine-tuning.freeze_blocks=K)\n", prog);
+        return 2;
+    }
     if (c.method && c.lr <= 0) c.lr = 0.01; /* methods' default learning rate */
     if ((r = apply_optim(&c))) return r;
     if (c.method) {
@@ -363,11 +397,17 @@ static int cmd_train(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
+    char layers[4096];
+    if ((r = check_layers(&c.o, layers, sizeof layers))) {
+        ferry_backend_free(be);
+        return r;
+    }
     printf("ferry %s: train %s on %s%s, %d epochs, batch %d, seed %llu, %s lr %g\n",
            FERRY_VERSION_STRING, c.o.arch, c.o.task ? "task " : "", c.o.task ? c.o.task : c.o.data,
            c.o.epochs, c.o.batch,
            (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr);
     print_device(be);
+    print_layers(&c.o, layers);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);
@@ -475,9 +515,15 @@ static int cmd_pretrain(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
+    char layers[4096];
+    if ((r = check_layers(&c.o, layers, sizeof layers))) {
+        ferry_backend_free(be);
+        return r;
+    }
     printf("ferry %s: pretrain %s on the source of %s, %d epochs, seed %llu\n", FERRY_VERSION_STRING, c.o.arch,
            c.o.task, c.o.epochs, (unsigned long long)c.o.seed);
     print_device(be);
+    print_layers(&c.o, layers);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);
