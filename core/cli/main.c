@@ -76,7 +76,7 @@ static int usage_train(FILE *f)
             "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
             "  --source-epochs        an inductive method takes as many steps per epoch as one pass over\n"
             "                         the source (as in ferry bench), cycling its labelled examples\n"
-            "  --iters-per-epoch N    a method's epoch is N steps instead of one pass (with --method)\n"
+            "  --iters-per-epoch N    an epoch is N steps instead of one pass over the training set\n"
             "  --save FILE            write the trained parameters as safetensors\n"
             "  -h, --help             this text\n");
     return f == stdout ? 0 : 2;
@@ -397,14 +397,17 @@ static int cmd_train(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
+    c.o.iters_per_epoch = c.iters_per_epoch;
     char layers[4096];
     if ((r = check_layers(&c.o, layers, sizeof layers))) {
         ferry_backend_free(be);
         return r;
     }
-    printf("ferry %s: train %s on %s%s, %d epochs, batch %d, seed %llu, %s lr %g\n",
+    char steps[48] = "";
+    if (c.o.iters_per_epoch) snprintf(steps, sizeof steps, " of %d steps", c.o.iters_per_epoch);
+    printf("ferry %s: train %s on %s%s, %d epochs%s, batch %d, seed %llu, %s lr %g\n",
            FERRY_VERSION_STRING, c.o.arch, c.o.task ? "task " : "", c.o.task ? c.o.task : c.o.data,
-           c.o.epochs, c.o.batch,
+           c.o.epochs, steps, c.o.batch,
            (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr);
     print_device(be);
     print_layers(&c.o, layers);
@@ -515,6 +518,7 @@ static int cmd_pretrain(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
+    c.o.iters_per_epoch = c.iters_per_epoch;
     char layers[4096];
     if ((r = check_layers(&c.o, layers, sizeof layers))) {
         ferry_backend_free(be);

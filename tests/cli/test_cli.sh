@@ -80,6 +80,8 @@ check "--transfer-layers from a checkpoint of another architecture" bash -c "out
 out=$("$ferry" train --data mnist --init "$tmp/m.safetensors" --transfer-layers 2 --freeze-layers 2 --epochs 1 --batch 128 --device cpu 2>/dev/null)
 check "transfer run: the header lists the layers in forward order" bash -c "grep -q '^layers: 1 features.0 (conv 32x1x5x5), 2 features.3 (conv 48x32x5x5), 3 classifier.0 (linear 100x768), 4 classifier.2 (linear 100x100), 5 classifier.4 (linear 10x100)$' <<< '$out'"
 check "transfer run: copied and frozen layers named, and it trains" bash -c "grep -q 'layers 1-2 from .*m.safetensors, the rest freshly initialised' <<< '$out' && grep -q 'layers 1-2 frozen' <<< '$out' && grep -q 'final: test accuracy' <<< '$out'"
+out=$("$ferry" train --data optdigits --input-size 16 --epochs 1 --iters-per-epoch 30 --device cpu 2>&1)
+check "train --iters-per-epoch: epochs of N steps, wrapping the 22 batches of a pass" bash -c "grep -q '1 epochs of 30 steps' <<< '$out' && grep -q 'final: test accuracy' <<< '$out'"
 
 check "data list names every domain" bash -c "'$ferry' data list | grep -c -E '^(mnist|fashion|optdigits|synthdigits|mnistm) ' | grep -q 5"
 ntasks=$("$ferry" tasks | grep -c -E '^[a-z].*(->|coloredfashion)')

@@ -45,6 +45,8 @@ typedef struct ferry_train_opts {
                                    from the checkpoint, the rest keep their fresh initialisation;
                                    0: load the whole checkpoint */
     int freeze_layers;          /* the first N layers get no gradient and no update (0: none) */
+    int iters_per_epoch;        /* > 0: an epoch is this many steps, drawn from one continuing stream
+                                   of shuffled passes; 0: one pass over the training set */
     const char *save_path;      /* safetensors to write at the end (optional) */
     ferry_progress_fn progress; /* optional */
     void *user;

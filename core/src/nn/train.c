@@ -113,6 +113,7 @@ struct trainer {
     ferry_preproc_t *pp;
     int c, h, w;    /* the data's geometry */
     int mc, mh, mw; /* the model's input */
+    int pass;       /* with iters_per_epoch: the shuffled pass the batches come from */
 };
 
 static ferry_status build_train_graph(struct trainer *t)
@@ -364,11 +365,17 @@ static ferry_status run_epoch(struct trainer *t, int epoch, float *raw, float *x
 {
     const ferry_train_opts *o = t->o;
     size_t xn = (size_t)o->batch * t->mc * t->mh * t->mw;
-    int64_t steps = ferry_loader_batches_per_epoch(t->ld), total = steps * o->epochs;
+    int64_t steps = ferry_loader_batches_per_epoch(t->ld);
+    if (o->iters_per_epoch > 0) steps = o->iters_per_epoch;
+    int64_t total = steps * o->epochs;
     double loss_sum = 0, correct = 0;
-    ferry_loader_start_epoch(t->ld, epoch);
+    if (o->iters_per_epoch <= 0) ferry_loader_start_epoch(t->ld, epoch);
     for (int64_t k = 0; k < steps; k++) {
         int n = ferry_loader_next(t->ld, raw, y);
+        if (n == 0 && o->iters_per_epoch > 0) { /* the pass is used up: the next one */
+            ferry_loader_start_epoch(t->ld, ++t->pass);
+            n = ferry_loader_next(t->ld, raw, y);
+        }
         FERRY_ASSERT(n == o->batch);
         ferry_status s = ferry_preproc_run(t->pp, raw, n, x);
         if (s) return s;
