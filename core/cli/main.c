@@ -246,12 +246,22 @@ static int check_layers(const ferry_train_opts *o, char *names, size_t n)
     return 0;
 }
 
+static const char *first_layers(int k, char *buf, size_t n)
+{
+    if (k == 1) snprintf(buf, n, "layer 1");
+    else snprintf(buf, n, "layers 1-%d", k);
+    return buf;
+}
+
 static void print_layers(const ferry_train_opts *o, const char *names)
 {
     if (!names[0]) return;
     printf("layers: %s\n", names);
-    if (o->transfer_layers) printf("  layers 1-%d from %s, the rest freshly initialised\n", o->transfer_layers, o->init_path);
-    if (o->freeze_layers) printf("  layers 1-%d frozen\n", o->freeze_layers);
+    char n[32];
+    if (o->transfer_layers)
+        printf("  %s from %s, the rest freshly initialised\n", first_layers(o->transfer_layers, n, sizeof n),
+               o->init_path);
+    if (o->freeze_layers) printf("  %s frozen\n", first_layers(o->freeze_layers, n, sizeof n));
 }
 
 /* ferry ops: the op registry, with each registered backend's forward and backward coverage. */
