@@ -110,10 +110,15 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
         } else {
             c->n_seeds = 0;
         }
-        char *copy = strdup(v), *save = NULL;
+        char *copy = strdup(v);
         if (!copy) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
         s = FERRY_OK;
-        for (char *tok = strtok_r(copy, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
+        /* items split at commas outside braces: a domain's class list keeps its own */
+        for (char *tok = copy, *q; tok && !s; tok = q) {
+            int depth = 0;
+            for (q = tok; *q && !(*q == ',' && depth == 0); q++) depth += *q == '{' ? 1 : *q == '}' ? -1 : 0;
+            if (*q) *q++ = '\0';
+            else q = NULL;
             while (isspace((unsigned char)*tok)) tok++;
             char *e = tok + strlen(tok);
             while (e > tok && isspace((unsigned char)e[-1])) *--e = '\0';
@@ -256,6 +261,109 @@ static ferry_status hparams(struct parser *ps, ferry_bench_config *c)
     return s;
 }
 
+/* One named task of a tasks: list, a mapping (name, source, target, target_test, test_fraction,
+ * size, channels, partial, class_map, target_class_ratio, summary): declared for the process. */
+static ferry_status task_decl(struct parser *ps, ferry_bench_config *c)
+{
+    ferry_status s;
+    char key[64], name[256] = "", summary[512] = "", source[4200] = "", target[4200] = "", test[4200] = "";
+    char maps[64][300];
+    const char *map_ptr[64];
+    double ratio[1024];
+    int n_map = 0, n_ratio = 0;
+    ferry_task_decl d = {0};
+    size_t line0 = line_of(ps);
+    while (!(s = next(ps)) && ps->ev.type != YAML_MAPPING_END_EVENT) {
+        if ((s = scalar(ps, "a task's key", key, sizeof key)) || (s = next(ps))) return s;
+        size_t line = line_of(ps);
+        char v[4200];
+        if (!strcmp(key, "class_map")) { /* {target_name: source_name} */
+            if (ps->ev.type != YAML_MAPPING_START_EVENT)
+                return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: class_map expects a mapping TARGET_CLASS: SOURCE_CLASS",
+                                   ps->path, line);
+            char from[128], to[128];
+            while (!(s = next(ps)) && ps->ev.type != YAML_MAPPING_END_EVENT) {
+                if ((s = scalar(ps, "class_map", from, sizeof from)) || (s = next(ps)) ||
+                    (s = scalar(ps, "class_map", to, sizeof to)))
+                    return s;
+                if (n_map == 64) return ferry_error(FERRY_ERR_INVALID, "%s:%zu: more than 64 class_map entries", ps->path, line);
+                snprintf(maps[n_map], sizeof maps[0], "%s=%s", from, to);
+                map_ptr[n_map] = maps[n_map];
+                n_map++;
+            }
+            if (s) return s;
+            continue;
+        }
+        if ((s = scalar_or_list(ps, key, v, sizeof v))) return s;
+        char where[600];
+        snprintf(where, sizeof where, "%s:%zu", ps->path, line);
+        long x = 0;
+        if (!strcmp(key, "name")) s = copy_str(where, key, v, name, sizeof name);
+        else if (!strcmp(key, "summary")) s = copy_str(where, key, v, summary, sizeof summary);
+        else if (!strcmp(key, "source")) s = copy_str(where, key, v, source, sizeof source);
+        else if (!strcmp(key, "target")) s = copy_str(where, key, v, target, sizeof target);
+        else if (!strcmp(key, "target_test")) s = copy_str(where, key, v, test, sizeof test);
+        else if (!strcmp(key, "test_fraction")) s = parse_double(where, key, v, 0.01, 0.99, &d.test_fraction);
+        else if (!strcmp(key, "size")) {
+            if (!(s = parse_int(where, key, v, 1, 4096, &x))) d.h = d.w = (int)x;
+        } else if (!strcmp(key, "channels")) {
+            if (!(s = parse_int(where, key, v, 1, 3, &x)) && x == 2)
+                s = ferry_error(FERRY_ERR_INVALID, "%s: channels expects 1 or 3", where);
+            d.c = (int)x;
+        } else if (!strcmp(key, "partial")) {
+            if (!strcmp(v, "true") || !strcmp(v, "yes")) d.partial = true;
+            else if (strcmp(v, "false") && strcmp(v, "no"))
+                s = ferry_error(FERRY_ERR_INVALID, "%s: partial expects true or false, not '%s'", where, v);
+        } else if (!strcmp(key, "target_class_ratio")) {
+            char *save = NULL;
+            for (char *tok = strtok_r(v, ",", &save); tok && !s; tok = strtok_r(NULL, ",", &save)) {
+                if (n_ratio == 1024) s = ferry_error(FERRY_ERR_INVALID, "%s: more than 1024 ratios", where);
+                else s = parse_double(where, key, tok, 1e-6, 1, &ratio[n_ratio++]);
+            }
+        } else {
+            s = ferry_error(FERRY_ERR_INVALID, "%s: unknown task key '%s' (name, source, target, target_test, "
+                            "test_fraction, size, channels, partial, class_map, target_class_ratio, summary)", where, key);
+        }
+        if (s) return s;
+    }
+    if (s) return s;
+    if (!name[0] || !source[0] || !target[0])
+        return ferry_error(FERRY_ERR_INVALID, "%s:%zu: a named task needs name, source and target", ps->path, line0);
+    d.name = name;
+    d.summary = summary[0] ? summary : NULL;
+    d.source = source;
+    d.target = target;
+    d.target_test = test[0] ? test : NULL;
+    d.class_map = map_ptr;
+    d.n_class_map = n_map;
+    d.target_class_ratio = ratio;
+    d.n_target_class_ratio = n_ratio;
+    char msg[1200];
+    if ((s = ferry_task_declare(&d))) {
+        snprintf(msg, sizeof msg, "%s", ferry_last_error());
+        return ferry_error(s, "%s:%zu: %s", ps->path, line0, msg);
+    }
+    return push(c->tasks, &c->n_tasks, name, "tasks");
+}
+
+/* tasks: a list of task names, inline SOURCE->TARGET specs, and named tasks (mappings). */
+static ferry_status task_list(struct parser *ps, ferry_bench_config *c)
+{
+    for (int i = 0; i < c->n_tasks; i++) free(c->tasks[i]);
+    c->n_tasks = 0;
+    if (ps->ev.type == YAML_SCALAR_EVENT) return push(c->tasks, &c->n_tasks, (const char *)ps->ev.data.scalar.value, "tasks");
+    if (ps->ev.type != YAML_SEQUENCE_START_EVENT)
+        return ferry_error(FERRY_ERR_FORMAT, "%s:%zu: tasks expects a list", ps->path, line_of(ps));
+    ferry_status s;
+    while (!(s = next(ps)) && ps->ev.type != YAML_SEQUENCE_END_EVENT) {
+        if (ps->ev.type == YAML_MAPPING_START_EVENT) s = task_decl(ps, c);
+        else if (ps->ev.type == YAML_SCALAR_EVENT) s = push(c->tasks, &c->n_tasks, (const char *)ps->ev.data.scalar.value, "tasks");
+        else s = ferry_error(FERRY_ERR_FORMAT, "%s:%zu: a task is a name or a mapping", ps->path, line_of(ps));
+        if (s) return s;
+    }
+    return s;
+}
+
 ferry_status ferry_bench_config_load(const char *path, ferry_bench_config *c)
 {
     defaults(c);
@@ -283,6 +391,10 @@ ferry_status ferry_bench_config_load(const char *path, ferry_bench_config *c)
         if ((s = scalar(&ps, "a key", key, sizeof key)) || (s = next(&ps))) goto done;
         if (!strcmp(key, "hparams")) {
             if ((s = hparams(&ps, c))) goto done;
+            continue;
+        }
+        if (!strcmp(key, "tasks")) {
+            if ((s = task_list(&ps, c))) goto done;
             continue;
         }
         size_t line = line_of(&ps);
@@ -366,15 +478,21 @@ ferry_status ferry_bench_config_check(const ferry_bench_config *c, const ferry_m
     const char *src = c->source[0] ? c->source : "config";
     if (!c->n_tasks || !c->n_methods || !c->n_seeds)
         return ferry_error(FERRY_ERR_INVALID, "%s: needs at least one task, one method and one seed", src);
-    for (int i = 0; i < c->n_tasks; i++)
+    for (int i = 0; i < c->n_tasks; i++) {
+        char msg[1200];
         if (!ferry_task_info_find(c->tasks[i])) {
-            char list[512] = "";
-            for (int k = 0; k < ferry_task_count(); k++) {
-                size_t l = strlen(list);
-                snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", ferry_task_info_at(k)->name);
-            }
-            return ferry_error(FERRY_ERR_NOT_FOUND, "%s: unknown task '%s' (tasks: %s)", src, c->tasks[i], list);
+            snprintf(msg, sizeof msg, "%s", ferry_last_error());
+            return ferry_error(FERRY_ERR_NOT_FOUND, "%s: %s", src, msg);
         }
+        /* a user's task is loaded once here: a bad folder or file is refused before any run starts */
+        ferry_task_t *t = NULL;
+        ferry_status s = ferry_task_is_builtin(c->tasks[i]) ? FERRY_OK : ferry_task_load(c->tasks[i], c->split_seed, &t);
+        ferry_task_free(t);
+        if (s) {
+            snprintf(msg, sizeof msg, "%s", ferry_last_error());
+            return ferry_error(s, "%s: %s", src, msg);
+        }
+    }
     for (int i = 0; i < c->n_methods; i++) {
         const ferry_method *m = ferry_methods_find(methods, c->methods[i]);
         char msg[1024];

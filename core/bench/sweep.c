@@ -132,7 +132,7 @@ static bool pretrained_backbone(const ferry_bench_config *c)
 }
 
 /* The settings that define a run besides task, method and seed, as canonical JSON. */
-static char *config_json(const ferry_bench_config *c, const ferry_method *m, const char *init)
+static char *config_json(const ferry_bench_config *c, const ferry_method *m, const char *init, const char *task_sum)
 {
     json_t *j = json_pack("{s:s, s:i, s:i, s:f, s:I, s:s, s:s}", "arch", c->arch, "epochs", c->epochs, "batch",
                           c->batch, "lr", c->lr, "split_seed", (json_int_t)c->split_seed, "optimizer", "sgd",
@@ -142,6 +142,8 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
         if (!c->iters_per_epoch) json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
     }
     if (c->input_size) json_object_set_new(j, "input_size", json_integer(c->input_size));
+    /* a user's task: its content, so that a changed folder is another run, never pooled */
+    if (task_sum && task_sum[0]) json_object_set_new(j, "task_checksum", json_string(task_sum));
     if (c->iters_per_epoch) json_object_set_new(j, "iters_per_epoch", json_integer(c->iters_per_epoch));
     if (c->weights[0]) json_object_set_new(j, "weights", json_string(c->weights));
     if (init && pretrained_backbone(c)) {
@@ -255,6 +257,13 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
                     if (k % o->n_shards == o->shard)
                         plan[mine++] = (struct run_plan){c->tasks[t], c->methods[m], g, c->seeds[r]};
 
+    /* the content checksum of each user's task, once */
+    char sums[FERRY_BENCH_MAX][65];
+    for (int t = 0; t < c->n_tasks && !s; t++) {
+        sums[t][0] = '\0';
+        if (!ferry_task_is_builtin(c->tasks[t])) s = ferry_task_checksum(c->tasks[t], sums[t]);
+    }
+    if (s) goto done;
     struct progress_state ps = {.o = o, .tty = isatty(fileno(stderr)), .total = mine, .t_start = ferry_now_s()};
     int skipped = 0, failed = 0;
     for (int i = 0; i < mine && !s; i++) {
@@ -271,7 +280,10 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
         snprintf(name, sizeof name, label[0] ? "%s[%s]" : "%s", p->method, label);
         ps.name = name;
         char *hpj = hparams_json(m, hp);
-        char *cfg = config_json(c, m, (m->flags & FERRY_METHOD_USES_CHECKPOINT) ? "pretrained" : NULL);
+        const char *task_sum = "";
+        for (int t = 0; t < c->n_tasks; t++)
+            if (!strcmp(c->tasks[t], p->task)) task_sum = sums[t];
+        char *cfg = config_json(c, m, (m->flags & FERRY_METHOD_USES_CHECKPOINT) ? "pretrained" : NULL, task_sum);
         char cfg_hash[65], key[65], keysrc[4096];
         sha256_hex(cfg ? cfg : "", cfg_hash);
         snprintf(keysrc, sizeof keysrc, "%s\n%s\n%s\n%llu\n%s\n%s", c->name, p->task, p->method,

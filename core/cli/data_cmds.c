@@ -3,6 +3,7 @@
 #include "ferry/ferry.h"
 #include "ferry/task.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -24,10 +25,15 @@ static int data_usage(FILE *f)
             "  fetch NAME|all               fetch into the cache from the package registries\n"
             "  show SPEC [--split S] [--out FILE.png]\n"
             "                               counts per class, pixel statistics and a PNG contact sheet\n"
-            "  export SPEC --format idx --out DIR [--split S]\n"
-            "                               write IDX files any framework can read\n"
+            "  export SPEC --format idx|folder --out DIR [--split S]\n"
+            "                               write IDX files any framework can read, or one PNG per\n"
+            "                               image in DIR/CLASS/ (a folder: domain)\n"
             "\n"
-            "SPEC is a data set name, optionally with a variant: fashion@rot45, fashion@color0.9.\n"
+            "SPEC is a domain: a built-in data set (list), folder:PATH[?size=N&channels=C] (one\n"
+            "sub-folder per class; PATH/train and PATH/test when split so), idx:IMAGES[,LABELS],\n"
+            "csv:PATH?shape=CxHxW[&label=COL&max=V]; then {CLASSES} keeps and relabels classes by\n"
+            "name or index, @rotD / @colorP a variant: 'fashion{0,1,2,3,4}', 'folder:/data/pets{cat,dog}',\n"
+            "fashion@rot45. S: train, test or all. A domain in one part is split 80/20, stratified.\n"
             "Cache: $FERRY_DATA, else $XDG_CACHE_HOME/ferry, else ~/.cache/ferry.\n");
     return f == stdout ? 0 : 2;
 }
@@ -100,8 +106,11 @@ static void print_stats(const ferry_dataset_t *ds)
            (long long)n, c, h, w, k);
     for (int j = 0; j < k; j++) {
         int64_t m = 0;
+        char buf[32];
         for (int64_t i = 0; i < n; i++) m += y[i] == j;
-        printf(" %d:%lld", j, (long long)m);
+        const char *name = ferry_dataset_class_name(ds, j, buf, sizeof buf);
+        if (strcmp(name, buf)) printf(" %d=%s:%lld", j, name, (long long)m);
+        else printf(" %d:%lld", j, (long long)m);
     }
     printf("\n");
     const float *x = ferry_dataset_images(ds);
@@ -129,7 +138,11 @@ static int data_show(int argc, char **argv)
     if (ferry_domain_load(argv[1], o.split, &ds)) return fail("data show");
     print_stats(ds);
     char path[512];
-    if (!o.out) snprintf(path, sizeof path, "%s-%s.png", argv[1], o.split);
+    if (!o.out) { /* the spec as a file name in the current folder */
+        snprintf(path, sizeof path, "%s-%s.png", argv[1], o.split);
+        for (char *q = path; *q; q++)
+            if (!(isalnum((unsigned char)*q) || strchr("._-{},@", *q))) *q = '_';
+    }
     const char *png = o.out ? o.out : path;
     /* one row per class: its first 16 examples */
     enum { COLS = 16 };
@@ -160,12 +173,18 @@ static int data_export(int argc, char **argv)
 {
     struct show_opts o = {.split = "train"};
     if (argc < 2 || parse_opts(argc, argv, &o)) return data_usage(stderr);
-    if (!o.out || !o.format || strcmp(o.format, "idx") != 0) {
-        fprintf(stderr, "ferry: data export: needs --format idx and --out DIR\n");
+    if (!o.out || !o.format || (strcmp(o.format, "idx") != 0 && strcmp(o.format, "folder") != 0)) {
+        fprintf(stderr, "ferry: data export: needs --format idx|folder and --out DIR\n");
         return 2;
     }
     ferry_dataset_t *ds;
     if (ferry_domain_load(argv[1], o.split, &ds)) return fail("data export");
+    if (!strcmp(o.format, "folder")) {
+        int r = ferry_dataset_export_folder(ds, o.out) ? fail("data export") : 0;
+        if (!r) printf("wrote %lld examples to %s/CLASS/*.png\n", (long long)ferry_dataset_size(ds), o.out);
+        ferry_dataset_free(ds);
+        return r;
+    }
     char name[192];
     snprintf(name, sizeof name, "%s-%s", argv[1], o.split);
     int rc = 0;
@@ -239,7 +258,16 @@ int ferry_cli_tasks(int argc, char **argv)
     }
     ferry_task_t *t;
     if (ferry_task_load(argv[1], seed, &t)) return fail("tasks");
-    printf("%s (split seed %llu), %d classes\n", argv[1], (unsigned long long)seed, ferry_task_classes(t));
+    const ferry_task_info *ti = ferry_task_get_info(t);
+    printf("%s (split seed %llu), %d classes, %dx%dx%d\n  %s -> %s\n  geometry: %s\n  classes:", argv[1],
+           (unsigned long long)seed, ferry_task_classes(t), ti->c, ti->h, ti->w, ti->source, ti->target, ti->geometry);
+    for (int k = 0; k < ferry_task_classes(t); k++) {
+        char buf[32];
+        printf(" %s", ferry_dataset_class_name(ferry_task_source_train(t), k, buf, sizeof buf));
+    }
+    printf("\n");
+    char sum[65];
+    if (!ferry_task_is_builtin(argv[1]) && !ferry_task_checksum(argv[1], sum)) printf("  content SHA-256: %s\n", sum);
     for (int s = 0; s < FERRY_SPLIT_COUNT; s++) {
         int64_t n;
         ferry_task_split_indices(t, (ferry_split)s, &n);

@@ -42,7 +42,8 @@ static int usage_train(FILE *f)
             "\n"
             "Trains a model from scratch (or from --init) and reports test accuracy per epoch.\n"
             "\n"
-            "  --data NAME            a data set (ferry data list; default mnist)\n"
+            "  --data SPEC            a domain: a data set (ferry data list; default mnist), folder:PATH,\n"
+            "                         idx:IMAGES[,LABELS] or csv:PATH?shape=CxHxW, with {CLASSES} and @VARIANT\n"
             "  --task NAME            a transfer task (ferry tasks): train source-only on the\n"
             "                         source, report source-val and target-test accuracy\n"
             "  --split-seed S         the task's split seed (default 0)\n"
@@ -90,7 +91,7 @@ static int usage_eval(FILE *f)
             "Evaluates a saved model's accuracy on a data set split.\n"
             "\n"
             "  --load FILE            safetensors checkpoint (required)\n"
-            "  --data NAME            mnist | fashion (default mnist)\n"
+            "  --data SPEC            a domain, as for train (default mnist)\n"
             "  --arch NAME            an architecture (ferry models; default lenet)\n"
             "  --input-size N         the model's input side (as it was trained)\n"
             "  --split NAME           train | test (default test)\n"
@@ -353,7 +354,7 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     double hp[32];
     if (!ferry_task_info_find(a.task)) {
         ferry_methods_free(reg);
-        fprintf(stderr, "%s train: --task: unknown task '%s' (ferry tasks lists them)\n", prog, a.task);
+        fprintf(stderr, "%s train: --task: %s\n", prog, ferry_last_error());
         return 2;
     }
     if (ferry_method_resolve(m, a.sets, a.n_sets, hp)) {
@@ -476,7 +477,7 @@ static int cmd_eval(int argc, char **argv)
     ferry_rng_t *rng = NULL;
     double acc = 0;
     int c, h, w, rc = 0;
-    ferry_status s = ferry_dataset_load(data, split, &ds);
+    ferry_status s = ferry_domain_load(data, split, &ds);
     if (!s) {
         ferry_dataset_geometry(ds, &c, &h, &w);
         if (!(s = ferry_backend_init_device(device, threads, &be)) && !(s = ferry_store_init(be, &st)) &&

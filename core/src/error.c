@@ -6,6 +6,9 @@
 #include <string.h>
 
 static _Thread_local char err_msg[1024];
+static _Thread_local ferry_status err_status;
+
+ferry_status ferry_last_status(void) { return err_status ? err_status : FERRY_ERR_INVALID; }
 
 const char *ferry_last_error(void) { return err_msg; }
 
@@ -20,6 +23,7 @@ ferry_status ferry_error(ferry_status s, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     memcpy(err_msg, msg, sizeof msg);
+    err_status = s;
     return s;
 }
 

@@ -8,6 +8,8 @@
  *   return ferry_error(FERRY_ERR_FORMAT, "%s: header length %llu past end of file", path, n); */
 ferry_status ferry_error(ferry_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ferry_clear_error(void);
+/* The status of the thread's last ferry_error (FERRY_ERR_INVALID when none was set). */
+ferry_status ferry_last_status(void);
 
 /* Internal invariant violated: print file:line and abort. Never for bad user input. */
 #define FERRY_ASSERT(cond)                                                                       \

@@ -27,8 +27,11 @@ Test(tasks, catalogue)
     cr_assert_eq(ferry_task_count(), 6);
     for (int i = 0; i < 6; i++) cr_assert_not_null(ferry_task_info_find(expected[i]), "%s", expected[i]);
     ferry_task_t *t;
-    cr_assert_eq(ferry_task_load("mnist->svhn", 0, &t), FERRY_ERR_NOT_FOUND);
+    cr_assert_eq(ferry_task_load("svhn-task", 0, &t), FERRY_ERR_NOT_FOUND);
     cr_assert(strstr(ferry_last_error(), "mnist->optdigits"), "%s", ferry_last_error());
+    /* an inline task naming a data set that does not exist: the domain is named */
+    cr_assert_eq(ferry_task_load("mnist->svhn", 0, &t), FERRY_ERR_NOT_FOUND);
+    cr_assert(strstr(ferry_last_error(), "'svhn'") && strstr(ferry_last_error(), "fashion"), "%s", ferry_last_error());
 }
 
 Test(tasks, bad_variant_is_refused)

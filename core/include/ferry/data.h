@@ -62,6 +62,11 @@ ferry_status ferry_dataset_load_idx(const char *images_path, const char *labels_
  * value is exactly k/255, f32 otherwise: loading the export gives back the same floats bit for bit. */
 ferry_status ferry_dataset_export_idx(const ferry_dataset_t *ds, const char *dir, const char *name);
 
+/* Writes every image as dir/CLASS/NNNNNN.png (8-bit grey or RGB; class folders named by
+ * ferry_dataset_class_name, NNNNNN the example's index), a folder:dir domain reads back: exact
+ * where every pixel is some k/255. */
+ferry_status ferry_dataset_export_folder(const ferry_dataset_t *ds, const char *dir);
+
 /* ---- geometry and variants (new data sets; the input is unchanged) ------------------------------ */
 
 /* Converts to c channels (1 <-> 3: luminance / replication) and h×w (bilinear resize). */
@@ -86,6 +91,9 @@ const char *ferry_dataset_name(const ferry_dataset_t *ds);
 int64_t ferry_dataset_size(const ferry_dataset_t *ds);
 void ferry_dataset_geometry(const ferry_dataset_t *ds, int *c, int *h, int *w);
 int ferry_dataset_classes(const ferry_dataset_t *ds);
+/* The name of class k: a user folder's sub-folder name, Fashion-MNIST's item names, or the
+ * decimal index (written into buf) where the data set names none. NULL when k is out of range. */
+const char *ferry_dataset_class_name(const ferry_dataset_t *ds, int k, char *buf, size_t size);
 const float *ferry_dataset_images(const ferry_dataset_t *ds);
 const int32_t *ferry_dataset_labels(const ferry_dataset_t *ds);
 

@@ -21,10 +21,34 @@ int64_t ferry_unlabelled_size(const ferry_unlabelled_t *u);
 void ferry_unlabelled_geometry(const ferry_unlabelled_t *u, int *c, int *h, int *w);
 const float *ferry_unlabelled_images(const ferry_unlabelled_t *u);
 
-/* A domain by spec: a data set name, optionally with a variant: "fashion@rot45" (rotated by 45
- * degrees), "fashion@color0.9" (ColoredMNIST tint agreeing with label parity 90% of the time,
- * a fixed seed per spec and split). Native geometry; split "train" or "test". */
+/* A domain by spec, NAME[?OPTIONS][{CLASSES}][@VARIANT]...:
+ *   NAME    a built-in data set (ferry_dataset_count), or
+ *           folder:PATH            one sub-folder of images per class (class names from the folder
+ *                                  names); PATH/train/ and PATH/test/ when it is split that way
+ *                                  (or PATH/test/ beside the class folders); options size=N|HxW
+ *                                  (default: the median size of its images), channels=1|3
+ *                                  (default: 3 when any image is in colour: grey images are then
+ *                                  replicated, so mixed folders are converted, never refused);
+ *           idx:IMAGES[,LABELS]    IDX files, gzip or not (LABELS: beside IMAGES with "images" ->
+ *                                  "labels" and idx3/idx4 -> idx1 in its name when not given);
+ *           csv:PATH?shape=CxHxW   one example per row; options label=COLUMN (default 0), max=V
+ *                                  (the largest pixel value, default 255);
+ *           the path ends at the first '?', '{' or '@' after its last '/'.
+ *   {a,b}   the listed classes only, by name (or index where no class has that name), relabelled
+ *           0.. in the order listed: "fashion{0,1,2,3,4}", "folder:/data/pets{cat,dog}";
+ *   @rotD   rotated by D degrees; @colorP a ColoredMNIST tint agreeing with label parity with
+ *           probability P (a fixed seed per spec and split).
+ * A user's domain that comes in one part is split 80/20 into train/test, stratified, with a seed
+ * fixed by its path. Native geometry; split "train", "test" or "all" (train then test). Errors name
+ * the spec and the file. */
 ferry_status ferry_domain_load(const char *spec, const char *split, ferry_dataset_t **out);
+/* Checks a spec's syntax (and that a built-in data set exists) without loading anything. */
+ferry_status ferry_domain_check(const char *spec);
+/* Whether a spec names a built-in data set (no folder:, idx: or csv:). */
+bool ferry_domain_is_builtin(const char *spec);
+/* SHA-256 of a domain's content: of every file a user's domain reads (paths and bytes) and of the
+ * spec; a built-in's spec alone (its files are checksummed on every load). */
+ferry_status ferry_domain_checksum(const char *spec, char hex[65]);
 
 typedef struct ferry_task_info {
     const char *name;      /* e.g. "mnist->optdigits" */
@@ -35,9 +59,40 @@ typedef struct ferry_task_info {
     const char *geometry;  /* the documented steps that bring both domains to it */
 } ferry_task_info;
 
+/* The built-in tasks. */
 int ferry_task_count(void);
 const ferry_task_info *ferry_task_info_at(int i);
+/* A built-in task, a declared one, or an inline "SOURCE->TARGET" with any two domain specs (checked,
+ * then declared under that name). NULL when unknown or malformed (ferry_last_error says why). A
+ * user's task has geometry 0x0x0 here until it is loaded. */
 const ferry_task_info *ferry_task_info_find(const char *name);
+
+/* A task a user declares (bench YAML's named tasks). Inline "SOURCE->TARGET" is one with defaults:
+ * the source's size, the larger channel count, the target's own test part, classes matched by name. */
+typedef struct ferry_task_decl {
+    const char *name, *summary;
+    const char *source, *target;   /* domain specs */
+    const char *target_test;       /* a domain spec for the target test set (all of it); NULL: the
+                                      target's test part */
+    double test_fraction;          /* > 0: the target test set is this stratified fraction of the
+                                      whole target domain (fixed seed), the rest its train part */
+    int c, h, w;                   /* the task's geometry; 0: the source's (channels: the larger) */
+    bool partial;                  /* partial adaptation: the target's classes may be a proper subset
+                                      of the source's (otherwise the two must have the same classes) */
+    const char *const *class_map;  /* "TARGET_CLASS=SOURCE_CLASS" pairs: a target class's name in the
+                                      source, where the two name it differently */
+    int n_class_map;
+    const double *target_class_ratio; /* per target class (its order), the fraction of its examples
+                                         kept in the target (label shift; seeded by the split seed) */
+    int n_target_class_ratio;
+} ferry_task_decl;
+/* Declares (or redeclares) a task by name for this process; specs are checked, not loaded. */
+ferry_status ferry_task_declare(const ferry_task_decl *d);
+/* Whether name is one of the built-in tasks. */
+bool ferry_task_is_builtin(const char *name);
+/* SHA-256 of a task's definition and its domains' content (ferry_domain_checksum): a user folder
+ * that changes is a different task. */
+ferry_status ferry_task_checksum(const char *name, char hex[65]);
 
 typedef struct ferry_task ferry_task_t;
 

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,5 +91,35 @@ ferry_status ferry_dataset_contact_sheet(const ferry_dataset_t *ds, int rows, in
     else
         st = ferry_write_file_atomic(png_path, m.p, m.n);
     free(m.p);
+    return st;
+}
+
+ferry_status ferry_dataset_export_folder(const ferry_dataset_t *ds, const char *dir)
+{
+    if (!ds || !dir) return ferry_error(FERRY_ERR_INVALID, "dataset_export_folder: NULL argument");
+    if (ds->c != 1 && ds->c != 3)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "%s: PNG export of %d-channel images (1 or 3)", dir, ds->c);
+    const size_t hw = (size_t)ds->h * (size_t)ds->w, stride = (size_t)ds->w * (size_t)ds->c;
+    unsigned char *img = malloc(hw * (size_t)ds->c);
+    if (!img) return ferry_error(FERRY_ERR_NOMEM, "%s: out of memory", dir);
+    ferry_status st = FERRY_OK;
+    char path[4096], cls[64];
+    for (int64_t i = 0; i < ds->n && !st; i++) {
+        const char *name = ferry_dataset_class_name(ds, ds->labels[i], cls, sizeof cls);
+        if ((size_t)snprintf(path, sizeof path, "%s/%s/%06lld.png", dir, name, (long long)i) >= sizeof path) {
+            st = ferry_error(FERRY_ERR_INVALID, "%s: path too long", dir);
+            break;
+        }
+        if ((st = ferry_mkdir_parents(path))) break;
+        const float *src = ds->images + (size_t)i * (size_t)ds->c * hw;
+        for (size_t p = 0; p < hw; p++)
+            for (int j = 0; j < ds->c; j++) img[p * (size_t)ds->c + (size_t)j] = to_u8(src[(size_t)j * hw + p]);
+        struct membuf m = {0};
+        int ok = stbi_write_png_to_func(append, &m, ds->w, ds->h, ds->c, img, (int)stride);
+        st = !ok || m.failed ? ferry_error(FERRY_ERR_NOMEM, "%s: PNG encoding failed", path)
+                             : ferry_write_file_atomic(path, m.p, m.n);
+        free(m.p);
+    }
+    free(img);
     return st;
 }

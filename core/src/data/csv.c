@@ -101,9 +101,10 @@ static ferry_status rows_grow(struct rows *t, const char *path)
     return FERRY_OK;
 }
 
-/* Parses one data line (line number ln) into row t->n. */
+/* Parses one data line (line number ln) into row t->n: the field at label_col is the label, the
+ * others the pixels in order. */
 static ferry_status parse_row(struct rows *t, const struct reader *r, long ln, locale_t loc, float max_value,
-                              int32_t *label)
+                              size_t label_col, int32_t *label)
 {
     const char *p = r->buf, *path = r->path;
     size_t fields = 1;
@@ -113,28 +114,32 @@ static ferry_status parse_row(struct rows *t, const struct reader *r, long ln, l
             return ferry_error(FERRY_ERR_FORMAT,
                                "%s: line %ld: truncated last line (%zu values, expected 1+%zu)", path, ln,
                                fields, t->per);
-        return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: %zu values, expected 1+%zu", path, ln, fields,
-                           t->per);
+        return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: %zu values, expected 1+%zu (ragged row)", path,
+                           ln, fields, t->per);
     }
-    double v;
-    if (!parse_number(&p, loc, &v))
-        return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: label \"%.*s\" is not a number", path, ln,
-                           field_len(p), p);
-    if (v < 0) return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: label %g is negative", path, ln, v);
-    if (!(v == floor(v) && v < INT32_MAX))
-        return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: label %g is not a whole number below %d", path,
-                           ln, v, INT32_MAX);
-    *label = (int32_t)v;
     float *x = t->x + t->n * t->per;
-    for (size_t i = 0; i < t->per; i++) {
-        const char *f = ++p; /* past the ',' */
-        if (!parse_number(&p, loc, &v))
+    double v;
+    for (size_t j = 0, i = 0; j < fields; j++) {
+        const char *f = j ? ++p : p; /* past the ',' */
+        if (!parse_number(&p, loc, &v)) {
+            if (j == label_col)
+                return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: label \"%.*s\" is not a number", path, ln,
+                                   field_len(f), f);
             return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: field %zu \"%.*s\" is not a number", path, ln,
-                               i + 2, field_len(f), f);
+                               j + 1, field_len(f), f);
+        }
+        if (j == label_col) {
+            if (v < 0) return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: label %g is negative", path, ln, v);
+            if (!(v == floor(v) && v < INT32_MAX))
+                return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: label %g is not a whole number below %d",
+                                   path, ln, v, INT32_MAX);
+            *label = (int32_t)v;
+            continue;
+        }
         if (!(v >= 0 && v <= max_value))
             return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: field %zu: value %g is outside [0, %g]", path,
-                               ln, i + 2, v, (double)max_value);
-        x[i] = (float)(v / max_value);
+                               ln, j + 1, v, (double)max_value);
+        x[i++] = (float)(v / max_value);
     }
     return FERRY_OK;
 }
@@ -148,10 +153,19 @@ static bool is_blank(const char *s)
 ferry_status ferry_dataset_load_csv(const char *path, int c, int h, int w, float max_value,
                                     ferry_dataset_t **out)
 {
+    return ferry_csv_load(path, c, h, w, max_value, 0, out);
+}
+
+ferry_status ferry_csv_load(const char *path, int c, int h, int w, float max_value, int label_col,
+                            ferry_dataset_t **out)
+{
     if (out) *out = NULL;
     if (!path || !out) return ferry_error(FERRY_ERR_INVALID, "dataset_load_csv: NULL argument");
     if (c <= 0 || h <= 0 || w <= 0)
         return ferry_error(FERRY_ERR_INVALID, "%s: image geometry %dx%dx%d requested", path, c, h, w);
+    if (label_col < 0 || label_col > c * h * w)
+        return ferry_error(FERRY_ERR_INVALID, "%s: label column %d outside the %d fields of a row", path, label_col,
+                           1 + c * h * w);
     if (!(max_value > 0 && isfinite(max_value)))
         return ferry_error(FERRY_ERR_INVALID, "%s: maximum pixel value %g (must be positive)", path,
                            (double)max_value);
@@ -184,7 +198,7 @@ ferry_status ferry_dataset_load_csv(const char *path, int c, int h, int w, float
         }
         if ((s = rows_grow(&t, path))) break;
         int32_t label = 0;
-        if ((s = parse_row(&t, &r, ln, loc, max_value, &label))) break;
+        if ((s = parse_row(&t, &r, ln, loc, max_value, (size_t)label_col, &label))) break;
         t.y[t.n++] = label;
         if (label > max_label) max_label = label;
     }

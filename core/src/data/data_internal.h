@@ -11,11 +11,37 @@ struct ferry_dataset {
     int c, h, w, classes;
     float *images;   /* n × c × h × w */
     int32_t *labels; /* n */
+    char **class_names; /* classes names, or NULL: "0", "1", ... */
 };
 
 /* An empty dataset with room for n examples (images and labels uninitialised). */
 ferry_status ferry_dataset_alloc(const char *name, int64_t n, int c, int h, int w, int classes,
                                  ferry_dataset_t **out);
+
+/* As ferry_dataset_alloc, with like's classes and class names. */
+ferry_status ferry_dataset_alloc_like(const char *name, int64_t n, int c, int h, int w, const ferry_dataset_t *like,
+                                      ferry_dataset_t **out);
+/* Gives ds the names of its classes (copied; names[k] for k < ds->classes). */
+ferry_status ferry_dataset_set_class_names(ferry_dataset_t *ds, const char *const *names);
+
+/* CSV with the label in column label_col (0-based) and the other fields the pixels. */
+ferry_status ferry_csv_load(const char *path, int c, int h, int w, float max_value, int label_col,
+                            ferry_dataset_t **out);
+
+/* A class-folder tree (without its sub-folder named skip, if any): c = 0 takes 3 channels when any
+ * image is in colour, else 1; h = w = 0 the median height and width of its images. Every header is
+ * read before any image is decoded; a size beyond 16384 a side is refused there. Class names are
+ * the folder names. */
+ferry_status ferry_folder_load(const char *dir, const char *skip, int c, int h, int w, ferry_dataset_t **out);
+/* The tree's geometry as ferry_folder_load takes it (*c, *h as given or 0) and its class names
+ * (*names: *classes strings, the caller frees each and the array), every header read, nothing decoded. */
+ferry_status ferry_folder_geometry(const char *dir, const char *skip, int *c, int *h, int *w, char ***names,
+                                   int *classes);
+/* SHA-256 over the tree's file paths and the SHA-256 of each file's bytes. */
+ferry_status ferry_folder_checksum(const char *dir, const char *skip, char hex[65]);
+
+/* A fixed seed from a spec's text (FNV-1a): a domain's definition never depends on a run's seed. */
+uint64_t ferry_spec_seed(const char *spec);
 
 /* path = <cache>/<subdir>/<file>, checked to exist (FERRY_ERR_NOT_FOUND naming the path and the
  * fetch script otherwise) and to have the given SHA-256 (FERRY_ERR_CHECKSUM otherwise). */

@@ -231,9 +231,48 @@ ferry_status ferry_dataset_from_arrays(const char *name, int64_t n, int c, int h
     return FERRY_OK;
 }
 
+ferry_status ferry_dataset_set_class_names(ferry_dataset_t *ds, const char *const *names)
+{
+    char **v = calloc((size_t)ds->classes, sizeof *v);
+    bool ok = v != NULL;
+    for (int k = 0; ok && k < ds->classes; k++) ok = (v[k] = strdup(names[k])) != NULL;
+    if (!ok) {
+        for (int k = 0; v && k < ds->classes; k++) free(v[k]);
+        free(v);
+        return ferry_error(FERRY_ERR_NOMEM, "data set '%s': out of memory for class names", ds->name);
+    }
+    if (ds->class_names)
+        for (int k = 0; k < ds->classes; k++) free(ds->class_names[k]);
+    free(ds->class_names);
+    ds->class_names = v;
+    return FERRY_OK;
+}
+
+ferry_status ferry_dataset_alloc_like(const char *name, int64_t n, int c, int h, int w, const ferry_dataset_t *like,
+                                      ferry_dataset_t **out)
+{
+    ferry_status s = ferry_dataset_alloc(name, n, c, h, w, like->classes, out);
+    if (!s && like->class_names && (s = ferry_dataset_set_class_names(*out, (const char *const *)like->class_names))) {
+        ferry_dataset_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+const char *ferry_dataset_class_name(const ferry_dataset_t *ds, int k, char *buf, size_t size)
+{
+    if (k < 0 || k >= ds->classes) return NULL;
+    if (ds->class_names) return ds->class_names[k];
+    snprintf(buf, size, "%d", k);
+    return buf;
+}
+
 void ferry_dataset_free(ferry_dataset_t *ds)
 {
     if (!ds) return;
+    if (ds->class_names)
+        for (int k = 0; k < ds->classes; k++) free(ds->class_names[k]);
+    free(ds->class_names);
     free(ds->name);
     free(ds->images);
     free(ds->labels);

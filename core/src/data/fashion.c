@@ -74,6 +74,12 @@ ferry_status ferry_load_fashion(const char *split, ferry_dataset_t **out)
     if (!s) s = check_labels(lb_path, &lb, src->n);
     if (!s) s = ferry_dataset_alloc("fashion", src->n, 1, SIDE, SIDE, CLASSES, &ds);
     if (!s) convert(&im, &lb, ds);
+    static const char *const names[CLASSES] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                               "sandal", "shirt", "sneaker", "bag", "ankle-boot"};
+    if (!s && (s = ferry_dataset_set_class_names(ds, names))) {
+        ferry_dataset_free(ds);
+        ds = NULL;
+    }
     ferry_idx_free(&im);
     ferry_idx_free(&lb);
     *out = ds;

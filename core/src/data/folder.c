@@ -15,6 +15,8 @@
 
 #include <stb_image.h>
 
+#include "ferry/io.h"
+
 struct names {
     char **v;
     size_t n, cap;
@@ -124,59 +126,209 @@ static ferry_status load_image(const char *path, int c, int h, int w, float *dst
     return ferry_resize_bilinear(p, c, ih, iw, dst, h, w, path);
 }
 
-ferry_status ferry_dataset_load_folder(const char *dir, int c, int h, int w, ferry_dataset_t **out)
+/* The largest image a folder may hold: decoding is refused before allocating anything beyond it. */
+#define MAX_SIDE 16384
+#define MAX_PIXELS ((size_t)1 << 26)
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reads the image's header only: its size and channel count, refusing sizes beyond the limits. */
+static ferry_status probe_image(const char *path, int *iw, int *ih, int *ic)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return ferry_error(FERRY_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int ok = stbi_info_from_file(f, iw, ih, ic);
+    fclose(f);
+    if (!ok) {
+        const char *why = stbi_failure_reason();
+        if (!why || strcmp(why, "unknown image type") == 0)
+            return ferry_error(FERRY_ERR_FORMAT, "%s: not an image (unknown format)", path);
+        return ferry_error(FERRY_ERR_FORMAT, "%s: corrupt or truncated image (%s)", path, why);
+    }
+    if (*iw <= 0 || *ih <= 0 || *iw > MAX_SIDE || *ih > MAX_SIDE || (size_t)*iw * (size_t)*ih > MAX_PIXELS)
+        return ferry_error(FERRY_ERR_FORMAT,
+                           "%s: the header claims %dx%d pixels, beyond the limit of %d per side and %zu in all "
+                           "(refused before decoding)",
+                           path, *iw, *ih, MAX_SIDE, MAX_PIXELS);
+    return FERRY_OK;
+}
+
+struct tree {
+    struct names classes;
+    struct names *files;
+};
+
+static void tree_free(struct tree *t)
+{
+    if (t->files)
+        for (size_t k = 0; k < t->classes.n; k++) names_free(&t->files[k]);
+    free(t->files);
+    names_free(&t->classes);
+    memset(t, 0, sizeof *t);
+}
+
+/* The class folders of dir (without the one named skip) and their files. */
+static ferry_status list_tree(const char *dir, const char *skip, struct tree *t, int64_t *n)
+{
+    char path[4096];
+    *n = 0;
+    ferry_status s = list_dir(dir, true, &t->classes);
+    if (!s && skip)
+        for (size_t k = 0; k < t->classes.n; k++)
+            if (!strcmp(t->classes.v[k], skip)) {
+                free(t->classes.v[k]);
+                memmove(t->classes.v + k, t->classes.v + k + 1, (t->classes.n - k - 1) * sizeof *t->classes.v);
+                t->classes.n--;
+                break;
+            }
+    if (!s && t->classes.n == 0)
+        s = ferry_error(FERRY_ERR_FORMAT, "%s: no class sub-folders (expected one folder of images per class)",
+                        dir);
+    if (!s && t->classes.n > INT32_MAX)
+        s = ferry_error(FERRY_ERR_FORMAT, "%s: too many class folders (%zu)", dir, t->classes.n);
+    if (!s && !(t->files = calloc(t->classes.n, sizeof *t->files)))
+        s = ferry_error(FERRY_ERR_NOMEM, "%s: out of memory", dir);
+    for (size_t k = 0; !s && k < t->classes.n; k++) {
+        if ((s = join(path, sizeof path, dir, t->classes.v[k]))) break;
+        if ((s = list_dir(path, false, &t->files[k]))) break;
+        if (t->files[k].n == 0) s = ferry_error(FERRY_ERR_FORMAT, "%s: empty class folder (no images)", path);
+        *n += (int64_t)t->files[k].n;
+    }
+    return s;
+}
+
+static ferry_status file_path(char *out, size_t size, const char *dir, const char *cls, const char *file)
+{
+    char class_dir[4096];
+    ferry_status s = join(class_dir, sizeof class_dir, dir, cls);
+    return s ? s : join(out, size, class_dir, file);
+}
+
+/* Every header of the tree, before anything is decoded: sizes beyond the limits are refused, and
+ * the tree's own geometry is found where *c or *h is 0 (colour if any image is; the median size). */
+static ferry_status probe_tree(const char *dir, const struct tree *t, int64_t n, int *c, int *h, int *w)
+{
+    char path[4096];
+    int *sides = malloc(2 * (size_t)n * sizeof *sides);
+    ferry_status s = sides ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "%s: out of memory", dir);
+    bool colour = false;
+    int64_t at = 0;
+    for (size_t k = 0; !s && k < t->classes.n; k++)
+        for (size_t i = 0; !s && i < t->files[k].n; i++, at++) {
+            int iw, ih, ic;
+            if (!(s = file_path(path, sizeof path, dir, t->classes.v[k], t->files[k].v[i])) &&
+                !(s = probe_image(path, &iw, &ih, &ic))) {
+                sides[at] = ih, sides[n + at] = iw;
+                colour |= ic >= 3;
+            }
+        }
+    if (!s && *c == 0) *c = colour ? 3 : 1;
+    if (!s && *h == 0) {
+        qsort(sides, (size_t)n, sizeof *sides, cmp_int);
+        qsort(sides + n, (size_t)n, sizeof *sides, cmp_int);
+        *h = sides[n / 2], *w = sides[n + n / 2];
+    }
+    free(sides);
+    return s;
+}
+
+ferry_status ferry_folder_geometry(const char *dir, const char *skip, int *c, int *h, int *w, char ***names,
+                                   int *classes)
+{
+    struct tree t = {0};
+    int64_t n = 0;
+    ferry_status s = list_tree(dir, skip, &t, &n);
+    if (!s) s = probe_tree(dir, &t, n, c, h, w);
+    if (!s) {
+        *names = t.classes.v;
+        *classes = (int)t.classes.n;
+        t.classes.v = NULL, t.classes.n = 0;
+    }
+    tree_free(&t);
+    return s;
+}
+
+ferry_status ferry_folder_load(const char *dir, const char *skip, int c, int h, int w, ferry_dataset_t **out)
 {
     if (out) *out = NULL;
     if (!dir || !out) return ferry_error(FERRY_ERR_INVALID, "dataset_load_folder: NULL argument");
-    if (c != 1 && c != 3) return ferry_error(FERRY_ERR_INVALID, "%s: %d channels requested (1 or 3)", dir, c);
-    if (h <= 0 || w <= 0) return ferry_error(FERRY_ERR_INVALID, "%s: image size %dx%d requested", dir, h, w);
+    if (c != 0 && c != 1 && c != 3) return ferry_error(FERRY_ERR_INVALID, "%s: %d channels requested (1 or 3)", dir, c);
+    if (h < 0 || w < 0 || (h == 0) != (w == 0))
+        return ferry_error(FERRY_ERR_INVALID, "%s: image size %dx%d requested", dir, h, w);
 
-    struct names classes = {0};
-    struct names *files = NULL;
+    struct tree t = {0};
     ferry_dataset_t *ds = NULL;
     float *px = NULL;
     size_t px_cap = 0;
     char path[4096];
-    ferry_status s = list_dir(dir, true, &classes);
-    if (!s && classes.n == 0)
-        s = ferry_error(FERRY_ERR_FORMAT,
-                        "%s: no class sub-folders (expected one folder of images per class)", dir);
-    if (!s && classes.n > INT32_MAX)
-        s = ferry_error(FERRY_ERR_FORMAT, "%s: too many class folders (%zu)", dir, classes.n);
-    if (!s && !(files = calloc(classes.n, sizeof *files)))
-        s = ferry_error(FERRY_ERR_NOMEM, "%s: out of memory", dir);
     int64_t n = 0;
-    for (size_t k = 0; !s && k < classes.n; k++) {
-        if ((s = join(path, sizeof path, dir, classes.v[k]))) break;
-        if ((s = list_dir(path, false, &files[k]))) break;
-        if (files[k].n == 0) s = ferry_error(FERRY_ERR_FORMAT, "%s: empty class folder (no images)", path);
-        n += (int64_t)files[k].n;
-    }
+    ferry_status s = list_tree(dir, skip, &t, &n);
+    if (!s) s = probe_tree(dir, &t, n, &c, &h, &w);
     if (!s) {
         char name[256];
         ferry_path_stem(dir, NULL, name, sizeof name);
-        s = ferry_dataset_alloc(name, n, c, h, w, (int)classes.n, &ds);
+        s = ferry_dataset_alloc(name, n, c, h, w, (int)t.classes.n, &ds);
     }
+    if (!s) s = ferry_dataset_set_class_names(ds, (const char *const *)t.classes.v);
     int64_t at = 0;
     size_t per = (size_t)c * (size_t)h * (size_t)w;
-    for (size_t k = 0; !s && k < classes.n; k++) {
-        char class_dir[4096];
-        if ((s = join(class_dir, sizeof class_dir, dir, classes.v[k]))) break;
-        for (size_t i = 0; !s && i < files[k].n; i++, at++) {
-            if ((s = join(path, sizeof path, class_dir, files[k].v[i]))) break;
+    for (size_t k = 0; !s && k < t.classes.n; k++)
+        for (size_t i = 0; !s && i < t.files[k].n; i++, at++) {
+            if ((s = file_path(path, sizeof path, dir, t.classes.v[k], t.files[k].v[i]))) break;
             s = load_image(path, c, h, w, ds->images + (size_t)at * per, &px, &px_cap);
             ds->labels[at] = (int32_t)k;
         }
-    }
     free(px);
-    if (files)
-        for (size_t k = 0; k < classes.n; k++) names_free(&files[k]);
-    free(files);
-    names_free(&classes);
+    tree_free(&t);
     if (s) {
         ferry_dataset_free(ds);
         return s;
     }
     *out = ds;
     return FERRY_OK;
+}
+
+ferry_status ferry_dataset_load_folder(const char *dir, int c, int h, int w, ferry_dataset_t **out)
+{
+    if (out) *out = NULL;
+    if (dir && c != 1 && c != 3) return ferry_error(FERRY_ERR_INVALID, "%s: %d channels requested (1 or 3)", dir, c);
+    if (dir && (h <= 0 || w <= 0)) return ferry_error(FERRY_ERR_INVALID, "%s: image size %dx%d requested", dir, h, w);
+    return ferry_folder_load(dir, NULL, c, h, w, out);
+}
+
+ferry_status ferry_folder_checksum(const char *dir, const char *skip, char hex[65])
+{
+    struct tree t = {0};
+    int64_t n = 0;
+    char path[4096];
+    ferry_status s = list_tree(dir, skip, &t, &n);
+    /* per file: its path below dir and the SHA-256 of its bytes */
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    for (size_t k = 0; !s && k < t.classes.n; k++)
+        for (size_t i = 0; !s && i < t.files[k].n; i++) {
+            char sha[65];
+            if ((s = file_path(path, sizeof path, dir, t.classes.v[k], t.files[k].v[i])) ||
+                (s = ferry_sha256_file(path, sha)))
+                break;
+            size_t need = strlen(t.classes.v[k]) + strlen(t.files[k].v[i]) + 70;
+            if (len + need > cap) {
+                size_t nc = 2 * (len + need);
+                char *b = realloc(buf, nc);
+                if (!b) {
+                    s = ferry_error(FERRY_ERR_NOMEM, "%s: out of memory", dir);
+                    break;
+                }
+                buf = b, cap = nc;
+            }
+            len += (size_t)snprintf(buf + len, cap - len, "%s/%s %s\n", t.classes.v[k], t.files[k].v[i], sha);
+        }
+    if (!s) ferry_sha256_mem(buf ? buf : "", len, hex);
+    free(buf);
+    tree_free(&t);
+    return s;
 }

@@ -83,7 +83,7 @@ ferry_status ferry_load_mnistm(const char *split, ferry_dataset_t **out)
     if (!s && (digits->c != 1 || digits->h != SIDE || digits->w != SIDE))
         s = ferry_error(FERRY_ERR_FORMAT, "mnistm: mnist images are %d×%d×%d, expected 1×%d×%d", digits->c,
                         digits->h, digits->w, SIDE, SIDE);
-    if (!s) s = ferry_dataset_alloc("mnistm", digits->n, 3, SIDE, SIDE, digits->classes, &ds);
+    if (!s) s = ferry_dataset_alloc_like("mnistm", digits->n, 3, SIDE, SIDE, digits, &ds);
     if (!s && !(rng = gsl_rng_alloc(gsl_rng_mt19937)))
         s = ferry_error(FERRY_ERR_NOMEM, "mnistm: out of memory");
     if (!s) {

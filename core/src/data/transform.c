@@ -110,7 +110,7 @@ ferry_status ferry_dataset_convert(const ferry_dataset_t *ds, int c, int h, int 
     char name[NAME_MAX_LEN];
     snprintf(name, sizeof name, "%s@%dx%dx%d", ds->name, h, w, c);
     ferry_dataset_t *r;
-    if ((s = ferry_dataset_alloc(name, ds->n, c, h, w, ds->classes, &r))) return s;
+    if ((s = ferry_dataset_alloc_like(name, ds->n, c, h, w, ds, &r))) return s;
     memcpy(r->labels, ds->labels, (size_t)ds->n * sizeof *r->labels);
 
     /* Channel conversion at the smaller channel count: to grey before resizing, to RGB after. */
@@ -196,7 +196,7 @@ ferry_status ferry_dataset_rotate(const ferry_dataset_t *ds, double degrees, fer
     char name[NAME_MAX_LEN];
     snprintf(name, sizeof name, "%s@rot%g", ds->name, degrees);
     ferry_dataset_t *r;
-    if ((s = ferry_dataset_alloc(name, ds->n, ds->c, ds->h, ds->w, ds->classes, &r))) return s;
+    if ((s = ferry_dataset_alloc_like(name, ds->n, ds->c, ds->h, ds->w, ds, &r))) return s;
     memcpy(r->labels, ds->labels, (size_t)ds->n * sizeof *r->labels);
     double sn, cs;
     sin_cos_degrees(degrees, &sn, &cs);
@@ -232,7 +232,7 @@ ferry_status ferry_dataset_colorize(const ferry_dataset_t *ds, double p_agree, u
     if (!rng) return ferry_error(FERRY_ERR_NOMEM, "data set '%s': out of memory for the RNG", ds->name);
     gsl_rng_set(rng, (unsigned long)seed);
     ferry_dataset_t *r;
-    if ((s = ferry_dataset_alloc(name, ds->n, 3, ds->h, ds->w, ds->classes, &r))) {
+    if ((s = ferry_dataset_alloc_like(name, ds->n, 3, ds->h, ds->w, ds, &r))) {
         gsl_rng_free(rng);
         return s;
     }
@@ -271,7 +271,7 @@ ferry_status ferry_dataset_subset(const ferry_dataset_t *ds, const int64_t *idx,
         name = def;
     }
     ferry_dataset_t *r;
-    if ((s = ferry_dataset_alloc(name, n, ds->c, ds->h, ds->w, ds->classes, &r))) return s;
+    if ((s = ferry_dataset_alloc_like(name, n, ds->c, ds->h, ds->w, ds, &r))) return s;
     size_t per = image_size(ds);
     for (int64_t i = 0; i < n; i++) {
         memcpy(r->images + (size_t)i * per, ds->images + (size_t)idx[i] * per, per * sizeof *r->images);

@@ -287,8 +287,8 @@ static ferry_status setup_model(struct trainer *t, struct layers *L)
         t->val = ferry_task_source_val(t->task);
         t->test = ferry_task_target_test(t->task);
     } else {
-        if ((s = ferry_dataset_load(o->data, "train", &t->train_own)) ||
-            (s = ferry_dataset_load(o->data, "test", &t->test_own)))
+        if ((s = ferry_domain_load(o->data, "train", &t->train_own)) ||
+            (s = ferry_domain_load(o->data, "test", &t->test_own)))
             return s;
         t->train = t->train_own;
         t->test = t->test_own;
