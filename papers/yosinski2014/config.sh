@@ -12,12 +12,12 @@ seeds=(1 2 3)
 arch=lenet
 layers=5            # ferry train --freeze-layers 1 prints them: features.0 .. classifier.4
 # A half holds 30,000 Fashion-MNIST or 4,000 MNIST training images. Sized for 2 shared CPU cores,
-# where LeNet trains at 150-700 images/s with other work running: a Fashion-MNIST run is 100 steps
-# of 64 (6,400 images, a fifth of a pass: ferry train --iters-per-epoch), an MNIST run 2 passes
+# where LeNet trains at 150-700 images/s with other work running: a Fashion-MNIST run is 150 steps
+# of 64 (9,600 images, a third of a pass: ferry train --iters-per-epoch), an MNIST run 2 passes
 # (124 steps). ferry train's optimiser defaults for every run: SGD momentum 0.9, lr 0.05
 # cosine-annealed over the run, weight decay 5e-4.
 epochs_fashion=1
-iters_fashion=100
+iters_fashion=150
 epochs_mnist=2
 iters_mnist=0       # 0: one pass per epoch
 batch=64
