@@ -66,12 +66,18 @@ static int usage_train(FILE *f)
             "  --schedule NAME        constant | step | cosine | inv (default cosine)\n"
             "  --label-smoothing X    default 0\n"
             "  --init FILE            start from a safetensors checkpoint (e.g. from ferry pretrain)\n"
+            "  --transfer-layers N    with --init: copy only the model's first N layers from the\n"
+            "                         checkpoint, the others keep their fresh random initialisation\n"
+            "  --freeze-layers N      the first N layers get no gradient and no update\n"
+            "                         (layers in forward order, by parameter-name prefix; the run's\n"
+            "                         header lists them: for lenet 1 features.0 (conv1), 2 features.3\n"
+            "                         (conv2), 3 classifier.0 (fc1), 4 classifier.2 (fc2), 5 classifier.4)\n"
             "  --method NAME          a transfer method (ferry methods) on --task\n"
             "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
             "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
             "  --source-epochs        an inductive method takes as many steps per epoch as one pass over\n"
             "                         the source (as in ferry bench), cycling its labelled examples\n"
-            "  --iters-per-epoch N    a method's epoch is N steps instead of one pass (with --method)\n"
+            "  --iters-per-epoch N    an epoch is N steps instead of one pass over the training set\n"
             "  --augment SPEC         seeded augmentation of the training batches (a method's source or\n"
             "                         labelled target batches), e.g. crop=4,rot=15,scale=0.9:1.1,\n"
             "                         jitter=0.2,noise=0.05,flip=0.5,rrc=0.5:1 (default none)\n"
@@ -121,7 +127,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
        O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS, O_INPUT_SIZE,
-       O_WEIGHTS, O_ITERS, O_AUGMENT, O_AUGMENT_TARGET };
+       O_WEIGHTS, O_ITERS, O_AUGMENT, O_AUGMENT_TARGET, O_TRANSFER_LAYERS, O_FREEZE_LAYERS };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -138,7 +144,9 @@ static const struct option train_opts[] = {
     {"out", required_argument, 0, O_OUT},         {"source-epochs", no_argument, 0, O_SOURCE_EPOCHS},
     {"input-size", required_argument, 0, O_INPUT_SIZE}, {"weights", required_argument, 0, O_WEIGHTS},
     {"iters-per-epoch", required_argument, 0, O_ITERS}, {"augment", required_argument, 0, O_AUGMENT},
-    {"augment-target", required_argument, 0, O_AUGMENT_TARGET}, {0, 0, 0, 0}};
+    {"augment-target", required_argument, 0, O_AUGMENT_TARGET},
+    {"transfer-layers", required_argument, 0, O_TRANSFER_LAYERS},
+    {"freeze-layers", required_argument, 0, O_FREEZE_LAYERS}, {0, 0, 0, 0}};
 
 #define MAX_SETS 64
 
@@ -203,6 +211,8 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
         case O_SCHEDULE: c->schedule = optarg; break;
         case O_SMOOTH: if (parse_num("--label-smoothing", optarg, 0, 0.99, &v)) return 2; c->o.label_smoothing = (float)v; break;
         case O_INIT: c->o.init_path = optarg; break;
+        case O_TRANSFER_LAYERS: if (parse_num("--transfer-layers", optarg, 1, 1e6, &v)) return 2; c->o.transfer_layers = (int)v; break;
+        case O_FREEZE_LAYERS: if (parse_num("--freeze-layers", optarg, 0, 1e6, &v)) return 2; c->o.freeze_layers = (int)v; break;
         case O_SAVE: c->o.save_path = optarg; break;
         case 'h': return usage_train(stdout) - 1; /* -1: done, exit 0 */
         default: return usage_train(stderr);
@@ -238,6 +248,35 @@ static void print_device(const ferry_backend_t *be)
     ferry_device_desc d;
     ferry_backend_describe(be, &d);
     printf("device: %s, %s %s, driver %s, api %s\n", d.backend, d.vendor, d.name, d.driver, d.api);
+}
+
+/* --transfer-layers / --freeze-layers: the model's layers, checked before the run's header, so that
+ * the header can say what N counts. Returns 0, or the exit status of a bad option. */
+static int check_layers(const ferry_train_opts *o, char *names, size_t n)
+{
+    names[0] = 0;
+    if (!o->transfer_layers && !o->freeze_layers) return 0;
+    int count;
+    if (ferry_train_layers(o, names, n, &count)) return fail("train");
+    return 0;
+}
+
+static const char *first_layers(int k, char *buf, size_t n)
+{
+    if (k == 1) snprintf(buf, n, "layer 1");
+    else snprintf(buf, n, "layers 1-%d", k);
+    return buf;
+}
+
+static void print_layers(const ferry_train_opts *o, const char *names)
+{
+    if (!names[0]) return;
+    printf("layers: %s\n", names);
+    char n[32];
+    if (o->transfer_layers)
+        printf("  %s from %s, the rest freshly initialised\n", first_layers(o->transfer_layers, n, sizeof n),
+               o->init_path);
+    if (o->freeze_layers) printf("  %s frozen\n", first_layers(o->freeze_layers, n, sizeof n));
 }
 
 /* ferry ops: the op registry, with each registered backend's forward and backward coverage. */
@@ -387,6 +426,11 @@ static int cmd_train(int argc, char **argv)
                 prog);
         return 2;
     }
+    if (c.method && (c.o.transfer_layers || c.o.freeze_layers)) {
+        fprintf(stderr, "%s train: --transfer-layers and --freeze-layers apply to plain training, not to "
+                "--method (fine-tuning freezes blocks with --set fine-tuning.freeze_blocks=K)\n", prog);
+        return 2;
+    }
     if (c.method && c.lr <= 0) c.lr = 0.01; /* methods' default learning rate */
     if ((r = apply_optim(&c))) return r;
     if (c.method) {
@@ -402,12 +446,21 @@ static int cmd_train(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
-    printf("ferry %s: train %s on %s%s, %d epochs, batch %d, seed %llu, %s lr %g\n",
+    c.o.iters_per_epoch = c.iters_per_epoch;
+    char layers[4096];
+    if ((r = check_layers(&c.o, layers, sizeof layers))) {
+        ferry_backend_free(be);
+        return r;
+    }
+    char steps[48] = "";
+    if (c.o.iters_per_epoch) snprintf(steps, sizeof steps, " of %d steps", c.o.iters_per_epoch);
+    printf("ferry %s: train %s on %s%s, %d epochs%s, batch %d, seed %llu, %s lr %g\n",
            FERRY_VERSION_STRING, c.o.arch, c.o.task ? "task " : "", c.o.task ? c.o.task : c.o.data,
-           c.o.epochs, c.o.batch,
+           c.o.epochs, steps, c.o.batch,
            (unsigned long long)c.o.seed, c.optim ? c.optim : "sgd", (double)c.o.optim.lr);
     print_device(be);
     print_augment("augment", &c.o.augment);
+    print_layers(&c.o, layers);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);
@@ -516,10 +569,17 @@ static int cmd_pretrain(int argc, char **argv)
     c.o.backend = be;
     c.o.progress = ferry_cli_progress;
     c.o.user = &tty;
+    c.o.iters_per_epoch = c.iters_per_epoch;
+    char layers[4096];
+    if ((r = check_layers(&c.o, layers, sizeof layers))) {
+        ferry_backend_free(be);
+        return r;
+    }
     printf("ferry %s: pretrain %s on the source of %s, %d epochs, seed %llu\n", FERRY_VERSION_STRING, c.o.arch,
            c.o.task, c.o.epochs, (unsigned long long)c.o.seed);
     print_device(be);
     print_augment("augment", &c.o.augment);
+    print_layers(&c.o, layers);
     ferry_train_result res;
     ferry_status s = ferry_train(&c.o, &res);
     ferry_backend_free(be);

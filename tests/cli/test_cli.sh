@@ -40,6 +40,11 @@ check "train --augment: a bad value names the key, exit 2, no run" bash -c "out=
 check "train --augment: an unknown key is named" bash -c "out=\$('$ferry' train --augment 'flip=0.5,blur=2' --device cpu 2>&1); [ \$? -eq 2 ] && grep -q \"unknown key 'blur'\" <<< \"\$out\""
 check "train --augment-target needs --method" bash -c "'$ferry' train --augment-target flip=1 --device cpu 2>/dev/null; [ \$? -eq 2 ]"
 check "train --augment-target: an inductive method has no unlabelled batches" bash -c "out=\$('$ferry' train --task 'mnist->optdigits' --method fine-tuning --target-labels 10 --augment-target rot=10 --device cpu 2>&1); [ \$? -eq 2 ] && grep -q 'no unlabelled target batches' <<< \"\$out\""
+# --transfer-layers / --freeze-layers: refused before the header when they cannot apply
+check "train --help: --transfer-layers and --freeze-layers" bash -c "'$ferry' train --help | grep -q -- '--transfer-layers N' && '$ferry' train --help | grep -q -- '--freeze-layers N'"
+check "--transfer-layers needs --init" bash -c "out=\$('$ferry' train --transfer-layers 2 --device cpu 2>&1); [ \$? -eq 1 ] && grep -q -- '--transfer-layers 2 needs --init FILE' <<< \"\$out\" && ! grep -q 'train lenet' <<< \"\$out\""
+check "--freeze-layers does not apply to --method" bash -c "out=\$('$ferry' train --task 'mnist->optdigits' --method dann --freeze-layers 1 2>&1); [ \$? -eq 2 ] && grep -q 'apply to plain training, not to --method' <<< \"\$out\""
+check "--freeze-layers expects a number" bash -c "'$ferry' train --freeze-layers x 2>&1 | grep -q -- '--freeze-layers expects a number'"
 
 # Models: the table, and running one on a tensor file (an input written here in the safetensors format).
 check "models lists the architectures with their preprocessing" bash -c "out=\$('$ferry' models); grep -q '^lenet ' <<< \"\$out\" && grep -q '^resnet ' <<< \"\$out\" && grep -q 'GMACs' <<< \"\$out\""
@@ -74,6 +79,14 @@ check "truncated checkpoint: error names the file" bash -c "'$ferry' eval --load
 check "truncated checkpoint: non-zero exit" bash -c "! '$ferry' eval --load '$tmp/cut.safetensors' >/dev/null 2>&1"
 check "wrong architecture is refused" bash -c "! '$ferry' eval --arch resnet --load '$tmp/m.safetensors' >/dev/null 2>&1"
 check "weights of another architecture: missing and unexpected tensors named" bash -c "out=\$('$ferry' models run --arch resnet --weights '$tmp/m.safetensors' --classes 10 --input '$tmp/in.safetensors' --output '$tmp/o3.safetensors' 2>&1); [ \$? -ne 0 ] && grep -q 'm.safetensors: not the weights of resnet' <<< \"\$out\" && grep -q 'missing: conv1.weight' <<< \"\$out\" && grep -q 'unexpected: .*features.0.weight' <<< \"\$out\" && ! test -e '$tmp/o3.safetensors'"
+check "--transfer-layers beyond the model's layers" bash -c "out=\$('$ferry' train --init '$tmp/m.safetensors' --transfer-layers 6 --device cpu 2>&1); [ \$? -eq 1 ] && grep -q -- '--transfer-layers 6: lenet has 5 layers (features.0 ... classifier.4)' <<< \"\$out\" && ! grep -q 'train lenet' <<< \"\$out\""
+check "--freeze-layers of every layer leaves nothing to train" bash -c "'$ferry' train --freeze-layers 5 --device cpu 2>&1 | grep -q 'freezing all of them leaves nothing to train'"
+check "--transfer-layers from a checkpoint of another architecture" bash -c "out=\$('$ferry' train --arch resnet --init '$tmp/m.safetensors' --transfer-layers 1 --device cpu 2>&1); [ \$? -eq 1 ] && grep -q \"m.safetensors: tensor '.*' is not a parameter of resnet: a checkpoint of another architecture\" <<< \"\$out\""
+out=$("$ferry" train --data mnist --init "$tmp/m.safetensors" --transfer-layers 2 --freeze-layers 2 --epochs 1 --batch 128 --device cpu 2>/dev/null)
+check "transfer run: the header lists the layers in forward order" bash -c "grep -q '^layers: 1 features.0 (conv 32x1x5x5), 2 features.3 (conv 48x32x5x5), 3 classifier.0 (linear 100x768), 4 classifier.2 (linear 100x100), 5 classifier.4 (linear 10x100)$' <<< '$out'"
+check "transfer run: copied and frozen layers named, and it trains" bash -c "grep -q 'layers 1-2 from .*m.safetensors, the rest freshly initialised' <<< '$out' && grep -q 'layers 1-2 frozen' <<< '$out' && grep -q 'final: test accuracy' <<< '$out'"
+out=$("$ferry" train --data optdigits --input-size 16 --epochs 1 --iters-per-epoch 30 --device cpu 2>&1)
+check "train --iters-per-epoch: epochs of N steps, wrapping the 22 batches of a pass" bash -c "grep -q '1 epochs of 30 steps' <<< '$out' && grep -q 'final: test accuracy' <<< '$out'"
 
 check "data list names every domain" bash -c "'$ferry' data list | grep -c -E '^(mnist|fashion|optdigits|synthdigits|mnistm) ' | grep -q 5"
 ntasks=$("$ferry" tasks | grep -c -E '^[a-z].*(->|coloredfashion)')

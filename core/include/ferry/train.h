@@ -42,6 +42,12 @@ typedef struct ferry_train_opts {
     float label_smoothing;
     ferry_augment_config augment; /* applied to the training batches (never evaluation); zero: none */
     const char *init_path;      /* safetensors to start from (optional) */
+    int transfer_layers;        /* with init_path: copy only the first N layers (ferry_train_layers)
+                                   from the checkpoint, the rest keep their fresh initialisation;
+                                   0: load the whole checkpoint */
+    int freeze_layers;          /* the first N layers get no gradient and no update (0: none) */
+    int iters_per_epoch;        /* > 0: an epoch is this many steps, drawn from one continuing stream
+                                   of shuffled passes; 0: one pass over the training set */
     const char *save_path;      /* safetensors to write at the end (optional) */
     ferry_progress_fn progress; /* optional */
     void *user;
@@ -58,6 +64,13 @@ typedef struct ferry_train_result {
 /* Sensible defaults for data/arch: SGD momentum 0.9, cosine schedule, batch 64. */
 ferry_train_opts ferry_train_defaults(void);
 ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out);
+
+/* The layers that transfer_layers and freeze_layers count, in the model's forward order: a layer is
+ * the parameters sharing a name prefix ("features.0" for LeNet's first conv, "classifier.4" for its
+ * output layer, "layer2" for a ResNet stage). Builds the model o describes (data set or task, arch,
+ * checkpoint), checks o's layer counts against it, and writes "1 features.0 (conv 32x1x5x5), 2 ..."
+ * into names (n bytes) and the number of layers into *count. */
+ferry_status ferry_train_layers(const ferry_train_opts *o, char *names, size_t n, int *count);
 
 /* Accuracy of the model on a data set (eval mode), batches of `batch`. */
 ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,

@@ -1,9 +1,11 @@
 /* Supervised training: one static training graph, one evaluation graph, both bound to the same
  * parameter store. Per step only the batch goes in and the scalar metrics come out. */
 #include "internal.h"
+#include "ferry/io.h"
 #include "ferry/train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -112,6 +114,7 @@ struct trainer {
     ferry_augment_t *aug; /* NULL: no augmentation */
     int c, h, w;    /* the data's geometry */
     int mc, mh, mw; /* the model's input */
+    int pass;       /* with iters_per_epoch: the shuffled pass the batches come from */
 };
 
 static ferry_status build_train_graph(struct trainer *t)
@@ -136,7 +139,139 @@ static ferry_status build_train_graph(struct trainer *t)
     return ferry_graph_init(ctx, o->backend, &t->g);
 }
 
-static ferry_status setup(struct trainer *t)
+/* ---- layers: what transfer_layers and freeze_layers count ------------------------------------------ */
+
+#define MAX_LAYERS 256
+
+struct layers {
+    int n;
+    char key[MAX_LAYERS][128];
+};
+
+/* A parameter's layer: its name up to the second dot inside a numbered container ("features.3.weight"
+ * -> "features.3", "classifier.4.bias" -> "classifier.4"), else up to the first dot ("conv1.weight"
+ * -> "conv1", "layer2.0.conv1.weight" -> "layer2"), as the fine-tuning method numbers backbone blocks. */
+static void layer_key(const char *name, char *key, size_t n)
+{
+    const char *d1 = strchr(name, '.');
+    const char *end = d1 ? d1 : name + strlen(name);
+    if (d1 && (strncmp(name, "features.", 9) == 0 || strncmp(name, "classifier.", 11) == 0)) {
+        const char *d2 = strchr(d1 + 1, '.');
+        if (d2) end = d2;
+    }
+    snprintf(key, n, "%.*s", (int)(end - name), name);
+}
+
+static int layer_of(const struct layers *L, const char *name)
+{
+    char key[128];
+    layer_key(name, key, sizeof key);
+    for (int j = 0; j < L->n; j++)
+        if (!strcmp(L->key[j], key)) return j;
+    return -1;
+}
+
+/* The model's layers in store order, which is its forward order: the model creates its parameters in
+ * one forward pass, and before the optimizer adds its state ("#") the store holds nothing else. */
+static ferry_status list_layers(const ferry_store_t *st, const char *arch, struct layers *L)
+{
+    L->n = 0;
+    for (int i = 0; i < ferry_store_count(st); i++) {
+        const char *name = ferry_store_name(st, i);
+        if (strchr(name, '#') || layer_of(L, name) >= 0) continue;
+        if (L->n == MAX_LAYERS)
+            return ferry_error(FERRY_ERR_INVALID, "%s: more than %d layers", arch, MAX_LAYERS);
+        layer_key(name, L->key[L->n], sizeof L->key[0]);
+        L->n++;
+    }
+    return FERRY_OK;
+}
+
+static ferry_status check_layer_counts(const ferry_train_opts *o, const struct layers *L)
+{
+    if (o->transfer_layers < 0 || o->freeze_layers < 0)
+        return ferry_error(FERRY_ERR_INVALID, "train: transfer_layers (%d) and freeze_layers (%d) must not be "
+                           "negative", o->transfer_layers, o->freeze_layers);
+    if (o->transfer_layers > L->n)
+        return ferry_error(FERRY_ERR_INVALID, "--transfer-layers %d: %s has %d layers (%s ... %s)",
+                           o->transfer_layers, o->arch, L->n, L->key[0], L->key[L->n - 1]);
+    if (o->freeze_layers >= L->n)
+        return ferry_error(FERRY_ERR_INVALID, "--freeze-layers %d: %s has %d layers (%s ... %s); freezing "
+                           "all of them leaves nothing to train", o->freeze_layers, o->arch, L->n, L->key[0],
+                           L->key[L->n - 1]);
+    return FERRY_OK;
+}
+
+static const char *shape_of(const int64_t *shape, int ndim, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int d = 0; d < ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "x" : "", (long long)shape[d]);
+    return buf;
+}
+
+/* Copies the first nl layers of the checkpoint into the store and leaves the others as initialised.
+ * Every tensor of the file must be one of the model's (else the checkpoint is another architecture's);
+ * those of the copied layers must be there with the model's shape. Checks everything before changing
+ * anything. */
+static ferry_status load_layers(ferry_store_t *st, const struct layers *L, int nl, const char *path,
+                                const char *arch)
+{
+    ferry_safetensors_t *f = NULL;
+    ferry_status s = ferry_safetensors_open(path, &f);
+    if (s) return s;
+    for (size_t k = 0; k < ferry_safetensors_count(f) && !s; k++) {
+        const char *name = ferry_safetensors_entry(f, k)->name;
+        if (!strchr(name, '#') && ferry_store_find(st, name) < 0)
+            s = ferry_error(FERRY_ERR_NOT_FOUND, "%s: tensor '%s' is not a parameter of %s: a checkpoint of "
+                            "another architecture (--transfer-layers copies layers between models of the "
+                            "same architecture)", path, name, arch);
+    }
+    for (int i = 0; i < ferry_store_count(st) && !s; i++) {
+        const char *name = ferry_store_name(st, i);
+        int l = layer_of(L, name);
+        if (strchr(name, '#') || l < 0 || l >= nl) continue;
+        const ferry_st_entry *fe = ferry_safetensors_find(f, name);
+        char a[96], b[96];
+        bool same = fe && fe->ndim == ferry_store_ndim(st, i) && fe->dtype == FERRY_F32;
+        for (int d = 0; same && d < fe->ndim; d++) same = fe->shape[d] == ferry_store_shape(st, i)[d];
+        if (!fe)
+            s = ferry_error(FERRY_ERR_NOT_FOUND, "%s: parameter '%s' of layer %d (%s) is missing", path, name,
+                            l + 1, L->key[l]);
+        else if (!same)
+            s = ferry_error(FERRY_ERR_SHAPE, "%s: tensor '%s' of layer %d (%s) is [%s] in the file, [%s] in "
+                            "%s: a checkpoint of another architecture or geometry", path, name, l + 1,
+                            L->key[l], shape_of(fe->shape, fe->ndim, a, sizeof a),
+                            shape_of(ferry_store_shape(st, i), ferry_store_ndim(st, i), b, sizeof b), arch);
+    }
+    for (int i = 0; i < ferry_store_count(st) && !s; i++) {
+        const char *name = ferry_store_name(st, i);
+        int l = layer_of(L, name);
+        if (strchr(name, '#') || l < 0 || l >= nl) continue;
+        const ferry_st_entry *fe = ferry_safetensors_find(f, name);
+        s = ferry_store_set(st, i, fe->data, fe->nbytes);
+    }
+    ferry_safetensors_free(f);
+    return s;
+}
+
+/* The first nl layers get no gradient: the training graph built afterwards neither differentiates nor
+ * updates them (a frozen batch norm's running statistics still follow the batches in training mode). */
+static void freeze_layers(ferry_store_t *st, const struct layers *L, int nl)
+{
+    for (int i = 0; i < ferry_store_count(st); i++) {
+        const char *name = ferry_store_name(st, i);
+        int l = layer_of(L, name);
+        if (!strchr(name, '#') && l >= 0 && l < nl) ferry_store_set_trainable(st, i, false);
+    }
+}
+
+/* ---- set-up -------------------------------------------------------------------------------------------- */
+
+/* The data, the model and its starting weights (pretrained, checkpoint, transferred layers, frozen
+ * layers): everything but the training graph and the loader. */
+static ferry_status setup_model(struct trainer *t, struct layers *L)
 {
     const ferry_train_opts *o = t->o;
     ferry_rng_t *rng = NULL;
@@ -144,6 +279,9 @@ static ferry_status setup(struct trainer *t)
     if (o->epochs < 1 || o->batch < 1)
         return ferry_error(FERRY_ERR_INVALID, "train: epochs (%d) and batch (%d) must be positive",
                            o->epochs, o->batch);
+    if (o->transfer_layers && !o->init_path)
+        return ferry_error(FERRY_ERR_INVALID, "--transfer-layers %d needs --init FILE, the checkpoint to copy "
+                           "the layers from", o->transfer_layers);
     if (o->task) {
         if ((s = ferry_task_load(o->task, o->split_seed, &t->task))) return s;
         t->train = ferry_task_source_train(t->task);
@@ -165,9 +303,24 @@ static ferry_status setup(struct trainer *t)
     if (s) return s;
     ferry_model_input(t->m, &t->mc, &t->mh, &t->mw);
     if ((s = ferry_preproc_init(t->m, t->c, t->h, t->w, &t->pp))) return s;
+    if ((s = list_layers(t->st, o->arch, L)) || (s = check_layer_counts(o, L))) return s;
     if (o->weights && (s = ferry_model_load_weights(t->m, o->weights, true))) return s;
-    if (o->init_path && (s = ferry_store_load(t->st, o->init_path, false, true))) return s;
+    if (o->init_path && o->transfer_layers) s = load_layers(t->st, L, o->transfer_layers, o->init_path, o->arch);
+    else if (o->init_path) s = ferry_store_load(t->st, o->init_path, false, true);
+    if (s) return s;
+    freeze_layers(t->st, L, o->freeze_layers);
+    return FERRY_OK;
+}
+
+static ferry_status setup(struct trainer *t)
+{
+    struct layers *L = malloc(sizeof *L);
+    if (!L) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    ferry_status s = setup_model(t, L);
+    free(L);
+    if (s) return s;
     if ((s = build_train_graph(t))) return s;
+    const ferry_train_opts *o = t->o;
     if (ferry_augment_active(&o->augment) &&
         (s = ferry_augment_init(&o->augment, t->c, t->h, t->w, o->batch, ferry_backend_threads(o->backend), &t->aug)))
         return s;
@@ -189,16 +342,46 @@ static void teardown(struct trainer *t)
     ferry_task_free(t->task);
 }
 
+ferry_status ferry_train_layers(const ferry_train_opts *o, char *names, size_t n, int *count)
+{
+    struct trainer t = {.o = o};
+    struct layers *L = malloc(sizeof *L);
+    if (!L) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    ferry_status s = setup_model(&t, L);
+    if (n) names[0] = 0;
+    *count = s ? 0 : L->n;
+    size_t k = 0;
+    for (int j = 0; !s && j < L->n && k < n; j++) {
+        /* the layer's first tensor tells its kind */
+        int i = 0;
+        while (i < ferry_store_count(t.st) && layer_of(L, ferry_store_name(t.st, i)) != j) i++;
+        int nd = ferry_store_ndim(t.st, i);
+        char sh[96];
+        k += (size_t)snprintf(names + k, n - k, "%s%d %s (%s %s)", j ? ", " : "", j + 1, L->key[j],
+                              nd == 4 ? "conv" : nd == 2 ? "linear" : "tensor",
+                              shape_of(ferry_store_shape(t.st, i), nd, sh, sizeof sh));
+    }
+    free(L);
+    teardown(&t);
+    return s;
+}
+
 static ferry_status run_epoch(struct trainer *t, int epoch, float *raw, float *x, int32_t *y, double t0,
                               int64_t *images, ferry_progress *pr)
 {
     const ferry_train_opts *o = t->o;
     size_t xn = (size_t)o->batch * t->mc * t->mh * t->mw;
-    int64_t steps = ferry_loader_batches_per_epoch(t->ld), total = steps * o->epochs;
+    int64_t steps = ferry_loader_batches_per_epoch(t->ld);
+    if (o->iters_per_epoch > 0) steps = o->iters_per_epoch;
+    int64_t total = steps * o->epochs;
     double loss_sum = 0, correct = 0;
-    ferry_loader_start_epoch(t->ld, epoch);
+    if (o->iters_per_epoch <= 0) ferry_loader_start_epoch(t->ld, epoch);
     for (int64_t k = 0; k < steps; k++) {
         int n = ferry_loader_next(t->ld, raw, y);
+        if (n == 0 && o->iters_per_epoch > 0) { /* the pass is used up: the next one */
+            ferry_loader_start_epoch(t->ld, ++t->pass);
+            n = ferry_loader_next(t->ld, raw, y);
+        }
         FERRY_ASSERT(n == o->batch);
         ferry_status s = t->aug ? ferry_augment_batch(t->aug, raw, n, o->seed, epoch, k, 0) : FERRY_OK;
         if (!s) s = ferry_preproc_run(t->pp, raw, n, x);
