@@ -90,10 +90,13 @@ def findings(runs, ds, seeds, L):
     recovered = all(dropp[n][1] <= 0 for n in ns)  # BnB+ never significantly below the base
     lines = [f"base B − BnB(n), points (95% interval over seeds): "
              + "; ".join(f"n={n}: {fmt_iv(drop[n])}" for n in ns) + ".",
-             f"The largest drop in the middle (n={worst}, {drop[worst][0]:+.2f}) is "
-             f"{'larger' if drop[worst][0] > drop[worst_end][0] else 'not larger'} than at the ends "
-             f"(largest n={worst_end}, {drop[worst_end][0]:+.2f}) and its interval "
-             f"{'excludes' if drop[worst][1] > 0 else 'includes'} 0.",
+             (f"The largest drop in the middle (n={worst}, {drop[worst][0]:+.2f}) is "
+              f"{'larger' if drop[worst][0] > drop[worst_end][0] else 'not larger'} than at the ends "
+              f"(largest n={worst_end}, {drop[worst_end][0]:+.2f}) and its interval "
+              f"{'excludes' if drop[worst][1] > 0 else 'includes'} 0."
+              if drop[worst][0] > 0 else
+              f"BnB is at or above base B at every n: no layer shows a drop (the middle's largest, n={worst}, "
+              f"is {drop[worst][0]:+.2f}; a negative drop is BnB above the base)."),
              f"BnB+ (fine-tuned): base B − BnB+(n) "
              + "; ".join(f"n={n}: {fmt_iv(dropp[n])}" for n in ns)
              + f" — {'never' if recovered else 'sometimes'} significantly below the base."]
