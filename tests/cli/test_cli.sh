@@ -97,6 +97,8 @@ check "data export writes IDX" bash -c "'$ferry' data export optdigits --format 
 check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"
 "$ferry" data export 'optdigits{3,8}' --split all --format folder --out "$tmp/od" > /dev/null
 check "data show folder: counts its classes by name" bash -c "'$ferry' data show 'folder:$tmp/od' --out '$tmp/od.png' | grep -q '0=3:.*1=8:'"
+check "data show --augment writes the augmented sheet" bash -c "'$ferry' data show 'folder:$tmp/od' --out '$tmp/oa.png' --augment crop=2,rot=10 > /dev/null && head -c 8 '$tmp/oa-augmented.png' | grep -q PNG && ! cmp -s '$tmp/oa.png' '$tmp/oa-augmented.png'"
+check "data show --augment: a bad spec names the key" bash -c "'$ferry' data show optdigits --out '$tmp/ob.png' --augment wobble=1 2>&1 | grep -q wobble"
 check "data show: a class the folder lacks is named" bash -c "'$ferry' data show 'folder:$tmp/od{3,5}' 2>&1 | grep -q \"no class '5'\""
 check "train on a user folder is bit-for-bit reproducible" bash -c "'$ferry' train --data 'folder:$tmp/od?size=28' --epochs 1 --device cpu --threads 2 --save '$tmp/u1.safetensors' > /dev/null && '$ferry' train --data 'folder:$tmp/od?size=28' --epochs 1 --device cpu --threads 2 --save '$tmp/u2.safetensors' > /dev/null && cmp -s '$tmp/u1.safetensors' '$tmp/u2.safetensors'"
 check "an inline task between two specs trains a method" bash -c "'$ferry' train --task 'mnist{3,8}->folder:$tmp/od' --method dann --epochs 1 --device cpu 2>&1 | grep -q 'target test accuracy'"

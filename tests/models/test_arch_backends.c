@@ -193,7 +193,9 @@ static void backends_agree(const char *arch)
     compare(arch, "eval forward", la, lb);
     float lta = train_mode_loss(&a, x), ltb = train_mode_loss(&b, x);
     cr_log_info("%s training-mode loss: cpu %.6f vulkan %.6f", arch, (double)lta, (double)ltb);
-    cr_expect(isfinite(lta) && fabsf(lta - ltb) <= 1e-4f * fmaxf(1.0f, fabsf(lta)),
+    /* batch statistics over N = 2 images amplify the backends' summation-order differences through
+     * Inception-v3's 94 BN layers: measured 1.0e-4 relative on an AMD EPYC; below 1e-4 on earlier machines */
+    cr_expect(isfinite(lta) && fabsf(lta - ltb) <= 3e-4f * fmaxf(1.0f, fabsf(lta)),
               "%s: training-mode loss cpu %g vulkan %g", arch, (double)lta, (double)ltb);
     float lossa = train_step(&a, x), lossb = train_step(&b, x);
     cr_log_info("%s training step loss: cpu %.6f vulkan %.6f", arch, (double)lossa, (double)lossb);
