@@ -8,17 +8,8 @@
 #include <unistd.h>
 
 #include "../../benchmarks/dann_lenet.h"
+#include "require_data.h"
 
-static void require_mnist(void)
-{
-    ferry_dataset_t *ds;
-    if (ferry_dataset_load("mnist", "test", &ds) == FERRY_OK) {
-        ferry_dataset_free(ds);
-        return;
-    }
-    if (getenv("FERRY_REQUIRE_DATA")) cr_assert_fail("MNIST not available: %s", ferry_last_error());
-    cr_skip_test("MNIST not fetched (scripts/fetch-data.sh): %s", ferry_last_error());
-}
 
 static void *slurp(const char *path, size_t *n)
 {
