@@ -180,6 +180,8 @@ void ferry_cpu_conv2d_bwd_data(const struct ferry_cpu_args *a);
 void ferry_cpu_conv2d_bwd_weight(const struct ferry_cpu_args *a);
 /* Name of the BLIS configuration Ferry's GEMMs use (e.g. "skx"). */
 const char *ferry_cpu_blis_config(void);
+/* Grows BLIS's pools for `callers` overlapping calls (see cpu_gemm.c). */
+void ferry_cpu_blis_reserve(int callers);
 size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads);
 size_t ferry_cpu_conv2d_bwd_data_scratch(const struct ferry_tensor *node, int nthreads);
 size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int nthreads);

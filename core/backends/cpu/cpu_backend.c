@@ -177,6 +177,7 @@ ferry_status ferry_backend_cpu_init(int threads, ferry_backend_t **out)
     /* Parallelism comes from the kernels' own OpenMP regions; the serial BLIS build runs inside.
      * Choose its kernels now, outside any step. */
     ferry_cpu_blis_config();
+    ferry_cpu_blis_reserve(be->threads);
     *out = be;
     return FERRY_OK;
 }

@@ -109,6 +109,46 @@ static void gemm1(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, 
                  (inc_t)rsc, (inc_t)csc, blis_cntx, &rntm);
 }
 
+/* BLIS keeps its per-call state in pools that grow lazily: one array of small-block pools per call
+ * in progress (the thread-info trees) and pack blocks for A and B, one of each per call in
+ * progress. A pool grows the first time more calls overlap than ever before, which on a loaded
+ * machine can happen at any step. Growing them here, for `callers` overlapping calls, makes the
+ * steps allocate nothing: from this one thread, call k runs while k arrays and k pack blocks of
+ * each kind are held, so it takes (and initialises) fresh ones, on both the small-matrix and
+ * the packed path. */
+#define BLIS_RESERVE_MAX 256
+
+void ferry_cpu_blis_reserve(int callers)
+{
+    pthread_once(&blis_once, blis_choose_context);
+    if (callers > BLIS_RESERVE_MAX) callers = BLIS_RESERVE_MAX;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int reserved;
+    pthread_mutex_lock(&lock);
+    static array_t *held[BLIS_RESERVE_MAX];
+    static mem_t held_a[BLIS_RESERVE_MAX], held_b[BLIS_RESERVE_MAX];
+    static float a[256 * 256], b[256 * 256], c[256 * 256];
+    rntm_t rntm;
+    bli_rntm_init(&rntm);
+    bli_pba_rntm_set_pba(&rntm);
+    for (int k = reserved; k < callers; k++) {
+        for (int i = 0; i < k; i++) {
+            held[i] = bli_sba_checkout_array(1);
+            bli_pba_acquire_m(&rntm, 64, BLIS_BUFFER_FOR_A_BLOCK, &held_a[i]);
+            bli_pba_acquire_m(&rntm, 64, BLIS_BUFFER_FOR_B_PANEL, &held_b[i]);
+        }
+        gemm1(8, 8, 8, a, 8, 1, b, 8, 1, 0.0f, c, 8, 1);          /* the small-matrix path */
+        gemm1(256, 256, 256, a, 256, 1, b, 256, 1, 0.0f, c, 256, 1); /* the packed path */
+        for (int i = k - 1; i >= 0; i--) {
+            bli_pba_release(&rntm, &held_b[i]);
+            bli_pba_release(&rntm, &held_a[i]);
+            bli_sba_checkin_array(held[i]);
+        }
+    }
+    if (callers > reserved) reserved = callers;
+    pthread_mutex_unlock(&lock);
+}
+
 /* Part t of nt of [0, n) in whole multiples of q (the last part takes the remainder). */
 static void split(int64_t n, int nt, int t, int64_t q, int64_t *lo, int64_t *hi)
 {
