@@ -94,6 +94,13 @@ check "tasks lists six tasks ($ntasks)" test "$ntasks" -eq 6
 check "data show writes a PNG" bash -c "'$ferry' data show optdigits --out '$tmp/o.png' >/dev/null && head -c 8 '$tmp/o.png' | grep -q PNG"
 check "data show: unknown variant" bash -c "'$ferry' data show mnist@blur 2>&1 | grep -q 'blur'"
 check "data export writes IDX" bash -c "'$ferry' data export optdigits --format idx --out '$tmp/e' >/dev/null && test -s '$tmp/e/optdigits-train-images-idx3-ubyte.gz'"
+# idx: and csv: specs over the exported IDX files; the CSV is written from them in the UCI optdigits
+# layout (64 pixels 0..16, then the label)
+check "data show idx: finds the labels beside the images" bash -c "'$ferry' data show 'idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz' --out '$tmp/i.png' | grep -q 'train: 1150 examples, 1x8x8, 10 classes'"
+/usr/bin/python3 "$(dirname "$0")/idx_to_csv.py" "$tmp/e/optdigits-train-images-idx3-ubyte.gz" "$tmp/e/optdigits-train-labels-idx1-ubyte.gz" "$tmp/od.csv"
+check "data show csv: reads the shape, label column and scale" bash -c "'$ferry' data show 'csv:$tmp/od.csv?shape=1x8x8&label=64&max=16' --out '$tmp/c.png' | grep -q 'channel 0: mean 0.306.* max 1.0000'"
+check "data show csv: without its shape is refused" bash -c "'$ferry' data show 'csv:$tmp/od.csv' --out '$tmp/c.png' 2>&1 | grep -q 'needs its image shape'"
+check "an inline task from idx: to csv: trains a method" bash -c "'$ferry' train --task 'idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz->csv:$tmp/od.csv?shape=1x8x8&label=64&max=16' --input-size 16 --method dann --epochs 1 --device cpu 2>&1 | grep -q 'target test accuracy'"
 check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"
 "$ferry" data export 'optdigits{3,8}' --split all --format folder --out "$tmp/od" > /dev/null
 check "data show folder: counts its classes by name" bash -c "'$ferry' data show 'folder:$tmp/od' --out '$tmp/od.png' | grep -q '0=3:.*1=8:'"

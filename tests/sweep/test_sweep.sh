@@ -156,6 +156,29 @@ check "an edited folder is another task's runs, never pooled" test "$("$dump" "$
 printf 'name: p\ntasks:\n  - name: bad\n    source: folder:%s/src\n    target: folder:%s/tgt{one,two}\nmethods: [source-only]\nseeds: [1]\n' "$tmp" "$tmp" > "$tmp/partial.yaml"
 refused "a target class subset without partial is refused before any run" "declare the task partial" "$tmp/partial.yaml"
 
+# A YAML task from an idx: domain to a csv: one (optdigits exported as IDX, and as CSV from that)
+"$ferry" data export optdigits --format idx --out "$tmp/e" > /dev/null
+/usr/bin/python3 "$(dirname "$0")/../cli/idx_to_csv.py" "$tmp/e/optdigits-train-images-idx3-ubyte.gz" \
+    "$tmp/e/optdigits-train-labels-idx1-ubyte.gz" "$tmp/od.csv"
+cat > "$tmp/files.yaml" <<YAML
+name: files
+tasks:
+  - name: idx-to-csv
+    source: idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz
+    target: csv:$tmp/od.csv?shape=1x8x8&label=64&max=16
+    size: 16
+methods: [source-only, dann]
+seeds: [1]
+epochs: 1
+batch: 32
+threads: 2
+YAML
+out=$("$ferry" bench "$tmp/files.yaml" --db "$tmp/files.db" --checkpoints "$tmp/fckpt" --report "$tmp/frep" 2>&1)
+check "a YAML task from idx: to csv: runs into the store" test "$("$dump" "$tmp/files.db" | tail -n 1)" = "runs 2"
+check "a YAML task from idx: to csv: the table names the task" bash -c "grep -q 'idx-to-csv' <<< \"\$1\"" _ "$out"
+printf 'name: f\ntasks:\n  - name: bad\n    source: idx:%s/e/optdigits-train-images-idx3-ubyte.gz\n    target: csv:%s/od.csv?label=64\nmethods: [source-only]\nseeds: [1]\n' "$tmp" "$tmp" > "$tmp/badcsv.yaml"
+refused "a csv: target without its shape is refused before any run" "needs its image shape" "$tmp/badcsv.yaml"
+
 # Open MPI: each rank takes its shard; rank 0 merges
 if command -v mpirun > /dev/null; then
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
