@@ -202,6 +202,17 @@ static ferry_plugin_status h_reset_classifier(ferry_run_t *run)
 static void h_set_state(ferry_run_t *run, void *state) { run->state = state; }
 static void *h_state(const ferry_run_t *run) { return run->state; }
 
+static ferry_tensor_t *h_compare(ferry_ctx_t *ctx, ferry_tensor_t *a, int cmp, ferry_tensor_t *b)
+{
+    _Static_assert(FERRY_HOST_CMP_LT == (int)FERRY_CMP_LT && FERRY_HOST_CMP_NE == (int)FERRY_CMP_NE,
+                   "compare's relations in plugin.h and tensor.h");
+    if (cmp < FERRY_HOST_CMP_LT || cmp > FERRY_HOST_CMP_NE) {
+        ferry_error(FERRY_ERR_INVALID, "compare: relation %d is not one of FERRY_HOST_CMP_*", cmp);
+        return NULL;
+    }
+    return ferry_compare(ctx, a, (ferry_cmp)cmp, b);
+}
+
 static const ferry_host_api host_api = {
     .abi_version = FERRY_PLUGIN_ABI_VERSION,
     .size = sizeof(ferry_host_api),
@@ -253,6 +264,27 @@ static const ferry_host_api host_api = {
     .div = ferry_div,
     .maximum = ferry_maximum,
     .minimum = ferry_minimum,
+    .log = ferry_log,
+    .sqrt = ferry_sqrt,
+    .square = ferry_square,
+    .abs = ferry_abs,
+    .pow = ferry_pow,
+    .clamp = ferry_clamp,
+    .leaky_relu = ferry_leaky_relu,
+    .softplus = ferry_softplus,
+    .log_softmax = ferry_log_softmax,
+    .transpose = ferry_transpose,
+    .sum_axis = ferry_sum_axis,
+    .mean_axis = ferry_mean_axis,
+    .max_axis = ferry_max_axis,
+    .argmax_axis = ferry_argmax_axis,
+    .one_hot = ferry_one_hot,
+    .gather_rows = ferry_gather_rows,
+    .concat = ferry_concat,
+    .slice = ferry_slice,
+    .compare = h_compare,
+    .where = ferry_where,
+    .batched_matmul = ferry_batched_matmul,
 };
 
 const ferry_host_api *ferry_plugin_host(void) { return &host_api; }

@@ -176,7 +176,47 @@ typedef struct ferry_host_api {
     ferry_tensor_t *(*div)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
     ferry_tensor_t *(*maximum)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
     ferry_tensor_t *(*minimum)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b);
+
+    /* appended in ABI 1 (check FERRY_HOST_HAS(host, batched_matmul)): the op registry's other graph
+     * ops, with the semantics of Ferry's tensor.h. Unary: log (NaN below 0), sqrt, square, abs
+     * (gradient sign x), pow (x^p), clamp (to [lo, hi]), leaky_relu, softplus; log_softmax per row
+     * of [N, K]. Axes: transpose swaps two axes; sum/mean/max_axis reduce one axis keeping it with
+     * size 1 (max passes the gradient to the first maximum); argmax_axis is I32, size 1 on the axis,
+     * no gradient; one_hot: I32 [N] -> F32 [N, k]; gather_rows: x [R, D], I32 idx [M] -> [M, D];
+     * concat of n (1..6) tensors along axis; slice [begin, end) along axis; compare gives a 0/1 mask
+     * (FERRY_HOST_CMP_*, broadcasting, no gradient) and where(cond, a, b) picks per element;
+     * batched_matmul: [B, M, K] x [B, K, N] -> [B, M, N] (trans_a / trans_b swap the last two). */
+    ferry_tensor_t *(*log)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*sqrt)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*square)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*abs)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*pow)(ferry_ctx_t *ctx, ferry_tensor_t *x, float p);
+    ferry_tensor_t *(*clamp)(ferry_ctx_t *ctx, ferry_tensor_t *x, float lo, float hi);
+    ferry_tensor_t *(*leaky_relu)(ferry_ctx_t *ctx, ferry_tensor_t *x, float slope);
+    ferry_tensor_t *(*softplus)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*log_softmax)(ferry_ctx_t *ctx, ferry_tensor_t *x);
+    ferry_tensor_t *(*transpose)(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis0, int axis1);
+    ferry_tensor_t *(*sum_axis)(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+    ferry_tensor_t *(*mean_axis)(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+    ferry_tensor_t *(*max_axis)(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+    ferry_tensor_t *(*argmax_axis)(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis);
+    ferry_tensor_t *(*one_hot)(ferry_ctx_t *ctx, ferry_tensor_t *labels, int k);
+    ferry_tensor_t *(*gather_rows)(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tensor_t *idx);
+    ferry_tensor_t *(*concat)(ferry_ctx_t *ctx, int axis, int n, ferry_tensor_t *const *tensors);
+    ferry_tensor_t *(*slice)(ferry_ctx_t *ctx, ferry_tensor_t *x, int axis, int64_t begin, int64_t end);
+    ferry_tensor_t *(*compare)(ferry_ctx_t *ctx, ferry_tensor_t *a, int cmp, ferry_tensor_t *b);
+    ferry_tensor_t *(*where)(ferry_ctx_t *ctx, ferry_tensor_t *cond, ferry_tensor_t *a, ferry_tensor_t *b);
+    ferry_tensor_t *(*batched_matmul)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b, bool trans_a,
+                                      bool trans_b);
 } ferry_host_api;
+
+/* compare's relations */
+enum { FERRY_HOST_CMP_LT, FERRY_HOST_CMP_LE, FERRY_HOST_CMP_GT, FERRY_HOST_CMP_GE, FERRY_HOST_CMP_EQ, FERRY_HOST_CMP_NE };
+
+/* Whether the host's table reaches `member` (a plugin that must also load into an older host checks
+ * before calling a function appended later). */
+#define FERRY_HOST_HAS(host, member) \
+    ((host)->size >= offsetof(ferry_host_api, member) + sizeof((host)->member))
 
 /* ---- the descriptor --------------------------------------------------------------------------------- */
 
