@@ -96,10 +96,12 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
         goto done;
     }
     ferry_tensor_set_output(l);
-    if ((grad_s || grad_t) && ferry_tensor_requires_grad(l)) {
+    if ((grad_s || grad_t || c->grad_logits_s || c->grad_logits_t) && ferry_tensor_requires_grad(l)) {
         if ((s = ferry_backward(run.ctx, l))) goto done;
-        if (grad_s && ferry_grad(run.ctx, fs)) ferry_tensor_set_output(ferry_grad(run.ctx, fs));
-        if (grad_t && ferry_grad(run.ctx, ft)) ferry_tensor_set_output(ferry_grad(run.ctx, ft));
+        ferry_tensor_t *wanted[4] = {grad_s ? fs : NULL, grad_t ? ft : NULL, c->grad_logits_s ? ls : NULL,
+                                     c->grad_logits_t ? lt : NULL};
+        for (int i = 0; i < 4; i++)
+            if (wanted[i] && ferry_grad(run.ctx, wanted[i])) ferry_tensor_set_output(ferry_grad(run.ctx, wanted[i]));
     }
     if ((s = ferry_graph_init(run.ctx, c->backend, &g))) goto done;
 
@@ -114,7 +116,10 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
     *loss = ferry_tensor_get_scalar(g, l);
     const size_t nbytes = (size_t)c->batch * (size_t)c->dim * sizeof(float);
     if (grad_s && (s = read_grad(&run, g, fs, grad_s, nbytes))) goto done;
-    if (grad_t) s = read_grad(&run, g, ft, grad_t, nbytes);
+    if (grad_t && (s = read_grad(&run, g, ft, grad_t, nbytes))) goto done;
+    const size_t lbytes = (size_t)c->batch * (size_t)c->classes * sizeof(float);
+    if (c->grad_logits_s && (s = read_grad(&run, g, ls, c->grad_logits_s, lbytes))) goto done;
+    if (c->grad_logits_t) s = read_grad(&run, g, lt, c->grad_logits_t, lbytes);
 
 done:
     if (set_up && m->teardown) m->teardown(&run, h);

@@ -514,3 +514,31 @@ Test(method_math, check_loss_refuses_bad_input)
     cr_assert_neq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "no_such"), "%s", ferry_last_error());
 }
+
+/* d loss / d logits: CORAL's loss is the source cross-entropy plus a term of the features only, so
+ * its gradient on the source logits is (softmax − one-hot) / B and on the target logits zero. */
+Test(method_math, check_loss_gives_the_logits_gradient)
+{
+    enum { B = 6, D = 3 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K], gls[B * K], glt[B * K], loss;
+    random_matrix(fs, B * D, 1, 0);
+    random_matrix(ft, B * D, 1, 0.5);
+    random_matrix(ls, B * K, 2, 0);
+    random_matrix(lt, B * K, 2, 0);
+    int32_t y[B];
+    for (int i = 0; i < B; i++) y[i] = label(i);
+    ferry_loss_check c = {.method = ferry_methods_find(reg, "coral"), .backend = be, .batch = B, .dim = D,
+                          .classes = K, .features_s = fs, .features_t = ft, .logits_s = ls, .logits_t = lt,
+                          .labels_s = y, .progress = 0.5, .grad_logits_s = gls, .grad_logits_t = glt};
+    cr_assert_eq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK, "%s", ferry_last_error());
+    for (int i = 0; i < B; i++) {
+        double mx = ls[i * K], z = 0;
+        for (int k = 1; k < K; k++) mx = fmax(mx, ls[i * K + k]);
+        for (int k = 0; k < K; k++) z += exp(ls[i * K + k] - mx);
+        for (int k = 0; k < K; k++) {
+            double want = (exp(ls[i * K + k] - mx) / z - (k == y[i])) / B;
+            cr_assert(fabs(gls[i * K + k] - want) < 1e-6, "row %d class %d: %g, want %g", i, k, gls[i * K + k], want);
+            cr_assert_eq(glt[i * K + k], 0.0f);
+        }
+    }
+}

@@ -46,7 +46,7 @@ ferry_status ferry_method_resolve(const ferry_method *m, const char *const *sets
  * Builds the method's step on given tensors instead of a model and a task (features_s/_t [B, dim],
  * logits_s/_t [B, classes], labels_s [B]), runs its setup (modules drawn from seed) and schedule at
  * progress p, and computes the loss once on backend be. grad_s / grad_t (B·dim floats each, either may
- * be NULL) receive d loss / d features. For tests of a method's arithmetic against known values;
+ * be NULL) receive d loss / d features, and grad_logits_s / _t (if set) d loss / d logits. For tests of a method's arithmetic against known values;
  * methods that need a model (freezing, checkpoints) are refused. */
 typedef struct ferry_loss_check {
     const ferry_method *method;
@@ -60,6 +60,7 @@ typedef struct ferry_loss_check {
     const float *features_s, *features_t, *logits_s, *logits_t;
     const int32_t *labels_s;
     double progress;
+    float *grad_logits_s, *grad_logits_t; /* optional (B·classes floats): d loss / d logits */
 } ferry_loss_check;
 ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, float *grad_s, float *grad_t);
 
