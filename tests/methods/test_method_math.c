@@ -5,119 +5,14 @@
  * computation. Each method is loaded from its plugin in the build tree (PLUGIN_DIR) and evaluated
  * through ferry_method_check_loss on the CPU backend; the source cross-entropy, computed here from the
  * logits and labels, is subtracted from the reported loss. */
-#include <criterion/criterion.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "ferry/ferry.h"
-#include "ferry/method.h"
-
-#define K 10      /* classes */
-#define MAX_N 512 /* elements of the largest feature matrix below */
-
-static ferry_methods_t *reg;
-static ferry_backend_t *be;
+#include "method_check.h"
 
 static void open_all(void)
 {
-    cr_assert_eq(ferry_methods_init(&reg), FERRY_OK, "%s", ferry_last_error());
-    const char *files[] = {"dann.so", "dan.so", "coral.so"};
-    for (int i = 0; i < 3; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", PLUGIN_DIR, files[i]);
-        cr_assert_eq(ferry_methods_add_file(reg, path), FERRY_OK, "%s", ferry_last_error());
-    }
-    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK, "%s", ferry_last_error());
+    method_check_open((const char *const[]){"dann.so", "dan.so", "coral.so"}, 3);
 }
 
-static void close_all(void)
-{
-    ferry_methods_free(reg);
-    ferry_backend_free(be);
-}
-
-TestSuite(method_math, .init = open_all, .fini = close_all);
-
-/* ---- random numbers (a fixed LCG: the same draws on every platform) ------------------------------ */
-
-static uint64_t lcg = 88172645463325252ull;
-static double uniform(void)
-{
-    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-    return (double)(lcg >> 11) / 9007199254740992.0;
-}
-static double gauss(void)
-{
-    double u = uniform() + 1e-12, v = uniform();
-    return sqrt(-2.0 * log(u)) * cos(2 * M_PI * v);
-}
-static void random_matrix(float *x, int n, double scale, double shift)
-{
-    for (int i = 0; i < n; i++) x[i] = (float)(scale * gauss() + shift);
-}
-static void to_double(const float *x, int n, double *y)
-{
-    for (int i = 0; i < n; i++) y[i] = x[i];
-}
-
-/* ---- running a method through ferry_method_check_loss ------------------------------------------- */
-
-struct check {
-    const char *method;
-    const char *const *sets;
-    int n_sets;
-    int b, d;
-    const float *fs, *ft;
-    const float *ls, *lt; /* [b, K]; NULL: all zero */
-    double p;
-    float *gs, *gt;       /* d loss / d features, or NULL */
-};
-
-static int32_t label(int i) { return (int32_t)((7 * i + 3) % K); }
-
-/* mean over rows of log Σ exp(l) − l[y] */
-static double cross_entropy(const float *logits, int b)
-{
-    double s = 0;
-    for (int i = 0; i < b; i++) {
-        const float *l = logits + i * K;
-        double mx = l[0], z = 0;
-        for (int k = 1; k < K; k++) mx = fmax(mx, l[k]);
-        for (int k = 0; k < K; k++) z += exp(l[k] - mx);
-        s += mx + log(z) - l[label(i)];
-    }
-    return s / b;
-}
-
-/* The status of the check; *extra = the loss minus the source cross-entropy. */
-static ferry_status try_check(const struct check *k, double *extra)
-{
-    const ferry_method *m = ferry_methods_find(reg, k->method);
-    cr_assert_not_null(m, "%s", ferry_last_error());
-    float *zeros = calloc((size_t)k->b * K, sizeof(float));
-    int32_t *labels = calloc((size_t)k->b, sizeof(int32_t));
-    for (int i = 0; i < k->b; i++) labels[i] = label(i);
-    const float *ls = k->ls ? k->ls : zeros;
-    ferry_loss_check c = {.method = m, .sets = k->sets, .n_sets = k->n_sets, .backend = be, .seed = 3,
-                          .batch = k->b, .dim = k->d, .classes = K, .features_s = k->fs, .features_t = k->ft,
-                          .logits_s = ls, .logits_t = k->lt ? k->lt : zeros, .labels_s = labels, .progress = k->p};
-    float loss = NAN;
-    ferry_status s = ferry_method_check_loss(&c, &loss, k->gs, k->gt);
-    *extra = (double)loss - cross_entropy(ls, k->b);
-    free(zeros);
-    free(labels);
-    return s;
-}
-
-static double extra_loss(const struct check *k)
-{
-    double e;
-    cr_assert_eq(try_check(k, &e), FERRY_OK, "%s: %s", k->method, ferry_last_error());
-    cr_assert(isfinite(e), "%s: loss %g", k->method, e);
-    return e;
-}
+TestSuite(method_math, .init = open_all, .fini = method_check_close);
 
 /* ---- MK-MMD in double --------------------------------------------------------------------------- */
 
@@ -202,7 +97,7 @@ Test(method_math, dan_quadratic_equals_closed_form)
     to_double(ft, B * D, t);
     const double expect = mmd_quadratic(s, t, B, D, 0);
     const char *sets[] = {"dan.estimator=1"};
-    double got = extra_loss(&(struct check){"dan", sets, 1, B, D, fs, ft, ls, NULL, 0.5, NULL, NULL});
+    double got = extra_loss(&(struct check){"dan", sets, 1, B, D, fs, ft, ls, NULL, 0.5, NULL, NULL, NULL, NULL});
     cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "quadratic MMD %.8f, closed form %.8f", got, expect);
 }
 
@@ -216,7 +111,7 @@ Test(method_math, dan_linear_equals_closed_form)
     to_double(fs, B * D, s);
     to_double(ft, B * D, t);
     const double expect = mmd_linear(s, t, B, D, 0);
-    double got = extra_loss(&(struct check){"dan", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL});
+    double got = extra_loss(&(struct check){"dan", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL, NULL, NULL});
     cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "linear MMD %.8f, closed form %.8f", got, expect);
 }
 
@@ -250,11 +145,11 @@ Test(method_math, dan_two_layers_adds_the_softmax_mmd)
         const char *use[] = {sets[0], sets[1 + quad]};
         const double expect = quad ? mmd_quadratic(s, t, B, D, 0) + mmd_quadratic(ps, pt, B, K, 0)
                                    : mmd_linear(s, t, B, D, 0) + mmd_linear(ps, pt, B, K, 0);
-        double got = extra_loss(&(struct check){"dan", use, 2, B, D, fs, ft, ls, lt, 0.5, NULL, NULL});
+        double got = extra_loss(&(struct check){"dan", use, 2, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
         cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "%s: two-layer MMD %.8f, closed form %.8f", use[1],
                   got, expect);
         const double one = quad ? mmd_quadratic(s, t, B, D, 0) : mmd_linear(s, t, B, D, 0);
-        got = extra_loss(&(struct check){"dan", use, 2, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL});
+        got = extra_loss(&(struct check){"dan", use, 2, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL, NULL, NULL});
         cr_assert(fabs(got - one) < 1e-4 + 1e-4 * fabs(one), "%s, equal softmax rows: %.8f, features alone %.8f",
                   use[1], got, one);
     }
@@ -283,7 +178,7 @@ Test(method_math, dan_linear_estimator_is_unbiased)
     for (int r = 0; r < R; r++) {
         random_matrix(fs, B * D, 1.0, 0.0);
         random_matrix(ft, B * D, 1.0, mu);
-        double e = extra_loss(&(struct check){"dan", sets, 1, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL});
+        double e = extra_loss(&(struct check){"dan", sets, 1, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL, NULL, NULL});
         sum += e;
         sum2 += e * e;
     }
@@ -315,7 +210,7 @@ Test(method_math, dan_gradient_holds_the_bandwidth_constant)
     random_matrix(ft, N, 1.0, 0.8);
     to_double(fs, N, s);
     to_double(ft, N, t);
-    extra_loss(&(struct check){"dan", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, gs, gt});
+    extra_loss(&(struct check){"dan", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, gs, gt, NULL, NULL});
     to_double(gs, N, autodiff_s);
     to_double(gt, N, autodiff_t);
     const double m = mean_sqdist(s, t, B, D);
@@ -347,7 +242,7 @@ Test(method_math, dan_refuses_an_odd_batch_for_the_linear_estimator)
     enum { B = 5, D = 2 };
     float f[B * D] = {0};
     double e;
-    cr_assert_neq(try_check(&(struct check){"dan", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL}, &e), FERRY_OK);
+    cr_assert_neq(try_check(&(struct check){"dan", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "even"), "%s", ferry_last_error());
     /* the quadratic estimator takes any batch */
     const char *sets[] = {"dan.estimator=1"};
@@ -357,7 +252,7 @@ Test(method_math, dan_refuses_an_odd_batch_for_the_linear_estimator)
     random_matrix(g, B * D, 1.0, 0.0);
     to_double(f, B * D, s);
     to_double(g, B * D, t);
-    cr_assert_eq(try_check(&(struct check){"dan", sets, 1, B, D, f, g, NULL, NULL, 0.5, NULL, NULL}, &e), FERRY_OK,
+    cr_assert_eq(try_check(&(struct check){"dan", sets, 1, B, D, f, g, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK,
                  "%s", ferry_last_error());
     const double expect = mmd_quadratic(s, t, B, D, 0);
     cr_assert(fabs(e - expect) < 1e-5 + 1e-4 * fabs(expect), "quadratic MMD %.8f, closed form %.8f", e, expect);
@@ -400,7 +295,7 @@ Test(method_math, coral_equals_hand_computation)
     }
     const double expect = w * f / (4.0 * D * D);
     const char *sets[] = {"coral.trade_off=2.5"};
-    double got = extra_loss(&(struct check){"coral", sets, 1, B, D, fs, ft, ls, NULL, 0.5, gs, gt});
+    double got = extra_loss(&(struct check){"coral", sets, 1, B, D, fs, ft, ls, NULL, 0.5, gs, gt, NULL, NULL});
     cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "CORAL %.8f, by hand %.8f", got, expect);
     for (int i = 0; i < B; i++)
         for (int b = 0; b < D; b++)
@@ -449,14 +344,14 @@ Test(method_math, gradient_reversal_flips_and_scales)
     const double p1 = 0.3, p2 = 0.8, gamma = 10, w = 0.5;
     const double l1 = w * (2.0 / (1.0 + exp(-gamma * p1)) - 1.0), l2 = w * (2.0 / (1.0 + exp(-gamma * p2)) - 1.0);
     const char *sets[] = {"dann.depth=0", "dann.trade_off=0.5"};
-    extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, g1, NULL});
-    reversed_fd(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL}, fs, 3, 1e-2f, l1, g1, 2e-2);
+    extra_loss(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, g1, NULL, NULL, NULL});
+    reversed_fd(&(struct check){"dann", sets, 2, B, D, fs, ft, NULL, NULL, p1, NULL, NULL, NULL, NULL}, fs, 3, 1e-2f, l1, g1, 2e-2);
 
     /* the default discriminator (one hidden ReLU layer): the gradient scales with λ(p) exactly */
     const char *deflt[] = {"dann.trade_off=0.5"};
-    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, p1, g1, NULL});
-    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, p2, g2, NULL});
-    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, 0.0, g0, NULL});
+    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, p1, g1, NULL, NULL, NULL});
+    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, p2, g2, NULL, NULL, NULL});
+    extra_loss(&(struct check){"dann", deflt, 1, B, D, fs, ft, NULL, NULL, 0.0, g0, NULL, NULL, NULL});
     double norm = 0;
     for (int k = 0; k < N; k++) {
         norm += (double)g1[k] * g1[k];
@@ -483,15 +378,15 @@ Test(method_math, dann_batch_norm_discriminator)
     }
     const double p = 0.5, lambda = 2.0 / (1.0 + exp(-10.0 * p)) - 1.0;
     const char *bn[] = {"dann.bn=1", "dann.width=16"}, *plain[] = {"dann.bn=0", "dann.width=16"};
-    double a = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
-    double b = extra_loss(&(struct check){"dann", bn, 2, B, D, fs3, ft3, NULL, NULL, p, NULL, NULL});
+    double a = extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL, NULL, NULL});
+    double b = extra_loss(&(struct check){"dann", bn, 2, B, D, fs3, ft3, NULL, NULL, p, NULL, NULL, NULL, NULL});
     cr_assert_lt(fabs(a - b), 1e-4, "with batch norm: %.7f at f, %.7f at 3f", a, b);
-    double c = extra_loss(&(struct check){"dann", plain, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL});
-    double d = extra_loss(&(struct check){"dann", plain, 2, B, D, fs3, ft3, NULL, NULL, p, NULL, NULL});
+    double c = extra_loss(&(struct check){"dann", plain, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL, NULL, NULL});
+    double d = extra_loss(&(struct check){"dann", plain, 2, B, D, fs3, ft3, NULL, NULL, p, NULL, NULL, NULL, NULL});
     cr_assert_gt(fabs(c - d), 1e-3, "without batch norm the loss should change: %.7f at f, %.7f at 3f", c, d);
 
-    extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, g, NULL});
-    reversed_fd(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL}, fs, 2, 1e-3f, lambda, g, 5e-2);
+    extra_loss(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, g, NULL, NULL, NULL});
+    reversed_fd(&(struct check){"dann", bn, 2, B, D, fs, ft, NULL, NULL, p, NULL, NULL, NULL, NULL}, fs, 2, 1e-3f, lambda, g, 5e-2);
 }
 
 /* ---- the harness itself ----------------------------------------------------------------------------- */
@@ -541,4 +436,11 @@ Test(method_math, check_loss_gives_the_logits_gradient)
             cr_assert_eq(glt[i * K + k], 0.0f);
         }
     }
+    /* the same through the shared checker, and the feature gradient against finite differences */
+    float gs[B * D], gt[B * D];
+    struct check k = {"coral", NULL, 0, B, D, fs, ft, ls, lt, 0.5, gs, gt, gls, glt};
+    extra_loss(&k);
+    check_finite_differences(&k, ls, B * K, gls, 1e-2f, 2e-3);
+    check_finite_differences(&k, fs, B * D, gs, 1e-2f, 2e-2);
+    check_finite_differences(&k, ft, B * D, gt, 1e-2f, 2e-2);
 }
