@@ -122,7 +122,7 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
     ferry_ctx_t *ctx = h->ctx(run);
     const bool quadratic = h->hparam(run, "estimator") != 0;
     if (quadratic ? t->batch < 2 : t->batch < 2 || t->batch % 2) {
-        h->error(1 /* FERRY_ERR_INVALID */, "dan: the %s estimator needs an %sbatch of at least 2 (got %d)",
+        h->error(FERRY_PLUGIN_ERR_INVALID, "dan: the %s estimator needs an %sbatch of at least 2 (got %d)",
                  quadratic ? "quadratic" : "linear", quadratic ? "" : "even ", t->batch);
         return NULL;
     }

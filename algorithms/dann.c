@@ -26,7 +26,7 @@ struct dann {
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
     struct dann *s = calloc(1, sizeof *s);
-    if (!s) return h->error(6 /* FERRY_ERR_NOMEM */, "dann: out of memory");
+    if (!s) return h->error(FERRY_PLUGIN_ERR_NOMEM, "dann: out of memory");
     h->set_state(run, s);
     s->depth = (int)h->hparam(run, "depth");
     s->bn = (int)h->hparam(run, "bn");
@@ -43,7 +43,7 @@ static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
     if (!st) st = h->linear_init(run, name, s->depth ? width : in, 1);
     if (!st) st = h->set_schedule(run, "inv", (float)h->hparam(run, "alpha"), (float)h->hparam(run, "beta"));
     s->lambda = h->scalar(run, "dann.lambda", 0.0f);
-    return st ? st : (s->lambda ? 0 : h->error(1 /* FERRY_ERR_INVALID */, "dann: cannot make the lambda input"));
+    return st ? st : (s->lambda ? 0 : h->error(FERRY_PLUGIN_ERR_INVALID, "dann: cannot make the lambda input"));
 }
 
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Transfer from pretrained networks on the digit tasks, next to LeNet from source pretraining:
 #  1. K labelled target examples per class: feature extraction (frozen backbone; features cached, so
-#     every epoch costs only the head) and fine-tuning (backbone at 0.1x the rate), from
+#     every epoch costs only the head) and fine-tuning (backbone at 0.1x the rate, FT_STEPS steps of
+#     batch 25 for every backbone: 10 passes over 100 labelled images, 40 steps, leave an imported
+#     network's new head near chance), from
 #     - lenet pretrained on the task's source (ferry pretrain, PRE_EPOCHS epochs),
 #     - mobilenet_v2@nsfwjs and inception_v3@nsfwjs (npm nsfwjs 4.4.0, ImageNet-derived);
 #  2. unsupervised adaptation on mnist->mnistm over mobilenet_v2@nsfwjs: source-only, DANN, DAN.
 # Prints one line per run and a table (mean ± sd over seeds of target-test accuracy).
 # usage: benchmarks/pretrained.sh [BUILD_DIR] [OUT_DIR]
-#   environment: SEEDS ("1 2 3"), K (10), TASKS, FE_EPOCHS (10; epochs of source-train size), FT_EPOCHS (10), PRE_EPOCHS (10),
+#   environment: SEEDS ("1 2 3"), K (10), TASKS, FE_EPOCHS (10; epochs of source-train size), FT_STEPS (400), PRE_EPOCHS (10),
 #   MOBILE_FE (224), INCEPTION_FE (149), MOBILE_FT (96), INCEPTION_FT (107), UDA_SIZE (64),
 #   UDA_EPOCHS (1), UDA_ITERS (250: steps per epoch, each 32 source + 32 target images; 0: one pass
-#   over the source), PARTS ("fe ft uda")
+#   over the source), PARTS ("fe ft uda"), FT_TASKS (every task), INCEPTION_FT_TASKS ("mnist->mnistm")
 set -euo pipefail
 build=${1:-build}
 out=${2:-results/pretrained}
@@ -50,15 +52,15 @@ for task in $tasks; do
                 --input-size "${INCEPTION_FE:-149}" --method feature-extraction --target-labels "$k" --source-epochs --batch 50 \
                 --epochs "${FE_EPOCHS:-10}" --seed "$s"
         fi
-        if [[ " $parts " == *" ft "* && "$task" == "mnist->mnistm" ]]; then
-            run "$task lenet ft $s" --task "$task" --method fine-tuning --init "$ckpt" --target-labels "$k" \
-                --batch 25 --epochs "${FT_EPOCHS:-10}" --seed "$s"
+        if [[ " $parts " == *" ft "* && " ${FT_TASKS:-$tasks} " == *" $task "* ]]; then
+            ft=(--method fine-tuning --target-labels "$k" --batch 25 --epochs 1 --iters-per-epoch "${FT_STEPS:-400}" --seed "$s")
+            run "$task lenet ft $s" --task "$task" --init "$ckpt" "${ft[@]}"
             run "$task mobilenet_v2@nsfwjs/${MOBILE_FT:-96} ft $s" --task "$task" --arch mobilenet_v2@nsfwjs \
-                --input-size "${MOBILE_FT:-96}" --method fine-tuning --target-labels "$k" --batch 25 \
-                --epochs "${FT_EPOCHS:-10}" --seed "$s"
-            run "$task inception_v3@nsfwjs/${INCEPTION_FT:-107} ft $s" --task "$task" --arch inception_v3@nsfwjs \
-                --input-size "${INCEPTION_FT:-107}" --method fine-tuning --target-labels "$k" --batch 25 \
-                --epochs "${FT_EPOCHS:-10}" --seed "$s"
+                --input-size "${MOBILE_FT:-96}" "${ft[@]}"
+            if [[ " ${INCEPTION_FT_TASKS:-mnist->mnistm} " == *" $task "* ]]; then
+                run "$task inception_v3@nsfwjs/${INCEPTION_FT:-107} ft $s" --task "$task" --arch inception_v3@nsfwjs \
+                    --input-size "${INCEPTION_FT:-107}" "${ft[@]}"
+            fi
         fi
         if [[ " $parts " == *" uda "* && "$task" == "mnist->mnistm" ]]; then
             for m in source-only dann dan; do

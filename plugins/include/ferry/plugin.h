@@ -45,6 +45,15 @@ typedef struct ferry_store ferry_store_t;
 typedef struct ferry_run ferry_run_t; /* one training run of a method */
 typedef int ferry_plugin_status;      /* ferry_status: 0 = FERRY_OK */
 
+/* Status codes a plugin returns or passes to host->error: the values of ferry_status (base.h). */
+enum {
+    FERRY_PLUGIN_OK = 0,
+    FERRY_PLUGIN_ERR_INVALID = 1,     /* bad argument or hyperparameter combination */
+    FERRY_PLUGIN_ERR_SHAPE = 2,       /* tensor shapes do not fit */
+    FERRY_PLUGIN_ERR_NOMEM = 6,       /* allocation failed */
+    FERRY_PLUGIN_ERR_UNSUPPORTED = 7, /* a valid request this host or run cannot do */
+};
+
 /* ---- hyperparameters ------------------------------------------------------------------------------ */
 
 typedef enum ferry_hparam_type {
