@@ -202,8 +202,9 @@ static ferry_plugin_status h_reset_classifier(ferry_run_t *run)
 static void h_set_state(ferry_run_t *run, void *state) { run->state = state; }
 static void *h_state(const ferry_run_t *run) { return run->state; }
 
-_Static_assert(FERRY_PLUGIN_ERR_INVALID == FERRY_ERR_INVALID && FERRY_PLUGIN_ERR_SHAPE == FERRY_ERR_SHAPE &&
-                   FERRY_PLUGIN_ERR_NOMEM == FERRY_ERR_NOMEM && FERRY_PLUGIN_ERR_UNSUPPORTED == FERRY_ERR_UNSUPPORTED,
+_Static_assert((int)FERRY_PLUGIN_ERR_INVALID == (int)FERRY_ERR_INVALID && (int)FERRY_PLUGIN_ERR_SHAPE == (int)FERRY_ERR_SHAPE &&
+                   (int)FERRY_PLUGIN_ERR_NOMEM == (int)FERRY_ERR_NOMEM &&
+                   (int)FERRY_PLUGIN_ERR_UNSUPPORTED == (int)FERRY_ERR_UNSUPPORTED,
                "plugin.h's status codes are ferry_status's");
 
 static ferry_tensor_t *h_compare(ferry_ctx_t *ctx, ferry_tensor_t *a, int cmp, ferry_tensor_t *b)
