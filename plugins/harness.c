@@ -24,6 +24,8 @@ static ferry_status check_args(const ferry_loss_check *c, const float *loss)
 {
     if (!c || !c->method || !c->backend || !loss)
         return ferry_error(FERRY_ERR_INVALID, "check_loss: no method, backend or loss destination given");
+    if (c->phase < 0 || c->phase >= (FERRY_METHOD_HAS(c->method, n_phases) && c->method->n_phases > 0 ? c->method->n_phases : 1))
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: method '%s' has no phase %d", c->method->name, c->phase);
     if (c->batch < 1 || c->dim < 1 || c->classes < 1)
         return ferry_error(FERRY_ERR_INVALID, "check_loss: batch (%d), dim (%lld) and classes (%d) must be >= 1",
                            c->batch, (long long)c->dim, c->classes);
@@ -85,7 +87,8 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
     if (m->setup && (s = m->setup(&run, h))) goto done;
     ferry_step_tensors st = {.features_s = fs, .features_t = ft, .logits_s = ls, .logits_t = lt, .labels_s = ys,
                              .batch = c->batch};
-    if (!(l = m->loss(&run, h, &st))) {
+    const ferry_phase *ph = FERRY_METHOD_HAS(m, n_phases) && m->n_phases > 0 ? &m->phases[c->phase] : NULL;
+    if (!(l = ph ? ph->loss(&run, h, &st) : m->loss(&run, h, &st))) {
         s = ferry_last_error()[0] ? FERRY_ERR_INVALID
                                   : ferry_error(FERRY_ERR_INVALID, "method '%s' built no loss", m->name);
         goto done;
@@ -107,9 +110,7 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
 
     /* the step's inputs: the method's scalars at progress p, the labels */
     if (m->schedule) m->schedule(&run, h, c->progress);
-    for (int i = 0; i < run.n_scalars && !s; i++)
-        if (ferry_graph_uses(g, run.scalars[i].t))
-            s = ferry_tensor_set(g, run.scalars[i].t, &run.scalars[i].value, sizeof(float));
+    s = ferry_run_set_scalars(&run, 0, g);
     if (!s && ferry_graph_uses(g, ys)) s = ferry_tensor_set(g, ys, c->labels_s, (size_t)c->batch * sizeof(int32_t));
     if (s || (s = ferry_graph_compute(g))) goto done;
 

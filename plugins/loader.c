@@ -83,6 +83,35 @@ static bool valid_name(const char *s, bool dash)
     return true;
 }
 
+/* A method's update phases: a count the host holds, each named, with a loss, a repeat count that is
+ * an INT hyperparameter of at least 1, and selectors without empty entries. */
+static ferry_status check_phases(const char *file, const ferry_method *m)
+{
+    if (m->n_phases == 0) return FERRY_OK;
+    if (m->n_phases < 0 || m->n_phases > MAX_PHASES || !m->phases)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: method '%s' declares %d phases (1 to %d)", file, m->name,
+                           m->n_phases, MAX_PHASES);
+    for (int k = 0; k < m->n_phases; k++) {
+        const ferry_phase *p = &m->phases[k];
+        if (!valid_name(p->name, false) || !p->loss)
+            return ferry_error(FERRY_ERR_FORMAT, "%s: method '%s' phase %d has no [a-z0-9_] name or no loss", file,
+                               m->name, k);
+        if (p->repeat) {
+            int h = -1;
+            for (int i = 0; i < m->n_hparams; i++)
+                if (!strcmp(m->hparams[i].name, p->repeat)) h = i;
+            if (h < 0 || m->hparams[h].type != FERRY_HP_INT || m->hparams[h].min < 1)
+                return ferry_error(FERRY_ERR_FORMAT, "%s: %s phase %s repeats '%s' times: not an INT hyperparameter "
+                                   "of at least 1", file, m->name, p->name, p->repeat);
+        }
+        const char *u = p->updates;
+        if (u && (!*u || *u == ',' || u[strlen(u) - 1] == ',' || strstr(u, ",,")))
+            return ferry_error(FERRY_ERR_FORMAT, "%s: %s phase %s updates '%s': an empty selector", file, m->name,
+                               p->name, u);
+    }
+    return FERRY_OK;
+}
+
 /* Everything the host relies on, checked before a plugin is accepted. */
 static ferry_status check_descriptor(const char *file, const ferry_method *m)
 {
@@ -118,7 +147,7 @@ static ferry_status check_descriptor(const char *file, const ferry_method *m)
             if (strcmp(m->hparams[j].name, h->name) == 0)
                 return ferry_error(FERRY_ERR_FORMAT, "%s: %s.%s is declared twice", file, m->name, h->name);
     }
-    return FERRY_OK;
+    return FERRY_METHOD_HAS(m, n_phases) ? check_phases(file, m) : FERRY_OK;
 }
 
 ferry_status ferry_methods_add_file(ferry_methods_t *r, const char *path)

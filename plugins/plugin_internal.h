@@ -14,9 +14,24 @@ struct lr_rule {
     float mult;
 };
 
+#define MAX_PHASES 8
+
+/* A method's scalar graph input: one value, an instance in each phase's graph that uses it. */
 struct scalar {
-    ferry_tensor_t *t;
+    char name[64];
     float value;
+    ferry_tensor_t *t[MAX_PHASES];
+};
+
+/* One update phase of an iteration: its own graph and optimizer over the parameters it updates. */
+struct phase {
+    const ferry_phase *def; /* NULL: the method's one loss */
+    int repeat;
+    ferry_ctx_t *ctx;
+    ferry_graph_t *g;
+    ferry_optim_t *opt;
+    ferry_tensor_t *xs, *ys, *xt, *yt, *seed, *loss;
+    ferry_tensor_t *fs, *ft; /* cached features in (a frozen backbone) */
 };
 
 /* One training run of a method: what the host functions act on. */
@@ -37,14 +52,14 @@ struct ferry_run {
     ferry_model_t *m_model;
     ferry_rng_t *rng;
     ferry_optim_config optim;
-    ferry_optim_t *opt;
-    ferry_ctx_t *ctx;
-    ferry_graph_t *g;
-    ferry_tensor_t *xs, *ys, *xt, *yt, *seed, *loss;
+    struct phase ph[MAX_PHASES];
+    int n_phases;
+    int cur;          /* the phase being built: host calls add nodes to ph[cur].ctx */
+    ferry_ctx_t *ctx; /* ph[cur].ctx */
+    int model_entries; /* store entries the model made (the method's modules come after) */
     /* A frozen backbone: each image's features computed once (ferry_model_features_cached); the step
-     * takes feature rows (fs, ft) and evaluation runs the head over cached features. */
+     * takes feature rows (ph[].fs, .ft) and evaluation runs the head over cached features. */
     bool cached;
-    ferry_tensor_t *fs, *ft;
     float *f_primary, *f_target, *f_eval[3]; /* source val, target val, target test */
     ferry_ctx_t *ectx;
     ferry_graph_t *eg;
@@ -57,6 +72,9 @@ struct ferry_run {
     int64_t feature_dim;
     void *state;
 };
+
+/* Sets the method's scalars that graph g (of phase k) reads, to their current values. */
+ferry_status ferry_run_set_scalars(ferry_run_t *run, int k, ferry_graph_t *g);
 
 /* The function table handed to every plugin (one, constant, for the life of the process). */
 const ferry_host_api *ferry_plugin_host(void);

@@ -67,21 +67,42 @@ static double h_hparam(const ferry_run_t *run, const char *name)
 static int64_t h_feature_dim(const ferry_run_t *run) { return run->feature_dim; }
 static int h_classes(const ferry_run_t *run) { return run->classes; }
 
+/* The current phase's instance of the named scalar (made on first use in each phase). */
 static ferry_tensor_t *h_scalar(ferry_run_t *run, const char *name, float initial)
 {
-    if (run->n_scalars == MAX_SCALARS) {
-        ferry_error(FERRY_ERR_INVALID, "method '%s': more than %d scalars", run->m->name, MAX_SCALARS);
-        return NULL;
+    struct scalar *sc = NULL;
+    for (int i = 0; i < run->n_scalars && !sc; i++)
+        if (strcmp(run->scalars[i].name, name) == 0) sc = &run->scalars[i];
+    if (!sc) {
+        if (run->n_scalars == MAX_SCALARS || strlen(name) >= sizeof sc->name) {
+            ferry_error(FERRY_ERR_INVALID, "method '%s': more than %d scalars, or a name over 63 characters ('%s')",
+                        run->m->name, MAX_SCALARS, name);
+            return NULL;
+        }
+        sc = &run->scalars[run->n_scalars++];
+        *sc = (struct scalar){.value = initial};
+        snprintf(sc->name, sizeof sc->name, "%s", name);
     }
-    ferry_tensor_t *t = ferry_scalar_input(run->ctx, name, initial);
-    if (t) run->scalars[run->n_scalars++] = (struct scalar){t, initial};
-    return t;
+    if (!sc->t[run->cur]) sc->t[run->cur] = ferry_scalar_input(run->ctx, name, sc->value);
+    return sc->t[run->cur];
 }
 
 static void h_set_scalar(ferry_run_t *run, ferry_tensor_t *t, float value)
 {
     for (int i = 0; i < run->n_scalars; i++)
-        if (run->scalars[i].t == t) run->scalars[i].value = value;
+        for (int k = 0; k < MAX_PHASES; k++)
+            if (t && run->scalars[i].t[k] == t) run->scalars[i].value = value;
+}
+
+/* Sets the method's scalars that graph g (of phase k) reads. */
+ferry_status ferry_run_set_scalars(ferry_run_t *run, int k, ferry_graph_t *g)
+{
+    ferry_status s = FERRY_OK;
+    for (int i = 0; i < run->n_scalars && !s; i++) {
+        ferry_tensor_t *t = run->scalars[i].t[k];
+        if (t && ferry_graph_uses(g, t)) s = ferry_tensor_set(g, t, &run->scalars[i].value, sizeof(float));
+    }
+    return s;
 }
 
 static ferry_plugin_status h_set_lr_mult(ferry_run_t *run, const char *prefix, float mult)
@@ -306,16 +327,16 @@ ferry_adapt_opts ferry_adapt_defaults(void)
     return o;
 }
 
-static ferry_status apply_lr_rules(ferry_run_t *run)
+static ferry_status apply_lr_rules(ferry_run_t *run, ferry_optim_t *opt)
 {
     for (int r = 0; r < run->n_lr; r++) {
         ferry_status s = FERRY_OK;
         if (strcmp(run->lr[r].prefix, "backbone") == 0) {
             for (int i = 0; i < ferry_store_count(run->st) && !s; i++)
                 if (is_backbone_param(run, ferry_store_name(run->st, i)))
-                    s = ferry_optim_set_lr_mult(run->opt, ferry_store_name(run->st, i), run->lr[r].mult);
+                    s = ferry_optim_set_lr_mult(opt, ferry_store_name(run->st, i), run->lr[r].mult);
         } else {
-            s = ferry_optim_set_lr_mult(run->opt, run->lr[r].prefix, run->lr[r].mult);
+            s = ferry_optim_set_lr_mult(opt, run->lr[r].prefix, run->lr[r].mult);
         }
         if (s) return s;
     }
@@ -398,42 +419,69 @@ static ferry_status evaluate(ferry_run_t *run, int k, double *acc)
     return ferry_evaluate(run->m_model, run->o->backend, ds, 500, acc);
 }
 
-static ferry_status build_graph(ferry_run_t *run)
+/* Whether phase `def` updates store entry i (see ferry_phase.updates). */
+static bool phase_updates(const ferry_run_t *run, const ferry_phase *def, int i)
+{
+    const char *sel = def ? def->updates : NULL;
+    if (!sel || !*sel) return true;
+    const char *name = ferry_store_name(run->st, i);
+    for (const char *p = sel; *p;) {
+        size_t n = strcspn(p, ",");
+        char tok[128];
+        snprintf(tok, sizeof tok, "%.*s", (int)n, p);
+        bool model = i < run->model_entries;
+        if (!strcmp(tok, "all") || (!strcmp(tok, "backbone") && model && is_backbone_param(run, name)) ||
+            (!strcmp(tok, "classifier") && model && !is_backbone_param(run, name)) ||
+            (!strcmp(tok, "modules") && !model) || (n > 0 && !strncmp(name, tok, n)))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+struct phase_keep {
+    const ferry_run_t *run;
+    const ferry_phase *def;
+};
+static bool keep_param(int store_idx, void *user)
+{
+    const struct phase_keep *k = user;
+    return phase_updates(k->run, k->def, store_idx);
+}
+
+/* Records phase k into its context (made by the caller): its inputs, a forward through the model, the phase's loss, the backward pass to
+ * the parameters it updates and their updates, as one static graph. */
+static ferry_status build_phase(ferry_run_t *run, int k)
 {
     const ferry_adapt_opts *o = run->o;
-    ferry_status s = ferry_ctx_init(&run->ctx);
-    if (s) return s;
-    ferry_ctx_t *ctx = run->ctx;
+    struct phase *ph = &run->ph[k];
+    ferry_status s;
+    run->cur = k;
+    run->ctx = ph->ctx;
+    ferry_ctx_t *ctx = ph->ctx;
     const int B = o->batch;
     const int64_t img[4] = {B, run->mc, run->mh, run->mw}, lab[1] = {B};
-    run->seed = ferry_input(ctx, "dropout_seed", FERRY_I32, 1, (int64_t[]){1});
-    run->xt = ferry_input(ctx, "xt", FERRY_F32, 4, img);
+    ph->seed = ferry_input(ctx, "dropout_seed", FERRY_I32, 1, (int64_t[]){1});
+    ph->xt = ferry_input(ctx, "xt", FERRY_F32, 4, img);
     if (run->inductive) {
-        run->yt = ferry_input(ctx, "yt", FERRY_I32, 1, lab);
+        ph->yt = ferry_input(ctx, "yt", FERRY_I32, 1, lab);
     } else {
-        run->xs = ferry_input(ctx, "xs", FERRY_F32, 4, img);
-        run->ys = ferry_input(ctx, "ys", FERRY_I32, 1, lab);
+        ph->xs = ferry_input(ctx, "xs", FERRY_F32, 4, img);
+        ph->ys = ferry_input(ctx, "ys", FERRY_I32, 1, lab);
     }
-    /* A backbone that comes pretrained (an imported model, or weights given) trains at a tenth of the
-     * base rate, TLlib's convention for every method; a method's own rule for it comes later and wins. */
-    if ((ferry_model_info(run->m_model)->imported || o->weights) && (s = h_set_lr_mult(run, "backbone", 0.1f)))
-        return s;
-    if (run->m->setup && (s = run->m->setup(run, &host_api))) return s;
-    /* augmented images need the backbone every step: no cached features then */
-    run->cached = backbone_frozen(run) && !run->aug_s && !run->aug_t;
     if (run->cached) { /* feature rows in, instead of images through a backbone that does not change */
         const int64_t fsh[2] = {B, run->feature_dim};
-        run->ft = ferry_input(ctx, "ft", FERRY_F32, 2, fsh);
-        if (!run->inductive) run->fs = ferry_input(ctx, "fs", FERRY_F32, 2, fsh);
+        ph->ft = ferry_input(ctx, "ft", FERRY_F32, 2, fsh);
+        if (!run->inductive) ph->fs = ferry_input(ctx, "fs", FERRY_F32, 2, fsh);
     }
-    ferry_forward_opts fo = {.train = true, .seed = run->seed};
-    ferry_step_tensors st = {.batch = B, .labels_s = run->ys, .labels_t = run->yt};
+    ferry_forward_opts fo = {.train = true, .seed = ph->seed};
+    ferry_step_tensors st = {.batch = B, .labels_s = ph->ys, .labels_t = ph->yt};
     if (run->inductive) {
-        st.features_t = run->cached ? run->ft : ferry_model_features(run->m_model, ctx, run->xt, &fo);
+        st.features_t = run->cached ? ph->ft : ferry_model_features(run->m_model, ctx, ph->xt, &fo);
         st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
     } else {
-        ferry_tensor_t *f = run->cached ? ferry_concat_batch(ctx, run->fs, run->ft)
-                                        : ferry_model_features(run->m_model, ctx, ferry_concat_batch(ctx, run->xs, run->xt), &fo);
+        ferry_tensor_t *f = run->cached ? ferry_concat_batch(ctx, ph->fs, ph->ft)
+                                        : ferry_model_features(run->m_model, ctx, ferry_concat_batch(ctx, ph->xs, ph->xt), &fo);
         ferry_tensor_t *logits = ferry_model_classifier(run->m_model, ctx, f, &fo);
         st.features_s = ferry_slice_batch(ctx, f, 0, B);
         st.features_t = ferry_slice_batch(ctx, f, B, 2 * B);
@@ -442,19 +490,57 @@ static ferry_status build_graph(ferry_run_t *run)
     }
     if (!st.features_t || !st.logits_t) return FERRY_ERR_SHAPE;
     ferry_clear_error(); /* a NULL loss must not report an older message */
-    run->loss = run->m->loss(run, &host_api, &st);
-    if (!run->loss) {
-        if (!ferry_last_error()[0]) ferry_error(FERRY_ERR_INVALID, "method '%s' built no loss", run->m->name);
+    const char *what = ph->def ? ph->def->name : NULL;
+    ph->loss = ph->def ? ph->def->loss(run, &host_api, &st) : run->m->loss(run, &host_api, &st);
+    if (!ph->loss) {
+        if (!ferry_last_error()[0])
+            ferry_error(FERRY_ERR_INVALID, "method '%s'%s%s built no loss", run->m->name, what ? ", phase " : "",
+                        what ? what : "");
         return FERRY_ERR_INVALID;
     }
-    if (ferry_tensor_numel(run->loss) != 1)
+    if (ferry_tensor_numel(ph->loss) != 1)
         return ferry_error(FERRY_ERR_SHAPE, "method '%s': the loss has %lld elements, not 1", run->m->name,
-                           (long long)ferry_tensor_numel(run->loss));
-    ferry_tensor_set_output(run->loss);
-    if ((s = ferry_backward(ctx, run->loss)) || (s = ferry_optim_init(&run->optim, run->st, &run->opt)) ||
-        (s = apply_lr_rules(run)) || (s = ferry_optim_record(run->opt, ctx)))
+                           (long long)ferry_tensor_numel(ph->loss));
+    ferry_tensor_set_output(ph->loss);
+    struct phase_keep keep = {run, ph->def};
+    if (ph->def && (s = ferry_restrict_grad(ctx, keep_param, &keep))) return s;
+    if (ph->def && !ferry_tensor_requires_grad(ph->loss))
+        return ferry_error(FERRY_ERR_INVALID, "method '%s', phase %s: the loss depends on none of the parameters "
+                           "it updates ('%s')", run->m->name, what, ph->def->updates ? ph->def->updates : "all");
+    if ((s = ferry_backward(ctx, ph->loss)) || (s = ferry_optim_init(&run->optim, run->st, &ph->opt)) ||
+        (s = apply_lr_rules(run, ph->opt)) || (s = ferry_optim_record(ph->opt, ctx)))
         return s;
-    return ferry_graph_init(ctx, o->backend, &run->g);
+    return ferry_graph_init(ctx, o->backend, &ph->g);
+}
+
+/* The method's phases (one, on its loss, for a method without phases). */
+static ferry_status build_graph(ferry_run_t *run)
+{
+    const ferry_adapt_opts *o = run->o;
+    const ferry_method *m = run->m;
+    const int n = FERRY_METHOD_HAS(m, n_phases) && m->n_phases > 0 ? m->n_phases : 1;
+    run->n_phases = n;
+    for (int k = 0; k < n; k++) {
+        run->ph[k].def = FERRY_METHOD_HAS(m, n_phases) && m->n_phases > 0 ? &m->phases[k] : NULL;
+        const char *rep = run->ph[k].def ? run->ph[k].def->repeat : NULL;
+        run->ph[k].repeat = rep ? (int)h_hparam(run, rep) : 1;
+    }
+    run->model_entries = ferry_store_count(run->st);
+    /* A backbone that comes pretrained (an imported model, or weights given) trains at a tenth of the
+     * base rate, TLlib's convention for every method; a method's own rule for it comes later and wins. */
+    ferry_status s = FERRY_OK;
+    if ((ferry_model_info(run->m_model)->imported || o->weights) && (s = h_set_lr_mult(run, "backbone", 0.1f)))
+        return s;
+    /* setup adds nodes (and scalars) to the first phase's graph */
+    if ((s = ferry_ctx_init(&run->ph[0].ctx))) return s;
+    run->cur = 0;
+    run->ctx = run->ph[0].ctx;
+    if (m->setup && (s = m->setup(run, &host_api))) return s;
+    /* augmented images need the backbone every step: no cached features then */
+    run->cached = backbone_frozen(run) && !run->aug_s && !run->aug_t;
+    for (int k = 0; k < n && !s; k++)
+        if (!(k > 0 && (s = ferry_ctx_init(&run->ph[k].ctx)))) s = build_phase(run, k);
+    return s;
 }
 
 static ferry_status setup(ferry_run_t *run)
@@ -528,9 +614,11 @@ static void teardown(ferry_run_t *run)
     free(run->f_primary);
     free(run->f_target);
     for (int k = 0; k < 3; k++) free(run->f_eval[k]);
-    ferry_graph_free(run->g);
-    ferry_ctx_free(run->ctx);
-    ferry_optim_free(run->opt);
+    for (int k = 0; k < MAX_PHASES; k++) {
+        ferry_graph_free(run->ph[k].g);
+        ferry_ctx_free(run->ph[k].ctx);
+        ferry_optim_free(run->ph[k].opt);
+    }
     ferry_model_free(run->m_model);
     ferry_preproc_free(run->pp);
     ferry_augment_free(run->aug_s);
@@ -602,7 +690,6 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     const int B = o->batch;
     /* one input row: an image prepared for the model, or a cached feature vector */
     const size_t img = run->cached ? (size_t)run->feature_dim : (size_t)run->mc * run->mh * run->mw;
-    ferry_tensor_t *in_s = run->cached ? run->fs : run->xs, *in_t = run->cached ? run->ft : run->xt;
     const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
     struct batches b = {0};
     b.s = (struct stream){.n = ferry_dataset_size(run->primary), .salt = 1};
@@ -646,23 +733,30 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             double p = (double)(e * steps + k) / (double)total;
             if (run->m->schedule) run->m->schedule(run, &host_api, p);
             int32_t seed = (int32_t)(ferry_hash3((uint32_t)o->seed, (uint32_t)e, (uint32_t)k) >> 1);
-            if (run->inductive) {
-                if ((s = ferry_tensor_set(run->g, in_t, b.xt, (size_t)B * img * sizeof(float))) ||
-                    (s = ferry_tensor_set(run->g, run->yt, b.ys, (size_t)B * sizeof(int32_t))))
+            /* each phase on the same batches, in order, each run `repeat` times: one submission each */
+            for (int f = 0; f < run->n_phases && !s; f++) {
+                struct phase *ph = &run->ph[f];
+                ferry_tensor_t *in_s = run->cached ? ph->fs : ph->xs, *in_t = run->cached ? ph->ft : ph->xt;
+                if (run->inductive) {
+                    if ((s = ferry_tensor_set(ph->g, in_t, b.xt, (size_t)B * img * sizeof(float))) ||
+                        (s = ferry_tensor_set(ph->g, ph->yt, b.ys, (size_t)B * sizeof(int32_t))))
+                        break;
+                } else if ((s = ferry_tensor_set(ph->g, in_s, b.xs, (size_t)B * img * sizeof(float))) ||
+                           (s = ferry_tensor_set(ph->g, ph->ys, b.ys, (size_t)B * sizeof(int32_t))) ||
+                           (s = ferry_tensor_set(ph->g, in_t, b.xt, (size_t)B * img * sizeof(float)))) {
                     break;
-            } else if ((s = ferry_tensor_set(run->g, in_s, b.xs, (size_t)B * img * sizeof(float))) ||
-                       (s = ferry_tensor_set(run->g, run->ys, b.ys, (size_t)B * sizeof(int32_t))) ||
-                       (s = ferry_tensor_set(run->g, in_t, b.xt, (size_t)B * img * sizeof(float)))) {
-                break;
+                }
+                for (int r = 0; r < ph->repeat && !s; r++) {
+                    /* a phase's dropout masks differ from the first phase's only after the first */
+                    int32_t ps = f || r ? (int32_t)(ferry_hash3((uint32_t)seed, (uint32_t)f, (uint32_t)r) >> 1) : seed;
+                    s = ferry_run_set_scalars(run, f, ph->g);
+                    if (!s && ferry_graph_uses(ph->g, ph->seed)) s = ferry_tensor_set(ph->g, ph->seed, &ps, sizeof ps);
+                    if (!s) s = ferry_optim_prepare_step(ph->opt, ph->g, p);
+                    if (!s) s = ferry_graph_compute(ph->g);
+                }
             }
-            for (int i = 0; i < run->n_scalars && !s; i++)
-                if (ferry_graph_uses(run->g, run->scalars[i].t))
-                    s = ferry_tensor_set(run->g, run->scalars[i].t, &run->scalars[i].value, sizeof(float));
-            if (!s && ferry_graph_uses(run->g, run->seed)) s = ferry_tensor_set(run->g, run->seed, &seed, sizeof seed);
-            if (!s) s = ferry_optim_prepare_step(run->opt, run->g, p);
-            if (!s) s = ferry_graph_compute(run->g);
             if (s) break;
-            loss_sum += ferry_tensor_get_scalar(run->g, run->loss);
+            loss_sum += ferry_tensor_get_scalar(run->ph[0].g, run->ph[0].loss);
             images += (run->inductive ? 1 : 2) * B;
             double el = ferry_now_s() - t0;
             pr = (ferry_progress){.epoch = e + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,

@@ -31,6 +31,28 @@ static ferry_status collect_params(ferry_ctx_t *ctx, int n_forward)
     return FERRY_OK;
 }
 
+ferry_status ferry_restrict_grad(ferry_ctx_t *ctx, bool (*keep)(int store_idx, void *user), void *user)
+{
+    if (ctx->backward_done || ctx->in_backward)
+        return ferry_error(FERRY_ERR_INVALID, "restrict_grad: the backward pass is already recorded");
+    /* creation order is a topological order: a node requires a gradient only if an input still does
+     * (a node that did not, a detach, stays so) */
+    for (int i = 0; i < ctx->n; i++) {
+        T *t = ctx->tensors[i];
+        if (!(t->flags & FERRY_FLAG_REQUIRES_GRAD)) continue;
+        bool still;
+        if (t->op == FERRY_OP_LEAF) {
+            still = t->leaf != FERRY_LEAF_PARAM || keep(t->store_idx, user);
+        } else {
+            still = false;
+            for (int j = 0; j < FERRY_MAX_SRC && !still; j++)
+                still = t->src[j] && (t->src[j]->flags & FERRY_FLAG_REQUIRES_GRAD);
+        }
+        if (!still) t->flags &= ~FERRY_FLAG_REQUIRES_GRAD;
+    }
+    return FERRY_OK;
+}
+
 ferry_status ferry_backward(ferry_ctx_t *ctx, ferry_tensor_t *loss)
 {
     if (!loss) return FERRY_ERR_INVALID; /* the op that failed set the message */

@@ -61,6 +61,7 @@ typedef struct ferry_loss_check {
     const int32_t *labels_s;
     double progress;
     float *grad_logits_s, *grad_logits_t; /* optional (B·classes floats): d loss / d logits */
+    int phase;                            /* a method with phases: which phase's loss (0 = the first) */
 } ferry_loss_check;
 ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, float *grad_s, float *grad_t);
 

@@ -310,6 +310,10 @@ ferry_tensor_t *ferry_layer_norm(ferry_ctx_t *ctx, ferry_tensor_t *x, ferry_tens
 /* Emits the backward pass of scalar `loss` into ctx. Afterwards ferry_grad() gives d loss / d t for
  * every tensor that requires a gradient (NULL for the others). Call once per context. */
 ferry_status ferry_backward(ferry_ctx_t *ctx, ferry_tensor_t *loss);
+/* Before ferry_backward: parameters for which keep(store index, user) is false get no gradient, and
+ * nothing that only they would need is computed (the forward, batch statistics included, is
+ * unchanged). For updating some parameters on a loss that reads others. */
+ferry_status ferry_restrict_grad(ferry_ctx_t *ctx, bool (*keep)(int store_idx, void *user), void *user);
 ferry_tensor_t *ferry_grad(ferry_ctx_t *ctx, ferry_tensor_t *t);
 /* Parameters (ferry_param leaves) that received a gradient, in creation order. */
 int ferry_ctx_param_count(const ferry_ctx_t *ctx);

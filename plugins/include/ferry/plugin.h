@@ -235,6 +235,24 @@ enum ferry_method_flags {
     FERRY_METHOD_USES_CHECKPOINT = 1u << 1,     /* starts from a pretrained checkpoint (--init) */
 };
 
+/* An update phase (appended in ABI 1; see ferry_method.phases). Per training iteration the host runs
+ * the method's phases in order, each `repeat` times, on the same source and target batches: each
+ * phase is its own static graph, recorded once (a fresh forward through the current parameters, this
+ * phase's loss, its backward, and the update of the parameters it names), one submission per run
+ * of the phase. Optimizer state (momentum, Adam's moments) belongs to the parameter, shared by every
+ * phase that updates it, as with one optimizer per parameter group. */
+typedef struct ferry_phase {
+    const char *name; /* [a-z0-9_], shown in errors and metrics */
+    /* the phase's loss from this phase's step tensors (as ferry_method.loss) */
+    ferry_tensor_t *(*loss)(ferry_run_t *run, const ferry_host_api *host, const ferry_step_tensors *t);
+    /* the parameters the phase updates, comma-separated selectors: "all" (or NULL), "backbone",
+     * "classifier" (the model's head), "modules" (everything the method added with linear_init or
+     * batch_norm_init), or a parameter-name prefix ("mcd.c2"). The rest get no gradient here. */
+    const char *updates;
+    /* an INT hyperparameter giving how many times the phase runs per iteration, or NULL: once */
+    const char *repeat;
+} ferry_phase;
+
 typedef struct ferry_method {
     uint32_t abi_version;      /* FERRY_PLUGIN_ABI_VERSION */
     uint32_t size;             /* sizeof(ferry_method) */
@@ -254,7 +272,18 @@ typedef struct ferry_method {
     void (*schedule)(ferry_run_t *run, const ferry_host_api *host, double p);
     /* After the run: frees what setup allocated. Optional. */
     void (*teardown)(ferry_run_t *run, const ferry_host_api *host);
+
+    /* appended in ABI 1: update phases (see ferry_phase; at most 8). With n_phases > 0 the host
+     * runs these instead of one update on `loss`; `loss` is still set (the first phase's loss, say),
+     * so a host older than this entry runs the method as one phase. Scalars (host->scalar) are made
+     * inside a phase's loss hook: each phase gets its own instance of a named scalar, and
+     * host->set_scalar on any instance sets the value for all of them. */
+    const ferry_phase *phases;
+    int n_phases;
 } ferry_method;
+
+/* Whether a descriptor reaches `member` (the host checks before reading a field appended later). */
+#define FERRY_METHOD_HAS(m, member) ((m)->size >= offsetof(ferry_method, member) + sizeof((m)->member))
 
 typedef const ferry_method *(*ferry_plugin_entry_fn)(const ferry_host_api *host);
 
