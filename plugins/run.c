@@ -737,15 +737,14 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             for (int f = 0; f < run->n_phases && !s; f++) {
                 struct phase *ph = &run->ph[f];
                 ferry_tensor_t *in_s = run->cached ? ph->fs : ph->xs, *in_t = run->cached ? ph->ft : ph->xt;
-                if (run->inductive) {
-                    if ((s = ferry_tensor_set(ph->g, in_t, b.xt, (size_t)B * img * sizeof(float))) ||
-                        (s = ferry_tensor_set(ph->g, ph->yt, b.ys, (size_t)B * sizeof(int32_t))))
-                        break;
-                } else if ((s = ferry_tensor_set(ph->g, in_s, b.xs, (size_t)B * img * sizeof(float))) ||
-                           (s = ferry_tensor_set(ph->g, ph->ys, b.ys, (size_t)B * sizeof(int32_t))) ||
-                           (s = ferry_tensor_set(ph->g, in_t, b.xt, (size_t)B * img * sizeof(float)))) {
-                    break;
-                }
+                /* the batch's tensors the phase reads (a phase on the target alone reads no labels) */
+                struct { ferry_tensor_t *t; const void *v; size_t n; } in[3] = {
+                    {in_t, b.xt, (size_t)B * img * sizeof(float)},
+                    {run->inductive ? ph->yt : ph->ys, b.ys, (size_t)B * sizeof(int32_t)},
+                    {run->inductive ? NULL : in_s, b.xs, (size_t)B * img * sizeof(float)}};
+                for (int i = 0; i < 3 && !s; i++)
+                    if (in[i].t && ferry_graph_uses(ph->g, in[i].t)) s = ferry_tensor_set(ph->g, in[i].t, in[i].v, in[i].n);
+                if (s) break;
                 for (int r = 0; r < ph->repeat && !s; r++) {
                     /* a phase's dropout masks differ from the first phase's only after the first */
                     int32_t ps = f || r ? (int32_t)(ferry_hash3((uint32_t)seed, (uint32_t)f, (uint32_t)r) >> 1) : seed;

@@ -11,7 +11,8 @@
 #include "ferry/ferry.h"
 #include "ferry/method.h"
 
-static const char *const builtin[] = {"source-only", "feature-extraction", "fine-tuning", "dann", "dan", "coral"};
+/* the round-1 methods and the first with phases, among the N_METHODS plugins algorithms/ builds */
+static const char *const builtin[] = {"source-only", "feature-extraction", "fine-tuning", "dann", "dan", "coral", "mcd"};
 
 static char *plugin(const char *name)
 {
@@ -29,16 +30,16 @@ static void refused(const char *file, const char *why)
     cr_assert_neq(ferry_methods_add_file(r, path), FERRY_OK, "%s was accepted", file);
     cr_assert(strstr(ferry_last_error(), path) != NULL, "message does not name the file: %s", ferry_last_error());
     cr_assert(strstr(ferry_last_error(), why) != NULL, "message does not say '%s': %s", why, ferry_last_error());
-    cr_assert_eq(ferry_methods_count(r), 6);
+    cr_assert_eq(ferry_methods_count(r), N_METHODS);
     ferry_methods_free(r);
 }
 
-Test(loader, lists_the_six_methods_from_shared_objects)
+Test(loader, lists_every_method_from_shared_objects)
 {
     ferry_methods_t *r;
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
-    cr_assert_eq(ferry_methods_count(r), 6, "%d methods", ferry_methods_count(r));
-    for (size_t i = 0; i < 6; i++) {
+    cr_assert_eq(ferry_methods_count(r), N_METHODS, "%d methods", ferry_methods_count(r));
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
         const ferry_method *m = ferry_methods_find(r, builtin[i]);
         cr_assert_not_null(m, "%s", ferry_last_error());
     }
@@ -51,6 +52,7 @@ Test(loader, lists_the_six_methods_from_shared_objects)
 Test(loader, refuses_another_abi_version) { refused("broken_abi", "plugin ABI version"); }
 Test(loader, refuses_a_missing_entry_symbol) { refused("broken_no_entry", "no symbol ferry_plugin_entry"); }
 Test(loader, refuses_a_bogus_descriptor) { refused("broken_descriptor", "outside its range"); }
+Test(loader, refuses_a_phase_repeated_by_a_float) { refused("broken_phases", "not an INT hyperparameter"); }
 Test(loader, refuses_a_duplicate_name) { refused("duplicate_name", "already loaded"); }
 Test(loader, refuses_a_file_that_is_not_a_shared_object) { refused("../../../meson.build", "cannot load plugin"); }
 
@@ -70,7 +72,7 @@ Test(loader, plugin_path_adds_and_removing_a_file_removes)
     setenv("FERRY_PLUGIN_PATH", dir, 1);
     ferry_methods_t *r;
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
-    cr_assert_eq(ferry_methods_count(r), 7);
+    cr_assert_eq(ferry_methods_count(r), N_METHODS + 1);
     cr_assert_not_null(ferry_methods_find(r, "extra-test"));
     cr_assert_eq(ferry_methods_refused_count(r), 1);
     cr_assert(strstr(ferry_methods_refused(r, 0), "broken_abi.so") != NULL, "%s", ferry_methods_refused(r, 0));
@@ -81,7 +83,7 @@ Test(loader, plugin_path_adds_and_removing_a_file_removes)
     snprintf(path, sizeof path, "%s/extra_method.so", dir);
     cr_assert_eq(unlink(path), 0);
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
-    cr_assert_eq(ferry_methods_count(r), 6);
+    cr_assert_eq(ferry_methods_count(r), N_METHODS);
     cr_assert_null(ferry_methods_find(r, "extra-test"));
     ferry_methods_free(r);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
