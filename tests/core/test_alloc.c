@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "../../benchmarks/dann_lenet.h"
+#include "ferry/method.h"
+#include "require_data.h"
 
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t m);
@@ -160,4 +162,70 @@ Test(alloc, augmented_step_allocates_nothing_after_the_first_1_thread)
 Test(alloc, augmented_step_allocates_nothing_after_the_first_2_threads)
 {
     check_steps_allocate_nothing(2, true);
+}
+
+/* A method with update phases (MCD: source, classifiers, backbone x num_k) through a real run on
+ * MNIST->Optdigits: between the progress reports of two steps inside the first epoch, nothing is
+ * allocated and each step submits once per run of a phase. */
+struct window {
+    ferry_backend_t *be;
+    int64_t start, stop;
+    ferry_backend_stats a, b;
+    bool done;
+};
+
+static void on_step(const ferry_progress *p, void *user)
+{
+    struct window *w = user;
+    if (p->epoch_end || p->epoch != 1) return;
+    if (p->step == w->start) {
+        ferry_backend_get_stats(w->be, &w->a);
+        atomic_store(&allocations, 0);
+        atomic_store(&counting, true);
+    } else if (p->step == w->stop) {
+        atomic_store(&counting, false);
+        ferry_backend_get_stats(w->be, &w->b);
+        w->done = true;
+    }
+}
+
+static void check_phase_steps(int threads)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    cr_assert_eq(ferry_methods_load(&reg), FERRY_OK, "%s", ferry_last_error());
+    ferry_adapt_opts o = ferry_adapt_defaults();
+    o.task = "mnist->optdigits";
+    o.method = ferry_methods_find(reg, "mcd");
+    cr_assert_not_null(o.method, "%s", ferry_last_error());
+    o.epochs = 1;
+    o.iters_per_epoch = 12;
+    o.batch = 16;
+    cr_assert_eq(ferry_backend_cpu_init(threads, &o.backend), FERRY_OK);
+    struct window w = {.be = o.backend, .start = 3, .stop = 11};
+    o.progress = on_step;
+    o.user = &w;
+    mark_step_threads(threads);
+    ferry_adapt_result r;
+    cr_assert_eq(ferry_adapt(&o, &r), FERRY_OK, "%s", ferry_last_error());
+    atomic_store(&counting, false);
+    cr_assert(w.done);
+    if (atomic_load(&allocations)) print_traces();
+    cr_assert_eq(atomic_load(&allocations), 0, "%ld heap allocations in %lld MCD steps with %d thread(s)",
+                 atomic_load(&allocations), (long long)(w.stop - w.start), threads);
+    cr_assert_eq(w.b.buffer_allocs, w.a.buffer_allocs);
+    /* phases a and b once, c num_k = 4 times */
+    cr_assert_eq(w.b.submissions - w.a.submissions, (uint64_t)(w.stop - w.start) * 6);
+    ferry_backend_free(o.backend);
+    ferry_methods_free(reg);
+}
+
+Test(alloc, phase_method_steps_allocate_nothing_1_thread)
+{
+    check_phase_steps(1);
+}
+
+Test(alloc, phase_method_steps_allocate_nothing_2_threads)
+{
+    check_phase_steps(2);
 }
