@@ -64,6 +64,12 @@ struct ferry_run {
     ferry_ctx_t *ectx;
     ferry_graph_t *eg;
     ferry_tensor_t *ef, *ey, *ecorrect;
+    /* FERRY_METHOD_TARGET_BN: a training-mode forward over target batches, and the source's
+     * statistics kept while the target's are in place */
+    ferry_ctx_t *bn_ctx;
+    ferry_graph_t *bn_g;
+    ferry_tensor_t *bn_x;
+    float *bn_saved;
     struct scalar scalars[MAX_SCALARS];
     int n_scalars;
     struct lr_rule lr[MAX_LR_RULES];

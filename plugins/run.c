@@ -411,6 +411,77 @@ static ferry_status evaluate_cached(ferry_run_t *run, const ferry_dataset_t *ds,
     return s;
 }
 
+/* ---- target batch-norm statistics (AdaBN) ---------------------------------------------------------- */
+
+/* Batches of the target images a re-estimate runs through the model: a pass over them, and at least
+ * this many, so that of a layer with momentum 0.1 under 3e-5 of the source's statistics remains. */
+#define TARGET_BN_MIN_BATCHES 100
+
+static bool is_bn_statistic(const char *name) { return strstr(name, "running_") != NULL; }
+
+/* Swaps the store's batch-norm statistics with run->bn_saved (saved = false: store -> saved; true:
+ * saved -> store). */
+static ferry_status bn_statistics(ferry_run_t *run, bool restore)
+{
+    size_t at = 0;
+    for (int i = 0; i < ferry_store_count(run->st); i++) {
+        if (!is_bn_statistic(ferry_store_name(run->st, i))) continue;
+        const size_t n = (size_t)ferry_store_numel(run->st, i) * sizeof(float);
+        ferry_status s = restore ? ferry_store_set(run->st, i, run->bn_saved + at, n)
+                                 : ferry_store_get(run->st, i, run->bn_saved + at, n);
+        if (s) return s;
+        at += n / sizeof(float);
+    }
+    return FERRY_OK;
+}
+
+/* Prepares the re-estimate: the statistics' room and a training-mode forward of the backbone. */
+static ferry_status target_bn_init(ferry_run_t *run)
+{
+    size_t total = 0;
+    for (int i = 0; i < ferry_store_count(run->st); i++)
+        if (is_bn_statistic(ferry_store_name(run->st, i))) total += (size_t)ferry_store_numel(run->st, i);
+    if (run->o->batch > 4096)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': batch %d over 4096", run->m->name, run->o->batch);
+    if (!total)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s' re-estimates batch norm on the target, and %s has none "
+                           "(choose an architecture with batch norm, e.g. --arch resnet)", run->m->name, run->o->arch);
+    if (run->cached)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s' re-estimates batch norm on the target: the backbone "
+                           "cannot also be frozen", run->m->name);
+    if (!(run->bn_saved = malloc(total * sizeof(float)))) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    ferry_status s = ferry_ctx_init(&run->bn_ctx);
+    if (s) return s;
+    const int64_t img[4] = {run->o->batch, run->mc, run->mh, run->mw};
+    run->bn_x = ferry_input(run->bn_ctx, "x", FERRY_F32, 4, img);
+    ferry_forward_opts fo = {.train = true};
+    ferry_tensor_t *f = ferry_sum(run->bn_ctx, ferry_model_features(run->m_model, run->bn_ctx, run->bn_x, &fo));
+    if (!f) return FERRY_ERR_SHAPE;
+    ferry_tensor_set_output(f);
+    return ferry_graph_init(run->bn_ctx, run->o->backend, &run->bn_g);
+}
+
+static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n,
+                           ferry_augment_t *aug, uint64_t seed, int e, int64_t k);
+
+/* The target's statistics in the store (the source's saved): batches of the unlabelled target
+ * training images, in order, through the backbone in training mode. */
+static ferry_status target_bn_estimate(ferry_run_t *run, float *batch)
+{
+    const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
+    const int64_t n = ferry_unlabelled_size(u), B = run->o->batch;
+    int64_t batches = (n + B - 1) / B, idx[4096];
+    if (batches < TARGET_BN_MIN_BATCHES) batches = TARGET_BN_MIN_BATCHES;
+    ferry_status s = bn_statistics(run, false);
+    for (int64_t k = 0; k < batches && !s; k++) {
+        for (int64_t i = 0; i < B; i++) idx[i] = (k * B + i) % n;
+        s = gather(run, batch, ferry_unlabelled_images(u), idx, (int)B, NULL, 0, 0, 0);
+        if (!s) s = ferry_tensor_set(run->bn_g, run->bn_x, batch, (size_t)B * run->mc * run->mh * run->mw * sizeof(float));
+        if (!s) s = ferry_graph_compute(run->bn_g);
+    }
+    return s;
+}
+
 static ferry_status evaluate(ferry_run_t *run, int k, double *acc)
 {
     const ferry_dataset_t *ds = k == 0 ? ferry_task_source_val(run->task)
@@ -603,12 +674,16 @@ static ferry_status setup(ferry_run_t *run)
         (s = ferry_augment_init(&o->augment_target, run->c, run->h, run->w, o->batch, threads, &run->aug_t)))
         return s;
     if ((s = build_graph(run))) return s;
+    if ((o->method->flags & FERRY_METHOD_TARGET_BN) && (s = target_bn_init(run))) return s;
     return run->cached ? cache_features(run) : FERRY_OK;
 }
 
 static void teardown(ferry_run_t *run)
 {
     if (run->m && run->m->teardown && run->ctx) run->m->teardown(run, &host_api);
+    ferry_graph_free(run->bn_g);
+    ferry_ctx_free(run->bn_ctx);
+    free(run->bn_saved);
     ferry_graph_free(run->eg);
     ferry_ctx_free(run->ectx);
     free(run->f_primary);
@@ -770,9 +845,14 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         }
         train_time += ferry_now_s() - te;
         if (s) break;
-        if ((s = evaluate(run, 0, &pr.source_val_accuracy)) || (s = evaluate(run, 1, &pr.target_val_accuracy)) ||
-            (s = evaluate(run, 2, &pr.test_accuracy)))
-            break;
+        if ((s = evaluate(run, 0, &pr.source_val_accuracy))) break;
+        if (run->bn_g && (s = target_bn_estimate(run, b.xt))) break;
+        if (!(s = evaluate(run, 1, &pr.target_val_accuracy))) s = evaluate(run, 2, &pr.test_accuracy);
+        if (run->bn_g) { /* training goes on with the source's statistics */
+            ferry_status r = bn_statistics(run, true);
+            if (!s) s = r;
+        }
+        if (s) break;
         pr.epoch_end = true;
         if (o->progress) o->progress(&pr, o->user);
         out->final_loss = pr.loss;

@@ -233,6 +233,10 @@ enum ferry_method_flags {
     FERRY_METHOD_NEEDS_TARGET_LABELS = 1u << 0, /* inductive: trains on K labelled target examples
                                                     per class (the task grants them) */
     FERRY_METHOD_USES_CHECKPOINT = 1u << 1,     /* starts from a pretrained checkpoint (--init) */
+    FERRY_METHOD_TARGET_BN = 1u << 2,           /* evaluation on the target splits uses batch-norm
+                                                    statistics re-estimated on the unlabelled target
+                                                    training images (AdaBN); source validation keeps
+                                                    the source's, and training never sees them */
 };
 
 /* An update phase (appended in ABI 1; see ferry_method.phases). Per training iteration the host runs
