@@ -31,7 +31,8 @@ struct phase {
     ferry_graph_t *g;
     ferry_optim_t *opt;
     ferry_tensor_t *xs, *ys, *xt, *yt, *seed, *loss;
-    ferry_tensor_t *fs, *ft; /* cached features in (a frozen backbone) */
+    ferry_tensor_t *fs, *ft;     /* cached features in (a frozen backbone) */
+    ferry_tensor_t *ids_s, *ids_t; /* the batch rows' indices in their training sets */
 };
 
 /* One training run of a method: what the host functions act on. */
@@ -70,6 +71,10 @@ struct ferry_run {
     ferry_graph_t *bn_g;
     ferry_tensor_t *bn_x;
     float *bn_saved;
+    /* host->predict: the classifier over feature rows */
+    ferry_ctx_t *p_ctx;
+    ferry_graph_t *p_g;
+    ferry_tensor_t *p_f, *p_out;
     struct scalar scalars[MAX_SCALARS];
     int n_scalars;
     struct lr_rule lr[MAX_LR_RULES];

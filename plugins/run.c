@@ -239,6 +239,101 @@ static ferry_tensor_t *h_compare(ferry_ctx_t *ctx, ferry_tensor_t *a, int cmp, f
     return ferry_compare(ctx, a, (ferry_cmp)cmp, b);
 }
 
+/* ---- per-example state and whole-split inference ---------------------------------------------------- */
+
+static ferry_tensor_t *h_table(ferry_run_t *run, const char *name, int64_t rows, int64_t cols)
+{
+    int i = ferry_store_find(run->st, name);
+    if (i < 0) {
+        if (rows < 1 || cols < 1) {
+            ferry_error(FERRY_ERR_INVALID, "method '%s': table '%s' of %lld x %lld", run->m->name, name,
+                        (long long)rows, (long long)cols);
+            return NULL;
+        }
+        if (ferry_store_add(run->st, name, FERRY_F32, 2, (int64_t[]){rows, cols}, false)) return NULL;
+    } else if (ferry_store_trainable(run->st, i) || ferry_store_ndim(run->st, i) != 2 ||
+               ferry_store_shape(run->st, i)[0] != rows || ferry_store_shape(run->st, i)[1] != cols) {
+        ferry_error(FERRY_ERR_INVALID, "method '%s': '%s' is already in the store, not as a %lld x %lld table",
+                    run->m->name, name, (long long)rows, (long long)cols);
+        return NULL;
+    }
+    return ferry_param(run->ctx, run->st, name);
+}
+
+static ferry_plugin_status h_table_set(ferry_run_t *run, const char *name, const float *data)
+{
+    int i = ferry_store_find(run->st, name);
+    if (i < 0 || ferry_store_trainable(run->st, i))
+        return ferry_error(FERRY_ERR_NOT_FOUND, "method '%s': no table '%s'", run->m->name, name);
+    return ferry_store_set(run->st, i, data, (size_t)ferry_store_numel(run->st, i) * sizeof(float));
+}
+
+/* The images of a training split and their count (NULL when the run has no such split). */
+static const float *split_images(const ferry_run_t *run, int split, int64_t *n)
+{
+    *n = 0;
+    if (!run->task) return NULL;
+    if (split == FERRY_SPLIT_LABELLED) {
+        *n = ferry_dataset_size(run->primary);
+        return ferry_dataset_images(run->primary);
+    }
+    if (split == FERRY_SPLIT_UNLABELLED_TARGET && !run->inductive) {
+        const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
+        *n = ferry_unlabelled_size(u);
+        return ferry_unlabelled_images(u);
+    }
+    return NULL;
+}
+
+static int64_t h_split_size(const ferry_run_t *run, int split)
+{
+    int64_t n;
+    split_images(run, split, &n);
+    return n;
+}
+
+/* The classifier over feature rows, as a graph of PREDICT_ROWS rows in, probabilities out. */
+#define PREDICT_ROWS 500
+static ferry_status predict_graph(ferry_run_t *run)
+{
+    ferry_status s = ferry_ctx_init(&run->p_ctx);
+    if (s) return s;
+    ferry_forward_opts fo = {.train = false};
+    run->p_f = ferry_input(run->p_ctx, "f", FERRY_F32, 2, (int64_t[]){PREDICT_ROWS, run->feature_dim});
+    run->p_out = ferry_softmax(run->p_ctx, ferry_model_classifier(run->m_model, run->p_ctx, run->p_f, &fo));
+    if (!run->p_out) return FERRY_ERR_SHAPE;
+    ferry_tensor_set_output(run->p_out);
+    return ferry_graph_init(run->p_ctx, run->o->backend, &run->p_g);
+}
+
+static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, float *features)
+{
+    int64_t n;
+    const float *images = split_images(run, split, &n);
+    if (!images || !run->m_model)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': no split %d to predict in this run", run->m->name, split);
+    ferry_status s = run->p_g ? FERRY_OK : predict_graph(run);
+    float *f = NULL, *rows = NULL, *out = NULL;
+    const int64_t D = run->feature_dim, K = run->classes;
+    if (!s) s = ferry_model_features_cached(run->m_model, run->o->backend, images, n, run->c, run->h, run->w, false, &f);
+    if (!s && (!(rows = calloc((size_t)(PREDICT_ROWS * D), sizeof *rows)) ||
+               !(out = malloc((size_t)(PREDICT_ROWS * K) * sizeof *out))))
+        s = ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n && !s; i += PREDICT_ROWS) {
+        const int64_t k = n - i < PREDICT_ROWS ? n - i : PREDICT_ROWS;
+        memcpy(rows, f + (size_t)(i * D), (size_t)(k * D) * sizeof *rows);
+        if (!(s = ferry_tensor_set(run->p_g, run->p_f, rows, (size_t)(PREDICT_ROWS * D) * sizeof *rows)) &&
+            !(s = ferry_graph_compute(run->p_g)) &&
+            !(s = ferry_tensor_get(run->p_g, run->p_out, out, (size_t)(PREDICT_ROWS * K) * sizeof *out)))
+            memcpy(probs + (size_t)(i * K), out, (size_t)(k * K) * sizeof *out);
+    }
+    if (!s && features) memcpy(features, f, (size_t)(n * D) * sizeof *f);
+    free(f);
+    free(rows);
+    free(out);
+    return s;
+}
+
 static const ferry_host_api host_api = {
     .abi_version = FERRY_PLUGIN_ABI_VERSION,
     .size = sizeof(ferry_host_api),
@@ -311,6 +406,10 @@ static const ferry_host_api host_api = {
     .compare = h_compare,
     .where = ferry_where,
     .batched_matmul = ferry_batched_matmul,
+    .table = h_table,
+    .table_set = h_table_set,
+    .split_size = h_split_size,
+    .predict = h_predict,
 };
 
 const ferry_host_api *ferry_plugin_host(void) { return &host_api; }
@@ -545,8 +644,10 @@ static ferry_status build_phase(ferry_run_t *run, int k)
         ph->ft = ferry_input(ctx, "ft", FERRY_F32, 2, fsh);
         if (!run->inductive) ph->fs = ferry_input(ctx, "fs", FERRY_F32, 2, fsh);
     }
+    ph->ids_s = ferry_input(ctx, "ids_s", FERRY_I32, 1, lab);
+    if (!run->inductive) ph->ids_t = ferry_input(ctx, "ids_t", FERRY_I32, 1, lab);
     ferry_forward_opts fo = {.train = true, .seed = ph->seed};
-    ferry_step_tensors st = {.batch = B, .labels_s = ph->ys, .labels_t = ph->yt};
+    ferry_step_tensors st = {.batch = B, .labels_s = ph->ys, .labels_t = ph->yt, .ids_s = ph->ids_s, .ids_t = ph->ids_t};
     if (run->inductive) {
         st.features_t = run->cached ? ph->ft : ferry_model_features(run->m_model, ctx, ph->xt, &fo);
         st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
@@ -681,6 +782,8 @@ static ferry_status setup(ferry_run_t *run)
 static void teardown(ferry_run_t *run)
 {
     if (run->m && run->m->teardown && run->ctx) run->m->teardown(run, &host_api);
+    ferry_graph_free(run->p_g);
+    ferry_ctx_free(run->p_ctx);
     ferry_graph_free(run->bn_g);
     ferry_ctx_free(run->bn_ctx);
     free(run->bn_saved);
@@ -734,7 +837,7 @@ static const int64_t *next_batch(struct stream *st, int batch, uint64_t seed)
 
 struct batches {
     float *xs, *xt;
-    int32_t *ys, *yt;
+    int32_t *ys, *yt, *ids_s, *ids_t;
     struct stream s, t; /* the primary set, the unlabelled target */
 };
 
@@ -774,10 +877,12 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     b.xs = malloc((size_t)B * img * sizeof(float));
     b.xt = malloc((size_t)B * img * sizeof(float));
     b.ys = malloc((size_t)B * sizeof(int32_t));
+    b.ids_s = malloc((size_t)B * sizeof(int32_t));
+    b.ids_t = calloc((size_t)B, sizeof(int32_t));
     b.s.perm = malloc((size_t)b.s.n * sizeof(int64_t));
     b.t.perm = malloc((size_t)(b.t.n + 1) * sizeof(int64_t));
     ferry_status s = FERRY_OK;
-    if (!b.xs || !b.xt || !b.ys || !b.s.perm || !b.t.perm) {
+    if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm) {
         s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
         goto done;
     }
@@ -791,15 +896,22 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     double t0 = ferry_now_s(), train_time = 0;
     int64_t images = 0;
     for (int e = 0; e < o->epochs && !s; e++) {
+        if (FERRY_METHOD_HAS(run->m, epoch_begin) && run->m->epoch_begin &&
+            (s = run->m->epoch_begin(run, &host_api, e)))
+            break;
         double te = ferry_now_s(), loss_sum = 0;
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
             const int64_t *is = next_batch(&b.s, B, o->seed);
             if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
             else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k))) break;
-            for (int i = 0; i < B; i++) b.ys[i] = src_labels[is[i]];
+            for (int i = 0; i < B; i++) {
+                b.ys[i] = src_labels[is[i]];
+                b.ids_s[i] = (int32_t)is[i];
+            }
             if (!run->inductive) { /* the unlabelled target stream, its own epochs */
                 const int64_t *it = next_batch(&b.t, B, o->seed);
+                for (int i = 0; i < B; i++) b.ids_t[i] = (int32_t)it[i];
                 if (run->cached) gather_rows(b.xt, run->f_target, run->feature_dim, it, B);
                 else if ((s = gather(run, b.xt, ferry_unlabelled_images(u), it, B, run->aug_t,
                                      o->seed ^ AUG_TARGET_SALT, e, k)))
@@ -813,11 +925,13 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                 struct phase *ph = &run->ph[f];
                 ferry_tensor_t *in_s = run->cached ? ph->fs : ph->xs, *in_t = run->cached ? ph->ft : ph->xt;
                 /* the batch's tensors the phase reads (a phase on the target alone reads no labels) */
-                struct { ferry_tensor_t *t; const void *v; size_t n; } in[3] = {
+                struct { ferry_tensor_t *t; const void *v; size_t n; } in[5] = {
                     {in_t, b.xt, (size_t)B * img * sizeof(float)},
                     {run->inductive ? ph->yt : ph->ys, b.ys, (size_t)B * sizeof(int32_t)},
-                    {run->inductive ? NULL : in_s, b.xs, (size_t)B * img * sizeof(float)}};
-                for (int i = 0; i < 3 && !s; i++)
+                    {run->inductive ? NULL : in_s, b.xs, (size_t)B * img * sizeof(float)},
+                    {ph->ids_s, b.ids_s, (size_t)B * sizeof(int32_t)},
+                    {ph->ids_t, b.ids_t, (size_t)B * sizeof(int32_t)}};
+                for (int i = 0; i < 5 && !s; i++)
                     if (in[i].t && ferry_graph_uses(ph->g, in[i].t)) s = ferry_tensor_set(ph->g, in[i].t, in[i].v, in[i].n);
                 if (s) break;
                 for (int r = 0; r < ph->repeat && !s; r++) {
@@ -866,6 +980,8 @@ done:
     free(b.xs);
     free(b.xt);
     free(b.ys);
+    free(b.ids_s);
+    free(b.ids_t);
     free(b.s.perm);
     free(b.t.perm);
     return s;

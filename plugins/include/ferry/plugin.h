@@ -90,7 +90,15 @@ typedef struct ferry_step_tensors {
     ferry_tensor_t *labels_t;   /* I32 [B]: only for methods with FERRY_METHOD_NEEDS_TARGET_LABELS,
                                    else NULL */
     int batch;                  /* B */
+    /* appended in ABI 1: I32 [B], each row's index in its training set, stable over the run (for
+     * per-example state: pseudo-labels, memory banks); ids_s indexes the labelled set (the source,
+     * or an inductive method's labelled target examples), ids_t the unlabelled target (NULL for an
+     * inductive method) */
+    ferry_tensor_t *ids_s, *ids_t;
 } ferry_step_tensors;
+
+/* Training sets a method can ask the host about (host->split_size, host->predict). */
+enum { FERRY_SPLIT_LABELLED = 0, FERRY_SPLIT_UNLABELLED_TARGET = 1 };
 
 /* ---- the host's function table ---------------------------------------------------------------------
  * Graph calls return NULL on bad shapes (with a message) and accept NULL inputs, so a hook may build
@@ -217,6 +225,18 @@ typedef struct ferry_host_api {
     ferry_tensor_t *(*where)(ferry_ctx_t *ctx, ferry_tensor_t *cond, ferry_tensor_t *a, ferry_tensor_t *b);
     ferry_tensor_t *(*batched_matmul)(ferry_ctx_t *ctx, ferry_tensor_t *a, ferry_tensor_t *b, bool trans_a,
                                       bool trans_b);
+
+    /* appended in ABI 1 (FERRY_HOST_HAS(host, predict)): per-example state and inference over a
+     * whole training set, for epoch hooks. table: a [rows, cols] F32 table the method owns (zeros,
+     * no gradient, kept on the device, saved with the checkpoint), made on the first call and the
+     * same table in every phase; read rows of it with gather_rows(table, t->ids_t). table_set
+     * replaces its contents (rows·cols floats) between steps. split_size: examples in a split.
+     * predict: the current model's class probabilities [n, K] (and, if features is not NULL, its
+     * backbone features [n, feature_dim]) for every example of the split, in evaluation mode. */
+    ferry_tensor_t *(*table)(ferry_run_t *run, const char *name, int64_t rows, int64_t cols);
+    ferry_plugin_status (*table_set)(ferry_run_t *run, const char *name, const float *data);
+    int64_t (*split_size)(const ferry_run_t *run, int split);
+    ferry_plugin_status (*predict)(ferry_run_t *run, int split, float *probs, float *features);
 } ferry_host_api;
 
 /* compare's relations */
@@ -284,6 +304,11 @@ typedef struct ferry_method {
      * host->set_scalar on any instance sets the value for all of them. */
     const ferry_phase *phases;
     int n_phases;
+
+    /* appended in ABI 1: before the first step of each epoch (0-based), with the model as it stands
+     * (epoch 0: as set up): recompute per-example state over a whole split (host->predict) and put
+     * it in the method's tables (host->table_set). Optional. */
+    ferry_plugin_status (*epoch_begin)(ferry_run_t *run, const ferry_host_api *host, int epoch);
 } ferry_method;
 
 /* Whether a descriptor reaches `member` (the host checks before reading a field appended later). */
