@@ -44,6 +44,7 @@ struct ferry_run {
     ferry_dataset_t *labelled_target; /* inductive methods */
     const ferry_dataset_t *primary;   /* what an epoch walks over */
     bool inductive;
+    bool source_free; /* FERRY_METHOD_SOURCE_FREE: no source batch, ever */
     int c, h, w, classes; /* the task's geometry */
     int mc, mh, mw;       /* the model's input */
     ferry_preproc_t *pp;

@@ -273,7 +273,7 @@ static const float *split_images(const ferry_run_t *run, int split, int64_t *n)
 {
     *n = 0;
     if (!run->task) return NULL;
-    if (split == FERRY_SPLIT_LABELLED) {
+    if (split == FERRY_SPLIT_LABELLED && !run->source_free) {
         *n = ferry_dataset_size(run->primary);
         return ferry_dataset_images(run->primary);
     }
@@ -635,7 +635,7 @@ static ferry_status build_phase(ferry_run_t *run, int k)
     ph->xt = ferry_input(ctx, "xt", FERRY_F32, 4, img);
     if (run->inductive) {
         ph->yt = ferry_input(ctx, "yt", FERRY_I32, 1, lab);
-    } else {
+    } else if (!run->source_free) {
         ph->xs = ferry_input(ctx, "xs", FERRY_F32, 4, img);
         ph->ys = ferry_input(ctx, "ys", FERRY_I32, 1, lab);
     }
@@ -644,11 +644,11 @@ static ferry_status build_phase(ferry_run_t *run, int k)
         ph->ft = ferry_input(ctx, "ft", FERRY_F32, 2, fsh);
         if (!run->inductive) ph->fs = ferry_input(ctx, "fs", FERRY_F32, 2, fsh);
     }
-    ph->ids_s = ferry_input(ctx, "ids_s", FERRY_I32, 1, lab);
+    if (!run->source_free) ph->ids_s = ferry_input(ctx, "ids_s", FERRY_I32, 1, lab);
     if (!run->inductive) ph->ids_t = ferry_input(ctx, "ids_t", FERRY_I32, 1, lab);
     ferry_forward_opts fo = {.train = true, .seed = ph->seed};
     ferry_step_tensors st = {.batch = B, .labels_s = ph->ys, .labels_t = ph->yt, .ids_s = ph->ids_s, .ids_t = ph->ids_t};
-    if (run->inductive) {
+    if (run->inductive || run->source_free) { /* one batch: the target's */
         st.features_t = run->cached ? ph->ft : ferry_model_features(run->m_model, ctx, ph->xt, &fo);
         st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
     } else {
@@ -725,6 +725,13 @@ static ferry_status setup(ferry_run_t *run)
         return ferry_error(FERRY_ERR_INVALID, "adapt: epochs (%d) must be >= 1 and batch (%d) >= 2", o->epochs,
                            o->batch);
     run->inductive = (o->method->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) != 0;
+    run->source_free = (o->method->flags & FERRY_METHOD_SOURCE_FREE) != 0;
+    if (run->source_free && run->inductive)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s' is source-free and inductive at once", o->method->name);
+    if (run->source_free && !o->init_path && !o->weights)
+        return ferry_error(FERRY_ERR_INVALID,
+                           "method '%s' adapts a source model without source data: give it one (--init SOURCE.safetensors, "
+                           "from `ferry pretrain --task ...`)", o->method->name);
     if (run->inductive && o->target_labels_per_class < 1)
         return ferry_error(FERRY_ERR_INVALID,
                            "method '%s' trains on labelled target examples: give how many per class "
@@ -775,6 +782,9 @@ static ferry_status setup(ferry_run_t *run)
         (s = ferry_augment_init(&o->augment_target, run->c, run->h, run->w, o->batch, threads, &run->aug_t)))
         return s;
     if ((s = build_graph(run))) return s;
+    if (run->source_free && run->cached)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s' is source-free: it cannot freeze the whole backbone",
+                           o->method->name);
     if ((o->method->flags & FERRY_METHOD_TARGET_BN) && (s = target_bn_init(run))) return s;
     return run->cached ? cache_features(run) : FERRY_OK;
 }
@@ -888,7 +898,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     }
     const float *src_images = ferry_dataset_images(run->primary);
     const int32_t *src_labels = ferry_dataset_labels(run->primary);
-    int64_t steps = b.s.n / B;
+    int64_t steps = run->source_free ? b.t.n / B : b.s.n / B;
     if (o->source_epochs && run->inductive) steps = ferry_dataset_size(ferry_task_source_train(run->task)) / B;
     if (o->iters_per_epoch > 0) steps = o->iters_per_epoch;
     if (steps < 1) steps = 1;
@@ -902,12 +912,15 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         double te = ferry_now_s(), loss_sum = 0;
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
-            const int64_t *is = next_batch(&b.s, B, o->seed);
-            if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
-            else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k))) break;
-            for (int i = 0; i < B; i++) {
-                b.ys[i] = src_labels[is[i]];
-                b.ids_s[i] = (int32_t)is[i];
+            if (!run->source_free) { /* the labelled stream (a source-free method reads none) */
+                const int64_t *is = next_batch(&b.s, B, o->seed);
+                if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
+                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k)))
+                    break;
+                for (int i = 0; i < B; i++) {
+                    b.ys[i] = src_labels[is[i]];
+                    b.ids_s[i] = (int32_t)is[i];
+                }
             }
             if (!run->inductive) { /* the unlabelled target stream, its own epochs */
                 const int64_t *it = next_batch(&b.t, B, o->seed);
@@ -945,7 +958,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             }
             if (s) break;
             loss_sum += ferry_tensor_get_scalar(run->ph[0].g, run->ph[0].loss);
-            images += (run->inductive ? 1 : 2) * B;
+            images += (run->inductive || run->source_free ? 1 : 2) * B;
             double el = ferry_now_s() - t0;
             pr = (ferry_progress){.epoch = e + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,
                                   .loss = loss_sum / (double)(k + 1), .accuracy = 0.0 / 0.0,

@@ -6,7 +6,9 @@
  *  - epoch hooks, tables and example ids: a table of every target example's features made by
  *    host->predict before the epoch matches the first step's batch row for row by its ids;
  *    pseudo-label's table holds a one-hot row per target example (threshold 0) and its runs differ
- *    from source-only's, which they would not if the hook were skipped. */
+ *    from source-only's, which they would not if the hook were skipped;
+ *  - source-free mode: a source-free method gets no source tensor, its steps upload one target
+ *    batch and no source images, and without a source model it is refused. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +19,21 @@
 #include "ferry/method.h"
 
 static ferry_progress first_step;
+static ferry_backend_t *stats_of; /* when set: the backend's uploads between steps 2 and 10 */
+static uint64_t uploaded[2];
 
 static void on_progress(const ferry_progress *p, void *user)
 {
     (void)user;
     if (p->epoch == 1 && p->step == 1 && !p->epoch_end) first_step = *p;
+    if (stats_of && p->epoch == 1 && !p->epoch_end && (p->step == 2 || p->step == 10)) {
+        ferry_backend_stats st;
+        ferry_backend_get_stats(stats_of, &st);
+        uploaded[p->step == 10] = st.bytes_uploaded;
+    }
 }
+
+static const char *init_path;
 
 static ferry_status run_with(ferry_methods_t *reg, ferry_backend_t *be, const char *method, const char *arch,
                              const char *save, const char *const *sets, int n_sets, ferry_adapt_result *r)
@@ -40,6 +51,7 @@ static ferry_status run_with(ferry_methods_t *reg, ferry_backend_t *be, const ch
     o.sets = sets;
     o.n_sets = n_sets;
     o.progress = on_progress;
+    o.init_path = init_path;
     return ferry_adapt(&o, r);
 }
 
@@ -137,6 +149,38 @@ Test(hooks, pseudo_labels_come_from_the_epoch_hook)
     ferry_safetensors_free(st);
     remove(a);
     remove(b);
+    remove(dir);
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+Test(hooks, a_source_free_method_sees_no_source_batch)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    char path[4096], dir[] = "/tmp/ferry-sf-XXXXXX", src[64];
+    snprintf(path, sizeof path, "%s/source_free_probe.so", TEST_PLUGIN_DIR);
+    cr_assert_eq(ferry_methods_load(&reg), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_methods_add_file(reg, path), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(src, sizeof src, "%s/source.safetensors", dir);
+    ferry_adapt_result r;
+    cr_assert_neq(run(reg, be, "source-free-probe", "lenet", NULL, &r), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "without source data: give it one (--init"), "%s", ferry_last_error());
+    cr_assert_eq(run(reg, be, "source-only", "lenet", src, &r), FERRY_OK, "%s", ferry_last_error());
+    init_path = src;
+    stats_of = be;
+    ferry_status s = run(reg, be, "source-free-probe", "lenet", NULL, &r);
+    stats_of = NULL;
+    init_path = NULL;
+    cr_assert_eq(s, FERRY_OK, "%s", ferry_last_error());
+    /* per step: one batch of 16 target images (LeNet's 1x28x28) and a few scalars, never a second batch */
+    const uint64_t per_step = (uploaded[1] - uploaded[0]) / 8, batch = 16 * 28 * 28 * sizeof(float);
+    cr_assert(per_step >= batch && per_step < batch + 1024, "%llu bytes uploaded per step (a batch is %llu)",
+              (unsigned long long)per_step, (unsigned long long)batch);
+    remove(src);
     remove(dir);
     ferry_backend_free(be);
     ferry_methods_free(reg);

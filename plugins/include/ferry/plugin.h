@@ -257,6 +257,11 @@ enum ferry_method_flags {
                                                     statistics re-estimated on the unlabelled target
                                                     training images (AdaBN); source validation keeps
                                                     the source's, and training never sees them */
+    FERRY_METHOD_SOURCE_FREE = 1u << 3,         /* adapts a source-trained model (--init or --weights,
+                                                    as FERRY_METHOD_USES_CHECKPOINT) without source
+                                                    data: every batch holds target images only
+                                                    (features_s, logits_s, labels_s, ids_s are NULL;
+                                                    an epoch is a pass over the unlabelled target) */
 };
 
 /* An update phase (appended in ABI 1; see ferry_method.phases). Per training iteration the host runs
