@@ -38,7 +38,7 @@ static void schedule(ferry_run_t *run, const ferry_host_api *h, double p) { disc
 static void teardown(ferry_run_t *run, const ferry_host_api *h) { free(h->state(run)); }
 
 static const ferry_hparam hparams[] = {
-    DISCRIMINATOR_HPARAMS(100),
+    DISCRIMINATOR_HPARAMS(100, 1),
 };
 
 static const ferry_method method = {

@@ -23,14 +23,15 @@ struct discriminator {
     const char *prefix;     /* "discriminator" */
 };
 
-/* The hyperparameter rows the discriminator reads; WIDTH is the hidden width's default. */
-#define DISCRIMINATOR_HPARAMS(WIDTH)                                                                                   \
+/* The hyperparameter rows the discriminator reads; WIDTH and DEPTH are the hidden width's and the
+ * number of hidden layers' defaults. */
+#define DISCRIMINATOR_HPARAMS(WIDTH, DEPTH)                                                                                   \
     {"trade_off", FERRY_HP_FLOAT, 1.0, 0.01, 10.0, FERRY_SWEEP_LOG, "weight of the adversarial loss (scales lambda)"},  \
     {"gamma", FERRY_HP_FLOAT, 10.0, 0.1, 100.0, FERRY_SWEEP_LOG, "lambda(p) = 2/(1+exp(-gamma p)) - 1"},               \
     {"alpha", FERRY_HP_FLOAT, 10.0, 0.0, 100.0, FERRY_SWEEP_FIXED, "lr(p) = lr0 / (1 + alpha p)^beta"},                \
     {"beta", FERRY_HP_FLOAT, 0.75, 0.0, 2.0, FERRY_SWEEP_FIXED, "lr(p) = lr0 / (1 + alpha p)^beta"},                   \
     {"width", FERRY_HP_INT, WIDTH, 8, 4096, FERRY_SWEEP_FIXED, "discriminator hidden width"},                          \
-    {"depth", FERRY_HP_INT, 1, 0, 4, FERRY_SWEEP_FIXED, "discriminator hidden layers (ReLU)"},                         \
+    {"depth", FERRY_HP_INT, DEPTH, 0, 4, FERRY_SWEEP_FIXED, "discriminator hidden layers (ReLU)"},                         \
     {"bn", FERRY_HP_INT, 0, 0, 1, FERRY_SWEEP_FIXED, "1: batch norm after each hidden layer of the discriminator"}
 
 /* λ(p) = scale · (2 / (1 + exp(−γ p)) − 1): 0 at p = 0, rising to about `scale`. */

@@ -1,0 +1,331 @@
+/* The adversarial and joint-distribution methods (CDAN, MDD, JAN, BSP) against values computed here in
+ * double precision. Their modules (discriminators, heads, random maps) are drawn by the host from the
+ * check's seed (3) in the order setup creates them, each linear layer's weight [out, in] and then its
+ * bias [out] uniform in ±1/sqrt(in); the test draws the same numbers (draw_linear) and evaluates the
+ * method's formula on them, so the known answers are exact functions of the inputs. */
+#include "method_check.h"
+
+#include <unistd.h>
+
+static void open_all(void)
+{
+    method_check_open((const char *const[]){"cdan.so"}, 1);
+}
+
+TestSuite(method_adversarial, .init = open_all, .fini = method_check_close);
+
+/* ---- the host's module draws, and small double-precision layers ---------------------------------- */
+
+#define MAX_LAYERS 8
+#define MAX_W 8192
+
+struct linear {
+    int in, out;
+    double w[MAX_W], b[64];
+};
+
+/* the next linear layer from rng, as ferry_nn_linear_init draws it */
+static void draw_linear(ferry_rng_t *rng, struct linear *l, int in, int out)
+{
+    cr_assert(in * out <= MAX_W && out <= 64, "layer %dx%d too large for the test", in, out);
+    l->in = in, l->out = out;
+    const double bound = 1.0 / sqrt((double)in);
+    for (int i = 0; i < out * in; i++) l->w[i] = (float)ferry_rng_uniform(rng, -bound, bound);
+    for (int i = 0; i < out; i++) l->b[i] = (float)ferry_rng_uniform(rng, -bound, bound);
+}
+
+/* y = W x (+ b) */
+static void apply(const struct linear *l, const double *x, double *y, bool bias)
+{
+    for (int o = 0; o < l->out; o++) {
+        double s = bias ? l->b[o] : 0;
+        for (int i = 0; i < l->in; i++) s += l->w[o * l->in + i] * x[i];
+        y[o] = s;
+    }
+}
+
+/* an MLP of n layers with ReLU between them: y = L_n(relu(... relu(L_1 x))) */
+static void mlp(const struct linear *ls, int n, const double *x, double *y)
+{
+    double a[512], b[512];
+    memcpy(a, x, (size_t)ls[0].in * sizeof *a);
+    for (int k = 0; k < n; k++) {
+        apply(&ls[k], a, b, true);
+        for (int o = 0; o < ls[k].out; o++) a[o] = k + 1 < n ? fmax(b[o], 0.0) : b[o];
+    }
+    memcpy(y, a, (size_t)ls[n - 1].out * sizeof *y);
+}
+
+static void softmax_row(const float *l, int k, double *p)
+{
+    double mx = l[0], z = 0;
+    for (int i = 1; i < k; i++) mx = fmax(mx, l[i]);
+    for (int i = 0; i < k; i++) z += (p[i] = exp(l[i] - mx));
+    for (int i = 0; i < k; i++) p[i] /= z;
+}
+
+static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+
+static double rel_diff(const double *a, const double *b, int n)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i++) {
+        num += (a[i] - b[i]) * (a[i] - b[i]);
+        den += b[i] * b[i];
+    }
+    return sqrt(num / den);
+}
+
+/* The autodiff gradient g (w.r.t. x, one of k's inputs) against −λ times the central finite difference
+ * of the loss, every stride-th element: relative RMS error below tol (a reversed, scaled gradient). */
+static void reversed_fd(const struct check *k, float *x, int n, int stride, float h, double lambda, const float *g,
+                        double tol)
+{
+    double num = 0, den = 0;
+    for (int i = 0; i < n; i += stride) {
+        const float keep = x[i];
+        x[i] = keep + h;
+        double lp = extra_loss(k);
+        x[i] = keep - h;
+        double lm = extra_loss(k);
+        x[i] = keep;
+        const double fd = (lp - lm) / ((double)(keep + h) - (double)(keep - h));
+        num += (g[i] + lambda * fd) * (g[i] + lambda * fd);
+        den += lambda * fd * lambda * fd;
+    }
+    cr_assert_gt(den, 1e-12, "%s: the adversarial gradient vanished", k->method);
+    cr_assert_lt(sqrt(num / den), tol, "%s: autodiff differs from -lambda x finite difference: %g", k->method,
+                 sqrt(num / den));
+}
+
+static double dann_lambda(double p, double scale) { return scale * (2.0 / (1.0 + exp(-10.0 * p)) - 1.0); }
+
+/* ---- CDAN ------------------------------------------------------------------------------------------ */
+
+/* CDAN's adversarial loss in double: B source rows then B target rows; width/depth the discriminator,
+ * dr > 0 the randomised map's dimension (0: multilinear), entropy weighting on or off. */
+static double cdan_by_hand(const float *fs, const float *ft, const float *ls, const float *lt, int b, int d, int width,
+                           int depth, int dr, bool entropy)
+{
+    ferry_rng_t *rng;
+    cr_assert_eq(ferry_rng_init(3, &rng), FERRY_OK);
+    static struct linear disc[MAX_LAYERS], rf, rg;
+    const int in = dr ? dr : d * K;
+    for (int i = 0; i < depth; i++) draw_linear(rng, &disc[i], i ? width : in, width);
+    draw_linear(rng, &disc[depth], depth ? width : in, 1);
+    if (dr) {
+        draw_linear(rng, &rf, d, dr);
+        draw_linear(rng, &rg, K, dr);
+    }
+    ferry_rng_free(rng);
+    double ell[128], u[128], wsum[2] = {0, 0};
+    for (int r = 0; r < 2 * b; r++) {
+        const bool src = r < b;
+        const float *f = src ? fs + r * d : ft + (r - b) * d, *l = src ? ls + r * K : lt + (r - b) * K;
+        double g[K], x[64], t[MAX_W], pf[512], pg[512], z;
+        softmax_row(l, K, g);
+        for (int i = 0; i < d; i++) x[i] = f[i];
+        if (dr) {
+            apply(&rf, x, pf, false);
+            apply(&rg, g, pg, false);
+            for (int j = 0; j < dr; j++) t[j] = pf[j] * sqrt(3.0 * d) * pg[j] * sqrt(3.0 * K) / sqrt((double)dr);
+        } else {
+            for (int k = 0; k < K; k++)
+                for (int i = 0; i < d; i++) t[k * d + i] = g[k] * x[i];
+        }
+        mlp(disc, depth + 1, t, &z);
+        ell[r] = src ? softplus(z) : softplus(-z);
+        double h = 0;
+        for (int k = 0; k < K; k++) h -= g[k] * log(g[k]);
+        u[r] = 1.0 + exp(-h);
+        wsum[!src] += u[r];
+    }
+    double loss = 0;
+    for (int r = 0; r < 2 * b; r++) loss += entropy ? 0.5 * ell[r] * u[r] / wsum[r >= b] : ell[r] / (2.0 * b);
+    return loss;
+}
+
+Test(method_adversarial, cdan_multilinear_equals_hand_computation)
+{
+    enum { B = 6, D = 5 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K];
+    random_matrix(fs, B * D, 3.0, 0.0);
+    random_matrix(ft, B * D, 3.0, 0.5);
+    random_matrix(ls, B * K, 3.0, 0.0);
+    random_matrix(lt, B * K, 3.0, 0.3);
+    for (int e = 0; e <= 1; e++) {
+        const char *sets[] = {"cdan.width=16", e ? "cdan.entropy=1" : "cdan.entropy=0"};
+        const double expect = cdan_by_hand(fs, ft, ls, lt, B, D, 16, 2, 0, e);
+        double got = extra_loss(&(struct check){"cdan", sets, 2, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+        cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "entropy=%d: CDAN %.8f, by hand %.8f", e, got,
+                  expect);
+    }
+}
+
+Test(method_adversarial, cdan_randomized_equals_hand_computation)
+{
+    enum { B = 5, D = 7, DR = 48 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K];
+    random_matrix(fs, B * D, 1.0, 0.0);
+    random_matrix(ft, B * D, 1.0, 0.5);
+    random_matrix(ls, B * K, 2.0, 0.0);
+    random_matrix(lt, B * K, 2.0, 0.3);
+    for (int e = 0; e <= 1; e++) {
+        const char *sets[] = {"cdan.width=12", "cdan.depth=1", "cdan.map=2", "cdan.random_dim=48",
+                              e ? "cdan.entropy=1" : "cdan.entropy=0"};
+        const double expect = cdan_by_hand(fs, ft, ls, lt, B, D, 12, 1, DR, e);
+        double got = extra_loss(&(struct check){"cdan", sets, 5, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+        cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "entropy=%d: randomised CDAN %.8f, by hand %.8f",
+                  e, got, expect);
+    }
+}
+
+/* The gradient reaching the features is −λ(p) times the loss's own derivative (gradient reversal,
+ * λ = 2/(1+exp(−10p)) − 1); the predictions g and the entropy weights are detached, so the logits get
+ * the source cross-entropy's gradient only: (softmax − one-hot)/B on the source rows, 0 on the target. */
+Test(method_adversarial, cdan_gradients_reversed_and_predictions_detached)
+{
+    enum { B = 6, D = 4, N = B * D };
+    float fs[N], ft[N], ls[B * K], lt[B * K], gs[N], gt[N], gls[B * K], glt[B * K];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.0, 0.5);
+    random_matrix(ls, B * K, 2.0, 0.0);
+    random_matrix(lt, B * K, 2.0, 0.3);
+    const double p = 0.4;
+    for (int m = 0; m <= 1; m++) {
+        const char *sets[] = {"cdan.entropy=1", "cdan.width=16", m ? "cdan.map=2" : "cdan.map=1", "cdan.random_dim=32"};
+        struct check k = {"cdan", sets, 4, B, D, fs, ft, ls, lt, p, gs, gt, gls, glt};
+        extra_loss(&k);
+        k.gs = k.gt = k.gls = k.glt = NULL;
+        reversed_fd(&k, fs, N, 2, 1e-2f, dann_lambda(p, 1.0), gs, 5e-2);
+        /* and exactly, against central differences of the double-precision loss */
+        double fd[2 * N], ad[2 * N];
+        for (int i = 0; i < 2 * N; i++) {
+            float *x = i < N ? fs + i : ft + i - N;
+            const float keep = *x;
+            *x = keep + 1e-3f;
+            const double up = cdan_by_hand(fs, ft, ls, lt, B, D, 16, 2, m ? 32 : 0, true);
+            *x = keep - 1e-3f;
+            const double down = cdan_by_hand(fs, ft, ls, lt, B, D, 16, 2, m ? 32 : 0, true);
+            *x = keep;
+            fd[i] = -dann_lambda(p, 1.0) * (up - down) / ((double)(keep + 1e-3f) - (double)(keep - 1e-3f));
+            ad[i] = i < N ? gs[i] : gt[i - N];
+        }
+        cr_assert_lt(rel_diff(ad, fd, 2 * N), 1e-3, "map %d: gradient vs -lambda x the hand loss's derivative: %g", m,
+                     rel_diff(ad, fd, 2 * N));
+        for (int i = 0; i < B; i++) {
+            double q[K];
+            softmax_row(ls + i * K, K, q);
+            for (int c = 0; c < K; c++) {
+                const double want = (q[c] - (c == label(i))) / B;
+                cr_assert(fabs(gls[i * K + c] - want) < 1e-6, "map %d: source logit (%d, %d): %g, want %g", m, i, c,
+                          (double)gls[i * K + c], want);
+                cr_assert_eq(glt[i * K + c], 0.0f, "map %d: target logit (%d, %d) has gradient %g", m, i, c,
+                             (double)glt[i * K + c]);
+            }
+        }
+    }
+    /* λ(0) = 0: nothing reaches the features at the start */
+    const char *sets[] = {"cdan.width=16"};
+    extra_loss(&(struct check){"cdan", sets, 1, B, D, fs, ft, ls, lt, 0.0, gs, gt, NULL, NULL});
+    for (int i = 0; i < N; i++) cr_assert(gs[i] == 0.0f && gt[i] == 0.0f, "element %d: gradient at p = 0", i);
+}
+
+Test(method_adversarial, cdan_refuses_a_too_large_multilinear_map)
+{
+    enum { B = 2, D = 7000 };
+    static float f[B * D];
+    const char *sets[] = {"cdan.map=1"};
+    double e;
+    cr_assert_neq(try_check(&(struct check){"cdan", sets, 1, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e),
+                  FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "cdan: the multilinear map would have 70000 inputs"), "%s", ferry_last_error());
+}
+
+/* ---- modules that must not train: a short run on a tiny CSV task ---------------------------------- */
+
+/* Writes n examples of 8x8 images (label, then 64 values in 0..16) to path. */
+static void write_csv(const char *path, int n, double shift)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%d", i % K);
+        for (int j = 0; j < 64; j++) {
+            int v = (int)(8 + 4 * gauss() + shift + ((j + i % K) % 7 == 0 ? 5 : 0));
+            fprintf(f, ",%d", v < 0 ? 0 : v > 16 ? 16 : v);
+        }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+}
+
+/* A parameter read back from a run: its name and shape [rows, cols]. */
+struct saved {
+    const char *name;
+    int64_t rows, cols;
+    float *v;
+};
+
+/* Trains `steps` steps of method with sets on a tiny task (LeNet on 16x16 inputs: 48 features; SGD,
+ * lr 0.1, weight decay 0.5) and reads the named parameters from the saved store. */
+static void train_and_read(const char *dir, const char *method, const char *const *sets, int n_sets, int steps,
+                           struct saved *p, int n)
+{
+    char task[1024], save[600];
+    snprintf(task, sizeof task, "csv:%s/a.csv?shape=1x8x8&max=16->csv:%s/b.csv?shape=1x8x8&max=16", dir, dir);
+    snprintf(save, sizeof save, "%s/run.safetensors", dir);
+    ferry_adapt_opts o = ferry_adapt_defaults();
+    o.task = task;
+    o.method = ferry_methods_find(reg, method);
+    o.sets = sets;
+    o.n_sets = n_sets;
+    o.input_size = 16;
+    o.epochs = 1;
+    o.batch = 16;
+    o.iters_per_epoch = steps;
+    o.seed = 5;
+    o.backend = be;
+    o.optim.lr = 0.1f;
+    o.optim.weight_decay = 0.5f;
+    o.save_path = save;
+    ferry_adapt_result res;
+    cr_assert_eq(ferry_adapt(&o, &res), FERRY_OK, "%s: %s", method, ferry_last_error());
+    ferry_store_t *st;
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(ferry_store_add(st, p[i].name, FERRY_F32, 2, (int64_t[]){p[i].rows, p[i].cols}, true), FERRY_OK);
+    cr_assert_eq(ferry_store_load(st, save, false, true), FERRY_OK, "%s", ferry_last_error());
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(ferry_store_get(st, ferry_store_find(st, p[i].name), p[i].v,
+                                     (size_t)(p[i].rows * p[i].cols) * sizeof(float)),
+                     FERRY_OK, "%s", ferry_last_error());
+    ferry_store_free(st);
+}
+
+/* The randomised map's matrices R_f, R_g are the same after 1 and after 3 SGD steps with a strong
+ * weight decay, while the discriminator's first layer has moved (so steps and decay did happen). */
+Test(method_adversarial, cdan_random_matrices_never_change)
+{
+    char dir[] = "/tmp/ferry-cdan-XXXXXX", path[600];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.csv", dir);
+    write_csv(path, 200, 0);
+    snprintf(path, sizeof path, "%s/b.csv", dir);
+    write_csv(path, 200, 2);
+    enum { DR = 64, W = 32, F = 48 };
+    static float a[3][DR * F], b[3][DR * F];
+    const char *sets[] = {"cdan.map=2", "cdan.random_dim=64", "cdan.width=32"};
+    struct saved pa[] = {{"cdan.random_f.weight", DR, F, a[0]}, {"cdan.random_g.weight", DR, K, a[1]},
+                         {"discriminator.0.weight", W, DR, a[2]}};
+    struct saved pb[] = {{"cdan.random_f.weight", DR, F, b[0]}, {"cdan.random_g.weight", DR, K, b[1]},
+                         {"discriminator.0.weight", W, DR, b[2]}};
+    train_and_read(dir, "cdan", sets, 3, 1, pa, 3);
+    train_and_read(dir, "cdan", sets, 3, 3, pb, 3);
+    cr_assert(memcmp(a[0], b[0], DR * F * sizeof(float)) == 0, "R_f changed between step 1 and step 3");
+    cr_assert(memcmp(a[1], b[1], DR * K * sizeof(float)) == 0, "R_g changed between step 1 and step 3");
+    cr_assert(memcmp(a[2], b[2], W * DR * sizeof(float)) != 0, "the discriminator did not train: the check is void");
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
