@@ -9,7 +9,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"cdan.so"}, 1);
+    method_check_open((const char *const[]){"cdan.so", "mdd.so"}, 2);
 }
 
 TestSuite(method_adversarial, .init = open_all, .fini = method_check_close);
@@ -240,6 +240,118 @@ Test(method_adversarial, cdan_refuses_a_too_large_multilinear_map)
     cr_assert_neq(try_check(&(struct check){"cdan", sets, 1, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e),
                   FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "cdan: the multilinear map would have 70000 inputs"), "%s", ferry_last_error());
+}
+
+/* ---- MDD ------------------------------------------------------------------------------------------- */
+
+static int argmax_row(const float *l)
+{
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (l[k] > l[best]) best = k;
+    return best;
+}
+
+/* MDD's bracket in double, times trade_off: γ · mean_s CE(f'(s), ŷ_s) + mean_t −log(1 − p'_t[ŷ_t] + 1e-6),
+ * the head of `depth` hidden ReLU layers of `width` drawn as the host draws it. */
+static double mdd_by_hand(const float *fs, const float *ft, const float *ls, const float *lt, int b, int d, int width,
+                          int depth, double margin, double trade_off)
+{
+    ferry_rng_t *rng;
+    cr_assert_eq(ferry_rng_init(3, &rng), FERRY_OK);
+    static struct linear head[MAX_LAYERS];
+    for (int i = 0; i <= depth; i++) draw_linear(rng, &head[i], i ? width : d, i == depth ? K : width);
+    ferry_rng_free(rng);
+    double src = 0, tgt = 0;
+    for (int r = 0; r < 2 * b; r++) {
+        const bool s = r < b;
+        const float *f = s ? fs + r * d : ft + (r - b) * d, *l = s ? ls + r * K : lt + (r - b) * K;
+        double x[64], z[K], p[K];
+        for (int i = 0; i < d; i++) x[i] = f[i];
+        mlp(head, depth + 1, x, z);
+        double mx = z[0], sum = 0;
+        for (int k = 1; k < K; k++) mx = fmax(mx, z[k]);
+        for (int k = 0; k < K; k++) sum += (p[k] = exp(z[k] - mx));
+        const int y = argmax_row(l);
+        if (s)
+            src += (mx + log(sum) - z[y]) / b;
+        else
+            tgt += -log(1.0 - p[y] / sum + 1e-6) / b;
+    }
+    return trade_off * (margin * src + tgt);
+}
+
+Test(method_adversarial, mdd_equals_hand_computation)
+{
+    enum { B = 6, D = 5 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K];
+    random_matrix(fs, B * D, 2.0, 0.0);
+    random_matrix(ft, B * D, 2.0, 0.5);
+    random_matrix(ls, B * K, 2.0, 0.0);
+    random_matrix(lt, B * K, 2.0, 0.3);
+    const char *deflt[] = {"mdd.width=16"}, *other[] = {"mdd.width=12", "mdd.depth=2", "mdd.margin=2.5",
+                                                         "mdd.trade_off=0.7"};
+    double expect = mdd_by_hand(fs, ft, ls, lt, B, D, 16, 1, 4.0, 1.0);
+    double got = extra_loss(&(struct check){"mdd", deflt, 1, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+    cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "MDD %.8f, by hand %.8f", got, expect);
+    expect = mdd_by_hand(fs, ft, ls, lt, B, D, 12, 2, 2.5, 0.7);
+    got = extra_loss(&(struct check){"mdd", other, 4, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+    cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "MDD (depth 2, margin 2.5) %.8f, by hand %.8f", got,
+              expect);
+}
+
+/* The features get −λ(p) times the bracket's derivative, λ = 0.1 (2/(1+exp(−10p)) − 1); the
+ * predictions ŷ are argmaxes (no gradient), so the logits get the source cross-entropy's gradient only. */
+Test(method_adversarial, mdd_gradients_reversed_and_predictions_detached)
+{
+    enum { B = 6, D = 4, N = B * D };
+    float fs[N], ft[N], ls[B * K], lt[B * K], gs[N], gt[N], gls[B * K], glt[B * K];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.0, 0.5);
+    random_matrix(ls, B * K, 2.0, 0.0);
+    random_matrix(lt, B * K, 2.0, 0.3);
+    const double p = 0.6, lambda = dann_lambda(p, 0.1);
+    const char *sets[] = {"mdd.width=16"};
+    extra_loss(&(struct check){"mdd", sets, 1, B, D, fs, ft, ls, lt, p, gs, gt, gls, glt});
+    double fd[2 * N], ad[2 * N], norm = 0;
+    for (int i = 0; i < 2 * N; i++) {
+        float *x = i < N ? fs + i : ft + i - N;
+        const float keep = *x;
+        *x = keep + 1e-3f;
+        const double up = mdd_by_hand(fs, ft, ls, lt, B, D, 16, 1, 4.0, 1.0);
+        *x = keep - 1e-3f;
+        const double down = mdd_by_hand(fs, ft, ls, lt, B, D, 16, 1, 4.0, 1.0);
+        *x = keep;
+        fd[i] = -lambda * (up - down) / ((double)(keep + 1e-3f) - (double)(keep - 1e-3f));
+        ad[i] = i < N ? gs[i] : gt[i - N];
+        norm += ad[i] * ad[i];
+    }
+    cr_assert_gt(norm, 1e-14, "the adversarial gradient vanished");
+    cr_assert_lt(rel_diff(ad, fd, 2 * N), 1e-3, "gradient vs -lambda x the hand loss's derivative: %g",
+                 rel_diff(ad, fd, 2 * N));
+    for (int i = 0; i < B; i++) {
+        double q[K];
+        softmax_row(ls + i * K, K, q);
+        for (int c = 0; c < K; c++) {
+            const double want = (q[c] - (c == label(i))) / B;
+            cr_assert(fabs(gls[i * K + c] - want) < 1e-6, "source logit (%d, %d): %g, want %g", i, c,
+                      (double)gls[i * K + c], want);
+            cr_assert_eq(glt[i * K + c], 0.0f, "target logit (%d, %d) has gradient %g", i, c, (double)glt[i * K + c]);
+        }
+    }
+}
+
+Test(method_adversarial, mdd_refuses_a_single_class)
+{
+    enum { B = 4, D = 3 };
+    float f[B * D] = {0}, l[B] = {0}, loss;
+    int32_t y[B] = {0};
+    ferry_loss_check c = {.method = ferry_methods_find(reg, "mdd"), .backend = be, .batch = B, .dim = D,
+                          .classes = 1, .features_s = f, .features_t = f, .logits_s = l, .logits_t = l,
+                          .labels_s = y, .progress = 0.5};
+    cr_assert_neq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "mdd: the disparity needs at least 2 classes (got 1)"), "%s",
+              ferry_last_error());
 }
 
 /* ---- modules that must not train: a short run on a tiny CSV task ---------------------------------- */
