@@ -9,7 +9,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"cdan.so", "mdd.so"}, 2);
+    method_check_open((const char *const[]){"cdan.so", "mdd.so", "jan.so"}, 3);
 }
 
 TestSuite(method_adversarial, .init = open_all, .fini = method_check_close);
@@ -351,6 +351,149 @@ Test(method_adversarial, mdd_refuses_a_single_class)
                           .labels_s = y, .progress = 0.5};
     cr_assert_neq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "mdd: the disparity needs at least 2 classes (got 1)"), "%s",
+              ferry_last_error());
+}
+
+/* ---- JAN ------------------------------------------------------------------------------------------- */
+
+static double sqdist(const double *a, const double *b, int d)
+{
+    double s = 0;
+    for (int k = 0; k < d; k++) s += (a[k] - b[k]) * (a[k] - b[k]);
+    return s;
+}
+
+/* Σ_{j=-3..1} exp(−dist / (2^j m)) */
+static double mk(double dist, double m)
+{
+    double s = 0;
+    for (int j = -3; j <= 1; j++) s += exp(-dist / (ldexp(1.0, j) * m));
+    return s;
+}
+
+/* the mean squared distance over all ordered pairs of [s; t] (diagonal included) */
+static double mean_sqdist(const double *s, const double *t, int b, int d)
+{
+    double acc = 0;
+    for (int i = 0; i < 2 * b; i++)
+        for (int j = 0; j < 2 * b; j++)
+            acc += sqdist(i < b ? s + i * d : t + (i - b) * d, j < b ? s + j * d : t + (j - b) * d, d);
+    return acc / (4.0 * b * b);
+}
+
+/* JMMD² of (features [b, d], softmax of logits [b, K]) in double; m[0], m[1] > 0 fix the layers'
+ * bandwidths, else DAN's rule sets them (and m receives them). */
+static double jmmd_by_hand(const float *fs, const float *ft, const float *ls, const float *lt, int b, int d, bool quad,
+                           double m[2])
+{
+    static double s[512], t[512], ps[64 * K], pt[64 * K];
+    to_double(fs, b * d, s);
+    to_double(ft, b * d, t);
+    for (int i = 0; i < b; i++) {
+        softmax_row(ls + i * K, K, ps + i * K);
+        softmax_row(lt + i * K, K, pt + i * K);
+    }
+    if (m[0] <= 0) m[0] = mean_sqdist(s, t, b, d);
+    if (m[1] <= 0) m[1] = mean_sqdist(ps, pt, b, K);
+#define KJ(x, y, px, py) (mk(sqdist(x, y, d), m[0]) * mk(sqdist(px, py, K), m[1]))
+    if (quad) {
+        double ss = 0, tt = 0, st = 0;
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < b; j++) {
+                if (i != j) {
+                    ss += KJ(s + i * d, s + j * d, ps + i * K, ps + j * K);
+                    tt += KJ(t + i * d, t + j * d, pt + i * K, pt + j * K);
+                }
+                st += KJ(s + i * d, t + j * d, ps + i * K, pt + j * K);
+            }
+        return (ss + tt) / (b * (b - 1.0)) - 2.0 * st / ((double)b * b);
+    }
+    const int h = b / 2;
+    double acc = 0;
+    for (int i = 0; i < h; i++) {
+        const int a = i, c = i + h;
+        acc += KJ(s + a * d, s + c * d, ps + a * K, ps + c * K) + KJ(t + a * d, t + c * d, pt + a * K, pt + c * K) -
+               KJ(s + a * d, t + c * d, ps + a * K, pt + c * K) - KJ(s + c * d, t + a * d, ps + c * K, pt + a * K);
+    }
+#undef KJ
+    return acc / h;
+}
+
+Test(method_adversarial, jan_equals_double_jmmd)
+{
+    enum { B = 8, D = 5 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K];
+    random_matrix(fs, B * D, 1.0, 2.0); /* off the origin: the centring keeps the digits */
+    random_matrix(ft, B * D, 1.0, 2.6);
+    random_matrix(ls, B * K, 2.0, 0.0);
+    random_matrix(lt, B * K, 2.0, 0.4);
+    const char *sets[][2] = {{"jan.estimator=0", "jan.trade_off=1"}, {"jan.estimator=1", "jan.trade_off=1"},
+                             {"jan.estimator=0", "jan.bandwidth=3"}, {"jan.estimator=1", "jan.bandwidth=3"}};
+    for (int c = 0; c < 4; c++) {
+        double m[2] = {c >= 2 ? 3 : 0, c >= 2 ? 3 : 0};
+        const double expect = jmmd_by_hand(fs, ft, ls, lt, B, D, c % 2, m);
+        double got = extra_loss(&(struct check){"jan", sets[c], 2, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+        cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "%s %s: JMMD %.8f, double %.8f", sets[c][0],
+                  sets[c][1], got, expect);
+    }
+    /* the product kernel is not the sum of the layers' MMDs (DAN with layers=2) */
+    double m[2] = {0, 0};
+    const double joint = jmmd_by_hand(fs, ft, ls, lt, B, D, false, m);
+    cr_assert(fabs(joint) > 1e-3, "JMMD %g too small to tell anything", joint);
+}
+
+/* With a fixed bandwidth the loss is smooth in all four inputs: autodiff against central differences.
+ * With the bandwidth rule the gradient holds each layer's m constant: it matches the double JMMD's
+ * derivative at fixed m, and differs from its total derivative (m moving too). */
+Test(method_adversarial, jan_gradients)
+{
+    enum { B = 6, D = 4, N = B * D };
+    float fs[N], ft[N], ls[B * K], lt[B * K], gs[N], gt[N], gls[B * K], glt[B * K];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 1.0, 0.7);
+    random_matrix(ls, B * K, 1.5, 0.0);
+    random_matrix(lt, B * K, 1.5, 0.3);
+    const char *fixed[] = {"jan.bandwidth=2", "jan.estimator=1"};
+    struct check k = {"jan", fixed, 2, B, D, fs, ft, ls, lt, 0.5, gs, gt, gls, glt};
+    extra_loss(&k);
+    check_finite_differences(&k, fs, N, gs, 1e-2f, 2e-2);
+    check_finite_differences(&k, ft, N, gt, 1e-2f, 2e-2);
+    check_finite_differences(&k, ls, B * K, gls, 1e-2f, 2e-2);
+    check_finite_differences(&k, lt, B * K, glt, 1e-2f, 2e-2);
+
+    extra_loss(&(struct check){"jan", NULL, 0, B, D, fs, ft, ls, lt, 0.5, gs, gt, gls, glt});
+    double m[2] = {0, 0};
+    jmmd_by_hand(fs, ft, ls, lt, B, D, false, m);
+    enum { M = 2 * N + B * K };
+    double at_m[M], total[M], ad[M];
+    float *in[M];
+    for (int i = 0; i < N; i++) in[i] = fs + i, in[N + i] = ft + i, ad[i] = gs[i], ad[N + i] = gt[i];
+    for (int i = 0; i < B * K; i++) in[2 * N + i] = lt + i, ad[2 * N + i] = glt[i]; /* and the target logits */
+    for (int i = 0; i < M; i++) {
+        const float keep = *in[i], hh = 1e-3f;
+        double mu[2] = {m[0], m[1]}, md[2] = {m[0], m[1]}, z1[2] = {0, 0}, z2[2] = {0, 0};
+        *in[i] = keep + hh;
+        const double up = jmmd_by_hand(fs, ft, ls, lt, B, D, false, mu), up_t = jmmd_by_hand(fs, ft, ls, lt, B, D, false, z1);
+        *in[i] = keep - hh;
+        const double dn = jmmd_by_hand(fs, ft, ls, lt, B, D, false, md), dn_t = jmmd_by_hand(fs, ft, ls, lt, B, D, false, z2);
+        *in[i] = keep;
+        const double step = (double)(keep + hh) - (double)(keep - hh);
+        at_m[i] = (up - dn) / step;
+        total[i] = (up_t - dn_t) / step;
+    }
+    cr_assert_lt(rel_diff(ad, at_m, M), 1e-3, "gradient vs the derivative at fixed bandwidths: %g", rel_diff(ad, at_m, M));
+    cr_assert_gt(rel_diff(total, at_m, M), 1e-2, "the bandwidths' own derivative is too small to be told apart: %g",
+                 rel_diff(total, at_m, M));
+}
+
+Test(method_adversarial, jan_refuses_an_odd_batch_for_the_linear_estimator)
+{
+    enum { B = 5, D = 2 };
+    float f[B * D] = {0};
+    double e;
+    cr_assert_neq(try_check(&(struct check){"jan", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e),
+                  FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "jan: the linear estimator needs an even batch of at least 2 (got 5)"), "%s",
               ferry_last_error());
 }
 
