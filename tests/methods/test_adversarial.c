@@ -9,7 +9,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"cdan.so", "mdd.so", "jan.so"}, 3);
+    method_check_open((const char *const[]){"cdan.so", "mdd.so", "jan.so", "bsp.so", "dann.so"}, 5);
 }
 
 TestSuite(method_adversarial, .init = open_all, .fini = method_check_close);
@@ -495,6 +495,150 @@ Test(method_adversarial, jan_refuses_an_odd_batch_for_the_linear_estimator)
                   FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "jan: the linear estimator needs an even batch of at least 2 (got 5)"), "%s",
               ferry_last_error());
+}
+
+/* ---- BSP ------------------------------------------------------------------------------------------- */
+
+/* The eigenvalues of the symmetric n×n matrix a (destroyed) by cyclic Jacobi rotations, descending. */
+static void jacobi_eigenvalues(double *a, int n, double *ev)
+{
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
+        if (off < 1e-26) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                if (fabs(a[p * n + q]) < 1e-300) continue;
+                const double theta = (a[q * n + q] - a[p * n + p]) / (2 * a[p * n + q]);
+                const double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                const double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int r = 0; r < n; r++) { /* columns p, q */
+                    const double ap = a[r * n + p], aq = a[r * n + q];
+                    a[r * n + p] = c * ap - s * aq;
+                    a[r * n + q] = s * ap + c * aq;
+                }
+                for (int r = 0; r < n; r++) { /* rows p, q */
+                    const double ap = a[p * n + r], aq = a[q * n + r];
+                    a[p * n + r] = c * ap - s * aq;
+                    a[q * n + r] = s * ap + c * aq;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++) ev[i] = a[i * n + i];
+    for (int i = 0; i < n; i++) /* sort descending */
+        for (int j = i + 1; j < n; j++)
+            if (ev[j] > ev[i]) {
+                double x = ev[i];
+                ev[i] = ev[j];
+                ev[j] = x;
+            }
+}
+
+/* Σ_{i≤k} σ_i(F)², F [b, d] (float), from the eigenvalues of FᵀF in double */
+static double top_sigma2(const float *f, int b, int d, int k)
+{
+    static double g[64 * 64], ev[64];
+    for (int p = 0; p < d; p++)
+        for (int q = 0; q < d; q++) {
+            double s = 0;
+            for (int r = 0; r < b; r++) s += (double)f[r * d + p] * f[r * d + q];
+            g[p * d + q] = s;
+        }
+    jacobi_eigenvalues(g, d, ev);
+    double s = 0;
+    for (int i = 0; i < k; i++) s += ev[i];
+    return s;
+}
+
+/* BSP's loss less DANN's (the same discriminator, drawn from the same seed) is β Σ_{i≤k} σ_i², for a
+ * batch smaller than the features (B×B Gram) and larger (D×D), k = 1 and 2 (deflation); the gradient
+ * difference is β times the finite-difference derivative of the double eigenvalues (envelope theorem:
+ * power iteration converged, v held constant). */
+Test(method_adversarial, bsp_singular_values_and_gradient)
+{
+    static const int shapes[2][2] = {{6, 8}, {8, 5}};
+    for (int c = 0; c < 2; c++)
+        for (int k = 1; k <= 2; k++) {
+            const int B = shapes[c][0], D = shapes[c][1], N = B * D;
+            float fs[64], ft[64], gs[64], gt[64], ds[64], dt[64];
+            random_matrix(fs, N, 1.0, 0.8);
+            random_matrix(ft, N, 1.5, 0.3);
+            char kset[32];
+            snprintf(kset, sizeof kset, "bsp.k=%d", k);
+            const char *sets[] = {"bsp.penalty=0.5", "bsp.iterations=400", kset};
+            const double p = 0.5, expect = 0.5 * (top_sigma2(fs, B, D, k) + top_sigma2(ft, B, D, k));
+            double bsp = extra_loss(&(struct check){"bsp", sets, 3, B, D, fs, ft, NULL, NULL, p, gs, gt, NULL, NULL});
+            double dann = extra_loss(&(struct check){"dann", NULL, 0, B, D, fs, ft, NULL, NULL, p, ds, dt, NULL, NULL});
+            cr_assert(fabs(bsp - dann - expect) < 1e-5 + 1e-4 * fabs(expect), "B=%d D=%d k=%d: penalty %.8f, eigen %.8f",
+                      B, D, k, bsp - dann, expect);
+            double ad[128], fd[128];
+            for (int i = 0; i < 2 * N; i++) {
+                float *x = i < N ? fs + i : ft + i - N;
+                const float keep = *x;
+                *x = keep + 1e-3f;
+                const double up = top_sigma2(fs, B, D, k) + top_sigma2(ft, B, D, k);
+                *x = keep - 1e-3f;
+                const double dn = top_sigma2(fs, B, D, k) + top_sigma2(ft, B, D, k);
+                *x = keep;
+                fd[i] = 0.5 * (up - dn) / ((double)(keep + 1e-3f) - (double)(keep - 1e-3f));
+                ad[i] = i < N ? (double)gs[i] - ds[i] : (double)gt[i - N] - dt[i - N];
+            }
+            cr_assert_lt(rel_diff(ad, fd, 2 * N), 1e-3, "B=%d D=%d k=%d: gradient vs eigenvalue derivative: %g", B, D,
+                         k, rel_diff(ad, fd, 2 * N));
+        }
+}
+
+/* One power-iteration step: v = G 1 / ‖G 1‖ (G = F Fᵀ, B < D), σ² = ‖Fᵀ v‖², and, v being detached,
+ * the gradient 2 v vᵀ F exactly (not the derivative through v, which differs away from convergence). */
+Test(method_adversarial, bsp_power_iteration_vector_is_detached)
+{
+    enum { B = 5, D = 7, N = B * D };
+    float fs[N], ft[N], gs[N], gt[N], ds[N], dt[N];
+    random_matrix(fs, N, 1.0, 0.5);
+    random_matrix(ft, N, 1.0, 0.5);
+    const char *sets[] = {"bsp.penalty=1", "bsp.iterations=1"};
+    double bsp = extra_loss(&(struct check){"bsp", sets, 2, B, D, fs, ft, NULL, NULL, 0.5, gs, gt, NULL, NULL});
+    double dann = extra_loss(&(struct check){"dann", NULL, 0, B, D, fs, ft, NULL, NULL, 0.5, ds, dt, NULL, NULL});
+    double expect = 0, ad[2 * N], want[2 * N];
+    for (int dom = 0; dom < 2; dom++) {
+        const float *f = dom ? ft : fs;
+        double v[B], u[D], norm = 0;
+        for (int i = 0; i < B; i++) { /* v = G 1 = F (Fᵀ 1) */
+            v[i] = 0;
+            for (int j = 0; j < D; j++) {
+                double col = 0;
+                for (int r = 0; r < B; r++) col += f[r * D + j];
+                v[i] += f[i * D + j] * col;
+            }
+            norm += v[i] * v[i];
+        }
+        for (int i = 0; i < B; i++) v[i] /= sqrt(norm);
+        for (int j = 0; j < D; j++) {
+            u[j] = 0;
+            for (int r = 0; r < B; r++) u[j] += v[r] * f[r * D + j];
+            expect += u[j] * u[j];
+        }
+        for (int i = 0; i < B; i++)
+            for (int j = 0; j < D; j++) {
+                want[dom * N + i * D + j] = 2 * v[i] * u[j];
+                ad[dom * N + i * D + j] = dom ? (double)gt[i * D + j] - dt[i * D + j] : (double)gs[i * D + j] - ds[i * D + j];
+            }
+    }
+    cr_assert(fabs(bsp - dann - expect) < 1e-5 + 1e-4 * fabs(expect), "penalty %.8f, by hand %.8f", bsp - dann, expect);
+    cr_assert_lt(rel_diff(ad, want, 2 * N), 1e-4, "gradient vs 2 v v^T F: %g", rel_diff(ad, want, 2 * N));
+}
+
+Test(method_adversarial, bsp_refuses_more_singular_values_than_the_rank)
+{
+    enum { B = 6, D = 8 };
+    float f[B * D] = {0};
+    const char *sets[] = {"bsp.k=7"};
+    double e;
+    cr_assert_neq(try_check(&(struct check){"bsp", sets, 1, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e),
+                  FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "bsp: k = 7 singular values asked, but a batch of 6 rows of 8 features has at most 6"),
+              "%s", ferry_last_error());
 }
 
 /* ---- modules that must not train: a short run on a tiny CSV task ---------------------------------- */
