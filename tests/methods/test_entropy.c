@@ -8,7 +8,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"entropy_min.so", "im.so"}, 2);
+    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so"}, 3);
 }
 
 TestSuite(method_entropy, .init = open_all, .fini = method_check_close);
@@ -164,4 +164,115 @@ Test(method_entropy, im_refuses_a_batch_of_one)
     const char *zero[] = {"im.diversity=0"};
     cr_assert_eq(try_check(&(struct check){"im", zero, 1, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK,
                  "%s", ferry_last_error());
+}
+
+/* ---- mcc ---------------------------------------------------------------------------------------- */
+
+/* L_MCC of the logits lt [b, K] at temperature tt, the sample weights computed from wl (lt itself
+ * when wl is NULL): the gradient with the weights held constant is the derivative in lt alone. */
+static double mcc_double(const double *lt, const double *wl, int b, double tt)
+{
+    double y[64 * K], yw[64 * K], w[64], u = 0, c[K * K] = {0}, col[K] = {0}, term = 0;
+    for (int pass = 0; pass < 2; pass++) { /* pass 0: the weights' probabilities; pass 1: Ŷ */
+        const double *l = pass ? lt : (wl ? wl : lt);
+        double *dst = pass ? y : yw;
+        for (int i = 0; i < b; i++) {
+            double mx = -INFINITY, z = 0;
+            for (int k = 0; k < K; k++) mx = fmax(mx, l[i * K + k] / tt);
+            for (int k = 0; k < K; k++) z += (dst[i * K + k] = exp(l[i * K + k] / tt - mx));
+            for (int k = 0; k < K; k++) dst[i * K + k] /= z;
+        }
+    }
+    for (int i = 0; i < b; i++) u += (w[i] = 1.0 + exp(-entropy(yw + i * K, K)));
+    for (int i = 0; i < b; i++) w[i] *= b / u;
+    for (int j = 0; j < K; j++)
+        for (int jj = 0; jj < K; jj++)
+            for (int i = 0; i < b; i++) c[j * K + jj] += w[i] * y[i * K + j] * y[i * K + jj];
+    for (int j = 0; j < K; j++)
+        for (int jj = 0; jj < K; jj++) col[jj] += c[j * K + jj];
+    for (int j = 0; j < K; j++)
+        for (int jj = 0; jj < K; jj++)
+            if (j != jj) term += c[j * K + jj] / col[jj];
+    return term / K;
+}
+
+Test(method_entropy, mcc_equals_closed_form)
+{
+    enum { B = 12, D = 3 };
+    float fs[B * D], ft[B * D], ls[B * K], lt[B * K];
+    double l[B * K];
+    random_matrix(fs, B * D, 1.0, 0.0);
+    random_matrix(ft, B * D, 1.0, 0.0);
+    random_matrix(ls, B * K, 2.0, 0.0);
+    random_matrix(lt, B * K, 4.0, 0.0);
+    to_double(lt, B * K, l);
+    double expect = mcc_double(l, NULL, B, 2.5);
+    double got = extra_loss(&(struct check){"mcc", NULL, 0, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+    assert_close(got, expect, "mcc, defaults");
+    const char *sets[] = {"mcc.trade_off=0.4", "mcc.temperature=1"};
+    expect = 0.4 * mcc_double(l, NULL, B, 1.0);
+    got = extra_loss(&(struct check){"mcc", sets, 2, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+    assert_close(got, expect, "mcc, T = 1, trade-off 0.4");
+    /* the weights matter: unweighted (all w = 1) differs by more than the tolerance */
+    double y[B * K], c[K * K] = {0}, col[K] = {0}, plain = 0;
+    softmax_rows(lt, B, 1.0, y);
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < K; j++)
+            for (int jj = 0; jj < K; jj++) c[j * K + jj] += y[i * K + j] * y[i * K + jj];
+    for (int j = 0; j < K * K; j++) col[j % K] += c[j];
+    for (int j = 0; j < K; j++)
+        for (int jj = 0; jj < K; jj++) plain += j != jj ? c[j * K + jj] / col[jj] : 0;
+    cr_assert_gt(fabs(0.4 * plain / K - expect), 1e-3, "the entropy weights change nothing: %g vs %g", 0.4 * plain / K, expect);
+    /* one-hot-like confident rows, each class predicted: no confusion at all */
+    float sharp[B * K];
+    for (int i = 0; i < B * K; i++) sharp[i] = (i % K == (i / K) % K) ? 200.0f : 0.0f;
+    got = extra_loss(&(struct check){"mcc", NULL, 0, B, D, fs, ft, ls, sharp, 0.5, NULL, NULL, NULL, NULL});
+    cr_assert(fabs(got) < 1e-6, "confident, distinct predictions: L_MCC %g", got);
+}
+
+/* The autodiff gradient (weights detached) against central differences of the double L_MCC with the
+ * weights frozen at the unperturbed logits; the total derivative (weights moving) differs measurably. */
+Test(method_entropy, mcc_gradient_holds_the_weights_constant)
+{
+    enum { B = 8, D = 2, N = B * K };
+    float fs[B * D], ft[B * D], ls[N], lt[N], glt[N];
+    double l[N], l0[N], g[N], fixed_w[N], total[N];
+    random_matrix(fs, B * D, 1.0, 0.0);
+    random_matrix(ft, B * D, 1.0, 0.0);
+    random_matrix(ls, N, 1.0, 0.0);
+    random_matrix(lt, N, 3.0, 0.0);
+    const char *sets[] = {"mcc.trade_off=2"};
+    struct check k = {"mcc", sets, 1, B, D, fs, ft, ls, lt, 0.5, NULL, NULL, NULL, glt};
+    extra_loss(&k);
+    to_double(glt, N, g);
+    to_double(lt, N, l);
+    to_double(lt, N, l0);
+    for (int i = 0; i < N; i++) {
+        const double keep = l[i], eps = 1e-5;
+        l[i] = keep + eps;
+        double up = mcc_double(l, l0, B, 2.5), up_t = mcc_double(l, NULL, B, 2.5);
+        l[i] = keep - eps;
+        double down = mcc_double(l, l0, B, 2.5), down_t = mcc_double(l, NULL, B, 2.5);
+        l[i] = keep;
+        fixed_w[i] = 2.0 * (up - down) / (2 * eps);
+        total[i] = 2.0 * (up_t - down_t) / (2 * eps);
+    }
+    double num = 0, den = 0, numt = 0;
+    for (int i = 0; i < N; i++) {
+        num += (g[i] - fixed_w[i]) * (g[i] - fixed_w[i]);
+        numt += (total[i] - fixed_w[i]) * (total[i] - fixed_w[i]);
+        den += fixed_w[i] * fixed_w[i];
+    }
+    cr_assert_gt(den, 1e-8, "no gradient");
+    cr_assert_lt(sqrt(num / den), 1e-4, "autodiff against the weights-held-constant derivative: %g", sqrt(num / den));
+    cr_assert_gt(sqrt(numt / den), 1e-2, "the weights' own derivative is too small to tell apart: %g", sqrt(numt / den));
+}
+
+Test(method_entropy, mcc_refuses_a_batch_of_one)
+{
+    enum { B = 1, D = 2 };
+    float f[B * D] = {0};
+    double e;
+    cr_assert_neq(try_check(&(struct check){"mcc", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "at least 2"), "%s", ferry_last_error());
 }
