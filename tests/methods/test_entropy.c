@@ -8,7 +8,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so"}, 3);
+    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so", "bnm.so"}, 4);
 }
 
 TestSuite(method_entropy, .init = open_all, .fini = method_check_close);
@@ -274,5 +274,172 @@ Test(method_entropy, mcc_refuses_a_batch_of_one)
     float f[B * D] = {0};
     double e;
     cr_assert_neq(try_check(&(struct check){"mcc", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "at least 2"), "%s", ferry_last_error());
+}
+
+/* ---- bnm ---------------------------------------------------------------------------------------- */
+
+/* Σ σ_i of a [m, n] by one-sided Jacobi (Hestenes) in double: rotate column pairs until every pair
+ * is orthogonal; the singular values are then the column lengths. */
+static double nuclear_jacobi(const double *a_in, int m, int n)
+{
+    double a[64 * K];
+    for (int i = 0; i < m * n; i++) a[i] = a_in[i];
+    for (int sweep = 0; sweep < 60; sweep++) {
+        double off = 0;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double al = 0, bt = 0, ga = 0;
+                for (int i = 0; i < m; i++) {
+                    al += a[i * n + p] * a[i * n + p];
+                    bt += a[i * n + q] * a[i * n + q];
+                    ga += a[i * n + p] * a[i * n + q];
+                }
+                if (ga == 0 || fabs(ga) <= 1e-15 * sqrt(al * bt)) continue;
+                off = fmax(off, fabs(ga) / sqrt(al * bt));
+                const double zeta = (bt - al) / (2 * ga);
+                const double t = (zeta >= 0 ? 1.0 : -1.0) / (fabs(zeta) + sqrt(1 + zeta * zeta));
+                const double c = 1 / sqrt(1 + t * t), s = c * t;
+                for (int i = 0; i < m; i++) {
+                    const double x = a[i * n + p], y = a[i * n + q];
+                    a[i * n + p] = c * x - s * y;
+                    a[i * n + q] = s * x + c * y;
+                }
+            }
+        if (off < 1e-15) break;
+    }
+    double sum = 0;
+    for (int p = 0; p < n; p++) {
+        double s2 = 0;
+        for (int i = 0; i < m; i++) s2 += a[i * n + p] * a[i * n + p];
+        sum += sqrt(s2);
+    }
+    return sum;
+}
+
+/* the BNM term −‖softmax(l)‖_* / b in double */
+static double bnm_double(const double *l, int b)
+{
+    double p[64 * K];
+    for (int i = 0; i < b; i++) {
+        double mx = -INFINITY, z = 0;
+        for (int k = 0; k < K; k++) mx = fmax(mx, l[i * K + k]);
+        for (int k = 0; k < K; k++) z += (p[i * K + k] = exp(l[i * K + k] - mx));
+        for (int k = 0; k < K; k++) p[i * K + k] /= z;
+    }
+    return -nuclear_jacobi(p, b, K) / b;
+}
+
+Test(method_entropy, bnm_jacobi_svd_is_right)
+{
+    /* [[3, 0], [4, 5]] has singular values √45 and √5 */
+    const double a[4] = {3, 0, 4, 5};
+    cr_assert(fabs(nuclear_jacobi(a, 2, 2) - (sqrt(45.0) + sqrt(5.0))) < 1e-12, "%.15f", nuclear_jacobi(a, 2, 2));
+    /* a rank-one 3 x 4 matrix u vᵀ: ‖u‖ ‖v‖ */
+    double r[12];
+    const double u[3] = {1, -2, 2}, v[4] = {2, 1, 0, -2};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) r[i * 4 + j] = u[i] * v[j];
+    cr_assert(fabs(nuclear_jacobi(r, 3, 4) - 9.0) < 1e-12, "%.15f", nuclear_jacobi(r, 3, 4));
+}
+
+/* The nuclear norm against the Jacobi SVD for tall (B ≥ K) and wide (B < K) batches, at three
+ * spreads of the logits: peaked, moderate and near-uniform predictions (small singular values). */
+Test(method_entropy, bnm_equals_svd)
+{
+    enum { D = 2 };
+    const int batches[] = {32, 10, 16, 6, 3};
+    const double scales[] = {4.0, 1.0, 0.2};
+    float fs[32 * D] = {0}, ls[32 * K], lt[32 * K];
+    double l[32 * K];
+    for (int bi = 0; bi < 5; bi++)
+        for (int si = 0; si < 3; si++) {
+            const int b = batches[bi];
+            random_matrix(ls, b * K, 1.0, 0.0);
+            random_matrix(lt, b * K, scales[si], 0.0);
+            to_double(lt, b * K, l);
+            const double expect = bnm_double(l, b);
+            double got = extra_loss(&(struct check){"bnm", NULL, 0, b, D, fs, fs, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+            char what[64];
+            snprintf(what, sizeof what, "bnm, B = %d, logit scale %.1f", b, scales[si]);
+            assert_close(got, expect, what);
+        }
+    /* the weight */
+    const char *sets[] = {"bnm.trade_off=0.3"};
+    random_matrix(lt, 16 * K, 2.0, 0.0);
+    to_double(lt, 16 * K, l);
+    double got = extra_loss(&(struct check){"bnm", sets, 1, 16, D, fs, fs, ls, lt, 0.5, NULL, NULL, NULL, NULL});
+    assert_close(got, 0.3 * bnm_double(l, 16), "bnm, trade-off 0.3");
+}
+
+/* The error against the SVD as the iteration count grows, printed, for near-uniform predictions
+ * (logits of scale 0.2, 0.01 and 0.002: the smaller, the smaller the trailing singular values and
+ * the slower the iteration). Measured: float accuracy after 15, 20 and 25 steps; the default, 30,
+ * must reach it for all three, and 10 steps must be measurably short of it at scale 0.01. */
+Test(method_entropy, bnm_iterations_converge)
+{
+    enum { B = 32, D = 2 };
+    float fs[B * D] = {0}, lt[B * K];
+    double l[B * K];
+    const double scales[] = {0.2, 0.01, 0.002};
+    const int its[] = {5, 10, 15, 20, 25, 30, 40, 60};
+    for (int si = 0; si < 3; si++) {
+        random_matrix(lt, B * K, scales[si], 0.0);
+        to_double(lt, B * K, l);
+        const double expect = bnm_double(l, B);
+        double err[8];
+        for (int i = 0; i < 8; i++) {
+            char set[32];
+            snprintf(set, sizeof set, "bnm.iterations=%d", its[i]);
+            const char *sets[] = {set};
+            err[i] = fabs(extra_loss(&(struct check){"bnm", sets, 1, B, D, fs, fs, NULL, lt, 0.5, NULL, NULL, NULL, NULL}) -
+                          expect);
+            cr_log_info("bnm: logit scale %g, %d Newton-Schulz steps: |error| %.3g of %.6f", scales[si], its[i], err[i],
+                        expect);
+        }
+        cr_assert_lt(err[5], 1e-5 + 1e-4 * fabs(expect), "scale %g, 30 steps: %g", scales[si], err[5]);
+        if (si == 1) cr_assert_gt(err[1], 1e-4, "10 steps already converged: the check has no power (%g)", err[1]);
+    }
+}
+
+/* The gradient through the iteration: against central differences of the float loss, and against
+ * central differences of the exact (SVD) nuclear norm in double. */
+Test(method_entropy, bnm_gradient)
+{
+    enum { D = 2 };
+    const int batches[] = {16, 6};
+    for (int bi = 0; bi < 2; bi++) {
+        const int b = batches[bi], n = b * K;
+        float fs[16 * D] = {0}, ls[16 * K], lt[16 * K], glt[16 * K];
+        double l[16 * K];
+        random_matrix(ls, n, 1.0, 0.0);
+        random_matrix(lt, n, 1.5, 0.0);
+        struct check k = {"bnm", NULL, 0, b, D, fs, fs, ls, lt, 0.5, NULL, NULL, NULL, glt};
+        extra_loss(&k);
+        check_finite_differences(&k, lt, n, glt, 1e-2f, 2e-3);
+        to_double(lt, n, l);
+        double num = 0, den = 0;
+        for (int i = 0; i < n; i++) {
+            const double keep = l[i], eps = 1e-6;
+            l[i] = keep + eps;
+            double up = bnm_double(l, b);
+            l[i] = keep - eps;
+            double down = bnm_double(l, b);
+            l[i] = keep;
+            const double fd = (up - down) / (2 * eps);
+            num += (glt[i] - fd) * (glt[i] - fd);
+            den += fd * fd;
+        }
+        cr_assert_gt(den, 1e-8, "B = %d: no gradient", b);
+        cr_assert_lt(sqrt(num / den), 1e-3, "B = %d: autodiff against the SVD's derivative: %g", b, sqrt(num / den));
+    }
+}
+
+Test(method_entropy, bnm_refuses_a_batch_of_one)
+{
+    enum { B = 1, D = 2 };
+    float f[B * D] = {0};
+    double e;
+    cr_assert_neq(try_check(&(struct check){"bnm", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "at least 2"), "%s", ferry_last_error());
 }
