@@ -8,7 +8,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so", "bnm.so"}, 4);
+    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so", "bnm.so", "afn.so"}, 5);
 }
 
 TestSuite(method_entropy, .init = open_all, .fini = method_check_close);
@@ -442,4 +442,99 @@ Test(method_entropy, bnm_refuses_a_batch_of_one)
     double e;
     cr_assert_neq(try_check(&(struct check){"bnm", NULL, 0, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "at least 2"), "%s", ferry_last_error());
+}
+
+/* ---- afn ---------------------------------------------------------------------------------------- */
+
+static double row_norm(const float *x, int d)
+{
+    double s = 0;
+    for (int k = 0; k < d; k++) s += (double)x[k] * x[k];
+    return sqrt(s);
+}
+
+/* SAFN's value is λ Δr² whatever the features; its gradient is that of (‖h_i‖ − (r_i + Δr))² with r_i
+ * the current norms held constant: −λ · 2Δr/(2B) · h_i/‖h_i‖ on both domains (closed form, and central
+ * differences of that surrogate in double). The loss itself does not move under finite differences:
+ * the gradient comes only from the detached norm, i.e. the detach is really there. */
+Test(method_entropy, afn_stepwise)
+{
+    enum { B = 6, D = 5, N = B * D };
+    float fs[N], ft[N], ls[B * K], gs[N], gt[N];
+    random_matrix(fs, N, 1.0, 0.5);
+    random_matrix(ft, N, 0.5, 0.0);
+    random_matrix(ls, B * K, 1.0, 0.0);
+    const double lambda = 0.2, dr = 1.5;
+    const char *sets[] = {"afn.trade_off=0.2", "afn.delta_r=1.5"};
+    double got = extra_loss(&(struct check){"afn", sets, 2, B, D, fs, ft, ls, NULL, 0.5, gs, gt, NULL, NULL});
+    assert_close(got, lambda * dr * dr, "SAFN");
+    got = extra_loss(&(struct check){"afn", NULL, 0, B, D, fs, ft, ls, NULL, 0.5, NULL, NULL, NULL, NULL});
+    assert_close(got, 0.05 * 1.0, "SAFN, defaults (0.05, 1)");
+    for (int dom = 0; dom < 2; dom++) {
+        const float *f = dom ? ft : fs, *g = dom ? gt : gs;
+        for (int i = 0; i < B; i++) {
+            const double r = row_norm(f + i * D, D);
+            for (int k = 0; k < D; k++) {
+                const double want = -lambda * 2 * dr / (2 * B) * f[i * D + k] / r;
+                /* the surrogate λ mean (‖h‖ − (r + Δr))², r frozen, by central differences in double */
+                double h[D], eps = 1e-6, up, down;
+                for (int j = 0; j < D; j++) h[j] = f[i * D + j];
+                h[k] += eps;
+                up = 0;
+                for (int j = 0; j < D; j++) up += h[j] * h[j];
+                h[k] -= 2 * eps;
+                down = 0;
+                for (int j = 0; j < D; j++) down += h[j] * h[j];
+                const double fd = lambda / (2 * B) * (pow(sqrt(up) - r - dr, 2) - pow(sqrt(down) - r - dr, 2)) / (2 * eps);
+                cr_assert(fabs(fd - want) < 1e-7, "surrogate check itself: %g vs %g", fd, want);
+                cr_assert(fabs(g[i * D + k] - want) < 1e-6 + 1e-4 * fabs(want), "%s row %d, %d: gradient %g, want %g",
+                          dom ? "target" : "source", i, k, (double)g[i * D + k], want);
+            }
+        }
+    }
+    /* the loss's value is flat in the features (only the detached norm gives the gradient) */
+    float keep = fs[3];
+    fs[3] = keep + 0.1f;
+    double moved = extra_loss(&(struct check){"afn", sets, 2, B, D, fs, ft, ls, NULL, 0.5, NULL, NULL, NULL, NULL});
+    fs[3] = keep;
+    cr_assert(fabs(moved - lambda * dr * dr) < 1e-5, "SAFN's value moved with the features: %g", moved);
+    /* a row of zeros: zero gradient there, not NaN */
+    for (int k = 0; k < D; k++) ft[2 * D + k] = 0.0f;
+    extra_loss(&(struct check){"afn", sets, 2, B, D, fs, ft, ls, NULL, 0.5, gs, gt, NULL, NULL});
+    for (int k = 0; k < D; k++) cr_assert_eq(gt[2 * D + k], 0.0f, "zero row, element %d: %g", k, (double)gt[2 * D + k]);
+}
+
+/* HAFN: λ [(mean ‖h_s‖ − R)² + (mean ‖h_t‖ − R)²], and its gradient (no detach) against finite
+ * differences of the loss in both domains' features. */
+Test(method_entropy, afn_hard)
+{
+    enum { B = 5, D = 4, N = B * D };
+    float fs[N], ft[N], gs[N], gt[N];
+    random_matrix(fs, N, 1.0, 0.0);
+    random_matrix(ft, N, 2.0, 0.3);
+    double ms = 0, mt = 0;
+    for (int i = 0; i < B; i++) {
+        ms += row_norm(fs + i * D, D) / B;
+        mt += row_norm(ft + i * D, D) / B;
+    }
+    const char *sets[] = {"afn.radius=3", "afn.trade_off=0.5"};
+    const double expect = 0.5 * ((ms - 3) * (ms - 3) + (mt - 3) * (mt - 3));
+    struct check k = {"afn", sets, 2, B, D, fs, ft, NULL, NULL, 0.5, gs, gt, NULL, NULL};
+    assert_close(extra_loss(&k), expect, "HAFN");
+    check_finite_differences(&k, fs, N, gs, 1e-2f, 2e-3);
+    check_finite_differences(&k, ft, N, gt, 1e-2f, 2e-3);
+    /* the paper's radius, 25, with the default weight */
+    const char *paper[] = {"afn.radius=25"};
+    assert_close(extra_loss(&(struct check){"afn", paper, 1, B, D, fs, ft, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}),
+                 0.05 * ((ms - 25) * (ms - 25) + (mt - 25) * (mt - 25)), "HAFN, R = 25");
+}
+
+Test(method_entropy, afn_refuses_a_negative_radius)
+{
+    enum { B = 4, D = 2 };
+    float f[B * D] = {0};
+    double e;
+    const char *sets[] = {"afn.radius=-1"};
+    cr_assert_neq(try_check(&(struct check){"afn", sets, 1, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "radius"), "%s", ferry_last_error());
 }
