@@ -19,7 +19,7 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
 {
     ferry_ctx_t *ctx = h->ctx(run);
     const double diversity = h->hparam(run, "diversity");
-    if (!FERRY_HOST_HAS(h, clamp)) {
+    if (!FERRY_HOST_HAS(h, log_softmax)) { /* after clamp in the table */
         h->error(FERRY_PLUGIN_ERR_UNSUPPORTED, "im: this host has no log_softmax / clamp");
         return NULL;
     }

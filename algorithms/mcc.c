@@ -41,7 +41,7 @@ static ferry_tensor_t *mcc_term(const ferry_host_api *h, ferry_ctx_t *ctx, ferry
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)
 {
     ferry_ctx_t *ctx = h->ctx(run);
-    if (!FERRY_HOST_HAS(h, clamp)) {
+    if (!FERRY_HOST_HAS(h, log_softmax)) { /* after clamp in the table */
         h->error(FERRY_PLUGIN_ERR_UNSUPPORTED, "mcc: this host has no log_softmax / clamp");
         return NULL;
     }
