@@ -16,7 +16,12 @@
  * domains); the authors' code adds the two per-domain means instead, twice this term for equal
  * batches. ‖h‖ is √(Σ h² + 1e-12), so a row of zeros (dead ReLUs) gets a zero gradient, not NaN. The
  * paper applies AFN to a bottleneck layer with L2-preserving dropout; here it acts on the backbone's
- * features as they are. */
+ * features as they are.
+ * Measured on mnist->optdigits (LeNet from scratch, its 768 conv features, SGD lr 0.01, 2 epochs): at
+ * the paper's λ = 0.05 both SAFN and HAFN (R = 25) blow the feature norms up in the first epoch (loss
+ * > 5, then dead ReLUs and chance accuracy), SAFN still does at λ = 0.005; at λ = 0.001 both train
+ * (target test 54.6% SAFN, 59.6% HAFN; source-only 57.9%). The paper's defaults are for a pretrained
+ * ResNet-50 with a bottleneck; on other backbones sweep λ from its low end. */
 #include "ferry/plugin.h"
 
 #define NORM_EPS 1e-12f
