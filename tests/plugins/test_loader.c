@@ -1,4 +1,4 @@
-/* The plugin loader: the six built-in methods load from the build tree; a plugin with another ABI
+/* The plugin loader: the built-in methods (at least the six below) load from the build tree; a plugin with another ABI
  * version, without the entry symbol, with a bogus descriptor or with a name already taken is refused
  * with a message naming its file; FERRY_PLUGIN_PATH adds folders, and removing a file removes its
  * method. */
@@ -13,6 +13,17 @@
 
 static const char *const builtin[] = {"source-only", "feature-extraction", "fine-tuning", "dann", "dan", "coral"};
 
+/* how many methods the build tree holds (every file of algorithms/meson.build), with no
+ * FERRY_PLUGIN_PATH: the baseline the other counts are taken against */
+static int tree_count(void)
+{
+    ferry_methods_t *r;
+    cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
+    const int n = ferry_methods_count(r);
+    ferry_methods_free(r);
+    return n;
+}
+
 static char *plugin(const char *name)
 {
     static char path[1024];
@@ -22,6 +33,7 @@ static char *plugin(const char *name)
 
 static void refused(const char *file, const char *why)
 {
+    const int n = tree_count();
     ferry_methods_t *r;
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
     char path[1024];
@@ -29,7 +41,7 @@ static void refused(const char *file, const char *why)
     cr_assert_neq(ferry_methods_add_file(r, path), FERRY_OK, "%s was accepted", file);
     cr_assert(strstr(ferry_last_error(), path) != NULL, "message does not name the file: %s", ferry_last_error());
     cr_assert(strstr(ferry_last_error(), why) != NULL, "message does not say '%s': %s", why, ferry_last_error());
-    cr_assert_eq(ferry_methods_count(r), 6);
+    cr_assert_eq(ferry_methods_count(r), n);
     ferry_methods_free(r);
 }
 
@@ -37,7 +49,7 @@ Test(loader, lists_the_six_methods_from_shared_objects)
 {
     ferry_methods_t *r;
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
-    cr_assert_eq(ferry_methods_count(r), 6, "%d methods", ferry_methods_count(r));
+    cr_assert_geq(ferry_methods_count(r), 6, "%d methods", ferry_methods_count(r));
     for (size_t i = 0; i < 6; i++) {
         const ferry_method *m = ferry_methods_find(r, builtin[i]);
         cr_assert_not_null(m, "%s", ferry_last_error());
@@ -67,10 +79,11 @@ Test(loader, plugin_path_adds_and_removing_a_file_removes)
     cr_assert_not_null(mkdtemp(dir));
     copy(plugin("extra_method"), dir, "extra_method.so");
     copy(plugin("broken_abi"), dir, "broken_abi.so");
+    const int n = tree_count();
     setenv("FERRY_PLUGIN_PATH", dir, 1);
     ferry_methods_t *r;
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
-    cr_assert_eq(ferry_methods_count(r), 7);
+    cr_assert_eq(ferry_methods_count(r), n + 1);
     cr_assert_not_null(ferry_methods_find(r, "extra-test"));
     cr_assert_eq(ferry_methods_refused_count(r), 1);
     cr_assert(strstr(ferry_methods_refused(r, 0), "broken_abi.so") != NULL, "%s", ferry_methods_refused(r, 0));
@@ -81,7 +94,7 @@ Test(loader, plugin_path_adds_and_removing_a_file_removes)
     snprintf(path, sizeof path, "%s/extra_method.so", dir);
     cr_assert_eq(unlink(path), 0);
     cr_assert_eq(ferry_methods_load(&r), FERRY_OK);
-    cr_assert_eq(ferry_methods_count(r), 6);
+    cr_assert_eq(ferry_methods_count(r), n);
     cr_assert_null(ferry_methods_find(r, "extra-test"));
     ferry_methods_free(r);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
