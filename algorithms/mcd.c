@@ -67,6 +67,13 @@ static ferry_tensor_t *step_b(ferry_run_t *run, const ferry_host_api *h, const f
     return h->sub(h->ctx(run), source_ce(run, h, t), discrepancy(run, h, t));
 }
 
+/* step C, reporting the discrepancy it minimises (before its update) as a metric */
+static ferry_tensor_t *step_c(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)
+{
+    ferry_tensor_t *d = discrepancy(run, h, t);
+    return h->metric(run, "discrepancy", d) ? NULL : d;
+}
+
 static const ferry_hparam hparams[] = {
     {"trade_off", FERRY_HP_FLOAT, 1.0, 0.01, 10.0, FERRY_SWEEP_LOG, "weight of the discrepancy in steps B and C"},
     {"num_k", FERRY_HP_INT, 4, 1, 8, FERRY_SWEEP_FIXED, "step C (the backbone) per iteration (the paper's n)"},
@@ -77,7 +84,7 @@ static const ferry_hparam hparams[] = {
 static const ferry_phase phases[] = {
     {.name = "a_source", .loss = source_ce, .updates = "all"},
     {.name = "b_classifiers", .loss = step_b, .updates = "classifier,mcd.f2."},
-    {.name = "c_backbone", .loss = discrepancy, .updates = "backbone", .repeat = "num_k"},
+    {.name = "c_backbone", .loss = step_c, .updates = "backbone", .repeat = "num_k"},
 };
 
 static const ferry_method method = {

@@ -23,6 +23,14 @@ struct scalar {
     ferry_tensor_t *t[MAX_PHASES];
 };
 
+/* A method's metric: its tensor in each phase that reports it, and the epoch's running sum. */
+struct metric {
+    char name[32];
+    ferry_tensor_t *t[MAX_PHASES];
+    double sum;
+    int64_t n;
+};
+
 /* One update phase of an iteration: its own graph and optimizer over the parameters it updates. */
 struct phase {
     const ferry_phase *def; /* NULL: the method's one loss */
@@ -78,6 +86,8 @@ struct ferry_run {
     ferry_tensor_t *p_f, *p_out;
     struct scalar scalars[MAX_SCALARS];
     int n_scalars;
+    struct metric metrics[FERRY_MAX_METHOD_METRICS];
+    int n_metrics;
     struct lr_rule lr[MAX_LR_RULES];
     int n_lr;
     bool checkpoint;

@@ -334,6 +334,40 @@ static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, 
     return s;
 }
 
+static ferry_plugin_status h_metric(ferry_run_t *run, const char *name, ferry_tensor_t *value)
+{
+    if (!value) return FERRY_ERR_INVALID; /* the op that failed set the message */
+    if (ferry_tensor_numel(value) != 1)
+        return ferry_error(FERRY_ERR_SHAPE, "method '%s': metric '%s' has %lld elements, not 1", run->m->name, name,
+                           (long long)ferry_tensor_numel(value));
+    struct metric *m = NULL;
+    for (int i = 0; i < run->n_metrics && !m; i++)
+        if (!strcmp(run->metrics[i].name, name)) m = &run->metrics[i];
+    if (!m) {
+        bool ok = *name && strlen(name) < sizeof m->name;
+        for (const char *c = name; *c && ok; c++) ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_';
+        if (!ok || run->n_metrics == FERRY_MAX_METHOD_METRICS)
+            return ferry_error(FERRY_ERR_INVALID, "method '%s': metric '%s' is not [a-z0-9_]{1,31}, or one over %d",
+                               run->m->name, name, FERRY_MAX_METHOD_METRICS);
+        m = &run->metrics[run->n_metrics++];
+        *m = (struct metric){0};
+        snprintf(m->name, sizeof m->name, "%s", name);
+    }
+    ferry_tensor_set_output(value);
+    m->t[run->cur] = value;
+    return FERRY_OK;
+}
+
+/* After a run of phase k: the metrics it computed, into the epoch's sums. */
+static void add_metrics(ferry_run_t *run, int k)
+{
+    for (int i = 0; i < run->n_metrics; i++)
+        if (run->metrics[i].t[k]) {
+            run->metrics[i].sum += ferry_tensor_get_scalar(run->ph[k].g, run->metrics[i].t[k]);
+            run->metrics[i].n++;
+        }
+}
+
 static const ferry_host_api host_api = {
     .abi_version = FERRY_PLUGIN_ABI_VERSION,
     .size = sizeof(ferry_host_api),
@@ -410,6 +444,7 @@ static const ferry_host_api host_api = {
     .table_set = h_table_set,
     .split_size = h_split_size,
     .predict = h_predict,
+    .metric = h_metric,
 };
 
 const ferry_host_api *ferry_plugin_host(void) { return &host_api; }
@@ -954,6 +989,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                     if (!s && ferry_graph_uses(ph->g, ph->seed)) s = ferry_tensor_set(ph->g, ph->seed, &ps, sizeof ps);
                     if (!s) s = ferry_optim_prepare_step(ph->opt, ph->g, p);
                     if (!s) s = ferry_graph_compute(ph->g);
+                    if (!s) add_metrics(run, f);
                 }
             }
             if (s) break;
@@ -981,6 +1017,14 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         }
         if (s) break;
         pr.epoch_end = true;
+        pr.n_method_metrics = run->n_metrics;
+        for (int i = 0; i < run->n_metrics; i++) {
+            struct metric *m = &run->metrics[i];
+            pr.method_metric_names[i] = m->name;
+            pr.method_metrics[i] = m->n ? m->sum / (double)m->n : 0.0 / 0.0;
+            m->sum = 0;
+            m->n = 0;
+        }
         if (o->progress) o->progress(&pr, o->user);
         out->final_loss = pr.loss;
         out->source_val_accuracy = pr.source_val_accuracy;

@@ -28,6 +28,8 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS metrics("
     "  key TEXT, epoch INTEGER, source_val REAL, target_val REAL, target_test REAL, loss REAL, step_ms REAL,"
     "  PRIMARY KEY (key, epoch));"
+    "CREATE TABLE IF NOT EXISTS method_metrics("
+    "  key TEXT, epoch INTEGER, name TEXT, value REAL, PRIMARY KEY (key, epoch, name));"
     "INSERT OR IGNORE INTO meta VALUES ('schema_version', '" SCHEMA_VERSION "');";
 
 void ferry_bench_now_iso(char *buf, size_t n)
@@ -52,6 +54,19 @@ static ferry_status exec(ferry_results_t *r, const char *sql, const char *what)
         return s;
     }
     return FERRY_OK;
+}
+
+/* A statement with one text parameter, the key. */
+static ferry_status exec_key(ferry_results_t *r, const char *sql, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? FERRY_OK : ferry_error(FERRY_ERR_IO, "%s: %s", r->path, sqlite3_errmsg(r->db));
 }
 
 ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t **out)
@@ -127,7 +142,8 @@ ferry_status ferry_results_begin(ferry_results_t *r, const struct run_begin *b)
         " finished_at, status, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,'running',NULL)";
     char now[32];
     ferry_bench_now_iso(now, sizeof now);
-    if (sqlite3_prepare_v2(r->db, "DELETE FROM metrics WHERE key = ?", -1, &del, NULL) != SQLITE_OK ||
+    if (exec_key(r, "DELETE FROM method_metrics WHERE key = ?", b->key) ||
+        sqlite3_prepare_v2(r->db, "DELETE FROM metrics WHERE key = ?", -1, &del, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, sql, -1, &ins, NULL) != SQLITE_OK) {
         s = db_error(r, "cannot record a run");
         goto done;
@@ -162,7 +178,7 @@ done:
 
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
-                                  const double *step_ms, const char *error)
+                                  const double *step_ms, const struct method_metrics *mm, const char *error)
 {
     ferry_status s;
     if ((s = exec(r, "BEGIN IMMEDIATE;", "cannot write"))) return s;
@@ -182,6 +198,22 @@ ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, co
         const double *v[] = {source_val, target_val, target_test, loss, step_ms};
         for (int k = 0; k < 5; k++) sqlite3_bind_double(ins, 3 + k, v[k][e]);
         if (sqlite3_step(ins) != SQLITE_DONE) s = db_error(r, "cannot record metrics");
+    }
+    if (!s && mm && mm->n_names > 0) {
+        sqlite3_stmt *mi = NULL;
+        if (sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO method_metrics VALUES (?,?,?,?)", -1, &mi, NULL) !=
+            SQLITE_OK)
+            s = db_error(r, "cannot record the method's metrics");
+        for (int e = 0; e < n && !s; e++)
+            for (int j = 0; j < mm->n_names && !s; j++) {
+                sqlite3_reset(mi);
+                sqlite3_bind_text(mi, 1, key, -1, SQLITE_STATIC);
+                sqlite3_bind_int(mi, 2, e + 1);
+                sqlite3_bind_text(mi, 3, mm->names[j], -1, SQLITE_STATIC);
+                sqlite3_bind_double(mi, 4, mm->values[e * FERRY_MAX_METHOD_METRICS + j]);
+                if (sqlite3_step(mi) != SQLITE_DONE) s = db_error(r, "cannot record the method's metrics");
+            }
+        sqlite3_finalize(mi);
     }
     if (!s) {
         sqlite3_bind_text(upd, 1, error ? "failed" : "done", -1, SQLITE_STATIC);
@@ -290,10 +322,14 @@ ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path)
              "BEGIN IMMEDIATE;"
              "DELETE FROM metrics WHERE key IN (SELECT key FROM runs WHERE status != 'done'"
              "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
+             "DELETE FROM method_metrics WHERE key IN (SELECT key FROM runs WHERE status != 'done'"
+             "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
              "DELETE FROM runs WHERE status != 'done' AND key IN (SELECT key FROM src.runs WHERE status = 'done');"
              "INSERT OR IGNORE INTO runs SELECT * FROM src.runs WHERE status = 'done';"
              "INSERT OR IGNORE INTO metrics SELECT m.* FROM src.metrics m JOIN src.runs r ON m.key = r.key"
              "  WHERE r.status = 'done';"
+             "INSERT OR IGNORE INTO method_metrics SELECT m.* FROM src.method_metrics m JOIN src.runs r"
+             "  ON m.key = r.key WHERE r.status = 'done';"
              "COMMIT;",
              "cannot merge");
     if (s) exec(dst, "ROLLBACK;", "rollback");

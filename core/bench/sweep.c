@@ -33,6 +33,8 @@ struct progress_state {
     int done_runs;
     int n;                  /* epochs recorded */
     double sv[MAX_EPOCHS], tv[MAX_EPOCHS], tt[MAX_EPOCHS], loss[MAX_EPOCHS], step_ms[MAX_EPOCHS];
+    struct method_metrics mm;                           /* the method's own, names from the run */
+    double mm_values[MAX_EPOCHS * FERRY_MAX_METHOD_METRICS];
     int batch_images;       /* images per step */
 };
 
@@ -57,6 +59,11 @@ static void on_progress(const ferry_progress *p, void *user)
             ps->tt[ps->n] = p->test_accuracy;
             ps->loss[ps->n] = p->loss;
             ps->step_ms[ps->n] = p->images_per_s > 0 ? 1e3 * ps->batch_images / p->images_per_s : 0;
+            ps->mm.n_names = p->n_method_metrics;
+            for (int j = 0; j < p->n_method_metrics; j++) {
+                snprintf(ps->mm.names[j], sizeof ps->mm.names[j], "%s", p->method_metric_names[j]);
+                ps->mm_values[ps->n * FERRY_MAX_METHOD_METRICS + j] = p->method_metrics[j];
+            }
             ps->n++;
         }
         return;
@@ -227,12 +234,15 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.progress = on_progress;
     a.user = ps;
     ps->n = 0;
+    ps->mm.n_names = 0;
     ps->batch_images = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS ? 1 : 2) * c->batch;
     ferry_adapt_result res;
     ferry_status rs = ferry_adapt(&a, &res);
     char err[1024] = "";
     if (rs) snprintf(err, sizeof err, "%s", ferry_last_error());
-    s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, rs ? err : NULL);
+    ps->mm.values = ps->mm_values;
+    s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, &ps->mm,
+                             rs ? err : NULL);
     if (!s && rs && !sw->o->quiet)
         fprintf(stderr, "%srun %s %s seed %llu failed: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
                 (unsigned long long)p->seed, err);

@@ -19,9 +19,12 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
     if (p->epoch_end && p->target_val_accuracy == p->target_val_accuracy) { /* a method run */
         fprintf(stderr,
                 "%sepoch %d/%d  %lld steps  loss %.4f  source val %.2f%%  target val %.2f%%  target test %.2f%%  "
-                "%.0f img/s\n",
+                "%.0f img/s",
                 tty ? "\r\033[K" : "", p->epoch, p->epochs, (long long)p->steps, p->loss, 100 * p->source_val_accuracy,
                 100 * p->target_val_accuracy, 100 * p->test_accuracy, p->images_per_s);
+        for (int i = 0; i < p->n_method_metrics; i++)
+            fprintf(stderr, "  %s %.4g", p->method_metric_names[i], p->method_metrics[i]);
+        fputc('\n', stderr);
         return;
     }
     if (p->epoch_end && p->source_val_accuracy == p->source_val_accuracy) { /* a task */

@@ -179,6 +179,20 @@ check "a YAML task from idx: to csv: the table names the task" bash -c "grep -q 
 printf 'name: f\ntasks:\n  - name: bad\n    source: idx:%s/e/optdigits-train-images-idx3-ubyte.gz\n    target: csv:%s/od.csv?label=64\nmethods: [source-only]\nseeds: [1]\n' "$tmp" "$tmp" > "$tmp/badcsv.yaml"
 refused "a csv: target without its shape is refused before any run" "needs its image shape" "$tmp/badcsv.yaml"
 
+# A method's own metrics (MCD's discrepancy, per epoch) go into the store's method_metrics table
+cat > "$tmp/mm.yaml" <<'YAML'
+name: mm
+tasks: [mnist->optdigits]
+methods: [mcd]
+seeds: [1]
+epochs: 2
+iters_per_epoch: 5
+batch: 16
+threads: 2
+YAML
+"$ferry" bench "$tmp/mm.yaml" --db "$tmp/mm.db" --checkpoints "$tmp/mmck" --no-table > /dev/null 2>&1
+check "a method's metrics are stored per epoch" bash -c "/usr/bin/python3 -c \"import sqlite3, math, sys; r = sqlite3.connect('$tmp/mm.db').execute(\\\"select epoch, value from method_metrics where name = 'discrepancy' order by epoch\\\").fetchall(); sys.exit(not (len(r) == 2 and all(e == i + 1 and math.isfinite(v) and v > 0 for i, (e, v) in enumerate(r))))\""
+
 # Open MPI: each rank takes its shard; rank 0 merges
 if command -v mpirun > /dev/null; then
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \

@@ -10,6 +10,8 @@
 extern "C" {
 #endif
 
+#define FERRY_MAX_METHOD_METRICS 8
+
 typedef struct ferry_progress {
     int epoch, epochs;          /* 1-based epoch */
     int64_t step, steps;        /* step within the epoch, steps per epoch */
@@ -21,6 +23,10 @@ typedef struct ferry_progress {
     double test_accuracy;       /* data set: its test split; task: target test */
     double source_val_accuracy; /* task only: source validation (NaN for a data set) */
     double target_val_accuracy; /* method runs: target validation, for oracle selection only */
+    /* method runs, at an epoch's end: the method's own metrics (host->metric), means over the epoch */
+    int n_method_metrics;
+    const char *method_metric_names[FERRY_MAX_METHOD_METRICS];
+    double method_metrics[FERRY_MAX_METHOD_METRICS];
 } ferry_progress;
 
 typedef void (*ferry_progress_fn)(const ferry_progress *p, void *user);

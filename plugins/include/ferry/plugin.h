@@ -237,6 +237,12 @@ typedef struct ferry_host_api {
     ferry_plugin_status (*table_set)(ferry_run_t *run, const char *name, const float *data);
     int64_t (*split_size)(const ferry_run_t *run, int split);
     ferry_plugin_status (*predict)(ferry_run_t *run, int split, float *probs, float *features);
+
+    /* appended in ABI 1 (FERRY_HOST_HAS(host, metric)): reports a one-element tensor of the graph
+     * being built (a phase's, in a phase's loss) as the method's metric `name` ([a-z0-9_], at most 8
+     * per method): its mean over each epoch's steps is printed with the epoch and stored with the
+     * run (the results store's method_metrics table). One scalar download per metric per step. */
+    ferry_plugin_status (*metric)(ferry_run_t *run, const char *name, ferry_tensor_t *value);
 } ferry_host_api;
 
 /* compare's relations */
