@@ -15,6 +15,8 @@
  *   metrics(key TEXT, epoch INTEGER,  -- 1-based; one row per evaluation
  *        source_val REAL, target_val REAL, target_test REAL, loss REAL, step_ms REAL,
  *        PRIMARY KEY (key, epoch))
+ *   method_metrics(key TEXT, epoch INTEGER, name TEXT, value REAL,  -- a method's own (host->metric),
+ *        PRIMARY KEY (key, epoch, name))                           -- its epoch mean
  *   meta(name TEXT PRIMARY KEY, value TEXT)  -- schema_version
  *
  * A run's metrics and its 'done' status are written in one transaction when it finishes; a run found
