@@ -98,7 +98,9 @@ check "data export writes IDX" bash -c "'$ferry' data export optdigits --format 
 # layout (64 pixels 0..16, then the label)
 check "data show idx: finds the labels beside the images" bash -c "'$ferry' data show 'idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz' --out '$tmp/i.png' | grep -q 'train: 1150 examples, 1x8x8, 10 classes'"
 /usr/bin/python3 "$(dirname "$0")/idx_to_csv.py" "$tmp/e/optdigits-train-images-idx3-ubyte.gz" "$tmp/e/optdigits-train-labels-idx1-ubyte.gz" "$tmp/od.csv"
-check "data show csv: reads the shape, label column and scale" bash -c "'$ferry' data show 'csv:$tmp/od.csv?shape=1x8x8&label=64&max=16' --out '$tmp/c.png' | grep -q 'channel 0: mean 0.306.* max 1.0000'"
+check "data show csv: reads the shape, label column and scale (the IDX's statistics)" bash -c "'$ferry' data show 'csv:$tmp/od.csv?shape=1x8x8&label=64&max=16' --split all --out '$tmp/c.png' | grep -q 'channel 0: mean 0.3060 std 0.3762 min 0.0000 max 1.0000' && '$ferry' data show 'idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz' --split all --out '$tmp/i.png' | grep -q 'channel 0: mean 0.3060 std 0.3762 min 0.0000 max 1.0000'"
+mkdir -p "$tmp/moved/elsewhere" && cp "$tmp"/e/optdigits-train-*.gz "$tmp/moved/elsewhere/"
+check "a one-part domain's split does not depend on where its files lie" bash -c "cmp -s <('$ferry' data show 'idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz' --out '$tmp/i1.png' | tail -n +2 | head -n 2) <('$ferry' data show 'idx:$tmp/moved/elsewhere/optdigits-train-images-idx3-ubyte.gz' --out '$tmp/i2.png' | tail -n +2 | head -n 2)"
 check "data show csv: without its shape is refused" bash -c "'$ferry' data show 'csv:$tmp/od.csv' --out '$tmp/c.png' 2>&1 | grep -q 'needs its image shape'"
 check "an inline task from idx: to csv: trains a method" bash -c "'$ferry' train --task 'idx:$tmp/e/optdigits-train-images-idx3-ubyte.gz->csv:$tmp/od.csv?shape=1x8x8&label=64&max=16' --input-size 16 --method dann --epochs 1 --device cpu 2>&1 | grep -q 'target test accuracy'"
 check "data export needs --format idx" bash -c "! '$ferry' data export optdigits --out '$tmp/e' 2>/dev/null"

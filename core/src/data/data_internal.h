@@ -42,6 +42,9 @@ ferry_status ferry_folder_checksum(const char *dir, const char *skip, char hex[6
 
 /* A fixed seed from a spec's text (FNV-1a): a domain's definition never depends on a run's seed. */
 uint64_t ferry_spec_seed(const char *spec);
+/* A seed from a data set's labels in order and their count: the same data, the same seed, wherever
+ * its files lie (the seed of a domain's fixed splits). */
+uint64_t ferry_labels_seed(const ferry_dataset_t *all);
 
 /* path = <cache>/<subdir>/<file>, checked to exist (FERRY_ERR_NOT_FOUND naming the path and the
  * fetch script otherwise) and to have the given SHA-256 (FERRY_ERR_CHECKSUM otherwise). */

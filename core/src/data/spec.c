@@ -184,9 +184,17 @@ static bool is_dir(const char *path)
     return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+/* The split's seed: the domain's labels in file order (and their count), so that the same data gives
+ * the same split wherever it lies; the path does not enter. */
+uint64_t ferry_labels_seed(const ferry_dataset_t *all)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)all->n;
+    for (int64_t i = 0; i < all->n; i++) h = (h ^ (uint32_t)all->labels[i]) * 1099511628211ull;
+    return h;
+}
+
 /* The fixed seeded stratified 80/20 split of a domain that comes as one part. */
-static ferry_status split_part(const char *spec, const char *base, ferry_dataset_t *all, const char *part,
-                              ferry_dataset_t **out)
+static ferry_status split_part(const char *spec, ferry_dataset_t *all, const char *part, ferry_dataset_t **out)
 {
     size_t *class_n = calloc((size_t)all->classes, sizeof *class_n);
     size_t *pick = malloc(((size_t)all->n + 1) * sizeof *pick), *pick_n = calloc((size_t)all->classes, sizeof *pick_n);
@@ -208,7 +216,7 @@ static ferry_status split_part(const char *spec, const char *base, ferry_dataset
                                 "train and test (give a test/ folder, or more examples)", spec, k, class_n[k],
                                 class_n[k] == 1 ? "" : "s");
     }
-    if (!s) s = ferry_split_stratified(spec, class_n, all->classes, (unsigned long)ferry_spec_seed(base), !strcmp(part, "train"),
+    if (!s) s = ferry_split_stratified(spec, class_n, all->classes, (unsigned long)ferry_labels_seed(all), !strcmp(part, "train"),
                                        pick, pick_n);
     int64_t n = 0;
     if (!s) {
@@ -246,7 +254,7 @@ static ferry_status load_folder_part(const char *spec, const struct spec *p, con
     if (!has_test) {
         ferry_dataset_t *all = NULL;
         ferry_status s = ferry_folder_load(train, skip, p->c, p->h, p->w, &all);
-        if (!s) s = split_part(spec, p->path, all, part, out);
+        if (!s) s = split_part(spec, all, part, out);
         ferry_dataset_free(all);
         return s;
     }
@@ -325,7 +333,7 @@ static ferry_status load_base(const char *spec, const struct spec *p, const char
     ferry_dataset_t *all = NULL;
     if (p->kind == K_IDX) s = ferry_dataset_load_idx(p->path, p->labels, &all);
     else s = ferry_csv_load(p->path, p->c, p->h, p->w, (float)p->max, p->label_col, &all);
-    if (!s) s = split_part(spec, p->path, all, part, out);
+    if (!s) s = split_part(spec, all, part, out);
     ferry_dataset_free(all);
     return s;
 }

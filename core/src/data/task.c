@@ -539,7 +539,7 @@ static ferry_status load_user(ferry_task_t *t, uint64_t seed, ferry_dataset_t **
         ferry_dataset_t *all = NULL;
         int64_t *a = NULL, *b = NULL, na = 0, nb = 0;
         s = ferry_domain_load(d->info.target, "all", &all);
-        if (!s) s = stratified(all, 1 - d->test_fraction, ferry_spec_seed(d->info.target), &a, &na, &b, &nb);
+        if (!s) s = stratified(all, 1 - d->test_fraction, ferry_labels_seed(all), &a, &na, &b, &nb);
         if (!s && (!na || !nb))
             s = ferry_error(FERRY_ERR_INVALID, "task '%s': a test fraction of %g leaves %s empty", d->info.name,
                             d->test_fraction, na ? "the test set" : "the target's train part");
