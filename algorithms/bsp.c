@@ -49,10 +49,7 @@ static ferry_tensor_t *top_squared_singular_values(const ferry_host_api *h, ferr
 
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
-    struct discriminator *s = calloc(1, sizeof *s);
-    if (!s) return h->error(FERRY_PLUGIN_ERR_NOMEM, "bsp: out of memory");
-    h->set_state(run, s);
-    return discriminator_setup(run, h, s, h->feature_dim(run), "bsp.lambda", "bsp");
+    return discriminator_on_features(run, h, "bsp");
 }
 
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)

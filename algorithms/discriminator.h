@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct discriminator {
     ferry_tensor_t *lambda; /* the reversal coefficient, set before every step */
@@ -68,6 +69,18 @@ static inline ferry_plugin_status discriminator_setup(ferry_run_t *run, const fe
     if (!st) st = inv_lr_schedule(run, h);
     d->lambda = h->scalar(run, lambda_name, 0.0f);
     return st ? st : (d->lambda ? 0 : h->error(FERRY_PLUGIN_ERR_INVALID, "%s: cannot make the lambda input", method));
+}
+
+/* The common setup: a discriminator on the backbone's features as the method's state (freed by
+ * teardown), its schedule scalar "NAME.lambda" (DANN, BSP). */
+static inline ferry_plugin_status discriminator_on_features(ferry_run_t *run, const ferry_host_api *h, const char *name)
+{
+    struct discriminator *s = calloc(1, sizeof *s);
+    if (!s) return h->error(FERRY_PLUGIN_ERR_NOMEM, "%s: out of memory", name);
+    h->set_state(run, s);
+    char lambda[64];
+    snprintf(lambda, sizeof lambda, "%s.lambda", name);
+    return discriminator_setup(run, h, s, h->feature_dim(run), lambda, name);
 }
 
 /* The discriminator's logits [N, 1] on GRL_λ(x), x [N, in]. */

@@ -60,6 +60,33 @@ static inline void to_double(const float *x, int n, double *y)
     for (int i = 0; i < n; i++) y[i] = x[i];
 }
 
+/* ---- DAN's multi-kernel rule in double (DAN and JAN's known answers) ------------------------------ */
+
+static inline double sqdist(const double *a, const double *b, int d)
+{
+    double s = 0;
+    for (int k = 0; k < d; k++) s += (a[k] - b[k]) * (a[k] - b[k]);
+    return s;
+}
+
+/* Σ_{j=-3..1} exp(−dist / (2^j m)) */
+static inline double mk(double dist, double m)
+{
+    double s = 0;
+    for (int j = -3; j <= 1; j++) s += exp(-dist / (ldexp(1.0, j) * m));
+    return s;
+}
+
+/* the mean squared distance over all ordered pairs of the joint sample [s; t] (diagonal included) */
+static inline double mean_sqdist(const double *s, const double *t, int b, int d)
+{
+    double acc = 0;
+    for (int i = 0; i < 2 * b; i++)
+        for (int j = 0; j < 2 * b; j++)
+            acc += sqdist(i < b ? s + i * d : t + (i - b) * d, j < b ? s + j * d : t + (j - b) * d, d);
+    return acc / (4.0 * b * b);
+}
+
 /* ---- running a method through ferry_method_check_loss ------------------------------------------- */
 
 struct check {

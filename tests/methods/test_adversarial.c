@@ -356,31 +356,6 @@ Test(method_adversarial, mdd_refuses_a_single_class)
 
 /* ---- JAN ------------------------------------------------------------------------------------------- */
 
-static double sqdist(const double *a, const double *b, int d)
-{
-    double s = 0;
-    for (int k = 0; k < d; k++) s += (a[k] - b[k]) * (a[k] - b[k]);
-    return s;
-}
-
-/* Σ_{j=-3..1} exp(−dist / (2^j m)) */
-static double mk(double dist, double m)
-{
-    double s = 0;
-    for (int j = -3; j <= 1; j++) s += exp(-dist / (ldexp(1.0, j) * m));
-    return s;
-}
-
-/* the mean squared distance over all ordered pairs of [s; t] (diagonal included) */
-static double mean_sqdist(const double *s, const double *t, int b, int d)
-{
-    double acc = 0;
-    for (int i = 0; i < 2 * b; i++)
-        for (int j = 0; j < 2 * b; j++)
-            acc += sqdist(i < b ? s + i * d : t + (i - b) * d, j < b ? s + j * d : t + (j - b) * d, d);
-    return acc / (4.0 * b * b);
-}
-
 /* JMMD² of (features [b, d], softmax of logits [b, K]) in double; m[0], m[1] > 0 fix the layers'
  * bandwidths, else DAN's rule sets them (and m receives them). */
 static double jmmd_by_hand(const float *fs, const float *ft, const float *ls, const float *lt, int b, int d, bool quad,

@@ -16,31 +16,6 @@ TestSuite(method_math, .init = open_all, .fini = method_check_close);
 
 /* ---- MK-MMD in double --------------------------------------------------------------------------- */
 
-static double sqdist(const double *a, const double *b, int d)
-{
-    double s = 0;
-    for (int k = 0; k < d; k++) s += (a[k] - b[k]) * (a[k] - b[k]);
-    return s;
-}
-
-/* Σ_{j=-3..1} exp(−dist / (2^j m)) */
-static double mk(double dist, double m)
-{
-    double s = 0;
-    for (int j = -3; j <= 1; j++) s += exp(-dist / (ldexp(1.0, j) * m));
-    return s;
-}
-
-/* the mean squared distance over all ordered pairs of the joint sample [s; t] (diagonal included) */
-static double mean_sqdist(const double *s, const double *t, int b, int d)
-{
-    double acc = 0;
-    for (int i = 0; i < 2 * b; i++)
-        for (int j = 0; j < 2 * b; j++)
-            acc += sqdist(i < b ? s + i * d : t + (i - b) * d, j < b ? s + j * d : t + (j - b) * d, d);
-    return acc / (4.0 * b * b);
-}
-
 /* m > 0: that bandwidth; else the mean-distance rule */
 static double mmd_linear(const double *s, const double *t, int b, int d, double m)
 {
