@@ -4,48 +4,17 @@
  *
  *   loss = CE(classifier(f_s), y_s) + BCE(D(GRL_λ([F_s; F_t])), [0…0; 1…1]) + β Σ_{i≤k} (σ_i(F_s)² + σ_i(F_t)²)
  *
- * with DANN's discriminator, λ(p) and lr schedule (discriminator.h). σ_i² is the i-th eigenvalue of
- * the Gram matrix F Fᵀ (B×B) or FᵀF (D×D), whichever is smaller, computed in the graph with no host
- * round trip: `iterations` power-iteration steps v ← G v / ‖G v‖ on the detached Gram matrix G from the
- * all-ones vector (never orthogonal to the top eigenvector of the Gram matrix of non-negative, e.g.
- * post-ReLU, features), then σ² = vᵀ (F Fᵀ) v = ‖Fᵀ v‖² (or ‖F v‖²) with v detached. At convergence
- * that is the exact gradient, d σ²/dF = 2 v vᵀ F (or 2 F v vᵀ), by the envelope theorem (dλ = vᵀ dG v
- * for a unit eigenvector v). For k > 1, G is deflated, G ← G − σ_i² v_i v_iᵀ, and the iteration
- * repeated. Defaults from the paper: k = 1, β = 1e-4 (hyperparameter `penalty`: `beta` is the lr
+ * with DANN's discriminator, λ(p) and lr schedule (discriminator.h). σ_i² comes from power iteration
+ * on the batch's Gram matrix in the graph, deflated for k > 1 (spectral.h). Defaults from the paper:
+ * k = 1, β = 1e-4 (hyperparameter `penalty`: `beta` is the lr
  * schedule's); the discriminator is DANN's (one hidden layer of 100). The paper's β suits its 256-d
  * bottleneck features; LeNet's 768 unnormalised features trained from scratch have Σσ₁² ≈ 6600 over
  * the two domains of a batch of 64 at the first step, so β = 1e-4 adds ≈ 0.66 and the features
  * collapse on mnist->optdigits (chance accuracy after 2 epochs), while β = 1e-6 trains. */
 #include "discriminator.h"
+#include "spectral.h"
 
 #include <stdlib.h>
-
-/* The sum of the k largest squared singular values of f [n, d]. */
-static ferry_tensor_t *top_squared_singular_values(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *f, int k,
-                                                   int iterations)
-{
-    const bool rows = h->dim(f, 0) <= h->dim(f, 1); /* the Gram matrix over rows (n×n) or columns (d×d) */
-    const int64_t m = rows ? h->dim(f, 0) : h->dim(f, 1);
-    ferry_tensor_t *fd = h->detach(ctx, f);
-    ferry_tensor_t *g = rows ? h->matmul(ctx, fd, fd, false, true) : h->matmul(ctx, fd, fd, true, false);
-    ferry_tensor_t *tiny = h->constant(ctx, 1e-30f, 2, (int64_t[]){1, 1}), *total = NULL;
-    for (int i = 0; i < k; i++) {
-        ferry_tensor_t *v = h->constant(ctx, 1.0f, 2, (int64_t[]){m, 1});
-        for (int it = 0; it < iterations; it++) {
-            ferry_tensor_t *w = h->matmul(ctx, g, v, false, false);
-            v = h->div(ctx, w, h->sqrt(ctx, h->add(ctx, h->sum_to(ctx, h->mul(ctx, w, w), 2, (int64_t[]){1, 1}), tiny)));
-        }
-        /* σ² = ‖Fᵀ v‖² (rows) or ‖F v‖² (columns), v a constant */
-        ferry_tensor_t *u = rows ? h->matmul(ctx, f, v, true, false) : h->matmul(ctx, f, v, false, false);
-        ferry_tensor_t *s2 = h->sum(ctx, h->mul(ctx, u, u));
-        total = total ? h->add(ctx, total, s2) : s2;
-        if (i + 1 < k) { /* deflate: G − (vᵀ G v) v vᵀ */
-            ferry_tensor_t *lam = h->sum(ctx, h->mul(ctx, v, h->matmul(ctx, g, v, false, false)));
-            g = h->sub(ctx, g, h->scale_by(ctx, h->matmul(ctx, v, v, false, true), lam, 1.0f));
-        }
-    }
-    return total;
-}
 
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
@@ -65,8 +34,8 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
         return NULL;
     }
     ferry_tensor_t *adv = discriminator_bce(run, h, s, h->concat_batch(ctx, t->features_s, t->features_t), t->batch);
-    ferry_tensor_t *pen = h->add(ctx, top_squared_singular_values(h, ctx, t->features_s, k, iterations),
-                                 top_squared_singular_values(h, ctx, t->features_t, k, iterations));
+    ferry_tensor_t *pen = h->add(ctx, spectral_squared_singular_values(h, ctx, t->features_s, k, iterations, false),
+                                 spectral_squared_singular_values(h, ctx, t->features_t, k, iterations, false));
     ferry_tensor_t *ce = h->cross_entropy(ctx, t->logits_s, t->labels_s, 0.0f);
     return h->add(ctx, h->add(ctx, ce, adv), h->scale(ctx, pen, (float)h->hparam(run, "penalty")));
 }

@@ -31,6 +31,23 @@ struct metric {
     int64_t n;
 };
 
+#define MAX_COPIES 4
+
+/* A copy of the model (host->model_copy): its parameters in the run's store under prefix. */
+struct copy {
+    char name[32], prefix[40];
+    int kind;     /* FERRY_COPY_* */
+    double decay; /* FERRY_COPY_EMA */
+    ferry_model_t *m;
+};
+
+/* A named layer's output in the graph being built (the model's, copy -1, or a copy's). */
+struct tap {
+    char name[96];
+    int copy;
+    ferry_tensor_t *t;
+};
+
 /* One update phase of an iteration: its own graph and optimizer over the parameters it updates. */
 struct phase {
     const ferry_phase *def; /* NULL: the method's one loss */
@@ -41,6 +58,7 @@ struct phase {
     ferry_tensor_t *xs, *ys, *xt, *yt, *seed, *loss;
     ferry_tensor_t *fs, *ft;     /* cached features in (a frozen backbone) */
     ferry_tensor_t *ids_s, *ids_t; /* the batch rows' indices in their training sets */
+    ferry_tensor_t *xt2;           /* FERRY_METHOD_TWO_VIEWS: the target batch's second view */
 };
 
 /* One training run of a method: what the host functions act on. */
@@ -93,6 +111,28 @@ struct ferry_run {
     bool checkpoint;
     int64_t feature_dim;
     void *state;
+    /* copies of the model, and the graph that moves the EMA ones after every iteration */
+    struct copy copies[MAX_COPIES];
+    int n_copies;
+    bool in_setup;
+    ferry_ctx_t *ema_ctx;
+    ferry_graph_t *ema_g;
+    ferry_tensor_t *ema_rate[MAX_COPIES];
+    /* the graph being built: its model input (every domain's rows), where each domain's B rows
+     * start (-1: not in it), the dropout seed, and the named layers met so far */
+    ferry_tensor_t *cur_in, *cur_seed;
+    int cur_B, row_s, row_t, row_t2;
+    struct tap *taps;
+    int n_taps, cap_taps, tap_copy;
+    /* FERRY_METHOD_TWO_VIEWS: the second view's augmenter */
+    bool two_views;
+    ferry_augment_t *aug_t2;
+    /* ferry_method.eval_logits: images in, the method's head, correct predictions out */
+    ferry_ctx_t *hctx;
+    ferry_graph_t *hg;
+    ferry_tensor_t *hx, *hy, *hcorrect;
+    float *hbuf;
+    int32_t *hlab;
 };
 
 /* Sets the method's scalars that graph g (of phase k) reads, to their current values. */

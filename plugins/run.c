@@ -368,6 +368,213 @@ static void add_metrics(ferry_run_t *run, int k)
         }
 }
 
+/* ---- copies of the model, and intermediate layers ------------------------------------------------- */
+
+/* The forward's tap (ferry_forward_opts): every named layer output of the graph being built. */
+static void record_tap(void *user, const char *name, ferry_tensor_t *t)
+{
+    ferry_run_t *run = user;
+    if (run->n_taps == run->cap_taps) { /* while a graph is built, never during a step */
+        int cap = run->cap_taps ? 2 * run->cap_taps : 64;
+        struct tap *p = realloc(run->taps, (size_t)cap * sizeof *p);
+        if (!p) return;
+        run->taps = p;
+        run->cap_taps = cap;
+    }
+    struct tap *tp = &run->taps[run->n_taps++];
+    snprintf(tp->name, sizeof tp->name, "%s", name);
+    tp->copy = run->tap_copy;
+    tp->t = t;
+}
+
+/* The forward options of the graph being built, recording taps for copy c (-1: the model). */
+static ferry_forward_opts forward_opts(ferry_run_t *run, bool train, ferry_tensor_t *seed)
+{
+    return (ferry_forward_opts){.train = train, .seed = seed, .tap = record_tap, .tap_user = run};
+}
+
+static int find_copy(const ferry_run_t *run, const char *name)
+{
+    for (int i = 0; name && i < run->n_copies; i++)
+        if (!strcmp(run->copies[i].name, name)) return i;
+    return -1;
+}
+
+static bool valid_name(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= max) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return false;
+    return true;
+}
+
+static ferry_plugin_status h_model_copy(ferry_run_t *run, const char *name, int kind, const char *decay)
+{
+    const char *mn = run->m->name;
+    if (!run->in_setup) return ferry_error(FERRY_ERR_INVALID, "method '%s': model_copy is for setup only", mn);
+    if (!valid_name(name, sizeof run->copies[0].name))
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': copy name '%s' is not [a-z0-9_]{1,31}", mn, name ? name : "");
+    if (find_copy(run, name) >= 0) return ferry_error(FERRY_ERR_INVALID, "method '%s': copy '%s' made twice", mn, name);
+    if (run->n_copies == MAX_COPIES)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s': more than %d copies of the model", mn, MAX_COPIES);
+    if (kind < FERRY_COPY_FROZEN || kind > FERRY_COPY_TRAINABLE)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': copy '%s' of unknown kind %d", mn, name, kind);
+    struct copy *cp = &run->copies[run->n_copies];
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->name, sizeof cp->name, "%s", name);
+    snprintf(cp->prefix, sizeof cp->prefix, "%s.", name);
+    cp->kind = kind;
+    if (kind == FERRY_COPY_EMA) {
+        cp->decay = decay ? h_hparam(run, decay) : 0.0 / 0.0;
+        if (!(cp->decay >= 0 && cp->decay < 1))
+            return ferry_error(FERRY_ERR_INVALID, "method '%s': copy '%s' needs an EMA decay in [0, 1) (hyperparameter "
+                               "'%s')", mn, name, decay ? decay : "(none)");
+    }
+    for (int i = 0; i < ferry_store_count(run->st); i++)
+        if (!strncmp(ferry_store_name(run->st, i), cp->prefix, strlen(cp->prefix)))
+            return ferry_error(FERRY_ERR_INVALID, "method '%s': the store already has '%s' entries", mn, cp->prefix);
+    /* its own generator: a copy does not shift the run's random stream (its values are overwritten) */
+    ferry_rng_t *rng = NULL;
+    const int before = ferry_store_count(run->st);
+    ferry_model_opts mo = {.input_size = run->o->input_size, .prefix = cp->prefix};
+    ferry_status s = ferry_rng_init(ferry_hash3((uint32_t)run->o->seed, 0x636f7079u, (uint32_t)run->n_copies), &rng);
+    if (!s) s = ferry_model_init_ex(run->o->arch, run->c, run->h, run->w, run->classes, &mo, run->st, rng, &cp->m);
+    ferry_rng_free(rng);
+    if (s) return s;
+    run->n_copies++; /* teardown frees it from here on */
+    /* the model's values as they stand, into the copy's entries of the same name */
+    char full[256];
+    float *buf = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < before && !s; i++) {
+        snprintf(full, sizeof full, "%s%s", cp->prefix, ferry_store_name(run->st, i));
+        int j = ferry_store_find(run->st, full);
+        if (j < 0) continue;
+        size_t n = (size_t)ferry_store_numel(run->st, i) * sizeof(float);
+        if (n > cap) {
+            float *p = realloc(buf, n);
+            if (!p) {
+                s = ferry_error(FERRY_ERR_NOMEM, "out of memory copying the model");
+                break;
+            }
+            buf = p;
+            cap = n;
+        }
+        if (!(s = ferry_store_get(run->st, i, buf, n))) s = ferry_store_set(run->st, j, buf, n);
+        ferry_store_set_trainable(run->st, j, kind == FERRY_COPY_TRAINABLE && ferry_store_trainable(run->st, i));
+    }
+    free(buf);
+    return s;
+}
+
+/* Rows [row, row + B) of x, a tensor over every domain of the graph being built. */
+static ferry_tensor_t *domain_rows(ferry_run_t *run, ferry_tensor_t *x, int row)
+{
+    return x && row >= 0 ? ferry_slice_batch(run->ctx, x, row, row + run->cur_B) : NULL;
+}
+
+static ferry_plugin_status h_copy_forward(ferry_run_t *run, const char *name, bool dropout, ferry_step_tensors *out)
+{
+    int c = find_copy(run, name);
+    if (c < 0) return ferry_error(FERRY_ERR_NOT_FOUND, "method '%s': no copy '%s' (make it with model_copy in setup)",
+                                  run->m->name, name ? name : "(null)");
+    if (!run->cur_in)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': copy_forward outside a phase's or evaluation's graph",
+                           run->m->name);
+    if (run->cached)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s': a copy's forward needs images, and this run's frozen "
+                           "backbone gives cached features", run->m->name);
+    ferry_forward_opts fo = forward_opts(run, dropout, dropout ? run->cur_seed : NULL);
+    run->tap_copy = c;
+    ferry_tensor_t *f = ferry_model_features(run->copies[c].m, run->ctx, run->cur_in, &fo);
+    ferry_tensor_t *y = ferry_model_classifier(run->copies[c].m, run->ctx, f, &fo);
+    run->tap_copy = -1;
+    if (!y) return FERRY_ERR_SHAPE;
+    *out = (ferry_step_tensors){.batch = run->cur_B,
+                                .features_s = domain_rows(run, f, run->row_s), .logits_s = domain_rows(run, y, run->row_s),
+                                .features_t = domain_rows(run, f, run->row_t), .logits_t = domain_rows(run, y, run->row_t),
+                                .features_t2 = domain_rows(run, f, run->row_t2), .logits_t2 = domain_rows(run, y, run->row_t2)};
+    return FERRY_OK;
+}
+
+static ferry_tensor_t *h_tap(ferry_run_t *run, const char *copy, const char *layer, int domain)
+{
+    int c = copy ? find_copy(run, copy) : -1;
+    if (copy && c < 0) {
+        ferry_error(FERRY_ERR_NOT_FOUND, "method '%s': no copy '%s'", run->m->name, copy);
+        return NULL;
+    }
+    int row = domain == FERRY_TAP_SOURCE ? run->row_s : domain == FERRY_TAP_TARGET ? run->row_t
+            : domain == FERRY_TAP_TARGET2 ? run->row_t2 : -2;
+    if (row < 0) {
+        ferry_error(FERRY_ERR_INVALID, "method '%s': tap '%s': the graph being built has no %s rows", run->m->name,
+                    layer ? layer : "", row == -2 ? "such" : domain == FERRY_TAP_SOURCE ? "source"
+                    : domain == FERRY_TAP_TARGET ? "target" : "second-view");
+        return NULL;
+    }
+    for (int i = run->n_taps - 1; layer && i >= 0; i--)
+        if (run->taps[i].copy == c && !strcmp(run->taps[i].name, layer)) return domain_rows(run, run->taps[i].t, row);
+    char list[512] = "";
+    size_t n = 0;
+    int shown = 0;
+    for (int i = 0; i < run->n_taps && n + 100 < sizeof list; i++)
+        if (run->taps[i].copy == c && shown++ < 24) n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "", run->taps[i].name);
+    ferry_error(FERRY_ERR_NOT_FOUND, "method '%s': %s%s has no layer '%s' in this graph%s%s%s", run->m->name,
+                copy ? "copy " : "the model", copy ? copy : "", layer ? layer : "(null)",
+                n ? " (it has: " : "", list, n ? (shown > 24 ? ", ...)" : ")") : "");
+    return NULL;
+}
+
+static const char *h_tap_name(ferry_run_t *run, const char *copy, int i)
+{
+    int c = copy ? find_copy(run, copy) : -1;
+    if (copy && c < 0) return NULL;
+    for (int k = 0; k < run->n_taps; k++)
+        if (run->taps[k].copy == c && i-- == 0) return run->taps[k].name;
+    return NULL;
+}
+
+/* After every iteration's phases: each EMA copy's entries move toward the model's, as one SGD step
+ * of size 1 - d on ½‖copy − model‖² (momentum 0: the update op's state is never read; the model's
+ * entry stands in for it). One graph, one submission. */
+static ferry_status build_ema(ferry_run_t *run)
+{
+    int n_ema = 0;
+    for (int c = 0; c < run->n_copies; c++) n_ema += run->copies[c].kind == FERRY_COPY_EMA;
+    if (!n_ema) return FERRY_OK;
+    ferry_status s = ferry_ctx_init(&run->ema_ctx);
+    ferry_ctx_t *ctx = run->ema_ctx;
+    for (int c = 0; c < run->n_copies && !s; c++) {
+        const struct copy *cp = &run->copies[c];
+        if (cp->kind != FERRY_COPY_EMA) continue;
+        char rn[64];
+        snprintf(rn, sizeof rn, "ema.%s", cp->name);
+        run->ema_rate[c] = ferry_scalar_input(ctx, rn, (float)(1 - cp->decay));
+        const size_t pl = strlen(cp->prefix);
+        for (int j = 0; j < ferry_store_count(run->st) && !s; j++) {
+            const char *name = ferry_store_name(run->st, j);
+            if (strncmp(name, cp->prefix, pl) != 0) continue;
+            if (ferry_store_find(run->st, name + pl) < 0) continue;
+            ferry_tensor_t *t = ferry_param(ctx, run->st, name), *m = ferry_param(ctx, run->st, name + pl);
+            if (!ferry_sgd_update(ctx, t, ferry_sub(ctx, t, m), m, run->ema_rate[c], 1.0f, 0.0f, 0.0f, false))
+                s = FERRY_ERR_SHAPE;
+        }
+    }
+    return s ? s : ferry_graph_init(ctx, run->o->backend, &run->ema_g);
+}
+
+static ferry_status ema_step(ferry_run_t *run)
+{
+    ferry_status s = FERRY_OK;
+    for (int c = 0; c < run->n_copies && !s; c++)
+        if (run->ema_rate[c]) {
+            float r = (float)(1 - run->copies[c].decay);
+            s = ferry_tensor_set(run->ema_g, run->ema_rate[c], &r, sizeof r);
+        }
+    return s ? s : ferry_graph_compute(run->ema_g);
+}
+
 static const ferry_host_api host_api = {
     .abi_version = FERRY_PLUGIN_ABI_VERSION,
     .size = sizeof(ferry_host_api),
@@ -445,6 +652,10 @@ static const ferry_host_api host_api = {
     .split_size = h_split_size,
     .predict = h_predict,
     .metric = h_metric,
+    .model_copy = h_model_copy,
+    .copy_forward = h_copy_forward,
+    .tap = h_tap,
+    .tap_name = h_tap_name,
 };
 
 const ferry_host_api *ferry_plugin_host(void) { return &host_api; }
@@ -596,7 +807,7 @@ static ferry_status target_bn_init(ferry_run_t *run)
 }
 
 static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n,
-                           ferry_augment_t *aug, uint64_t seed, int e, int64_t k);
+                           ferry_augment_t *aug, uint64_t seed, int e, int64_t k, int view);
 
 /* The target's statistics in the store (the source's saved): batches of the unlabelled target
  * training images, in order, through the backbone in training mode. */
@@ -609,10 +820,82 @@ static ferry_status target_bn_estimate(ferry_run_t *run, float *batch)
     ferry_status s = bn_statistics(run, false);
     for (int64_t k = 0; k < batches && !s; k++) {
         for (int64_t i = 0; i < B; i++) idx[i] = (k * B + i) % n;
-        s = gather(run, batch, ferry_unlabelled_images(u), idx, (int)B, NULL, 0, 0, 0);
+        s = gather(run, batch, ferry_unlabelled_images(u), idx, (int)B, NULL, 0, 0, 0, 0);
         if (!s) s = ferry_tensor_set(run->bn_g, run->bn_x, batch, (size_t)B * run->mc * run->mh * run->mw * sizeof(float));
         if (!s) s = ferry_graph_compute(run->bn_g);
     }
+    return s;
+}
+
+/* The method's evaluation head (ferry_method.eval_logits) as a graph: EB prepared images and labels in,
+ * the number of correct predictions out. */
+static ferry_status eval_hook_graph(ferry_run_t *run)
+{
+    const int EB = ferry_model_eval_batch(run->m_model, run->o->batch);
+    ferry_status s = ferry_ctx_init(&run->hctx);
+    if (s) return s;
+    ferry_ctx_t *ctx = run->hctx, *keep = run->ctx;
+    run->hx = ferry_input(ctx, "x", FERRY_F32, 4, (int64_t[]){EB, run->mc, run->mh, run->mw});
+    run->hy = ferry_input(ctx, "y", FERRY_I32, 1, (int64_t[]){EB});
+    run->ctx = ctx;
+    run->cur_in = run->hx;
+    run->cur_seed = NULL;
+    run->cur_B = EB;
+    run->row_s = run->row_t2 = -1;
+    run->row_t = 0;
+    run->n_taps = 0;
+    run->tap_copy = -1;
+    ferry_forward_opts fo = forward_opts(run, false, NULL);
+    ferry_step_tensors st = {.batch = EB};
+    st.features_t = ferry_model_features(run->m_model, ctx, run->hx, &fo);
+    st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
+    ferry_clear_error();
+    ferry_tensor_t *y = st.logits_t ? run->m->eval_logits(run, &host_api, &st) : NULL;
+    run->ctx = keep;
+    run->cur_in = NULL;
+    if (!y) {
+        if (!ferry_last_error()[0]) ferry_error(FERRY_ERR_INVALID, "method '%s': its evaluation head built nothing", run->m->name);
+        return FERRY_ERR_INVALID;
+    }
+    if (h_ndim(y) != 2 || h_dim(y, 0) != EB || h_dim(y, 1) != run->classes)
+        return ferry_error(FERRY_ERR_SHAPE, "method '%s': its evaluation head gives [%lld, %lld], not [%d, %d]",
+                           run->m->name, (long long)h_dim(y, 0), (long long)h_dim(y, 1), EB, run->classes);
+    if (!(run->hcorrect = ferry_count_correct(ctx, y, run->hy))) return FERRY_ERR_SHAPE;
+    ferry_tensor_set_output(run->hcorrect);
+    if (!(run->hbuf = malloc((size_t)EB * run->mc * run->mh * run->mw * sizeof(float))) ||
+        !(run->hlab = malloc((size_t)EB * sizeof(int32_t))))
+        return ferry_error(FERRY_ERR_NOMEM, "out of memory for evaluation batches");
+    return ferry_graph_init(ctx, run->o->backend, &run->hg);
+}
+
+/* Accuracy of the method's evaluation head on ds (a last partial batch padded, its padding not counted). */
+static ferry_status evaluate_hook(ferry_run_t *run, const ferry_dataset_t *ds, double *acc)
+{
+    ferry_status s = run->hg ? FERRY_OK : eval_hook_graph(run);
+    if (s) return s;
+    const int EB = (int)run->hx->ne[0], B = run->o->batch; /* run->raw holds B images */
+    const size_t img = (size_t)run->c * run->h * run->w, in = (size_t)run->mc * run->mh * run->mw;
+    const int64_t n = ferry_dataset_size(ds);
+    const float *images = ferry_dataset_images(ds);
+    const int32_t *labels = ferry_dataset_labels(ds);
+    double correct = 0;
+    for (int64_t i = 0; i < n && !s; i += EB) {
+        const int64_t k = n - i < EB ? n - i : EB;
+        for (int64_t j = 0; j < EB && !s; j += B) { /* prepared B at a time; padding repeats row 0 */
+            const int64_t m = EB - j < B ? EB - j : B;
+            for (int64_t r = 0; r < m; r++) {
+                const int64_t src = j + r < k ? i + j + r : i;
+                memcpy(run->raw + (size_t)r * img, images + (size_t)src * img, img * sizeof(float));
+            }
+            s = ferry_preproc_run(run->pp, run->raw, (int)m, run->hbuf + (size_t)j * in);
+        }
+        for (int64_t j = 0; j < EB; j++) run->hlab[j] = j < k ? labels[i + j] : -1;
+        if (!s && !(s = ferry_tensor_set(run->hg, run->hx, run->hbuf, (size_t)EB * in * sizeof(float))) &&
+            !(s = ferry_tensor_set(run->hg, run->hy, run->hlab, (size_t)EB * sizeof(int32_t))) &&
+            !(s = ferry_graph_compute(run->hg)))
+            correct += ferry_tensor_get_scalar(run->hg, run->hcorrect);
+    }
+    *acc = n ? correct / (double)n : 0;
     return s;
 }
 
@@ -620,6 +903,7 @@ static ferry_status evaluate(ferry_run_t *run, int k, double *acc)
 {
     const ferry_dataset_t *ds = k == 0 ? ferry_task_source_val(run->task)
                               : k == 1 ? ferry_task_target_val(run->task) : ferry_task_target_test(run->task);
+    if (FERRY_METHOD_HAS(run->m, eval_logits) && run->m->eval_logits && !run->cached) return evaluate_hook(run, ds, acc);
     if (run->cached) return evaluate_cached(run, ds, run->f_eval[k], acc);
     return ferry_evaluate(run->m_model, run->o->backend, ds, 500, acc);
 }
@@ -681,19 +965,37 @@ static ferry_status build_phase(ferry_run_t *run, int k)
     }
     if (!run->source_free) ph->ids_s = ferry_input(ctx, "ids_s", FERRY_I32, 1, lab);
     if (!run->inductive) ph->ids_t = ferry_input(ctx, "ids_t", FERRY_I32, 1, lab);
-    ferry_forward_opts fo = {.train = true, .seed = ph->seed};
+    if (run->two_views) ph->xt2 = ferry_input(ctx, "xt2", FERRY_F32, 4, img);
+    ferry_forward_opts fo = forward_opts(run, true, ph->seed);
     ferry_step_tensors st = {.batch = B, .labels_s = ph->ys, .labels_t = ph->yt, .ids_s = ph->ids_s, .ids_t = ph->ids_t};
-    if (run->inductive || run->source_free) { /* one batch: the target's */
-        st.features_t = run->cached ? ph->ft : ferry_model_features(run->m_model, ctx, ph->xt, &fo);
-        st.logits_t = ferry_model_classifier(run->m_model, ctx, st.features_t, &fo);
+    /* every domain's rows through the backbone as one batch: [source;] target [; second view] */
+    const bool has_s = !run->inductive && !run->source_free;
+    ferry_tensor_t *parts[3];
+    int np = 0;
+    if (has_s) parts[np++] = run->cached ? ph->fs : ph->xs;
+    parts[np++] = run->cached ? ph->ft : ph->xt;
+    if (run->two_views) parts[np++] = ph->xt2;
+    run->cur_B = B;
+    run->row_s = has_s ? 0 : -1;
+    run->row_t = has_s ? B : 0;
+    run->row_t2 = run->two_views ? run->row_t + B : -1;
+    run->cur_seed = ph->seed;
+    run->n_taps = 0;
+    run->tap_copy = -1;
+    ferry_tensor_t *in = np == 1 ? parts[0] : ferry_concat(ctx, 0, np, parts);
+    run->cur_in = run->cached ? NULL : in;
+    ferry_tensor_t *f = run->cached ? in : ferry_model_features(run->m_model, ctx, in, &fo);
+    ferry_tensor_t *logits = ferry_model_classifier(run->m_model, ctx, f, &fo);
+    if (np == 1) {
+        st.features_t = f;
+        st.logits_t = logits;
     } else {
-        ferry_tensor_t *f = run->cached ? ferry_concat_batch(ctx, ph->fs, ph->ft)
-                                        : ferry_model_features(run->m_model, ctx, ferry_concat_batch(ctx, ph->xs, ph->xt), &fo);
-        ferry_tensor_t *logits = ferry_model_classifier(run->m_model, ctx, f, &fo);
-        st.features_s = ferry_slice_batch(ctx, f, 0, B);
-        st.features_t = ferry_slice_batch(ctx, f, B, 2 * B);
-        st.logits_s = ferry_slice_batch(ctx, logits, 0, B);
-        st.logits_t = ferry_slice_batch(ctx, logits, B, 2 * B);
+        st.features_s = domain_rows(run, f, run->row_s);
+        st.logits_s = domain_rows(run, logits, run->row_s);
+        st.features_t = domain_rows(run, f, run->row_t);
+        st.logits_t = domain_rows(run, logits, run->row_t);
+        st.features_t2 = domain_rows(run, f, run->row_t2);
+        st.logits_t2 = domain_rows(run, logits, run->row_t2);
     }
     if (!st.features_t || !st.logits_t) return FERRY_ERR_SHAPE;
     ferry_clear_error(); /* a NULL loss must not report an older message */
@@ -742,12 +1044,15 @@ static ferry_status build_graph(ferry_run_t *run)
     if ((s = ferry_ctx_init(&run->ph[0].ctx))) return s;
     run->cur = 0;
     run->ctx = run->ph[0].ctx;
+    run->in_setup = true;
     if (m->setup && (s = m->setup(run, &host_api))) return s;
+    run->in_setup = false;
     /* augmented images need the backbone every step: no cached features then */
-    run->cached = backbone_frozen(run) && !run->aug_s && !run->aug_t;
+    run->cached = backbone_frozen(run) && !run->aug_s && !run->aug_t && !run->aug_t2;
     for (int k = 0; k < n && !s; k++)
         if (!(k > 0 && (s = ferry_ctx_init(&run->ph[k].ctx)))) s = build_phase(run, k);
-    return s;
+    run->cur_in = NULL;
+    return s ? s : build_ema(run);
 }
 
 static ferry_status setup(ferry_run_t *run)
@@ -813,10 +1118,34 @@ static ferry_status setup(ferry_run_t *run)
     if (ferry_augment_active(&o->augment) &&
         (s = ferry_augment_init(&o->augment, run->c, run->h, run->w, o->batch, threads, &run->aug_s)))
         return s;
-    if (!run->inductive && ferry_augment_active(&o->augment_target) &&
-        (s = ferry_augment_init(&o->augment_target, run->c, run->h, run->w, o->batch, threads, &run->aug_t)))
+    run->two_views = (o->method->flags & FERRY_METHOD_TWO_VIEWS) != 0;
+    if (run->two_views) { /* the weak view in xt, the strong one in xt2 */
+        const ferry_method *m = o->method;
+        const char *weak = FERRY_METHOD_HAS(m, view_weak) ? m->view_weak : NULL;
+        const char *strong = FERRY_METHOD_HAS(m, view_strong) ? m->view_strong : NULL;
+        ferry_augment_config wc = o->augment_target, sc;
+        if (run->inductive)
+            return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s' takes two views of the unlabelled target, and an "
+                               "inductive run has none", m->name);
+        if (!ferry_augment_active(&wc) && weak && (s = ferry_augment_parse(weak, &wc)))
+            return ferry_error(s, "method '%s': its view_weak '%s': %s", m->name, weak, ferry_last_error());
+        if (!strong) sc = wc;
+        else if ((s = ferry_augment_parse(strong, &sc)))
+            return ferry_error(s, "method '%s': its view_strong '%s': %s", m->name, strong, ferry_last_error());
+        if (!ferry_augment_active(&wc) && !ferry_augment_active(&sc))
+            return ferry_error(FERRY_ERR_INVALID, "method '%s' takes two augmented views of the target: give "
+                               "--augment-target SPEC", m->name);
+        if ((ferry_augment_active(&wc) && (s = ferry_augment_init(&wc, run->c, run->h, run->w, o->batch, threads, &run->aug_t))) ||
+            (ferry_augment_active(&sc) && (s = ferry_augment_init(&sc, run->c, run->h, run->w, o->batch, threads, &run->aug_t2))))
+            return s;
+    } else if (!run->inductive && ferry_augment_active(&o->augment_target) &&
+               (s = ferry_augment_init(&o->augment_target, run->c, run->h, run->w, o->batch, threads, &run->aug_t))) {
         return s;
+    }
     if ((s = build_graph(run))) return s;
+    if (run->cached && FERRY_METHOD_HAS(o->method, eval_logits) && o->method->eval_logits)
+        return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s' evaluates with its own head over images: it cannot "
+                           "freeze the whole backbone", o->method->name);
     if (run->source_free && run->cached)
         return ferry_error(FERRY_ERR_INVALID, "method '%s' is source-free: it cannot freeze the whole backbone",
                            o->method->name);
@@ -842,10 +1171,19 @@ static void teardown(ferry_run_t *run)
         ferry_ctx_free(run->ph[k].ctx);
         ferry_optim_free(run->ph[k].opt);
     }
+    ferry_graph_free(run->ema_g);
+    ferry_ctx_free(run->ema_ctx);
+    ferry_graph_free(run->hg);
+    ferry_ctx_free(run->hctx);
+    free(run->hbuf);
+    free(run->hlab);
+    free(run->taps);
+    for (int c = 0; c < run->n_copies; c++) ferry_model_free(run->copies[c].m);
     ferry_model_free(run->m_model);
     ferry_preproc_free(run->pp);
     ferry_augment_free(run->aug_s);
     ferry_augment_free(run->aug_t);
+    ferry_augment_free(run->aug_t2);
     free(run->raw);
     ferry_store_free(run->st);
     ferry_rng_free(run->rng);
@@ -881,7 +1219,7 @@ static const int64_t *next_batch(struct stream *st, int batch, uint64_t seed)
 }
 
 struct batches {
-    float *xs, *xt;
+    float *xs, *xt, *xt2;
     int32_t *ys, *yt, *ids_s, *ids_t;
     struct stream s, t; /* the primary set, the unlabelled target */
 };
@@ -899,11 +1237,11 @@ static void gather_rows(float *dst, const float *f, int64_t dim, const int64_t *
 /* Rows idx of images (the task's geometry), augmented (aug non-NULL: step k of epoch e) and prepared
  * for the model into dst. */
 static ferry_status gather(ferry_run_t *run, float *dst, const float *images, const int64_t *idx, int n,
-                           ferry_augment_t *aug, uint64_t seed, int e, int64_t k)
+                           ferry_augment_t *aug, uint64_t seed, int e, int64_t k, int view)
 {
     const size_t img = (size_t)run->c * run->h * run->w;
     for (int i = 0; i < n; i++) memcpy(run->raw + (size_t)i * img, images + (size_t)idx[i] * img, img * sizeof(float));
-    ferry_status s = aug ? ferry_augment_batch(aug, run->raw, n, seed, e, k, 0) : FERRY_OK;
+    ferry_status s = aug ? ferry_augment_batch(aug, run->raw, n, seed, e, k, view) : FERRY_OK;
     return s ? s : ferry_preproc_run(run->pp, run->raw, n, dst);
 }
 
@@ -924,10 +1262,11 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     b.ys = malloc((size_t)B * sizeof(int32_t));
     b.ids_s = malloc((size_t)B * sizeof(int32_t));
     b.ids_t = calloc((size_t)B, sizeof(int32_t));
+    b.xt2 = run->two_views ? malloc((size_t)B * img * sizeof(float)) : NULL;
     b.s.perm = malloc((size_t)b.s.n * sizeof(int64_t));
     b.t.perm = malloc((size_t)(b.t.n + 1) * sizeof(int64_t));
     ferry_status s = FERRY_OK;
-    if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm) {
+    if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm || (run->two_views && !b.xt2)) {
         s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
         goto done;
     }
@@ -950,7 +1289,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             if (!run->source_free) { /* the labelled stream (a source-free method reads none) */
                 const int64_t *is = next_batch(&b.s, B, o->seed);
                 if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
-                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k)))
+                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k, 0)))
                     break;
                 for (int i = 0; i < B; i++) {
                     b.ys[i] = src_labels[is[i]];
@@ -962,7 +1301,11 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                 for (int i = 0; i < B; i++) b.ids_t[i] = (int32_t)it[i];
                 if (run->cached) gather_rows(b.xt, run->f_target, run->feature_dim, it, B);
                 else if ((s = gather(run, b.xt, ferry_unlabelled_images(u), it, B, run->aug_t,
-                                     o->seed ^ AUG_TARGET_SALT, e, k)))
+                                     o->seed ^ AUG_TARGET_SALT, e, k, 0)))
+                    break;
+                /* the same images again, the second view (independent draws: view 1) */
+                if (run->two_views && (s = gather(run, b.xt2, ferry_unlabelled_images(u), it, B, run->aug_t2,
+                                                  o->seed ^ AUG_TARGET_SALT, e, k, 1)))
                     break;
             }
             double p = (double)(e * steps + k) / (double)total;
@@ -973,13 +1316,14 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                 struct phase *ph = &run->ph[f];
                 ferry_tensor_t *in_s = run->cached ? ph->fs : ph->xs, *in_t = run->cached ? ph->ft : ph->xt;
                 /* the batch's tensors the phase reads (a phase on the target alone reads no labels) */
-                struct { ferry_tensor_t *t; const void *v; size_t n; } in[5] = {
+                struct { ferry_tensor_t *t; const void *v; size_t n; } in[6] = {
                     {in_t, b.xt, (size_t)B * img * sizeof(float)},
                     {run->inductive ? ph->yt : ph->ys, b.ys, (size_t)B * sizeof(int32_t)},
                     {run->inductive ? NULL : in_s, b.xs, (size_t)B * img * sizeof(float)},
                     {ph->ids_s, b.ids_s, (size_t)B * sizeof(int32_t)},
-                    {ph->ids_t, b.ids_t, (size_t)B * sizeof(int32_t)}};
-                for (int i = 0; i < 5 && !s; i++)
+                    {ph->ids_t, b.ids_t, (size_t)B * sizeof(int32_t)},
+                    {ph->xt2, b.xt2, (size_t)B * img * sizeof(float)}};
+                for (int i = 0; i < 6 && !s; i++)
                     if (in[i].t && ferry_graph_uses(ph->g, in[i].t)) s = ferry_tensor_set(ph->g, in[i].t, in[i].v, in[i].n);
                 if (s) break;
                 for (int r = 0; r < ph->repeat && !s; r++) {
@@ -992,6 +1336,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                     if (!s) add_metrics(run, f);
                 }
             }
+            if (!s && run->ema_g) s = ema_step(run); /* the EMA copies follow the updated model */
             if (s) break;
             loss_sum += ferry_tensor_get_scalar(run->ph[0].g, run->ph[0].loss);
             images += (run->inductive || run->source_free ? 1 : 2) * B;
@@ -1036,6 +1381,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
 done:
     free(b.xs);
     free(b.xt);
+    free(b.xt2);
     free(b.ys);
     free(b.ids_s);
     free(b.ids_t);

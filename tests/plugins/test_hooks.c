@@ -8,8 +8,15 @@
  *    pseudo-label's table holds a one-hot row per target example (threshold 0) and its runs differ
  *    from source-only's, which they would not if the hook were skipped;
  *  - source-free mode: a source-free method gets no source tensor, its steps upload one target
- *    batch and no source images, and without a source model it is refused. */
+ *    batch and no source images, and without a source model it is refused;
+ *  - copies and taps: a tap of LeNet's last feature map is its features exactly; a frozen copy agrees
+ *    with the model at the first step and not after; mean teacher's EMA copy is, after one step,
+ *    d · start + (1 − d) · model entry by entry, and its batch norm statistics too;
+ *  - the evaluation hook: a head that predicts class 0 everywhere scores the share of class 0;
+ *  - two views: the same images twice (equal under the same deterministic augmentation, different
+ *    under another). */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +29,30 @@ static ferry_progress first_step;
 static ferry_backend_t *stats_of; /* when set: the backend's uploads between steps 2 and 10 */
 static uint64_t uploaded[2];
 
+/* the last epoch's method metrics, by name */
+#define N_SEEN 8
+static char seen_name[N_SEEN][32];
+static double seen_value[N_SEEN];
+static int n_seen;
+
+static double metric(const char *name)
+{
+    for (int i = 0; i < n_seen; i++)
+        if (!strcmp(seen_name[i], name)) return seen_value[i];
+    cr_assert_fail("no metric '%s' reported", name);
+    return 0;
+}
+
 static void on_progress(const ferry_progress *p, void *user)
 {
     (void)user;
+    if (p->epoch_end) {
+        n_seen = p->n_method_metrics < N_SEEN ? p->n_method_metrics : N_SEEN;
+        for (int i = 0; i < n_seen; i++) {
+            snprintf(seen_name[i], sizeof seen_name[i], "%s", p->method_metric_names[i]);
+            seen_value[i] = p->method_metrics[i];
+        }
+    }
     if (p->epoch == 1 && p->step == 1 && !p->epoch_end) first_step = *p;
     if (stats_of && p->epoch == 1 && !p->epoch_end && (p->step == 2 || p->step == 10)) {
         ferry_backend_stats st;
@@ -34,6 +62,8 @@ static void on_progress(const ferry_progress *p, void *user)
 }
 
 static const char *init_path;
+static int iters = 20;
+static ferry_augment_config aug_target;
 
 static ferry_status run_with(ferry_methods_t *reg, ferry_backend_t *be, const char *method, const char *arch,
                              const char *save, const char *const *sets, int n_sets, ferry_adapt_result *r)
@@ -44,7 +74,8 @@ static ferry_status run_with(ferry_methods_t *reg, ferry_backend_t *be, const ch
     cr_assert_not_null(o.method, "%s", ferry_last_error());
     o.arch = arch;
     o.epochs = 1;
-    o.iters_per_epoch = 20;
+    o.iters_per_epoch = iters;
+    o.augment_target = aug_target;
     o.batch = 16;
     o.backend = be;
     o.save_path = save;
@@ -181,6 +212,143 @@ Test(hooks, a_source_free_method_sees_no_source_batch)
     cr_assert(per_step >= batch && per_step < batch + 1024, "%llu bytes uploaded per step (a batch is %llu)",
               (unsigned long long)per_step, (unsigned long long)batch);
     remove(src);
+    remove(dir);
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+static void load_probes(ferry_methods_t **reg, ferry_backend_t **be)
+{
+    cr_assert_eq(ferry_methods_load(reg), FERRY_OK, "%s", ferry_last_error());
+    const char *files[] = {"copy_probe.so", "views_probe.so"};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", TEST_PLUGIN_DIR, files[i]);
+        cr_assert_eq(ferry_methods_add_file(*reg, path), FERRY_OK, "%s", ferry_last_error());
+    }
+    cr_assert_eq(ferry_backend_cpu_init(1, be), FERRY_OK);
+}
+
+Test(hooks, taps_and_a_frozen_copy)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    load_probes(&reg, &be);
+    ferry_adapt_result r;
+    iters = 1;
+    cr_assert_eq(run(reg, be, "copy-probe", "lenet", NULL, &r), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(metric("tap_gap"), 0.0, "the tap is not LeNet's last feature map (gap %g)", metric("tap_gap"));
+    cr_assert_eq(metric("copy_gap"), 0.0, "the frozen copy differs from the model at the start (gap %g)",
+                 metric("copy_gap"));
+    iters = 5;
+    cr_assert_eq(run(reg, be, "copy-probe", "lenet", NULL, &r), FERRY_OK, "%s", ferry_last_error());
+    iters = 20;
+    cr_assert_eq(metric("tap_gap"), 0.0);
+    cr_assert_gt(metric("copy_gap"), 1.0, "the frozen copy moved with the model (gap %g)", metric("copy_gap"));
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+Test(hooks, the_evaluation_hook_decides_the_accuracy)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    load_probes(&reg, &be);
+    ferry_adapt_result plain, zero, so;
+    const char *sets[] = {"copy-probe.eval_zero=1"};
+    iters = 100;
+    cr_assert_eq(run(reg, be, "copy-probe", "lenet", NULL, &plain), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(run(reg, be, "source-only", "lenet", NULL, &so), FERRY_OK, "%s", ferry_last_error());
+    /* the probe trains as source-only does: through its head (1 · logits) the same accuracy */
+    cr_assert_eq(plain.target_test_accuracy, so.target_test_accuracy, "the evaluation head scores %.6f, the model %.6f",
+                 plain.target_test_accuracy, so.target_test_accuracy);
+    cr_assert_eq(plain.source_val_accuracy, so.source_val_accuracy);
+    cr_assert_eq(run_with(reg, be, "copy-probe", "lenet", NULL, sets, 1, &zero), FERRY_OK, "%s", ferry_last_error());
+    ferry_task_t *task;
+    cr_assert_eq(ferry_task_load("mnist->optdigits", 0, &task), FERRY_OK, "%s", ferry_last_error());
+    const ferry_dataset_t *test = ferry_task_target_test(task);
+    int64_t zeros = 0;
+    for (int64_t i = 0; i < ferry_dataset_size(test); i++) zeros += ferry_dataset_labels(test)[i] == 0;
+    const double share = (double)zeros / (double)ferry_dataset_size(test);
+    cr_assert_eq(zero.target_test_accuracy, share, "class 0 everywhere scores %.6f, the share of class 0 is %.6f",
+                 zero.target_test_accuracy, share);
+    cr_assert_neq(plain.target_test_accuracy, share, "plain %g share %g", plain.target_test_accuracy, share);
+    cr_assert_eq(plain.final_loss, zero.final_loss, "the evaluation head changed training");
+    iters = 20;
+    ferry_task_free(task);
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+Test(hooks, two_views_of_the_same_images)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    load_probes(&reg, &be);
+    ferry_adapt_result r;
+    iters = 3;
+    cr_assert_eq(run(reg, be, "views-probe", "lenet", NULL, &r), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(metric("view_gap"), 0.0, "two mirror images of the same batch differ (gap %g)", metric("view_gap"));
+    cr_assert_eq(ferry_augment_parse("rot=30", &aug_target), FERRY_OK);
+    ferry_status s = run(reg, be, "views-probe", "lenet", NULL, &r);
+    aug_target = (ferry_augment_config){0};
+    iters = 20;
+    cr_assert_eq(s, FERRY_OK, "%s", ferry_last_error());
+    cr_assert_gt(metric("view_gap"), 1e-3, "two independently rotated views are alike (gap %g)", metric("view_gap"));
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+Test(hooks, the_ema_teacher_follows_the_model)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    cr_assert_eq(ferry_methods_load(&reg), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
+    char dir[] = "/tmp/ferry-ema-XXXXXX", a[64], b[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(a, sizeof a, "%s/start.safetensors", dir);
+    snprintf(b, sizeof b, "%s/mt.safetensors", dir);
+    ferry_adapt_result r;
+    cr_assert_eq(run(reg, be, "source-only", "resnet", a, &r), FERRY_OK, "%s", ferry_last_error());
+    init_path = a;
+    iters = 1;
+    const char *sets[] = {"mean-teacher.decay=0.75"};
+    ferry_status s = run_with(reg, be, "mean-teacher", "resnet", b, sets, 1, &r);
+    init_path = NULL;
+    iters = 20;
+    cr_assert_eq(s, FERRY_OK, "%s", ferry_last_error());
+    ferry_safetensors_t *s0, *s1;
+    cr_assert_eq(ferry_safetensors_open(a, &s0), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_safetensors_open(b, &s1), FERRY_OK, "%s", ferry_last_error());
+    int checked = 0, stats = 0;
+    double moved = 0;
+    for (size_t i = 0; i < ferry_safetensors_count(s1); i++) {
+        const ferry_st_entry *t = ferry_safetensors_entry(s1, i);
+        if (strncmp(t->name, "teacher.", 8) != 0) continue;
+        const ferry_st_entry *m0 = ferry_safetensors_find(s0, t->name + 8), *m1 = ferry_safetensors_find(s1, t->name + 8);
+        cr_assert(m0 && m1, "%s has no model entry", t->name);
+        const float *x0 = m0->data, *x1 = m1->data, *y = t->data;
+        for (int64_t k = 0; k < (int64_t)(m1->nbytes / sizeof(float)); k++) {
+            const double want = 0.75 * x0[k] + 0.25 * x1[k];
+            cr_assert(fabs(y[k] - want) <= 1e-6 * (1 + fabs(want)), "%s[%lld] = %.9g, not 0.75 start + 0.25 model = %.9g",
+                      t->name, (long long)k, y[k], want);
+            moved += fabs(x1[k] - x0[k]);
+        }
+        checked++;
+        stats += strstr(t->name, "running_") != NULL;
+    }
+    cr_assert_gt(checked, 20, "%d teacher entries", checked);
+    cr_assert_gt(stats, 4, "no batch-norm statistics among the teacher's entries");
+    cr_assert_gt(moved, 0.0, "the model did not move in its step");
+    ferry_safetensors_free(s0);
+    ferry_safetensors_free(s1);
+    remove(a);
+    remove(b);
     remove(dir);
     ferry_backend_free(be);
     ferry_methods_free(reg);

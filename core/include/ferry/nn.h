@@ -72,11 +72,21 @@ typedef struct ferry_model ferry_model_t;
 typedef struct ferry_forward_opts {
     bool train;               /* batch norm batch statistics, dropout on */
     ferry_tensor_t *seed;     /* I32[1] dropout seed input (NULL: no dropout even in training) */
+    /* Optional: called with every named layer's output as the forward meets it (a convolution,
+     * batch norm or linear layer under its parameters' prefix, "features.0", "layer1.0.bn1"; and a
+     * block's output under the block's name, "layer1", where the architecture marks one), for
+     * methods that read intermediate layers. */
+    void (*tap)(void *user, const char *name, ferry_tensor_t *t);
+    void *tap_user;
 } ferry_forward_opts;
 
 typedef struct ferry_model_opts {
     int input_size;           /* input side; 0: the architecture's default (or the data's geometry) */
     bool aux_logits;          /* inception_v3: build the auxiliary classifier (AuxLogits.*) too */
+    /* Optional: every parameter's store name starts with this ("teacher." makes
+     * "teacher.features.0.weight"): a second copy of a network in the same store. Native
+     * architectures only (an imported model's parameters come from its files). */
+    const char *prefix;
 } ferry_model_opts;
 
 /* arch: a name from the architecture table (`ferry models`): "lenet" (conv5x5x32-pool-conv5x5x48-pool

@@ -10,9 +10,9 @@
 static ferry_tensor_t *lenet_features(ferry_mb *b, ferry_tensor_t *x)
 {
     x = ferry_relu(b->ctx, ferry_mb_conv_k(b, "features.0", x, 32, 5, 1, 0, 1, true));
-    x = ferry_max_pool2d(b->ctx, x, 2, 2, 0);
+    x = ferry_mb_tap(b, "features.2", ferry_max_pool2d(b->ctx, x, 2, 2, 0));
     x = ferry_relu(b->ctx, ferry_mb_conv_k(b, "features.3", x, 48, 5, 1, 0, 1, true));
-    x = ferry_max_pool2d(b->ctx, x, 2, 2, 0);
+    x = ferry_mb_tap(b, "features.5", ferry_max_pool2d(b->ctx, x, 2, 2, 0));
     return ferry_flatten(b->ctx, x);
 }
 
@@ -71,7 +71,7 @@ static ferry_tensor_t *resnet_features(ferry_mb *b, ferry_tensor_t *x)
     for (int l = 0; l < 3; l++) {
         char p[32];
         snprintf(p, sizeof p, "layer%d.0", l + 1);
-        x = block(b, p, x, widths[l], l ? 2 : 1);
+        x = ferry_mb_tap(b, ferry_mb_name(p, sizeof p, "layer%d", l + 1), block(b, p, x, widths[l], l ? 2 : 1));
     }
     return ferry_global_avg_pool(b->ctx, x);
 }

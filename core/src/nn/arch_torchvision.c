@@ -81,6 +81,7 @@ static ferry_tensor_t *resnet_features(ferry_mb *b, ferry_tensor_t *x, const int
             snprintf(p, sizeof p, "layer%d.%d", l + 1, i);
             int stride = l > 0 && i == 0 ? 2 : 1;
             x = bottlenecks ? bottleneck(b, p, x, 64 << l, stride) : basic_block(b, p, x, 64 << l, stride);
+            if (i + 1 == depth[l]) x = ferry_mb_tap(b, ferry_mb_name(p, sizeof p, "layer%d", l + 1), x);
         }
     return ferry_global_avg_pool(b->ctx, x);
 }

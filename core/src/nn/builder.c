@@ -35,10 +35,18 @@ static ferry_status create(ferry_mb *b, const char *name, int ndim, const int64_
     return s;
 }
 
+ferry_tensor_t *ferry_mb_tap(ferry_mb *b, const char *name, ferry_tensor_t *x)
+{
+    if (x && b->fo && b->fo->tap) b->fo->tap(b->fo->tap_user, name, x);
+    return x;
+}
+
 ferry_tensor_t *ferry_mb_param(ferry_mb *b, const char *name, int ndim, const int64_t *shape, int64_t fan_in,
                                float fill, bool trainable)
 {
     ferry_store_t *st = b->m->st;
+    char full[256];
+    if (b->m->opts.prefix) name = ferry_mb_name(full, sizeof full, "%s%s", b->m->opts.prefix, name);
     int i = ferry_store_find(st, name);
     if (i < 0) {
         if (!b->rng) {
@@ -68,6 +76,8 @@ void ferry_mb_count(ferry_mb *b, int64_t macs)
 
 static bool param_trainable(ferry_mb *b, const char *name)
 {
+    char full[256];
+    if (b->m->opts.prefix) name = ferry_mb_name(full, sizeof full, "%s%s", b->m->opts.prefix, name);
     int i = ferry_store_find(b->m->st, name);
     return i >= 0 && ferry_store_trainable(b->m->st, i);
 }
@@ -93,7 +103,7 @@ ferry_tensor_t *ferry_mb_conv(ferry_mb *b, const char *name, ferry_tensor_t *x, 
     if (!w || (bias && !bt)) return NULL;
     ferry_tensor_t *y = ferry_conv2d_ex(b->ctx, x, w, &cp);
     if (y) ferry_mb_count(b, (int64_t)out * fan_in * y->ne[2] * y->ne[3]);
-    return bt ? ferry_add_bias(b->ctx, y, bt) : y;
+    return ferry_mb_tap(b, name, bt ? ferry_add_bias(b->ctx, y, bt) : y);
 }
 
 ferry_tensor_t *ferry_mb_conv_k(ferry_mb *b, const char *name, ferry_tensor_t *x, int out, int k, int stride,
@@ -129,7 +139,7 @@ ferry_tensor_t *ferry_mb_bn_ex(ferry_mb *b, const char *name, ferry_tensor_t *x,
     if (!rm || !rv) return NULL;
     /* A layer with nothing to learn (frozen, or neither scale nor center) keeps its statistics. */
     bool train = b->train && trainable;
-    return ferry_batch_norm(b->ctx, x, g, be, rm, rv, train, momentum, eps);
+    return ferry_mb_tap(b, name, ferry_batch_norm(b->ctx, x, g, be, rm, rv, train, momentum, eps));
 }
 
 ferry_tensor_t *ferry_mb_bn(ferry_mb *b, const char *name, ferry_tensor_t *x, float eps)
@@ -149,7 +159,7 @@ ferry_tensor_t *ferry_mb_linear(ferry_mb *b, const char *name, ferry_tensor_t *x
     if (!w || (bias && !bt)) return NULL;
     ferry_mb_count(b, in * out);
     ferry_tensor_t *y = ferry_matmul(b->ctx, x, w, false, true);
-    return bt ? ferry_add_bias(b->ctx, y, bt) : y;
+    return ferry_mb_tap(b, name, bt ? ferry_add_bias(b->ctx, y, bt) : y);
 }
 
 ferry_tensor_t *ferry_mb_dropout(ferry_mb *b, ferry_tensor_t *x, float p)

@@ -50,7 +50,12 @@ struct ferry_mb {
     ferry_tensor_t *seed;  /* dropout seed input (NULL: no dropout) */
     uint32_t salt;         /* next dropout's salt */
     int64_t macs;          /* counted while creating */
+    const ferry_forward_opts *fo; /* the forward's options (its tap), or NULL */
 };
+
+/* Reports a block's output under the block's name to the forward's tap (see ferry_forward_opts);
+ * returns x. The layers report their own. */
+ferry_tensor_t *ferry_mb_tap(ferry_mb *b, const char *name, ferry_tensor_t *x);
 
 /* A parameter of the model: found in the store (its shape must be `shape`), else created when the
  * builder is creating (init: uniform ±1/sqrt(fan_in) when fan_in > 0, else filled with `fill`),

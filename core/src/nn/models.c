@@ -117,6 +117,9 @@ ferry_status ferry_model_init_ex(const char *arch, int in_c, int in_h, int in_w,
     if (opts.input_size && in->fixed_size && opts.input_size != in->default_size)
         s = ferry_error(FERRY_ERR_INVALID, "%s takes %dx%d input only, not %d", arch, in->default_size,
                         in->default_size, opts.input_size);
+    else if (opts.prefix && (in->imported || ferry_tfjs_arch_name(arch)))
+        s = ferry_error(FERRY_ERR_UNSUPPORTED, "%s: a prefixed copy of an imported model is not supported (its "
+                        "parameters come from its files)", arch);
     else if (m->in_h < in->min_size || m->in_w < in->min_size)
         s = ferry_error(FERRY_ERR_SHAPE, "%s: input %dx%d is smaller than the architecture allows (%d)", arch,
                         m->in_h, m->in_w, in->min_size);
@@ -200,7 +203,7 @@ ferry_tensor_t *ferry_model_features(ferry_model_t *m, ferry_ctx_t *ctx, ferry_t
                     ferry_shape_str(x, sh, sizeof sh), m->in_c, m->in_h, m->in_w);
         return NULL;
     }
-    ferry_mb b = {.m = m, .ctx = ctx, .train = o && o->train, .seed = o ? o->seed : NULL};
+    ferry_mb b = {.m = m, .ctx = ctx, .train = o && o->train, .seed = o ? o->seed : NULL, .fo = o};
     return m->features(&b, x);
 }
 
@@ -208,7 +211,7 @@ ferry_tensor_t *ferry_model_classifier(ferry_model_t *m, ferry_ctx_t *ctx, ferry
                                        const ferry_forward_opts *o)
 {
     /* Dropout salts continue after the backbone's, as in one pass over the whole network. */
-    ferry_mb b = {.m = m, .ctx = ctx, .train = o && o->train, .seed = o ? o->seed : NULL, .salt = 1000};
+    ferry_mb b = {.m = m, .ctx = ctx, .train = o && o->train, .seed = o ? o->seed : NULL, .salt = 1000, .fo = o};
     return m->classifier(&b, f);
 }
 

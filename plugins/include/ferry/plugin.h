@@ -95,6 +95,9 @@ typedef struct ferry_step_tensors {
      * or an inductive method's labelled target examples), ids_t the unlabelled target (NULL for an
      * inductive method) */
     ferry_tensor_t *ids_s, *ids_t;
+    /* appended in ABI 1: with FERRY_METHOD_TWO_VIEWS, the same target images augmented a second
+     * time (the method's strong view), through the same forward; else NULL */
+    ferry_tensor_t *features_t2, *logits_t2;
 } ferry_step_tensors;
 
 /* Training sets a method can ask the host about (host->split_size, host->predict). */
@@ -243,7 +246,37 @@ typedef struct ferry_host_api {
      * per method): its mean over each epoch's steps is printed with the epoch and stored with the
      * run (the results store's method_metrics table). One scalar download per metric per step. */
     ferry_plugin_status (*metric)(ferry_run_t *run, const char *name, ferry_tensor_t *value);
+
+    /* appended in ABI 1 (FERRY_HOST_HAS(host, tap)): copies of the model and intermediate layers.
+     * model_copy (in setup only): a second network of the model's architecture whose parameters
+     * live in the run's store under "NAME." ("teacher.features.0.weight"), saved with the
+     * checkpoint, starting from the model as it stands when called (after --init / --weights):
+     *   FERRY_COPY_FROZEN    constant (DELTA's and L2-SP's starting network);
+     *   FERRY_COPY_EMA       no gradient; after every iteration's phases, one more submission moves
+     *                        each of its entries (parameters and batch-norm statistics) to
+     *                        d·copy + (1 − d)·model, d the FLOAT hyperparameter named `decay`
+     *                        (mean teacher);
+     *   FERRY_COPY_TRAINABLE trained like a module (a phase selects it by the prefix "NAME"; ADDA's
+     *                        target encoder).
+     * A frozen or EMA copy's batch norm always uses its stored statistics. copy_forward: the copy's
+     * features and logits of the current graph's images, in out's features_* / logits_* (a phase's:
+     * source, target and second view as the model's; an evaluation hook's: features_t / logits_t),
+     * with dropout when asked (and the phase draws). tap: the output of a named layer (a
+     * convolution, batch norm or linear layer by its parameters' prefix, "features.3",
+     * "layer2.0.bn1", or a block, "layer2") of the model (copy NULL) or of a copy (after its
+     * copy_forward), rows of one domain (FERRY_TAP_*) of the graph being built; NULL with a message
+     * naming the layers there are. */
+    ferry_plugin_status (*model_copy)(ferry_run_t *run, const char *name, int kind, const char *decay);
+    ferry_plugin_status (*copy_forward)(ferry_run_t *run, const char *name, bool dropout, ferry_step_tensors *out);
+    ferry_tensor_t *(*tap)(ferry_run_t *run, const char *copy, const char *layer, int domain);
+    /* the name of the i-th named layer (0.., in forward order) of the model (copy NULL) or a copy in
+     * the graph being built; NULL past the last */
+    const char *(*tap_name)(ferry_run_t *run, const char *copy, int i);
 } ferry_host_api;
+
+/* model_copy's kinds and tap's domains */
+enum { FERRY_COPY_FROZEN = 0, FERRY_COPY_EMA = 1, FERRY_COPY_TRAINABLE = 2 };
+enum { FERRY_TAP_SOURCE = 0, FERRY_TAP_TARGET = 1, FERRY_TAP_TARGET2 = 2 };
 
 /* compare's relations */
 enum { FERRY_HOST_CMP_LT, FERRY_HOST_CMP_LE, FERRY_HOST_CMP_GT, FERRY_HOST_CMP_GE, FERRY_HOST_CMP_EQ, FERRY_HOST_CMP_NE };
@@ -268,6 +301,11 @@ enum ferry_method_flags {
                                                     data: every batch holds target images only
                                                     (features_s, logits_s, labels_s, ids_s are NULL;
                                                     an epoch is a pass over the unlabelled target) */
+    FERRY_METHOD_TWO_VIEWS = 1u << 4,           /* every target batch comes twice, augmented
+                                                    independently: features_t / logits_t (the weak
+                                                    view: --augment-target, else the method's
+                                                    view_weak) and features_t2 / logits_t2 (the
+                                                    method's view_strong) (FixMatch, mean teacher) */
 };
 
 /* An update phase (appended in ABI 1; see ferry_method.phases). Per training iteration the host runs
@@ -320,6 +358,16 @@ typedef struct ferry_method {
      * (epoch 0: as set up): recompute per-example state over a whole split (host->predict) and put
      * it in the method's tables (host->table_set). Optional. */
     ferry_plugin_status (*epoch_begin)(ferry_run_t *run, const ferry_host_api *host, int epoch);
+
+    /* appended in ABI 1: evaluation through a method-defined head. With it set, accuracy on every
+     * split is the argmax of the logits it returns for an evaluation batch (t->features_t and
+     * t->logits_t are the model's, eval mode, t->batch rows; host->copy_forward and host->tap read
+     * the same images): the mean of two heads, an EMA teacher. Optional. */
+    ferry_tensor_t *(*eval_logits)(ferry_run_t *run, const ferry_host_api *host, const ferry_step_tensors *t);
+    /* appended in ABI 1: with FERRY_METHOD_TWO_VIEWS, the two views' augmentations in
+     * ferry_augment_parse's form (view_weak is used when the run gives no --augment-target;
+     * view_strong NULL: the weak view's augmentation, drawn independently) */
+    const char *view_weak, *view_strong;
 } ferry_method;
 
 /* Whether a descriptor reaches `member` (the host checks before reading a field appended later). */
