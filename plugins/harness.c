@@ -38,9 +38,14 @@ static ferry_status check_args(const ferry_loss_check *c, const float *loss)
     if (!(c->progress >= 0 && c->progress <= 1))
         return ferry_error(FERRY_ERR_INVALID, "check_loss: progress %g is not in [0, 1]", c->progress);
     const ferry_method *m = c->method;
-    if (m->flags & (FERRY_METHOD_USES_CHECKPOINT | FERRY_METHOD_NEEDS_TARGET_LABELS))
-        return ferry_error(FERRY_ERR_UNSUPPORTED, "method '%s' needs a model and a task: check it with a training run",
-                           m->name);
+    if ((m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) && !c->labels_t)
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: method '%s' trains on target labels: give labels_t", m->name);
+    for (int i = 0; c->labels_t && i < c->batch; i++)
+        if (c->labels_t[i] < 0 || c->labels_t[i] >= c->classes)
+            return ferry_error(FERRY_ERR_INVALID, "check_loss: target label %d of row %d is not in [0, %d)",
+                               c->labels_t[i], i, c->classes);
+    if ((m->flags & FERRY_METHOD_TWO_VIEWS) && !c->logits_t2)
+        return ferry_error(FERRY_ERR_INVALID, "check_loss: method '%s' takes two views: give logits_t2", m->name);
     return FERRY_OK;
 }
 
@@ -65,7 +70,7 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
     o.batch = c->batch;
     o.seed = c->seed;
     ferry_run_t run = {.o = &o, .m = m, .feature_dim = c->dim, .classes = c->classes, .optim = o.optim};
-    ferry_tensor_t *fs = NULL, *ft = NULL, *ls = NULL, *lt = NULL, *ys = NULL, *l = NULL;
+    ferry_tensor_t *fs = NULL, *ft = NULL, *ls = NULL, *lt = NULL, *ys = NULL, *yt = NULL, *lt2 = NULL, *l = NULL;
     ferry_graph_t *g = NULL;
     bool set_up = false;
 
@@ -81,12 +86,17 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
         s = FERRY_ERR_INVALID;
         goto done;
     }
+    if (c->labels_t && !(yt = ferry_input(run.ctx, "labels_t", FERRY_I32, 1, (int64_t[]){c->batch}))) {
+        s = FERRY_ERR_INVALID;
+        goto done;
+    }
+    if (c->logits_t2 && (s = add_param(&run, "logits_t2", c->batch, c->classes, c->logits_t2, &lt2))) goto done;
 
     /* the method's hooks, as a training run calls them */
     set_up = true;
     if (m->setup && (s = m->setup(&run, h))) goto done;
     ferry_step_tensors st = {.features_s = fs, .features_t = ft, .logits_s = ls, .logits_t = lt, .labels_s = ys,
-                             .batch = c->batch};
+                             .labels_t = yt, .logits_t2 = lt2, .batch = c->batch};
     const ferry_phase *ph = FERRY_METHOD_HAS(m, n_phases) && m->n_phases > 0 ? &m->phases[c->phase] : NULL;
     if (!(l = ph ? ph->loss(&run, h, &st) : m->loss(&run, h, &st))) {
         s = ferry_last_error()[0] ? FERRY_ERR_INVALID
@@ -99,11 +109,11 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
         goto done;
     }
     ferry_tensor_set_output(l);
-    if ((grad_s || grad_t || c->grad_logits_s || c->grad_logits_t) && ferry_tensor_requires_grad(l)) {
+    if ((grad_s || grad_t || c->grad_logits_s || c->grad_logits_t || c->grad_logits_t2) && ferry_tensor_requires_grad(l)) {
         if ((s = ferry_backward(run.ctx, l))) goto done;
-        ferry_tensor_t *wanted[4] = {grad_s ? fs : NULL, grad_t ? ft : NULL, c->grad_logits_s ? ls : NULL,
-                                     c->grad_logits_t ? lt : NULL};
-        for (int i = 0; i < 4; i++)
+        ferry_tensor_t *wanted[5] = {grad_s ? fs : NULL, grad_t ? ft : NULL, c->grad_logits_s ? ls : NULL,
+                                     c->grad_logits_t ? lt : NULL, c->grad_logits_t2 ? lt2 : NULL};
+        for (int i = 0; i < 5; i++)
             if (wanted[i] && ferry_grad(run.ctx, wanted[i])) ferry_tensor_set_output(ferry_grad(run.ctx, wanted[i]));
     }
     if ((s = ferry_graph_init(run.ctx, c->backend, &g))) goto done;
@@ -112,6 +122,7 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
     if (m->schedule) m->schedule(&run, h, c->progress);
     s = ferry_run_set_scalars(&run, 0, g);
     if (!s && ferry_graph_uses(g, ys)) s = ferry_tensor_set(g, ys, c->labels_s, (size_t)c->batch * sizeof(int32_t));
+    if (!s && yt && ferry_graph_uses(g, yt)) s = ferry_tensor_set(g, yt, c->labels_t, (size_t)c->batch * sizeof(int32_t));
     if (s || (s = ferry_graph_compute(g))) goto done;
 
     *loss = ferry_tensor_get_scalar(g, l);
@@ -120,7 +131,8 @@ ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, flo
     if (grad_t && (s = read_grad(&run, g, ft, grad_t, nbytes))) goto done;
     const size_t lbytes = (size_t)c->batch * (size_t)c->classes * sizeof(float);
     if (c->grad_logits_s && (s = read_grad(&run, g, ls, c->grad_logits_s, lbytes))) goto done;
-    if (c->grad_logits_t) s = read_grad(&run, g, lt, c->grad_logits_t, lbytes);
+    if (c->grad_logits_t && (s = read_grad(&run, g, lt, c->grad_logits_t, lbytes))) goto done;
+    if (c->grad_logits_t2 && lt2) s = read_grad(&run, g, lt2, c->grad_logits_t2, lbytes);
 
 done:
     if (set_up && m->teardown) m->teardown(&run, h);

@@ -412,6 +412,7 @@ static bool valid_name(const char *s, size_t max)
 static ferry_plugin_status h_model_copy(ferry_run_t *run, const char *name, int kind, const char *decay)
 {
     const char *mn = run->m->name;
+    if (!run->m_model) return no_model(run, "model_copy");
     if (!run->in_setup) return ferry_error(FERRY_ERR_INVALID, "method '%s': model_copy is for setup only", mn);
     if (!valid_name(name, sizeof run->copies[0].name))
         return ferry_error(FERRY_ERR_INVALID, "method '%s': copy name '%s' is not [a-z0-9_]{1,31}", mn, name ? name : "");

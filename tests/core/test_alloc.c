@@ -164,7 +164,7 @@ Test(alloc, augmented_step_allocates_nothing_after_the_first_2_threads)
     check_steps_allocate_nothing(2, true);
 }
 
-/* A method with update phases (MCD: source, classifiers, backbone x num_k) through a real run on
+/* A method with update phases (MCD: source, classifiers, backbone x num_k), or with an EMA copy, through a real run on
  * MNIST->Optdigits: between the progress reports of two steps inside the first epoch, nothing is
  * allocated and each step submits once per run of a phase. */
 struct window {
@@ -189,14 +189,14 @@ static void on_step(const ferry_progress *p, void *user)
     }
 }
 
-static void check_phase_steps(int threads)
+static void check_steps(int threads, const char *method, uint64_t per_step)
 {
     require_mnist();
     ferry_methods_t *reg;
     cr_assert_eq(ferry_methods_load(&reg), FERRY_OK, "%s", ferry_last_error());
     ferry_adapt_opts o = ferry_adapt_defaults();
     o.task = "mnist->optdigits";
-    o.method = ferry_methods_find(reg, "mcd");
+    o.method = ferry_methods_find(reg, method);
     cr_assert_not_null(o.method, "%s", ferry_last_error());
     o.epochs = 1;
     o.iters_per_epoch = 12;
@@ -211,21 +211,29 @@ static void check_phase_steps(int threads)
     atomic_store(&counting, false);
     cr_assert(w.done);
     if (atomic_load(&allocations)) print_traces();
-    cr_assert_eq(atomic_load(&allocations), 0, "%ld heap allocations in %lld MCD steps with %d thread(s)",
-                 atomic_load(&allocations), (long long)(w.stop - w.start), threads);
+    cr_assert_eq(atomic_load(&allocations), 0, "%ld heap allocations in %lld %s steps with %d thread(s)",
+                 atomic_load(&allocations), (long long)(w.stop - w.start), method, threads);
     cr_assert_eq(w.b.buffer_allocs, w.a.buffer_allocs);
-    /* phases a and b once, c num_k = 4 times */
-    cr_assert_eq(w.b.submissions - w.a.submissions, (uint64_t)(w.stop - w.start) * 6);
+    cr_assert_eq(w.b.submissions - w.a.submissions, (uint64_t)(w.stop - w.start) * per_step, "%s: %llu submissions in %lld steps",
+                 method, (unsigned long long)(w.b.submissions - w.a.submissions), (long long)(w.stop - w.start));
     ferry_backend_free(o.backend);
     ferry_methods_free(reg);
 }
 
+/* MCD: phases a and b once, c num_k = 4 times */
 Test(alloc, phase_method_steps_allocate_nothing_1_thread)
 {
-    check_phase_steps(1);
+    check_steps(1, "mcd", 6);
 }
 
 Test(alloc, phase_method_steps_allocate_nothing_2_threads)
 {
-    check_phase_steps(2);
+    check_steps(2, "mcd", 6);
+}
+
+/* mean teacher: two augmented views, the teacher's forward in the step, then the EMA update of the
+ * teacher: one submission for the step and one for the EMA */
+Test(alloc, ema_teacher_steps_allocate_nothing_2_threads)
+{
+    check_steps(2, "mean-teacher", 2);
 }

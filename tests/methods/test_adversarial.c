@@ -9,7 +9,7 @@
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"cdan.so", "mdd.so", "jan.so", "bsp.so", "dann.so"}, 5);
+    method_check_open((const char *const[]){"cdan.so", "mdd.so", "jan.so", "bsp.so", "dann.so", "bss.so"}, 6);
 }
 
 TestSuite(method_adversarial, .init = open_all, .fini = method_check_close);
@@ -702,4 +702,61 @@ Test(method_adversarial, cdan_random_matrices_never_change)
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* Σ_{i≤k} of the k smallest of the min(b, d) squared singular values of F [b, d], in double */
+static double bottom_sigma2(const float *f, int b, int d, int k)
+{
+    const int r = b < d ? b : d;
+    return top_sigma2(f, b, d, r) - top_sigma2(f, b, d, r - k);
+}
+
+/* BSS's loss is CE(logits_t, y_t) + η Σ_{i≤k} σ_{−i}(F_t)²: with zero logits CE = log K, and the
+ * penalty the k smallest eigenvalues of the Gram matrix in double, for B < D and B > D, k = 1 and 2;
+ * its gradient η times their finite-difference derivative. */
+Test(method_adversarial, bss_smallest_singular_values_and_gradient)
+{
+    static const int shapes[2][2] = {{6, 8}, {8, 5}};
+    const ferry_method *m = ferry_methods_find(reg, "bss");
+    cr_assert_not_null(m);
+    for (int c = 0; c < 2; c++)
+        for (int k = 1; k <= 2; k++) {
+            const int B = shapes[c][0], D = shapes[c][1], N = B * D;
+            float f[64], g[64], zeros[8 * K] = {0};
+            int32_t y[8];
+            for (int i = 0; i < B; i++) y[i] = label(i);
+            random_matrix(f, N, 1.0, 0.0);
+            char kset[32];
+            snprintf(kset, sizeof kset, "bss.k=%d", k);
+            const char *sets[] = {"bss.eta=0.5", "bss.iterations=4000", kset};
+            ferry_loss_check chk = {.method = m, .sets = sets, .n_sets = 3, .backend = be, .seed = 3, .batch = B,
+                                    .dim = D, .classes = K, .features_s = f, .features_t = f, .logits_s = zeros,
+                                    .logits_t = zeros, .labels_s = y, .labels_t = y};
+            float loss = NAN;
+            cr_assert_eq(ferry_method_check_loss(&chk, &loss, NULL, g), FERRY_OK, "%s", ferry_last_error());
+            const double expect = 0.5 * bottom_sigma2(f, B, D, k), got = (double)loss - log((double)K);
+            cr_assert(fabs(got - expect) < 1e-5 + 1e-4 * fabs(expect), "B=%d D=%d k=%d: penalty %.8f, eigen %.8f", B, D,
+                      k, got, expect);
+            double ad[64], fd[64];
+            for (int i = 0; i < N; i++) {
+                const float keep = f[i];
+                f[i] = keep + 1e-3f;
+                const double up = bottom_sigma2(f, B, D, k);
+                f[i] = keep - 1e-3f;
+                const double dn = bottom_sigma2(f, B, D, k);
+                f[i] = keep;
+                fd[i] = 0.5 * (up - dn) / ((double)(keep + 1e-3f) - (double)(keep - 1e-3f));
+                ad[i] = g[i];
+            }
+            cr_assert_lt(rel_diff(ad, fd, N), 2e-3, "B=%d D=%d k=%d: gradient vs eigenvalue derivative: %g", B, D, k,
+                         rel_diff(ad, fd, N));
+        }
+    /* without target labels there is nothing to fine-tune on */
+    float f[48] = {0}, zeros[8 * K] = {0};
+    int32_t y[8] = {0};
+    ferry_loss_check chk = {.method = m, .backend = be, .batch = 6, .dim = 8, .classes = K, .features_s = f,
+                            .features_t = f, .logits_s = zeros, .logits_t = zeros, .labels_s = y};
+    float loss;
+    cr_assert_neq(ferry_method_check_loss(&chk, &loss, NULL, NULL), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "give labels_t"), "%s", ferry_last_error());
 }

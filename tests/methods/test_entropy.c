@@ -1,14 +1,14 @@
 /* Entropy-based transfer methods and the feature-norm method, against values computed here in double
  * precision: entropy minimisation, information maximisation (SHOT's IM loss), Minimum Class
  * Confusion, Batch Nuclear-norm Maximisation (the nuclear norm against a one-sided Jacobi SVD) and
- * Adaptive Feature Norm (stepwise and hard). Each loss minus the source cross-entropy is compared with
+ * Adaptive Feature Norm (stepwise and hard), FixMatch's confidence-masked pseudo-label loss. Each loss minus the source cross-entropy is compared with
  * a closed form, its gradient with finite differences (and, where a term is detached, with the
  * gradient that detaching implies), and each method refuses one bad input with a message. */
 #include "method_check.h"
 
 static void open_all(void)
 {
-    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so", "bnm.so", "afn.so"}, 5);
+    method_check_open((const char *const[]){"entropy_min.so", "im.so", "mcc.so", "bnm.so", "afn.so", "fixmatch.so"}, 6);
 }
 
 TestSuite(method_entropy, .init = open_all, .fini = method_check_close);
@@ -537,4 +537,51 @@ Test(method_entropy, afn_refuses_a_negative_radius)
     const char *sets[] = {"afn.radius=-1"};
     cr_assert_neq(try_check(&(struct check){"afn", sets, 1, B, D, f, f, NULL, NULL, 0.5, NULL, NULL, NULL, NULL}, &e), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "radius"), "%s", ferry_last_error());
+}
+
+/* ---- fixmatch ------------------------------------------------------------------------------------ */
+
+/* FixMatch's loss less the source cross-entropy is −λ/B Σ_i m_i log softmax(l2_i)[argmax p_i], p the
+ * weak view's probabilities, m_i = [max p_i ≥ τ], for a batch where some rows pass τ and some do not;
+ * its gradient w.r.t. the strong view's logits −λ/B m_i (onehot − softmax(l2_i)), and none w.r.t. the
+ * weak view's (a pseudo-label is a constant). */
+Test(method_entropy, fixmatch_equals_closed_form_and_gradient)
+{
+    enum { B = 8, D = 4 };
+    float lw[B * K], l2[B * K], ls[B * K] = {0}, f[B * D] = {0}, gw[B * K], g2[B * K];
+    int32_t y[B];
+    for (int i = 0; i < B; i++) y[i] = label(i);
+    random_matrix(lw, B * K, 1.0, 0.0);
+    for (int i = 0; i < B; i += 2) lw[i * K + (i % K)] += 6.0f; /* the even rows are confident */
+    random_matrix(l2, B * K, 1.5, 0.0);
+    const ferry_method *m = ferry_methods_find(reg, "fixmatch");
+    cr_assert_not_null(m);
+    const char *sets[] = {"fixmatch.threshold=0.8", "fixmatch.lambda_u=2"};
+    ferry_loss_check c = {.method = m, .sets = sets, .n_sets = 2, .backend = be, .seed = 3, .batch = B, .dim = D,
+                          .classes = K, .features_s = f, .features_t = f, .logits_s = ls, .logits_t = lw,
+                          .labels_s = y, .logits_t2 = l2, .grad_logits_t = gw, .grad_logits_t2 = g2};
+    float loss = NAN;
+    cr_assert_eq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK, "%s", ferry_last_error());
+    double pw[B * K], p2[B * K], expect = 0, grad[B * K];
+    softmax_rows(lw, B, 1.0, pw);
+    softmax_rows(l2, B, 1.0, p2);
+    int kept = 0;
+    for (int i = 0; i < B; i++) {
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (pw[i * K + k] > pw[i * K + best]) best = k;
+        const bool on = pw[i * K + best] >= 0.8;
+        kept += on;
+        if (on) expect -= 2.0 / B * log(p2[i * K + best]);
+        for (int k = 0; k < K; k++) grad[i * K + k] = on ? -2.0 / B * ((k == best) - p2[i * K + k]) : 0;
+    }
+    cr_assert(kept > 0 && kept < B, "%d of %d rows past the threshold: the test needs both kinds", kept, B);
+    assert_close((double)loss - cross_entropy(ls, B), expect, "fixmatch");
+    for (int i = 0; i < B * K; i++) {
+        cr_assert(fabs(g2[i] - grad[i]) < 1e-6, "d loss / d l2[%d] = %g, in double %g", i, g2[i], grad[i]);
+        cr_assert_eq(gw[i], 0.0f, "the weak view's logits got a gradient (%g at %d)", gw[i], i);
+    }
+    c.logits_t2 = NULL; /* a method of two views checked with one is refused */
+    cr_assert_neq(ferry_method_check_loss(&c, &loss, NULL, NULL), FERRY_OK);
+    cr_assert(strstr(ferry_last_error(), "give logits_t2"), "%s", ferry_last_error());
 }

@@ -62,6 +62,11 @@ typedef struct ferry_loss_check {
     double progress;
     float *grad_logits_s, *grad_logits_t; /* optional (B·classes floats): d loss / d logits */
     int phase;                            /* a method with phases: which phase's loss (0 = the first) */
+    /* a method with FERRY_METHOD_NEEDS_TARGET_LABELS: the target rows' labels (it sees no source
+     * tensors then); with FERRY_METHOD_TWO_VIEWS: the second view's logits (and d loss / d them) */
+    const int32_t *labels_t;
+    const float *logits_t2;
+    float *grad_logits_t2;
 } ferry_loss_check;
 ferry_status ferry_method_check_loss(const ferry_loss_check *c, float *loss, float *grad_s, float *grad_t);
 
