@@ -26,15 +26,7 @@
  * polynomial of finite degree stays bounded. The identity is built as a constant by reshaping [1 | 0]
  * rows; the trace is the sum of Y ⊙ I. √c · tr (G/c)^{1/2} does not depend on c, so no gradient
  * flows through c in exact arithmetic (c only scales the iteration into its domain). */
-#include "ferry/plugin.h"
-
-/* the n × n identity: rows [1, 0 … 0] of width n + 1, laid end to end, cut to n² and folded */
-static ferry_tensor_t *identity(const ferry_host_api *h, ferry_ctx_t *ctx, int64_t n)
-{
-    ferry_tensor_t *parts[2] = {h->constant(ctx, 1.0f, 2, (int64_t[]){n, 1}), h->constant(ctx, 0.0f, 2, (int64_t[]){n, n})};
-    ferry_tensor_t *flat = h->reshape(ctx, h->concat(ctx, 1, 2, parts), 2, (int64_t[]){1, n * (n + 1)});
-    return h->reshape(ctx, h->slice(ctx, flat, 1, 0, n * n), 2, (int64_t[]){n, n});
-}
+#include "spectral.h"
 
 /* Σ σ_i(a) for a [B, K] */
 static ferry_tensor_t *nuclear_norm(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a, int iterations)
@@ -42,7 +34,7 @@ static ferry_tensor_t *nuclear_norm(const ferry_host_api *h, ferry_ctx_t *ctx, f
     const bool wide = h->dim(a, 0) < h->dim(a, 1); /* B < K: the B × B Gram matrix */
     ferry_tensor_t *g = wide ? h->matmul(ctx, a, a, false, true) : h->matmul(ctx, a, a, true, false);
     const int64_t n = h->dim(g, 0);
-    ferry_tensor_t *eye = identity(h, ctx, n);
+    ferry_tensor_t *eye = spectral_identity(h, ctx, n);
     ferry_tensor_t *c = h->sum(ctx, h->mul(ctx, a, a)); /* tr G */
     ferry_tensor_t *y = h->div(ctx, g, c), *z = eye;
     ferry_tensor_t *three_halves = h->scale(ctx, eye, 1.5f);

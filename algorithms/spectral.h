@@ -7,11 +7,10 @@
  * ‖fᵀ v‖² (or ‖f v‖²) with v constant: at convergence the exact gradient, dσ²/df = 2 v vᵀ f, by the
  * envelope theorem (dλ = vᵀ dG v for a unit eigenvector v).
  *   largest:  A = G; for i > 1, G deflated: G ← G − λ_i v_i v_iᵀ.
- *   smallest: A = c I − G with c = 1.001 · λ_max + 1e-6 (λ_max itself by `iterations` power steps):
- *             its top eigenvector is G's bottom one; deflated likewise. Convergence goes as
- *             ((c − λ_2) / (c − λ_1))^iterations: slow where the smallest eigenvalues crowd together,
- *             and then vᵀ G v is an upper bound of the smallest λ, a Rayleigh quotient over the
- *             directions of the few smallest, which is what a penalty on them shrinks. */
+ *   smallest: A = c I − G with c = 1.001 · λ_max + 1e-6 (λ_max by 30 power steps): its top
+ *             eigenvector is G's bottom one, and the gap ratio (c − λ_2) / (c − λ_1) is close to 1
+ *             where the spectrum is wide, so instead of power steps s repeated squarings A^(2^s)
+ *             (2^s power steps in s matrix products: s = 12 is A^4096), deflated likewise. */
 #ifndef FERRY_ALGORITHMS_SPECTRAL_H
 #define FERRY_ALGORITHMS_SPECTRAL_H
 
@@ -57,30 +56,66 @@ static inline ferry_tensor_t *spectral_rayleigh(const ferry_host_api *h, ferry_c
     return h->sum_to(ctx, h->mul(ctx, v, spectral_apply(h, ctx, a, v)), 2, (int64_t[]){1, 1});
 }
 
-/* The sum of the k (<= SPECTRAL_MAX_K) largest or smallest squared singular values of f [n, d], a
- * scalar. */
+/* the n × n identity from graph ops: rows [1, 0 … 0] of width n + 1, laid end to end, cut to n² and
+ * folded */
+static inline ferry_tensor_t *spectral_identity(const ferry_host_api *h, ferry_ctx_t *ctx, int64_t n)
+{
+    ferry_tensor_t *parts[2] = {h->constant(ctx, 1.0f, 2, (int64_t[]){n, 1}), h->constant(ctx, 0.0f, 2, (int64_t[]){n, n})};
+    ferry_tensor_t *flat = h->reshape(ctx, h->concat(ctx, 1, 2, parts), 2, (int64_t[]){1, n * (n + 1)});
+    return h->reshape(ctx, h->slice(ctx, flat, 1, 0, n * n), 2, (int64_t[]){n, n});
+}
+
+/* The unit top eigenvector of a symmetric positive semi-definite a [m, m] by repeated squaring:
+ * a^(2^s) applied to the all-ones vector (each square rescaled by its Frobenius norm), then two
+ * power steps on a. s squarings do the work of 2^s power steps in s matrix products. */
+static inline ferry_tensor_t *spectral_top_by_squaring(const ferry_host_api *h, ferry_ctx_t *ctx, ferry_tensor_t *a,
+                                                       int64_t m, int squarings)
+{
+    ferry_tensor_t *tiny = h->constant(ctx, 1e-30f, 2, (int64_t[]){1, 1});
+    ferry_tensor_t *p = a;
+    for (int i = 0; i < squarings; i++) {
+        p = h->matmul(ctx, p, p, false, false);
+        p = h->div(ctx, p, h->sqrt(ctx, h->add(ctx, h->sum_to(ctx, h->mul(ctx, p, p), 2, (int64_t[]){1, 1}), tiny)));
+    }
+    ferry_tensor_t *v = h->matmul(ctx, p, h->constant(ctx, 1.0f, 2, (int64_t[]){m, 1}), false, false);
+    for (int i = 0; i < 3; i++) {
+        v = h->div(ctx, v, h->sqrt(ctx, h->add(ctx, h->sum_to(ctx, h->mul(ctx, v, v), 2, (int64_t[]){1, 1}), tiny)));
+        if (i < 2) v = h->matmul(ctx, a, v, false, false);
+    }
+    return v;
+}
+
+/* The sum of the k (<= SPECTRAL_MAX_K) largest squared singular values of f [n, d] (power iteration,
+ * `steps` steps per value), or the k smallest (of the min(n, d) there are: repeated squaring of
+ * c I − G, `steps` squarings per value), a scalar. */
 static inline ferry_tensor_t *spectral_squared_singular_values(const ferry_host_api *h, ferry_ctx_t *ctx,
-                                                               ferry_tensor_t *f, int k, int iterations,
-                                                               bool smallest)
+                                                               ferry_tensor_t *f, int k, int steps, bool smallest)
 {
     const bool rows = h->dim(f, 0) <= h->dim(f, 1); /* the Gram matrix over rows (n×n) or columns (d×d) */
     const int64_t m = rows ? h->dim(f, 0) : h->dim(f, 1);
     ferry_tensor_t *fd = h->detach(ctx, f);
     struct spectral_op a = {.g = rows ? h->matmul(ctx, fd, fd, false, true) : h->matmul(ctx, fd, fd, true, false)};
-    if (smallest) { /* c just above G's largest eigenvalue */
-        ferry_tensor_t *top = spectral_rayleigh(h, ctx, &a, spectral_power(h, ctx, &a, m, iterations));
-        a.c = h->add(ctx, h->scale(ctx, top, 1.001f), h->constant(ctx, 1e-6f, 2, (int64_t[]){1, 1}));
+    ferry_tensor_t *shifted = NULL; /* smallest: c I − G, c just above G's largest eigenvalue */
+    if (smallest) {
+        ferry_tensor_t *top = spectral_rayleigh(h, ctx, &a, spectral_power(h, ctx, &a, m, 30));
+        ferry_tensor_t *c = h->add(ctx, h->scale(ctx, top, 1.001f), h->constant(ctx, 1e-6f, 2, (int64_t[]){1, 1}));
+        shifted = h->sub(ctx, h->mul(ctx, c, spectral_identity(h, ctx, m)), a.g);
     }
     ferry_tensor_t *total = NULL;
     for (int i = 0; i < k && i < SPECTRAL_MAX_K; i++) {
-        ferry_tensor_t *v = spectral_power(h, ctx, &a, m, iterations);
+        ferry_tensor_t *v = smallest ? spectral_top_by_squaring(h, ctx, shifted, m, steps) : spectral_power(h, ctx, &a, m, steps);
         /* σ² = ‖fᵀ v‖² (rows) or ‖f v‖² (columns), v a constant */
         ferry_tensor_t *u = rows ? h->matmul(ctx, f, v, true, false) : h->matmul(ctx, f, v, false, false);
         ferry_tensor_t *s2 = h->sum(ctx, h->mul(ctx, u, u));
         total = total ? h->add(ctx, total, s2) : s2;
         if (i + 1 < k) { /* deflate the direction found */
-            a.mu[a.n] = spectral_rayleigh(h, ctx, &a, v);
-            a.v[a.n++] = v;
+            if (smallest) {
+                ferry_tensor_t *mu = h->sum_to(ctx, h->mul(ctx, v, h->matmul(ctx, shifted, v, false, false)), 2, (int64_t[]){1, 1});
+                shifted = h->sub(ctx, shifted, h->mul(ctx, mu, h->matmul(ctx, v, v, false, true)));
+            } else {
+                a.mu[a.n] = spectral_rayleigh(h, ctx, &a, v);
+                a.v[a.n++] = v;
+            }
         }
     }
     return total;
