@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""An independent PyTorch implementation of source-only, DANN and DAN under benchmarks/uda_long.yaml's
+"""An independent PyTorch implementation of source-only, DANN, DAN, IM and BNM under benchmarks/uda_long.yaml's
 protocol, on the splits Ferry exports (`ferry tasks TASK --export DIR`), to check that what Ferry
 measures is the method's behaviour and not Ferry's.
 
@@ -9,12 +9,14 @@ for every method, batch 64 source + 64 target, an epoch = floor(n_source / 64) s
 reshuffled whenever it runs out; DANN: discriminator 768 -> 100 -> 1 (ReLU) behind a gradient
 reversal layer, lambda(p) = 2 / (1 + exp(-10 p)) - 1, BCE averaged over the 2B rows; DAN: trade_off
 1 times the linear-time MK-MMD between the backbone features of the two batches (5 Gaussian kernels
-exp(-d / (2^j m)), j = -3..1, m the mean squared distance over the joint batch, held constant). The
+exp(-d / (2^j m)), j = -3..1, m the mean squared distance over the joint batch, held constant); IM:
+trade_off 1 times mean_i H(p_i) - H(mean_i p_i) of the target softmax; BNM: minus the nuclear norm of
+the target softmax matrix over B, from torch.linalg.svdvals (Ferry builds it by Newton-Schulz). The
 model each run ends with is evaluated on the target test split (select: last). Not the same: the
 random streams and initial weights (PyTorch's own), so runs agree with Ferry's in distribution, not
 bit for bit.
 
-usage: uda_torch.py EXPORT_DIR [--epochs N] [--seeds 1,2,3] [--methods source-only,dann,dan] [--threads T]
+usage: uda_torch.py EXPORT_DIR [--epochs N] [--seeds 1,2,3] [--methods source-only,dann,dan,im,bnm] [--threads T]
 """
 import argparse
 import gzip
@@ -139,6 +141,13 @@ def run(data, method, seed, epochs, batch=64, lr0=0.01):
             loss = loss + F.binary_cross_entropy_with_logits(disc(GradReverse.apply(f, lam)), domain)
         elif method == "dan":
             loss = loss + mk_mmd_linear(f[:batch], f[batch:])
+        elif method == "im":
+            pt = F.softmax(model.classify(f[batch:]), 1)
+            ent = -(pt * F.log_softmax(model.classify(f[batch:]), 1)).sum(1).mean()
+            pm = pt.mean(0)
+            loss = loss + ent + (pm * torch.log(pm.clamp_min(1e-30))).sum()
+        elif method == "bnm":
+            loss = loss - torch.linalg.svdvals(F.softmax(model.classify(f[batch:]), 1)).sum() / batch
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -163,8 +172,8 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",")]
     means = {}
     for method in a.methods.split(","):
-        if method not in ("source-only", "dann", "dan"):
-            sys.exit(f"unknown method '{method}' (source-only, dann, dan)")
+        if method not in ("source-only", "dann", "dan", "im", "bnm"):
+            sys.exit(f"unknown method '{method}' (source-only, dann, dan, im, bnm)")
         accs = []
         for seed in seeds:
             t0 = time.time()

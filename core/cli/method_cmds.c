@@ -40,6 +40,20 @@ int ferry_cli_methods(int argc, char **argv)
                m->citation);
         if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) printf("    needs     labelled target examples (--target-labels K)\n");
         if (m->flags & FERRY_METHOD_USES_CHECKPOINT) printf("    starts    from a pretrained checkpoint (--init FILE)\n");
+        /* what it uses of the method protocol */
+        char uses[256] = "";
+        size_t n = 0;
+        const int phases = FERRY_METHOD_HAS(m, n_phases) ? m->n_phases : 0;
+        if (phases > 1) n += (size_t)snprintf(uses + n, sizeof uses - n, "%d update phases, ", phases);
+        if (FERRY_METHOD_HAS(m, epoch_begin) && m->epoch_begin) n += (size_t)snprintf(uses + n, sizeof uses - n, "an epoch hook, ");
+        if (FERRY_METHOD_HAS(m, eval_logits) && m->eval_logits) n += (size_t)snprintf(uses + n, sizeof uses - n, "its own evaluation head, ");
+        if (m->flags & FERRY_METHOD_TARGET_BN) n += (size_t)snprintf(uses + n, sizeof uses - n, "target batch-norm statistics at evaluation, ");
+        if (m->flags & FERRY_METHOD_SOURCE_FREE) n += (size_t)snprintf(uses + n, sizeof uses - n, "no source data, ");
+        if (m->flags & FERRY_METHOD_TWO_VIEWS)
+            n += (size_t)snprintf(uses + n, sizeof uses - n, "two views of the target (weak '%s', strong '%s'), ",
+                                  FERRY_METHOD_HAS(m, view_weak) && m->view_weak ? m->view_weak : "--augment-target",
+                                  FERRY_METHOD_HAS(m, view_strong) && m->view_strong ? m->view_strong : "the weak one redrawn");
+        if (n > 2 && n < sizeof uses) printf("    uses      %.*s\n", (int)(n - 2), uses);
         for (int k = 0; k < m->n_hparams; k++) {
             const ferry_hparam *h = &m->hparams[k];
             char range[64];
