@@ -250,6 +250,45 @@ Test(hooks, taps_and_a_frozen_copy)
     ferry_methods_free(reg);
 }
 
+/* a trainable copy starts as the model and then trains apart from it (its own gradient and updates) */
+Test(hooks, a_trainable_copy_trains_apart)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    load_probes(&reg, &be);
+    char dir[] = "/tmp/ferry-copy-XXXXXX", a[64], a0[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(a, sizeof a, "%s/enc.safetensors", dir);
+    snprintf(a0, sizeof a0, "%s/start.safetensors", dir);
+    ferry_adapt_result r;
+    const char *sets[] = {"copy-probe.trainable=1"};
+    iters = 1;
+    cr_assert_eq(run(reg, be, "source-only", "lenet", a0, &r), FERRY_OK, "%s", ferry_last_error());
+    init_path = a0;
+    ferry_status s = run_with(reg, be, "copy-probe", "lenet", a, sets, 1, &r);
+    init_path = NULL;
+    iters = 20;
+    cr_assert_eq(s, FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(metric("copy_gap"), 0.0, "the trainable copy did not start as the model (gap %g)", metric("copy_gap"));
+    ferry_safetensors_t *st;
+    cr_assert_eq(ferry_safetensors_open(a, &st), FERRY_OK, "%s", ferry_last_error());
+    const ferry_st_entry *m = ferry_safetensors_find(st, "features.0.weight"), *c = ferry_safetensors_find(st, "enc.features.0.weight");
+    cr_assert(m && c && m->nbytes == c->nbytes, "the checkpoint lacks the model's or the copy's first convolution");
+    cr_assert(memcmp(m->data, c->data, m->nbytes) != 0, "the copy and the model are still equal after a step");
+    ferry_safetensors_t *st0;
+    cr_assert_eq(ferry_safetensors_open(a0, &st0), FERRY_OK, "%s", ferry_last_error());
+    const ferry_st_entry *m0 = ferry_safetensors_find(st0, "features.0.weight");
+    cr_assert(memcmp(m0->data, c->data, m0->nbytes) != 0, "the trainable copy did not move from its start");
+    ferry_safetensors_free(st0);
+    ferry_safetensors_free(st);
+    remove(a0);
+    remove(a);
+    remove(dir);
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
 Test(hooks, the_evaluation_hook_decides_the_accuracy)
 {
     require_mnist();
