@@ -9,13 +9,12 @@
  * squarings (as 4096 power steps; spectral.h). Defaults from the paper: k = 1, η = 0.001. The rest
  * as fine-tuning (the backbone at backbone_lr_mult, a new head): BSS is a regulariser on top of it.
  * The penalty is the metric `shrunk_sigma2`. */
+#include "finetune.h"
 #include "spectral.h"
 
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
-    if (!h->has_checkpoint(run)) return 0; /* from scratch: the regulariser alone */
-    ferry_plugin_status s = h->reset_classifier(run);
-    return s ? s : h->set_lr_mult(run, "backbone", (float)h->hparam(run, "backbone_lr_mult"));
+    return finetune_start(run, h, true); /* from scratch: the regulariser alone */
 }
 
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)
@@ -38,7 +37,7 @@ static const ferry_hparam hparams[] = {
     {"eta", FERRY_HP_FLOAT, 0.001, 1e-5, 1.0, FERRY_SWEEP_LOG, "weight of the spectral shrinkage"},
     {"k", FERRY_HP_INT, 1, 1, 16, FERRY_SWEEP_FIXED, "smallest singular values shrunk"},
     {"squarings", FERRY_HP_INT, 12, 1, 24, FERRY_SWEEP_FIXED, "repeated squarings per singular value (2^s power steps)"},
-    {"backbone_lr_mult", FERRY_HP_FLOAT, 0.1, 0.001, 1.0, FERRY_SWEEP_LOG, "learning-rate multiplier of the pretrained backbone"},
+    FINETUNE_LR_HPARAM,
 };
 
 static const ferry_method method = {

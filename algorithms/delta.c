@@ -15,7 +15,7 @@
  * `feature_map_distance`. */
 #include <string.h>
 
-#include "ferry/plugin.h"
+#include "finetune.h"
 
 static const char *const blocks[] = {"features.2", "features.5", "layer1", "layer2", "layer3", "layer4"};
 #define N_BLOCKS (int)(sizeof blocks / sizeof blocks[0])
@@ -29,8 +29,7 @@ static bool is_block(const char *name)
 
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
-    ferry_plugin_status s = h->has_checkpoint(run) ? h->reset_classifier(run) : 0;
-    if (!s && h->has_checkpoint(run)) s = h->set_lr_mult(run, "backbone", (float)h->hparam(run, "backbone_lr_mult"));
+    ferry_plugin_status s = finetune_start(run, h, true);
     return s ? s : h->model_copy(run, "start", FERRY_COPY_FROZEN, NULL);
 }
 
@@ -64,7 +63,7 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
 static const ferry_hparam hparams[] = {
     {"alpha", FERRY_HP_FLOAT, 0.01, 1e-4, 10.0, FERRY_SWEEP_LOG, "weight of the feature-map distance"},
     {"layers", FERRY_HP_INT, 1, 1, 4, FERRY_SWEEP_FIXED, "block outputs regularised, from the last"},
-    {"backbone_lr_mult", FERRY_HP_FLOAT, 0.1, 0.001, 1.0, FERRY_SWEEP_LOG, "learning-rate multiplier of the pretrained backbone"},
+    FINETUNE_LR_HPARAM,
 };
 
 static const ferry_method method = {

@@ -6,16 +6,13 @@
  *
  * Without a checkpoint it trains the same network from scratch (learning-rate multiplier 1): the
  * baseline that transfer must beat on the same labels. */
-#include "ferry/plugin.h"
+#include "finetune.h"
 
 static ferry_plugin_status setup(ferry_run_t *run, const ferry_host_api *h)
 {
-    if (!h->has_checkpoint(run)) return 0; /* from scratch */
-    ferry_plugin_status s = 0;
-    if (h->hparam(run, "new_head") != 0) s = h->reset_classifier(run);
-    if (!s) s = h->set_lr_mult(run, "backbone", (float)h->hparam(run, "backbone_lr_mult"));
+    ferry_plugin_status s = finetune_start(run, h, h->hparam(run, "new_head") != 0);
     int k = (int)h->hparam(run, "freeze_blocks");
-    if (!s && k > 0) s = h->freeze_backbone(run, k);
+    if (!s && k > 0 && h->has_checkpoint(run)) s = h->freeze_backbone(run, k);
     return s;
 }
 
@@ -39,7 +36,7 @@ static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const fer
 }
 
 static const ferry_hparam hparams[] = {
-    {"backbone_lr_mult", FERRY_HP_FLOAT, 0.1, 0.001, 1.0, FERRY_SWEEP_LOG, "learning-rate multiplier of the pretrained backbone"},
+    FINETUNE_LR_HPARAM,
     {"freeze_blocks", FERRY_HP_INT, 0, 0, 16, FERRY_SWEEP_FIXED, "freeze the first k backbone blocks"},
     {"l2sp", FERRY_HP_FLOAT, 0.0, 0.0, 10.0, FERRY_SWEEP_FIXED, "L2-SP weight toward the pretrained backbone (0: off)"},
     {"new_head", FERRY_HP_BOOL, 1, 0, 1, FERRY_SWEEP_FIXED, "draw a new classifier head"},

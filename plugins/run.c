@@ -562,18 +562,13 @@ static ferry_status build_ema(ferry_run_t *run)
                 s = FERRY_ERR_SHAPE;
         }
     }
-    return s ? s : ferry_graph_init(ctx, run->o->backend, &run->ema_g);
-}
-
-static ferry_status ema_step(ferry_run_t *run)
-{
-    ferry_status s = FERRY_OK;
-    for (int c = 0; c < run->n_copies && !s; c++)
+    if (!s) s = ferry_graph_init(ctx, run->o->backend, &run->ema_g);
+    for (int c = 0; c < run->n_copies && !s; c++) /* the rates are constant: set once, not per step */
         if (run->ema_rate[c]) {
             float r = (float)(1 - run->copies[c].decay);
             s = ferry_tensor_set(run->ema_g, run->ema_rate[c], &r, sizeof r);
         }
-    return s ? s : ferry_graph_compute(run->ema_g);
+    return s;
 }
 
 static const ferry_host_api host_api = {
@@ -1337,7 +1332,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                     if (!s) add_metrics(run, f);
                 }
             }
-            if (!s && run->ema_g) s = ema_step(run); /* the EMA copies follow the updated model */
+            if (!s && run->ema_g) s = ferry_graph_compute(run->ema_g); /* the EMA copies follow the updated model */
             if (s) break;
             loss_sum += ferry_tensor_get_scalar(run->ph[0].g, run->ph[0].loss);
             images += (run->inductive || run->source_free ? 1 : 2) * B;
