@@ -9,7 +9,10 @@
  * paper: τ = 0.95, λ_u = 1. The paper's strong augmentation is RandAugment with Cutout; Ferry's
  * augmenter has no Cutout or posterisation, and the strong view here is the strongest of what it
  * has for digits (translation, rotation, scale, colour jitter, noise). The share of target examples
- * past τ is the metric `mask_rate`. */
+ * past τ is the metric `mask_rate`. With K labelled target examples per class (--target-labels K;
+ * bench: semi_supervised) it is semi-supervised domain adaptation, as the paper's setting: half of
+ * the labelled batch the CE term reads is those examples (the host's SSDA mode; nothing here
+ * changes). */
 #include "ferry/plugin.h"
 
 static ferry_tensor_t *loss(ferry_run_t *run, const ferry_host_api *h, const ferry_step_tensors *t)

@@ -67,9 +67,12 @@ struct ferry_run {
     const ferry_method *m;
     double hp[32];
     ferry_task_t *task;
-    ferry_dataset_t *labelled_target; /* inductive methods */
-    const ferry_dataset_t *primary;   /* what an epoch walks over */
+    ferry_dataset_t *labelled_target; /* inductive and semi-supervised runs */
+    ferry_dataset_t *joined;          /* semi-supervised: the source train set, then labelled_target */
+    const ferry_dataset_t *primary;   /* the labelled training set (FERRY_SPLIT_LABELLED) */
+    int64_t n_source;                 /* semi-supervised: primary's first n_source rows are the source */
     bool inductive;
+    bool semi; /* a transductive run given K labelled target examples per class (SSDA) */
     bool source_free; /* FERRY_METHOD_SOURCE_FREE: no source batch, ever */
     int c, h, w, classes; /* the task's geometry */
     int mc, mh, mw;       /* the model's input */

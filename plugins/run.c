@@ -1064,6 +1064,11 @@ static ferry_status setup(ferry_run_t *run)
     run->source_free = (o->method->flags & FERRY_METHOD_SOURCE_FREE) != 0;
     if (run->source_free && run->inductive)
         return ferry_error(FERRY_ERR_INVALID, "method '%s' is source-free and inductive at once", o->method->name);
+    run->semi = !run->inductive && o->target_labels_per_class > 0;
+    if (run->semi && run->source_free)
+        return ferry_error(FERRY_ERR_INVALID,
+                           "method '%s' adapts without labelled data: it takes no labelled target examples "
+                           "(leave --target-labels out)", o->method->name);
     if (run->source_free && !o->init_path && !o->weights)
         return ferry_error(FERRY_ERR_INVALID,
                            "method '%s' adapts a source model without source data: give it one (--init SOURCE.safetensors, "
@@ -1083,6 +1088,13 @@ static ferry_status setup(ferry_run_t *run)
         if ((s = ferry_task_target_labelled(run->task, o->target_labels_per_class, o->seed, &run->labelled_target)))
             return s;
         run->primary = run->labelled_target;
+    } else if (run->semi) { /* the source and the labelled target examples, one labelled set */
+        const ferry_dataset_t *src = ferry_task_source_train(run->task);
+        if ((s = ferry_task_target_labelled(run->task, o->target_labels_per_class, o->seed, &run->labelled_target)) ||
+            (s = ferry_dataset_concat(src, run->labelled_target, NULL, &run->joined)))
+            return s;
+        run->primary = run->joined;
+        run->n_source = ferry_dataset_size(src);
     } else {
         run->primary = ferry_task_source_train(run->task);
     }
@@ -1184,6 +1196,7 @@ static void teardown(ferry_run_t *run)
     ferry_store_free(run->st);
     ferry_rng_free(run->rng);
     ferry_dataset_free(run->labelled_target);
+    ferry_dataset_free(run->joined);
     ferry_task_free(run->task);
 }
 
@@ -1217,7 +1230,9 @@ static const int64_t *next_batch(struct stream *st, int batch, uint64_t seed)
 struct batches {
     float *xs, *xt, *xt2;
     int32_t *ys, *yt, *ids_s, *ids_t;
-    struct stream s, t; /* the primary set, the unlabelled target */
+    int64_t *jl; /* a semi-supervised batch's labelled target rows in the joined set */
+    struct stream s, t, l; /* the primary set (its source part in a semi-supervised run), the
+                            * unlabelled target, the labelled target examples (semi-supervised) */
 };
 
 /* Rows idx of cached features f (dim columns) into dst. */
@@ -1249,10 +1264,15 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     const size_t img = run->cached ? (size_t)run->feature_dim : (size_t)run->mc * run->mh * run->mw;
     const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
     struct batches b = {0};
-    b.s = (struct stream){.n = ferry_dataset_size(run->primary), .salt = 1};
+    /* A semi-supervised run's labelled batch: B - BL source rows, then BL = B/2 rows of the labelled
+     * target examples (equal shares, as in Saito et al. 2019's SSDA protocol), ids in the joined set. */
+    const int BL = run->semi ? B / 2 : 0;
+    b.s = (struct stream){.n = run->semi ? run->n_source : ferry_dataset_size(run->primary), .salt = 1};
     b.t = (struct stream){.n = ferry_unlabelled_size(u), .salt = 2};
+    b.l = (struct stream){.n = run->semi ? ferry_dataset_size(run->primary) - run->n_source : 0, .salt = 3};
     b.s.pos = b.s.n; /* start an epoch of each stream at once */
     b.t.pos = b.t.n;
+    b.l.pos = b.l.n;
     b.xs = malloc((size_t)B * img * sizeof(float));
     b.xt = malloc((size_t)B * img * sizeof(float));
     b.ys = malloc((size_t)B * sizeof(int32_t));
@@ -1261,8 +1281,11 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     b.xt2 = run->two_views ? malloc((size_t)B * img * sizeof(float)) : NULL;
     b.s.perm = malloc((size_t)b.s.n * sizeof(int64_t));
     b.t.perm = malloc((size_t)(b.t.n + 1) * sizeof(int64_t));
+    b.l.perm = malloc((size_t)(b.l.n + 1) * sizeof(int64_t));
+    b.jl = malloc((size_t)(BL + 1) * sizeof(int64_t));
     ferry_status s = FERRY_OK;
-    if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm || (run->two_views && !b.xt2)) {
+    if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm || !b.l.perm || !b.jl ||
+        (run->two_views && !b.xt2)) {
         s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
         goto done;
     }
@@ -1283,13 +1306,26 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
             if (!run->source_free) { /* the labelled stream (a source-free method reads none) */
-                const int64_t *is = next_batch(&b.s, B, o->seed);
-                if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, B);
-                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, B, run->aug_s, o->seed, e, k, 0)))
+                const int BS = B - BL;
+                const int64_t *is = next_batch(&b.s, BS, o->seed);
+                if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, BS);
+                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, BS, run->aug_s, o->seed, e, k, 0)))
                     break;
-                for (int i = 0; i < B; i++) {
+                for (int i = 0; i < BS; i++) {
                     b.ys[i] = src_labels[is[i]];
                     b.ids_s[i] = (int32_t)is[i];
+                }
+                if (BL) { /* the labelled target rows: the joined set's rows past the source */
+                    const int64_t *il = next_batch(&b.l, BL, o->seed);
+                    int64_t *jl = b.jl;
+                    for (int i = 0; i < BL; i++) jl[i] = run->n_source + il[i];
+                    if (run->cached) gather_rows(b.xs + (size_t)BS * img, run->f_primary, run->feature_dim, jl, BL);
+                    else if ((s = gather(run, b.xs + (size_t)BS * img, src_images, jl, BL, run->aug_s, o->seed, e, k, 2)))
+                        break;
+                    for (int i = 0; i < BL; i++) {
+                        b.ys[BS + i] = src_labels[jl[i]];
+                        b.ids_s[BS + i] = (int32_t)jl[i];
+                    }
                 }
             }
             if (!run->inductive) { /* the unlabelled target stream, its own epochs */
@@ -1383,6 +1419,8 @@ done:
     free(b.ids_t);
     free(b.s.perm);
     free(b.t.perm);
+    free(b.l.perm);
+    free(b.jl);
     return s;
 }
 

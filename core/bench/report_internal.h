@@ -36,6 +36,7 @@ struct ferry_table {
     char baseline[64];
     int max_seeds;
     int labels[MAXM]; /* target labels per class a method trained on (0: unsupervised) */
+    bool semi[MAXM];  /* ...beside the source and the unlabelled target (semi-supervised) */
     int n_settings[MAXT][MAXM];
     int chosen[MAXT][MAXM];           /* index into settings */
     char cfg[MAXT][MAXM][65];         /* each cell's configuration hash */

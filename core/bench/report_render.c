@@ -57,7 +57,7 @@ static const char *score_name(ferry_select rule)
 }
 
 static void footer(const ferry_table_t *t, struct buf *b, const char *bold, const char *mark, const char *up,
-                   const char *dagger, const char *pre)
+                   const char *dagger, const char *ddagger, const char *pre)
 {
     ferry_report_put(b, "%sTarget-test accuracy (%%), mean ± 95%% t-interval over %d seed%s; the epoch of each run chosen by %s%s "
            "(the target test set selects nothing). %s: best mean per task. %s: significantly worse than %s "
@@ -65,9 +65,15 @@ static void footer(const ferry_table_t *t, struct buf *b, const char *bold, cons
         pre, t->max_seeds, t->max_seeds == 1 ? "" : "s", ferry_select_name(t->rule),
         t->rule == FERRY_SELECT_TARGET_VAL ? " (an oracle: labelled target validation)" : "", bold, mark, t->baseline, up);
     for (int m = 0; m < t->n_methods; m++)
-        if (t->labels[m]) {
+        if (t->labels[m] && !t->semi[m]) {
             ferry_report_put(b, "%s%s: trained on %d labelled target examples per class (inductive transfer), which the "
                    "unsupervised methods never see.\n", pre, dagger, t->labels[m]);
+            break;
+        }
+    for (int m = 0; m < t->n_methods; m++)
+        if (t->semi[m]) {
+            ferry_report_put(b, "%s%s: semi-supervised: %d labelled target examples per class beside the labelled source "
+                   "and the unlabelled target.\n", pre, ddagger, t->labels[m]);
             break;
         }
     bool grid = false;
@@ -122,7 +128,8 @@ static void grid_markdown(const ferry_table_t *t, struct buf *b)
 static void markdown(const ferry_table_t *t, struct buf *b)
 {
     ferry_report_put(b, "| task |");
-    for (int m = 0; m < t->n_methods; m++) ferry_report_put(b, " %s%s |", t->methods[m], t->labels[m] ? " †" : "");
+    for (int m = 0; m < t->n_methods; m++)
+        ferry_report_put(b, " %s%s |", t->methods[m], t->semi[m] ? " ‡" : t->labels[m] ? " †" : "");
     ferry_report_put(b, "\n|---|");
     for (int m = 0; m < t->n_methods; m++) ferry_report_put(b, "---|");
     ferry_report_put(b, "\n");
@@ -142,7 +149,7 @@ static void markdown(const ferry_table_t *t, struct buf *b)
         ferry_report_put(b, "\n");
     }
     ferry_report_put(b, "\n");
-    footer(t, b, "**Bold**", "↓", "↑", "†", "");
+    footer(t, b, "**Bold**", "↓", "↑", "†", "‡", "");
     grid_markdown(t, b);
 }
 
@@ -168,7 +175,8 @@ static void latex(const ferry_table_t *t, struct buf *b)
     for (int m = 0; m < t->n_methods; m++) {
         ferry_report_put(b, " & ");
         latex_escape(b, t->methods[m]);
-        if (t->labels[m]) ferry_report_put(b, "$^\\dagger$");
+        if (t->semi[m]) ferry_report_put(b, "$^\\ddagger$");
+        else if (t->labels[m]) ferry_report_put(b, "$^\\dagger$");
     }
     ferry_report_put(b, " \\\\\n\\midrule\n");
     for (int a = 0; a < t->n_tasks; a++) {
@@ -188,7 +196,7 @@ static void latex(const ferry_table_t *t, struct buf *b)
         ferry_report_put(b, " \\\\\n");
     }
     ferry_report_put(b, "\\bottomrule\n\\end{tabular}\n");
-    footer(t, b, "Bold", "$\\downarrow$", "$\\uparrow$", "$\\dagger$", "% ");
+    footer(t, b, "Bold", "$\\downarrow$", "$\\uparrow$", "$\\dagger$", "$\\ddagger$", "% ");
 }
 
 static void csv(const ferry_table_t *t, struct buf *b)
@@ -243,6 +251,8 @@ static void json_out(const ferry_table_t *t, struct buf *b)
                                                    num(c->diff_mean), "t", num(c->t), "p", num(c->p),
                                                    "negative_transfer", c->negative_transfer, "target_labels",
                                                    t->labels[m], "runs", runs, "settings", settings));
+            json_object_set_new(json_array_get(cells, json_array_size(cells) - 1), "semi_supervised",
+                                json_boolean(t->semi[m]));
         }
     json_object_set_new(root, "cells", cells);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);

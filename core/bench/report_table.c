@@ -154,6 +154,7 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
         int a = t->settings[of[i]].a, b = t->settings[of[i]].b;
         if (t->n[a][b] == MAXS) continue;
         if (rows[i].target_labels > t->labels[b]) t->labels[b] = rows[i].target_labels;
+        t->semi[b] |= rows[i].semi_supervised;
         int k = t->n[a][b]++;
         t->seeds[a][b][k] = rows[i].seed;
         t->value[a][b][k] = 100.0 * ferry_select_target_test(&rows[i], rule, &t->epoch[a][b][k]);

@@ -138,6 +138,12 @@ static bool pretrained_backbone(const ferry_bench_config *c)
     return (ai && ai->imported) || !strncmp(c->arch, "tfjs:", 5) || c->weights[0];
 }
 
+/* A transductive method of a semi-supervised config: it gets the labelled target examples too. */
+static bool semi_supervised(const ferry_bench_config *c, const ferry_method *m)
+{
+    return c->semi_supervised && !(m->flags & (FERRY_METHOD_NEEDS_TARGET_LABELS | FERRY_METHOD_SOURCE_FREE));
+}
+
 /* The settings that define a run besides task, method and seed, as canonical JSON. */
 static char *config_json(const ferry_bench_config *c, const ferry_method *m, const char *init, const char *task_sum)
 {
@@ -147,6 +153,9 @@ static char *config_json(const ferry_bench_config *c, const ferry_method *m, con
     if (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) {
         json_object_set_new(j, "target_labels", json_integer(c->target_labels));
         if (!c->iters_per_epoch) json_object_set_new(j, "steps_per_epoch", json_string("one pass over the source"));
+    } else if (semi_supervised(c, m)) {
+        json_object_set_new(j, "target_labels", json_integer(c->target_labels));
+        json_object_set_new(j, "semi_supervised", json_true());
     }
     if (c->input_size) json_object_set_new(j, "input_size", json_integer(c->input_size));
     /* a user's task: its content, so that a changed folder is another run, never pooled */
@@ -226,7 +235,8 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.optim.lr = (float)c->lr;
     a.optim.schedule = schedule;
     a.init_path = init[0] ? init : NULL;
-    a.target_labels_per_class = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) ? c->target_labels : 0;
+    a.target_labels_per_class =
+        (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS) || semi_supervised(c, m) ? c->target_labels : 0;
     a.source_epochs = true; /* every method of a task makes the same number of updates */
     a.iters_per_epoch = c->iters_per_epoch;
     a.augment = c->augment;

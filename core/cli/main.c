@@ -74,7 +74,9 @@ static int usage_train(FILE *f)
             "                         (conv2), 3 classifier.0 (fc1), 4 classifier.2 (fc2), 5 classifier.4)\n"
             "  --method NAME          a transfer method (ferry methods) on --task\n"
             "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
-            "  --target-labels K      grant K labelled target examples per class (inductive methods)\n"
+            "  --target-labels K      grant K labelled target examples per class: an inductive method\n"
+            "                         trains on them; any other runs semi-supervised (half of each\n"
+            "                         labelled batch from them, half from the source)\n"
             "  --source-epochs        an inductive method takes as many steps per epoch as one pass over\n"
             "                         the source (as in ferry bench), cycling its labelled examples\n"
             "  --iters-per-epoch N    an epoch is N steps instead of one pass over the training set\n"
@@ -395,6 +397,9 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     printf("ferry %s: %s on task %s, %s, %d epochs, batch %d, seed %llu, lr %g\n", FERRY_VERSION_STRING, m->name,
            a.task, a.arch, a.epochs, a.batch, (unsigned long long)a.seed, (double)a.optim.lr);
     print_device(be);
+    if (a.target_labels_per_class > 0 && !(m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS))
+        printf("semi-supervised: %d labelled target examples per class, half of each labelled batch\n",
+               a.target_labels_per_class);
     print_augment("augment", &a.augment);
     print_augment("augment target", &a.augment_target);
     for (int i = 0; i < m->n_hparams; i++) printf("  %s.%s = %g\n", m->name, m->hparams[i].name, hp[i]);

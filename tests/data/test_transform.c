@@ -216,3 +216,30 @@ Test(transform, subset)
     cr_assert_eq(ferry_dataset_subset(ds, idx, 0, NULL, &sub), FERRY_ERR_INVALID);
     ferry_dataset_free(ds);
 }
+
+Test(transform, concat)
+{
+    ferry_dataset_t *a = du_pattern("a", 5, 1, 3, 2, 4), *b = du_pattern("b", 3, 1, 3, 2, 4), *j;
+    cr_assert_eq(ferry_dataset_concat(a, b, NULL, &j), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_str_eq(ferry_dataset_name(j), "a+b");
+    cr_assert_eq(ferry_dataset_size(j), 8);
+    cr_assert_eq(ferry_dataset_classes(j), 4);
+    for (int i = 0; i < 8; i++) {
+        const ferry_dataset_t *from = i < 5 ? a : b;
+        const int k = i < 5 ? i : i - 5;
+        cr_assert(memcmp(ferry_dataset_images(j) + i * 6, ferry_dataset_images(from) + k * 6, 6 * sizeof(float)) == 0,
+                  "row %d", i);
+        cr_assert_eq(ferry_dataset_labels(j)[i], ferry_dataset_labels(from)[k], "row %d", i);
+    }
+    ferry_dataset_free(j);
+    ferry_dataset_t *other = du_pattern("c", 2, 1, 2, 3, 4), *classes = du_pattern("d", 2, 1, 3, 2, 5);
+    cr_assert_eq(ferry_dataset_concat(a, other, "x", &j), FERRY_ERR_INVALID);
+    cr_assert(strstr(ferry_last_error(), "'a'") && strstr(ferry_last_error(), "'c'") &&
+                  strstr(ferry_last_error(), "geometry"), "%s", ferry_last_error());
+    cr_assert_null(j);
+    cr_assert_eq(ferry_dataset_concat(a, classes, "x", &j), FERRY_ERR_INVALID);
+    ferry_dataset_free(other);
+    ferry_dataset_free(classes);
+    ferry_dataset_free(a);
+    ferry_dataset_free(b);
+}

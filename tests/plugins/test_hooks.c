@@ -13,6 +13,9 @@
  *    with the model at the first step and not after; mean teacher's EMA copy is, after one step,
  *    d · start + (1 − d) · model entry by entry, and its batch norm statistics too;
  *  - the evaluation hook: a head that predicts class 0 everywhere scores the share of class 0;
+ *  - semi-supervised runs: half of each labelled batch is the K labelled target examples, found by
+ *    their ids in the labelled split (which counts them), none without K; a source-free method
+ *    refuses them;
  *  - two views: the same images twice (equal under the same deterministic augmentation, different
  *    under another). */
 #include <criterion/criterion.h>
@@ -63,6 +66,7 @@ static void on_progress(const ferry_progress *p, void *user)
 
 static const char *init_path;
 static int iters = 20;
+static int target_labels; /* K > 0: a transductive method runs semi-supervised */
 static ferry_augment_config aug_target;
 
 static ferry_status run_with(ferry_methods_t *reg, ferry_backend_t *be, const char *method, const char *arch,
@@ -83,6 +87,7 @@ static ferry_status run_with(ferry_methods_t *reg, ferry_backend_t *be, const ch
     o.n_sets = n_sets;
     o.progress = on_progress;
     o.init_path = init_path;
+    o.target_labels_per_class = target_labels;
     return ferry_adapt(&o, r);
 }
 
@@ -142,6 +147,46 @@ Test(hooks, a_batch_finds_its_rows_by_id)
     cr_assert(first_step.loss >= 0 && first_step.loss < 1e-10,
               "the first step's features differ from their rows in the table (mean squared distance %g)",
               first_step.loss);
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+Test(hooks, a_semi_supervised_batch_is_half_labelled_target)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/semi_probe.so", TEST_PLUGIN_DIR);
+    cr_assert_eq(ferry_methods_load(&reg), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_methods_add_file(reg, path), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
+    ferry_adapt_result r;
+    const char *none[] = {"semi-probe.target_rows=0"}, *fifty[] = {"semi-probe.target_rows=50"};
+    first_step = (ferry_progress){.loss = -1};
+    cr_assert_eq(run_with(reg, be, "semi-probe", "lenet", NULL, none, 1, &r), FERRY_OK, "%s", ferry_last_error());
+    cr_assert(first_step.loss >= 0 && first_step.loss < 1e-10, "unsupervised: rows differ (%g)", first_step.loss);
+    cr_assert_eq(metric("target_share"), 0.0, "unsupervised: %g of the labelled rows are target", metric("target_share"));
+    target_labels = 5; /* 5 per class, 50 rows after the source's */
+    first_step = (ferry_progress){.loss = -1};
+    cr_assert_eq(run_with(reg, be, "semi-probe", "lenet", NULL, fifty, 1, &r), FERRY_OK, "%s", ferry_last_error());
+    cr_assert(first_step.loss >= 0 && first_step.loss < 1e-10,
+              "semi-supervised: the labelled batch's features differ from their rows in the split (%g)", first_step.loss);
+    cr_assert_eq(metric("target_share"), 0.5, "semi-supervised: %g of the labelled rows are target examples, not half",
+                 metric("target_share"));
+    char dir[] = "/tmp/ferry-semi-XXXXXX", ckpt[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(ckpt, sizeof ckpt, "%s/so.safetensors", dir);
+    target_labels = 0;
+    cr_assert_eq(run(reg, be, "source-only", "lenet", ckpt, &r), FERRY_OK, "%s", ferry_last_error());
+    target_labels = 5;
+    init_path = ckpt;
+    cr_assert_neq(run(reg, be, "shot", "lenet", NULL, &r), FERRY_OK, "a source-free method took labelled examples");
+    cr_assert(strstr(ferry_last_error(), "takes no labelled target examples"), "%s", ferry_last_error());
+    init_path = NULL;
+    target_labels = 0;
+    remove(ckpt);
+    remove(dir);
     ferry_backend_free(be);
     ferry_methods_free(reg);
 }

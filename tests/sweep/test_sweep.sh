@@ -7,6 +7,7 @@
 #  - the report writes every table format and the plots; runs of two settings are never pooled;
 #  - a hyperparameter grid runs every point, and the report lists them and the one it selects;
 #  - augmentation specs are checked first and are part of a run's settings.
+#  - a semi-supervised config gives its transductive methods the labelled target examples too.
 # usage: test_sweep.sh FERRY DBDUMP
 set -uo pipefail
 ferry=$1
@@ -192,6 +193,27 @@ threads: 2
 YAML
 "$ferry" bench "$tmp/mm.yaml" --db "$tmp/mm.db" --checkpoints "$tmp/mmck" --no-table > /dev/null 2>&1
 check "a method's metrics are stored per epoch" bash -c "/usr/bin/python3 -c \"import sqlite3, math, sys; r = sqlite3.connect('$tmp/mm.db').execute(\\\"select epoch, value from method_metrics where name = 'discrepancy' order by epoch\\\").fetchall(); sys.exit(not (len(r) == 2 and all(e == i + 1 and math.isfinite(v) and v > 0 for i, (e, v) in enumerate(r))))\""
+
+# Semi-supervised: the transductive methods get the labelled target examples too (the table marks them
+# ‡ and says so), an inductive one keeps its †, a source-free one gets none
+cat > "$tmp/semi.yaml" <<'YAML'
+name: semi
+tasks: [mnist->optdigits]
+methods: [source-only, fine-tuning, shot]
+seeds: [1]
+epochs: 1
+pretrain_epochs: 1
+iters_per_epoch: 5
+batch: 16
+target_labels: 4
+semi_supervised: true
+threads: 2
+YAML
+out=$("$ferry" bench "$tmp/semi.yaml" --db "$tmp/semi.db" --checkpoints "$tmp/semick" 2>&1)
+check "semi-supervised: the table marks the transductive method and says what it saw" bash -c \
+    "grep -q '| source-only ‡ | fine-tuning † | shot |' <<< \"\$1\" && grep -q '‡: semi-supervised: 4 labelled target examples per class' <<< \"\$1\"" _ "$out"
+check "semi-supervised: the store records it per run" bash -c "/usr/bin/python3 -c \"import sqlite3, sys; r = dict(sqlite3.connect('$tmp/semi.db').execute(\\\"select method, coalesce(json_extract(config, '\$.semi_supervised'), 0) from runs\\\").fetchall()); sys.exit(r != {'source-only': 1, 'fine-tuning': 0, 'shot': 0})\""
+refused "semi_supervised takes true or false" "semi_supervised expects true or false" "$tmp/semi.yaml" "semi_supervised=maybe"
 
 # Open MPI: each rank takes its shard; rank 0 merges
 if command -v mpirun > /dev/null; then

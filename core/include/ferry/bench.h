@@ -53,6 +53,8 @@ typedef struct ferry_bench_config {
     double lr;
     char schedule[16];                   /* constant | step | cosine | inv (a method may set its own) */
     int target_labels;                   /* K labelled target examples per class (inductive methods) */
+    bool semi_supervised;                /* the transductive methods get the K labelled examples too
+                                            (SSDA; source-free ones never) */
     int pretrain_epochs;                 /* source-only pretraining for checkpoint methods */
     char device[32];                     /* cpu | vulkan:N | auto */
     int threads;
@@ -97,6 +99,7 @@ typedef struct ferry_run_row {
     char status[16];
     char device[512];
     int target_labels;                   /* labelled target examples per class the run trained on (0: none) */
+    bool semi_supervised;                /* ...beside the labelled source and the unlabelled target */
     int n_epochs;
     double source_val[256], target_val[256], target_test[256], loss[256], step_ms[256];
 } ferry_run_row;

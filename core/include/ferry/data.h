@@ -82,6 +82,10 @@ ferry_status ferry_dataset_colorize(const ferry_dataset_t *ds, double p_agree, u
 ferry_status ferry_dataset_subset(const ferry_dataset_t *ds, const int64_t *idx, int64_t n,
                                   const char *name, ferry_dataset_t **out);
 
+/* a's rows, then b's, copied (same geometry and classes; class names a's). name NULL: "A+B". */
+ferry_status ferry_dataset_concat(const ferry_dataset_t *a, const ferry_dataset_t *b, const char *name,
+                                  ferry_dataset_t **out);
+
 /* A PNG grid of the first rows×cols images (scaled up to at least 56 px each), with counts per
  * class and pixel statistics printable by the caller. */
 ferry_status ferry_dataset_contact_sheet(const ferry_dataset_t *ds, int rows, int cols,

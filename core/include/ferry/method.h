@@ -86,8 +86,12 @@ typedef struct ferry_adapt_opts {
     ferry_backend_t *backend;
     ferry_optim_config optim;
     const char *init_path;       /* a checkpoint to start from (pretrained backbone) */
-    int target_labels_per_class; /* K > 0: the task grants K labelled target examples per class
-                                    (only to methods that declare they need them) */
+    int target_labels_per_class; /* K > 0: the task grants K labelled target examples per class. An
+                                    inductive method (FERRY_METHOD_NEEDS_TARGET_LABELS) trains on them
+                                    alone; a transductive one runs semi-supervised (SSDA): half of each
+                                    labelled batch comes from them, half from the source, beside the
+                                    unlabelled target batch as before (they stay in it too); a
+                                    source-free method refuses them. 0: none (unsupervised) */
     bool source_epochs;          /* an epoch is one pass over the source-train set for every method: an
                                     inductive method cycles its labelled examples for as many steps as
                                     the source takes, so all methods of a task make the same number of

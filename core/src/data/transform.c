@@ -280,3 +280,29 @@ ferry_status ferry_dataset_subset(const ferry_dataset_t *ds, const int64_t *idx,
     *out = r;
     return FERRY_OK;
 }
+
+ferry_status ferry_dataset_concat(const ferry_dataset_t *a, const ferry_dataset_t *b, const char *name,
+                                  ferry_dataset_t **out)
+{
+    ferry_status s = check_ds(a, out, "dataset_concat");
+    if (s || (s = check_ds(b, out, "dataset_concat"))) return s;
+    if (a->c != b->c || a->h != b->h || a->w != b->w || a->classes != b->classes)
+        return ferry_error(FERRY_ERR_INVALID,
+                           "data sets '%s' (%d x %d x %d, %d classes) and '%s' (%d x %d x %d, %d classes) cannot be "
+                           "joined: geometry and classes must agree",
+                           a->name, a->c, a->h, a->w, a->classes, b->name, b->c, b->h, b->w, b->classes);
+    char def[NAME_MAX_LEN];
+    if (!name || !name[0]) {
+        snprintf(def, sizeof def, "%s+%s", a->name, b->name);
+        name = def;
+    }
+    ferry_dataset_t *r;
+    if ((s = ferry_dataset_alloc_like(name, a->n + b->n, a->c, a->h, a->w, a, &r))) return s;
+    size_t per = image_size(a);
+    memcpy(r->images, a->images, (size_t)a->n * per * sizeof *r->images);
+    memcpy(r->images + (size_t)a->n * per, b->images, (size_t)b->n * per * sizeof *r->images);
+    memcpy(r->labels, a->labels, (size_t)a->n * sizeof *r->labels);
+    memcpy(r->labels + a->n, b->labels, (size_t)b->n * sizeof *r->labels);
+    *out = r;
+    return FERRY_OK;
+}
