@@ -306,12 +306,10 @@ static ferry_status predict_graph(ferry_run_t *run)
     return ferry_graph_init(run->p_ctx, run->o->backend, &run->p_g);
 }
 
-static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, float *features)
+/* The model's class probabilities (n × classes) and, if features is not NULL, its features over n
+ * images at the task's geometry. */
+static ferry_status predict_images(ferry_run_t *run, const float *images, int64_t n, float *probs, float *features)
 {
-    int64_t n;
-    const float *images = split_images(run, split, &n);
-    if (!images || !run->m_model)
-        return ferry_error(FERRY_ERR_INVALID, "method '%s': no split %d to predict in this run", run->m->name, split);
     ferry_status s = run->p_g ? FERRY_OK : predict_graph(run);
     float *f = NULL, *rows = NULL, *out = NULL;
     const int64_t D = run->feature_dim, K = run->classes;
@@ -332,6 +330,41 @@ static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, 
     free(rows);
     free(out);
     return s;
+}
+
+static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, float *features)
+{
+    int64_t n;
+    const float *images = split_images(run, split, &n);
+    if (!images || !run->m_model)
+        return ferry_error(FERRY_ERR_INVALID, "method '%s': no split %d to predict in this run", run->m->name, split);
+    return predict_images(run, images, n, probs, features);
+}
+
+/* The unsupervised validators of the model as it is (ferry_adapt_opts.validators): its predictions over
+ * source validation (with its labels) and the unlabelled target training set, nothing else. */
+static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
+{
+    const ferry_dataset_t *sv = ferry_task_source_val(run->task);
+    const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
+    const int64_t ns = ferry_dataset_size(sv), nt = ferry_unlabelled_size(u), K = run->classes;
+    float *ps = malloc((size_t)(ns * K) * sizeof *ps), *pt = malloc((size_t)(nt * K) * sizeof *pt);
+    ferry_status s = ps && pt ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory for the validators");
+    if (!s) s = predict_images(run, ferry_dataset_images(sv), ns, ps, NULL);
+    if (!s) s = predict_images(run, ferry_unlabelled_images(u), nt, pt, NULL);
+    if (!s) s = ferry_validators_compute(ps, ferry_dataset_labels(sv), ns, pt, nt, (int)K, pr->validators);
+    pr->has_validators = !s;
+    free(ps);
+    free(pt);
+    return s;
+}
+
+/* Whether the validators see the model that evaluation scores: not where a method evaluates through
+ * its own head or through target batch-norm statistics. */
+static bool validators_apply(const ferry_run_t *run)
+{
+    return run->o->validators && !(FERRY_METHOD_HAS(run->m, eval_logits) && run->m->eval_logits) &&
+           !(run->m->flags & FERRY_METHOD_TARGET_BN);
 }
 
 static ferry_plugin_status h_metric(ferry_run_t *run, const char *name, ferry_tensor_t *value)
@@ -1394,6 +1427,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         }
         if (s) break;
         pr.epoch_end = true;
+        if (validators_apply(run) && (s = epoch_validators(run, &pr))) break;
         pr.n_method_metrics = run->n_metrics;
         for (int i = 0; i < run->n_metrics; i++) {
             struct metric *m = &run->metrics[i];

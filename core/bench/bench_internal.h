@@ -25,11 +25,13 @@ struct method_metrics {
     char names[FERRY_MAX_METHOD_METRICS][32];
     const double *values;
 };
-/* One transaction: the run's metrics (n epochs; mm: the method's own, or NULL) and its final status
- * ('done' or 'failed' + error). */
+/* One transaction: the run's metrics (n epochs; mm: the method's own, or NULL; validators: n ×
+ * FERRY_VALIDATOR_COUNT, NaN where an epoch has none, or NULL) and its final status ('done' or
+ * 'failed' + error). */
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
-                                  const double *step_ms, const struct method_metrics *mm, const char *error);
+                                  const double *step_ms, const struct method_metrics *mm, const double *validators,
+                                  const char *error);
 /* "mnist->optdigits" -> "mnist-to-optdigits": a task name made safe for a file name. */
 void ferry_bench_file_safe(const char *in, char *out, size_t n);
 /* Hyperparameter grids. A setting "method.name=v1,v2,..." (a YAML list) is an axis of that method's

@@ -26,6 +26,7 @@ static void defaults(ferry_bench_config *c)
     snprintf(c->select, sizeof c->select, "source-val");
     c->target_labels = 10;
     c->pretrain_epochs = 3;
+    c->validators = true;
 }
 
 void ferry_bench_config_free(ferry_bench_config *c)
@@ -142,10 +143,11 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     if (!strcmp(key, "iters_per_epoch")) { if (!(s = parse_int(where, key, v, 1, 1000000000L, &x))) c->iters_per_epoch = (int)x; return s; }
     if (!strcmp(key, "batch")) { if (!(s = parse_int(where, key, v, 2, 65536, &x))) c->batch = (int)x; return s; }
     if (!strcmp(key, "target_labels")) { if (!(s = parse_int(where, key, v, 1, 100000, &x))) c->target_labels = (int)x; return s; }
-    if (!strcmp(key, "semi_supervised")) {
-        if (!strcmp(v, "true") || !strcmp(v, "yes")) c->semi_supervised = true;
-        else if (!strcmp(v, "false") || !strcmp(v, "no")) c->semi_supervised = false;
-        else return ferry_error(FERRY_ERR_INVALID, "%s: semi_supervised expects true or false, not '%s'", where, v);
+    if (!strcmp(key, "semi_supervised") || !strcmp(key, "validators")) {
+        bool *b = key[0] == 's' ? &c->semi_supervised : &c->validators;
+        if (!strcmp(v, "true") || !strcmp(v, "yes")) *b = true;
+        else if (!strcmp(v, "false") || !strcmp(v, "no")) *b = false;
+        else return ferry_error(FERRY_ERR_INVALID, "%s: %s expects true or false, not '%s'", where, key, v);
         return FERRY_OK;
     }
     if (!strcmp(key, "pretrain_epochs")) { if (!(s = parse_int(where, key, v, 1, 10000, &x))) c->pretrain_epochs = (int)x; return s; }
@@ -187,7 +189,7 @@ static ferry_status set_key(ferry_bench_config *c, const char *where, const char
     }
     return ferry_error(FERRY_ERR_INVALID,
                        "%s: unknown key '%s' (keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch, "
-                       "input_size, weights, iters_per_epoch, augment, augment_target, target_labels, semi_supervised, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
+                       "input_size, weights, iters_per_epoch, augment, augment_target, target_labels, semi_supervised, validators, pretrain_epochs, device, threads, split_seed, select, hparams, METHOD.NAME)",
                        where, key);
 }
 

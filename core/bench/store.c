@@ -4,6 +4,7 @@
 #include "ferry_commit.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ static const char *schema =
     "  key TEXT, epoch INTEGER, source_val REAL, target_val REAL, target_test REAL, loss REAL, step_ms REAL,"
     "  PRIMARY KEY (key, epoch));"
     "CREATE TABLE IF NOT EXISTS method_metrics("
+    "  key TEXT, epoch INTEGER, name TEXT, value REAL, PRIMARY KEY (key, epoch, name));"
+    "CREATE TABLE IF NOT EXISTS validators("
     "  key TEXT, epoch INTEGER, name TEXT, value REAL, PRIMARY KEY (key, epoch, name));"
     "INSERT OR IGNORE INTO meta VALUES ('schema_version', '" SCHEMA_VERSION "');";
 
@@ -143,6 +146,7 @@ ferry_status ferry_results_begin(ferry_results_t *r, const struct run_begin *b)
     char now[32];
     ferry_bench_now_iso(now, sizeof now);
     if (exec_key(r, "DELETE FROM method_metrics WHERE key = ?", b->key) ||
+        exec_key(r, "DELETE FROM validators WHERE key = ?", b->key) ||
         sqlite3_prepare_v2(r->db, "DELETE FROM metrics WHERE key = ?", -1, &del, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, sql, -1, &ins, NULL) != SQLITE_OK) {
         s = db_error(r, "cannot record a run");
@@ -178,7 +182,8 @@ done:
 
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
-                                  const double *step_ms, const struct method_metrics *mm, const char *error)
+                                  const double *step_ms, const struct method_metrics *mm, const double *validators,
+                                  const char *error)
 {
     ferry_status s;
     if ((s = exec(r, "BEGIN IMMEDIATE;", "cannot write"))) return s;
@@ -214,6 +219,22 @@ ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, co
                 if (sqlite3_step(mi) != SQLITE_DONE) s = db_error(r, "cannot record the method's metrics");
             }
         sqlite3_finalize(mi);
+    }
+    if (!s && validators) { /* NaN: an epoch without them */
+        sqlite3_stmt *vi = NULL;
+        if (sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO validators VALUES (?,?,?,?)", -1, &vi, NULL) != SQLITE_OK)
+            s = db_error(r, "cannot record the validators");
+        for (int e = 0; e < n && !s; e++)
+            for (int v = 0; v < FERRY_VALIDATOR_COUNT && !s; v++) {
+                if (isnan(validators[e * FERRY_VALIDATOR_COUNT + v])) continue;
+                sqlite3_reset(vi);
+                sqlite3_bind_text(vi, 1, key, -1, SQLITE_STATIC);
+                sqlite3_bind_int(vi, 2, e + 1);
+                sqlite3_bind_text(vi, 3, ferry_validator_name(v), -1, SQLITE_STATIC);
+                sqlite3_bind_double(vi, 4, validators[e * FERRY_VALIDATOR_COUNT + v]);
+                if (sqlite3_step(vi) != SQLITE_DONE) s = db_error(r, "cannot record the validators");
+            }
+        sqlite3_finalize(vi);
     }
     if (!s) {
         sqlite3_bind_text(upd, 1, error ? "failed" : "done", -1, SQLITE_STATIC);
@@ -325,14 +346,28 @@ ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path)
              "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
              "DELETE FROM method_metrics WHERE key IN (SELECT key FROM runs WHERE status != 'done'"
              "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
+             "DELETE FROM validators WHERE key IN (SELECT key FROM runs WHERE status != 'done'"
+             "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
              "DELETE FROM runs WHERE status != 'done' AND key IN (SELECT key FROM src.runs WHERE status = 'done');"
              "INSERT OR IGNORE INTO runs SELECT * FROM src.runs WHERE status = 'done';"
              "INSERT OR IGNORE INTO metrics SELECT m.* FROM src.metrics m JOIN src.runs r ON m.key = r.key"
              "  WHERE r.status = 'done';"
              "INSERT OR IGNORE INTO method_metrics SELECT m.* FROM src.method_metrics m JOIN src.runs r"
-             "  ON m.key = r.key WHERE r.status = 'done';"
-             "COMMIT;",
+             "  ON m.key = r.key WHERE r.status = 'done';",
              "cannot merge");
+    /* a store from before the validators has no table of them */
+    sqlite3_stmt *has = NULL;
+    bool src_validators = false;
+    if (!s && sqlite3_prepare_v2(dst->db, "SELECT 1 FROM src.sqlite_master WHERE type = 'table' AND name = 'validators'",
+                                 -1, &has, NULL) == SQLITE_OK)
+        src_validators = sqlite3_step(has) == SQLITE_ROW;
+    sqlite3_finalize(has);
+    if (!s && src_validators)
+        s = exec(dst,
+                 "INSERT OR IGNORE INTO validators SELECT v.* FROM src.validators v JOIN src.runs r"
+                 "  ON v.key = r.key WHERE r.status = 'done';",
+                 "cannot merge");
+    if (!s) s = exec(dst, "COMMIT;", "cannot merge");
     if (s) exec(dst, "ROLLBACK;", "rollback");
     exec(dst, "DETACH DATABASE src;", "detach");
     return s;

@@ -35,6 +35,7 @@ struct progress_state {
     double sv[MAX_EPOCHS], tv[MAX_EPOCHS], tt[MAX_EPOCHS], loss[MAX_EPOCHS], step_ms[MAX_EPOCHS];
     struct method_metrics mm;                           /* the method's own, names from the run */
     double mm_values[MAX_EPOCHS * FERRY_MAX_METHOD_METRICS];
+    double validators[MAX_EPOCHS * FERRY_VALIDATOR_COUNT]; /* NaN: none that epoch */
     int batch_images;       /* images per step */
 };
 
@@ -64,6 +65,8 @@ static void on_progress(const ferry_progress *p, void *user)
                 snprintf(ps->mm.names[j], sizeof ps->mm.names[j], "%s", p->method_metric_names[j]);
                 ps->mm_values[ps->n * FERRY_MAX_METHOD_METRICS + j] = p->method_metrics[j];
             }
+            for (int v = 0; v < FERRY_VALIDATOR_COUNT; v++)
+                ps->validators[ps->n * FERRY_VALIDATOR_COUNT + v] = p->has_validators ? p->validators[v] : NAN;
             ps->n++;
         }
         return;
@@ -241,6 +244,7 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.iters_per_epoch = c->iters_per_epoch;
     a.augment = c->augment;
     a.augment_target = c->augment_target;
+    a.validators = c->validators;
     a.progress = on_progress;
     a.user = ps;
     ps->n = 0;
@@ -252,7 +256,7 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     if (rs) snprintf(err, sizeof err, "%s", ferry_last_error());
     ps->mm.values = ps->mm_values;
     s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, &ps->mm,
-                             rs ? err : NULL);
+                             c->validators ? ps->validators : NULL, rs ? err : NULL);
     if (!s && rs && !sw->o->quiet)
         fprintf(stderr, "%srun %s %s seed %llu failed: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
                 (unsigned long long)p->seed, err);

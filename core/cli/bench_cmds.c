@@ -28,7 +28,7 @@ static int usage(FILE *f)
             "unless it says otherwise; see ferry results).\n"
             "\n"
             "  CONFIG.yaml       keys: name, tasks, methods, seeds, epochs, batch, lr, schedule, arch,\n"
-            "                    target_labels, semi_supervised, pretrain_epochs, device, threads, split_seed, select,\n"
+            "                    target_labels, semi_supervised, validators, pretrain_epochs, device, threads, split_seed, select,\n"
             "                    hparams: {METHOD: {NAME: VALUE or [V1, V2, ...]}} (a list: a grid axis)\n"
             "  KEY=VALUE         overrides, e.g. epochs=2 seeds=1,2 methods=dann,dan dann.gamma=5\n"
             "                    dann.gamma=3,10 (a grid) select=target-val\n"

@@ -74,6 +74,8 @@ static int usage_train(FILE *f)
             "                         (conv2), 3 classifier.0 (fc1), 4 classifier.2 (fc2), 5 classifier.4)\n"
             "  --method NAME          a transfer method (ferry methods) on --task\n"
             "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
+            "  --validators           with --method: print the unsupervised validators (source-acc,\n"
+            "                         source-loss, entropy, diversity, im, bnm, snd) at each epoch's end\n"
             "  --target-labels K      grant K labelled target examples per class: an inductive method\n"
             "                         trains on them; any other runs semi-supervised (half of each\n"
             "                         labelled batch from them, half from the source)\n"
@@ -129,7 +131,7 @@ static int parse_num(const char *opt, const char *arg, double lo, double hi, dou
 enum { O_DATA = 256, O_ARCH, O_EPOCHS, O_BATCH, O_SEED, O_THREADS, O_OPTIM, O_LR, O_MOMENTUM,
        O_NESTEROV, O_WD, O_SCHEDULE, O_SMOOTH, O_INIT, O_SAVE, O_LOAD, O_SPLIT, O_TASK,
        O_SPLIT_SEED, O_DEVICE, O_METHOD, O_SET, O_TARGET_LABELS, O_OUT, O_SOURCE_EPOCHS, O_INPUT_SIZE,
-       O_WEIGHTS, O_ITERS, O_AUGMENT, O_AUGMENT_TARGET, O_TRANSFER_LAYERS, O_FREEZE_LAYERS };
+       O_WEIGHTS, O_ITERS, O_AUGMENT, O_AUGMENT_TARGET, O_TRANSFER_LAYERS, O_FREEZE_LAYERS, O_VALIDATORS };
 
 static const struct option train_opts[] = {
     {"data", required_argument, 0, O_DATA},       {"arch", required_argument, 0, O_ARCH},
@@ -148,7 +150,8 @@ static const struct option train_opts[] = {
     {"iters-per-epoch", required_argument, 0, O_ITERS}, {"augment", required_argument, 0, O_AUGMENT},
     {"augment-target", required_argument, 0, O_AUGMENT_TARGET},
     {"transfer-layers", required_argument, 0, O_TRANSFER_LAYERS},
-    {"freeze-layers", required_argument, 0, O_FREEZE_LAYERS}, {0, 0, 0, 0}};
+    {"freeze-layers", required_argument, 0, O_FREEZE_LAYERS}, {"validators", no_argument, 0, O_VALIDATORS},
+    {0, 0, 0, 0}};
 
 #define MAX_SETS 64
 
@@ -160,6 +163,7 @@ struct train_cli {
     const char *sets[MAX_SETS];
     int n_sets;
     int target_labels;
+    bool validators;
     bool source_epochs;
     int iters_per_epoch;
     ferry_augment_config augment_target;
@@ -203,6 +207,7 @@ static int parse_train(int argc, char **argv, struct train_cli *c)
                 return 2;
             }
             break;
+        case O_VALIDATORS: c->validators = true; break;
         case O_TARGET_LABELS: if (parse_num("--target-labels", optarg, 1, 100000, &v)) return 2; c->target_labels = (int)v; break;
         case O_OUT: c->o.save_path = optarg; break;
         case O_OPTIM: c->optim = optarg; break;
@@ -371,6 +376,7 @@ static int run_method(struct train_cli *c, ferry_backend_t *be)
     a.init_path = c->o.init_path;
     a.save_path = c->o.save_path;
     a.target_labels_per_class = c->target_labels;
+    a.validators = c->validators;
     a.source_epochs = c->source_epochs;
     a.iters_per_epoch = c->iters_per_epoch;
     a.augment = c->o.augment;

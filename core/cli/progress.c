@@ -25,6 +25,12 @@ void ferry_cli_progress(const ferry_progress *p, void *user)
         for (int i = 0; i < p->n_method_metrics; i++)
             fprintf(stderr, "  %s %.4g", p->method_metric_names[i], p->method_metrics[i]);
         fputc('\n', stderr);
+        if (p->has_validators) {
+            fprintf(stderr, "  validators:");
+            for (int v = 0; v < FERRY_VALIDATOR_COUNT; v++)
+                fprintf(stderr, " %s %.6g", ferry_validator_name(v), p->validators[v]);
+            fputc('\n', stderr);
+        }
         return;
     }
     if (p->epoch_end && p->source_val_accuracy == p->source_val_accuracy) { /* a task */

@@ -7,7 +7,8 @@
 #  - the report writes every table format and the plots; runs of two settings are never pooled;
 #  - a hyperparameter grid runs every point, and the report lists them and the one it selects;
 #  - augmentation specs are checked first and are part of a run's settings.
-#  - a semi-supervised config gives its transductive methods the labelled target examples too.
+#  - a semi-supervised config gives its transductive methods the labelled target examples too;
+#  - the validators are stored per epoch and read no target label.
 # usage: test_sweep.sh FERRY DBDUMP
 set -uo pipefail
 ferry=$1
@@ -214,6 +215,35 @@ check "semi-supervised: the table marks the transductive method and says what it
     "grep -q '| source-only ‡ | fine-tuning † | shot |' <<< \"\$1\" && grep -q '‡: semi-supervised: 4 labelled target examples per class' <<< \"\$1\"" _ "$out"
 check "semi-supervised: the store records it per run" bash -c "/usr/bin/python3 -c \"import sqlite3, sys; r = dict(sqlite3.connect('$tmp/semi.db').execute(\\\"select method, coalesce(json_extract(config, '\$.semi_supervised'), 0) from runs\\\").fetchall()); sys.exit(r != {'source-only': 1, 'fine-tuning': 0, 'shot': 0})\""
 refused "semi_supervised takes true or false" "semi_supervised expects true or false" "$tmp/semi.yaml" "semi_supervised=maybe"
+
+# The unsupervised validators, stored per epoch, read no target label: the same run with its target
+# test set's labels poisoned (every label moved to the next class) gives the same validators to the
+# bit and another target-test accuracy
+"$ferry" data export optdigits --split test --format idx --out "$tmp/vt" > /dev/null
+mkdir -p "$tmp/vp" && cp "$tmp/vt/"*images* "$tmp/vp/"
+/usr/bin/python3 -c "import gzip, sys; d = bytearray(gzip.open(sys.argv[1]).read()); d[8:] = bytes((b + 1) % 10 for b in d[8:]); gzip.open(sys.argv[2], 'wb').write(bytes(d))" \
+    "$tmp/vt/optdigits-test-labels-idx1-ubyte.gz" "$tmp/vp/optdigits-test-labels-idx1-ubyte.gz"
+for v in vt vp; do
+    cat > "$tmp/$v.yaml" <<YAML
+name: validators
+tasks:
+  - name: digits
+    source: mnist
+    target: optdigits
+    target_test: idx:$tmp/$v/optdigits-test-images-idx3-ubyte.gz
+methods: [entropy-min]
+seeds: [1]
+epochs: 2
+iters_per_epoch: 5
+batch: 16
+threads: 2
+YAML
+    "$ferry" bench "$tmp/$v.yaml" --db "$tmp/$v.db" --no-table > /dev/null 2>&1
+done
+vq() { /usr/bin/python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall())" "$@"; }
+check "validators: every one stored for every epoch" test "$(vq "$tmp/vt.db" "select count(*), count(distinct name) from validators")" = "[(14, 7)]"
+check "validators: poisoned target labels give the same validators" test "$(vq "$tmp/vt.db" "select epoch, name, value from validators order by 1, 2")" = "$(vq "$tmp/vp.db" "select epoch, name, value from validators order by 1, 2")"
+check "validators: ...and another target-test accuracy" test "$(vq "$tmp/vt.db" "select target_test from metrics order by epoch")" != "$(vq "$tmp/vp.db" "select target_test from metrics order by epoch")"
 
 # Open MPI: each rank takes its shard; rank 0 merges
 if command -v mpirun > /dev/null; then

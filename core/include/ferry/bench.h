@@ -55,6 +55,8 @@ typedef struct ferry_bench_config {
     int target_labels;                   /* K labelled target examples per class (inductive methods) */
     bool semi_supervised;                /* the transductive methods get the K labelled examples too
                                             (SSDA; source-free ones never) */
+    bool validators;                     /* the unsupervised validators of every epoch into the store
+                                            (default true; ferry/validators.h) */
     int pretrain_epochs;                 /* source-only pretraining for checkpoint methods */
     char device[32];                     /* cpu | vulkan:N | auto */
     int threads;

@@ -8,5 +8,6 @@
 #include "ferry/nn.h"
 #include "ferry/tensor.h"
 #include "ferry/train.h"
+#include "ferry/validators.h"
 
 #endif

@@ -104,6 +104,11 @@ typedef struct ferry_adapt_opts {
      * there). With either on, a method that freezes the whole backbone no longer runs on cached
      * features: augmented images need the backbone every step. */
     ferry_augment_config augment, augment_target;
+    bool validators;             /* at each epoch's end, the unsupervised validators of the model
+                                    (ferry/validators.h) from its predictions over source validation
+                                    and the unlabelled target training set, in the progress report;
+                                    not for methods that evaluate through their own head or target
+                                    batch-norm statistics (they report none) */
     const char *save_path;
     ferry_progress_fn progress;  /* every step and at each epoch's end (with its accuracies) */
     void *user;

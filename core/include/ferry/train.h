@@ -5,6 +5,7 @@
 #include "ferry/data.h"
 #include "ferry/nn.h"
 #include "ferry/task.h"
+#include "ferry/validators.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +28,10 @@ typedef struct ferry_progress {
     int n_method_metrics;
     const char *method_metric_names[FERRY_MAX_METHOD_METRICS];
     double method_metrics[FERRY_MAX_METHOD_METRICS];
+    /* method runs with ferry_adapt_opts.validators, at an epoch's end: every unsupervised validator
+     * of the epoch's model (ferry/validators.h; has_validators false where the run computes none) */
+    bool has_validators;
+    double validators[FERRY_VALIDATOR_COUNT];
 } ferry_progress;
 
 typedef void (*ferry_progress_fn)(const ferry_progress *p, void *user);

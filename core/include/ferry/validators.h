@@ -1,0 +1,54 @@
+/* Ferry — unsupervised validators: scores of a checkpoint computed from the labelled
+ * source-validation split and the unlabelled target-training split only (never a target label), for
+ * choosing epochs, hyperparameters and methods without peeking. Every score is "higher is better".
+ *
+ *   source-acc   accuracy on source validation
+ *   source-loss  − mean cross-entropy on source validation
+ *   entropy      − mean entropy of the target predictions (Grandvalet & Bengio 2004; Morerio et al.
+ *                2018 select by it)
+ *   diversity    entropy of the mean target prediction
+ *   im           diversity − entropy (information maximisation, Gomes et al. 2010; SHOT's objective)
+ *   bnm          nuclear norm of the n × K target prediction matrix, divided by n (Cui et al. 2020)
+ *   snd          soft neighbourhood density (Saito et al., ICCV 2021): the target predictions
+ *                L2-normalised, their cosine similarities to every other target example (the
+ *                example itself left out) through a softmax at temperature 0.05, the mean entropy
+ *                of those rows (predictions, as pytorch-adapt's SNDValidator does by default)
+ *
+ * Entropies use natural logarithms; a probability of 0 contributes 0. */
+#ifndef FERRY_VALIDATORS_H
+#define FERRY_VALIDATORS_H
+
+#include <stdint.h>
+
+#include "ferry/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ferry_validator {
+    FERRY_VALIDATOR_SOURCE_ACC,
+    FERRY_VALIDATOR_SOURCE_LOSS,
+    FERRY_VALIDATOR_ENTROPY,
+    FERRY_VALIDATOR_DIVERSITY,
+    FERRY_VALIDATOR_IM,
+    FERRY_VALIDATOR_BNM,
+    FERRY_VALIDATOR_SND,
+    FERRY_VALIDATOR_COUNT
+} ferry_validator;
+
+/* "source-acc", "snd", ... (NULL past FERRY_VALIDATOR_COUNT). */
+const char *ferry_validator_name(int v);
+/* The validator of that name, or -1. */
+int ferry_validator_find(const char *name);
+
+/* Every validator of one checkpoint: p_src the n_src × k source-validation probabilities with their
+ * labels y_src, p_tgt the n_tgt × k target-training probabilities (rows summing to 1). out[v] for
+ * each ferry_validator. n_src, n_tgt >= 2. */
+ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
+                                      int64_t n_tgt, int k, double out[FERRY_VALIDATOR_COUNT]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,132 @@
+/* Unsupervised validators (ferry/validators.h): plain double-precision arithmetic over the
+ * predictions, GSL for the k × k eigenproblem behind BNM's nuclear norm. */
+#include "ferry/validators.h"
+
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static const char *const names[FERRY_VALIDATOR_COUNT] = {"source-acc", "source-loss", "entropy", "diversity",
+                                                         "im", "bnm", "snd"};
+
+const char *ferry_validator_name(int v) { return v >= 0 && v < FERRY_VALIDATOR_COUNT ? names[v] : NULL; }
+
+int ferry_validator_find(const char *name)
+{
+    for (int v = 0; name && v < FERRY_VALIDATOR_COUNT; v++)
+        if (!strcmp(name, names[v])) return v;
+    return -1;
+}
+
+#define SND_TEMPERATURE 0.05
+/* SND's cost is queries × n × k: past this many target examples, every (n / SND_MAX_QUERIES)-th one
+ * is a query (all stay neighbours). */
+#define SND_MAX_QUERIES 8192
+#define LOG_FLOOR 1e-30 /* the source cross-entropy's probability floor (a float softmax can reach 0) */
+
+static double xlogx(double p) { return p > 0 ? p * log(p) : 0.0; }
+
+static ferry_status nuclear_norm(const float *p, int64_t n, int k, double *out)
+{
+    gsl_matrix *g = gsl_matrix_calloc((size_t)k, (size_t)k);
+    gsl_vector *ev = gsl_vector_alloc((size_t)k);
+    gsl_eigen_symm_workspace *w = gsl_eigen_symm_alloc((size_t)k);
+    ferry_status s = g && ev && w ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "validators: out of memory");
+    for (int64_t i = 0; i < n && !s; i++) /* P^T P */
+        for (int a = 0; a < k; a++)
+            for (int b = 0; b <= a; b++) {
+                double v = gsl_matrix_get(g, (size_t)a, (size_t)b) + (double)p[i * k + a] * p[i * k + b];
+                gsl_matrix_set(g, (size_t)a, (size_t)b, v);
+                gsl_matrix_set(g, (size_t)b, (size_t)a, v);
+            }
+    if (!s && gsl_eigen_symm(g, ev, w)) s = ferry_error(FERRY_ERR_INVALID, "validators: the eigensolver failed");
+    double sum = 0;
+    for (int a = 0; a < k && !s; a++) sum += sqrt(fmax(gsl_vector_get(ev, (size_t)a), 0.0)); /* σ = √λ */
+    *out = sum / (double)n;
+    gsl_eigen_symm_free(w);
+    gsl_vector_free(ev);
+    gsl_matrix_free(g);
+    return s;
+}
+
+static ferry_status snd(const float *p, int64_t n, int k, double *out)
+{
+    double *q = malloc((size_t)(n * k) * sizeof *q), *a = malloc((size_t)n * sizeof *a);
+    if (!q || !a) {
+        free(q);
+        free(a);
+        return ferry_error(FERRY_ERR_NOMEM, "validators: out of memory for SND (%lld examples)", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double norm = 0;
+        for (int c = 0; c < k; c++) norm += (double)p[i * k + c] * p[i * k + c];
+        norm = norm > 0 ? sqrt(norm) : 1.0;
+        for (int c = 0; c < k; c++) q[i * k + c] = p[i * k + c] / norm;
+    }
+    const int64_t stride = n > SND_MAX_QUERIES ? (n + SND_MAX_QUERIES - 1) / SND_MAX_QUERIES : 1;
+    double total = 0;
+    int64_t queries = 0;
+    for (int64_t i = 0; i < n; i += stride, queries++) {
+        double m = -INFINITY;
+        for (int64_t j = 0; j < n; j++) {
+            double d = 0;
+            for (int c = 0; c < k; c++) d += q[i * k + c] * q[j * k + c];
+            a[j] = d / SND_TEMPERATURE;
+            if (j != i && a[j] > m) m = a[j];
+        }
+        double z = 0, wa = 0; /* H = log Σ e^(a-m) − Σ w (a-m) */
+        for (int64_t j = 0; j < n; j++) {
+            if (j == i) continue;
+            double e = exp(a[j] - m);
+            z += e;
+            wa += e * (a[j] - m);
+        }
+        total += log(z) - wa / z;
+    }
+    free(q);
+    free(a);
+    *out = total / (double)queries;
+    return FERRY_OK;
+}
+
+ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
+                                      int64_t n_tgt, int k, double out[FERRY_VALIDATOR_COUNT])
+{
+    if (!p_src || !y_src || !p_tgt || !out || n_src < 2 || n_tgt < 2 || k < 1)
+        return ferry_error(FERRY_ERR_INVALID, "validators: need predictions of at least 2 source and 2 target examples "
+                           "(%lld, %lld) over k >= 1 classes", (long long)n_src, (long long)n_tgt);
+    double correct = 0, ce = 0;
+    for (int64_t i = 0; i < n_src; i++) {
+        const float *r = p_src + i * k;
+        if (y_src[i] < 0 || y_src[i] >= k)
+            return ferry_error(FERRY_ERR_INVALID, "validators: source label %d of example %lld is outside [0, %d)",
+                               y_src[i], (long long)i, k);
+        int best = 0;
+        for (int c = 1; c < k; c++)
+            if (r[c] > r[best]) best = c;
+        correct += best == y_src[i];
+        ce -= log(fmax((double)r[y_src[i]], LOG_FLOOR));
+    }
+    out[FERRY_VALIDATOR_SOURCE_ACC] = correct / (double)n_src;
+    out[FERRY_VALIDATOR_SOURCE_LOSS] = -ce / (double)n_src;
+    double h = 0, *mean = calloc((size_t)k, sizeof *mean);
+    if (!mean) return ferry_error(FERRY_ERR_NOMEM, "validators: out of memory");
+    for (int64_t i = 0; i < n_tgt; i++)
+        for (int c = 0; c < k; c++) {
+            h -= xlogx(p_tgt[i * k + c]);
+            mean[c] += p_tgt[i * k + c];
+        }
+    double div = 0;
+    for (int c = 0; c < k; c++) div -= xlogx(mean[c] / (double)n_tgt);
+    free(mean);
+    out[FERRY_VALIDATOR_ENTROPY] = -h / (double)n_tgt;
+    out[FERRY_VALIDATOR_DIVERSITY] = div;
+    out[FERRY_VALIDATOR_IM] = div - h / (double)n_tgt;
+    ferry_status s = nuclear_norm(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_BNM]);
+    return s ? s : snd(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_SND]);
+}
