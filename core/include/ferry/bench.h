@@ -17,6 +17,8 @@
  *        PRIMARY KEY (key, epoch))
  *   method_metrics(key TEXT, epoch INTEGER, name TEXT, value REAL,  -- a method's own (host->metric),
  *        PRIMARY KEY (key, epoch, name))                           -- its epoch mean
+ *   validators(key TEXT, epoch INTEGER, name TEXT, value REAL,  -- ferry/validators.h, at the epoch's
+ *        PRIMARY KEY (key, epoch, name))                       -- end (none for runs without them)
  *   meta(name TEXT PRIMARY KEY, value TEXT)  -- schema_version
  *
  * A run's metrics and its 'done' status are written in one transaction when it finishes; a run found
