@@ -51,6 +51,7 @@ static void cell_text(const ferry_cell_stats *c, char *out, size_t n)
 
 static const char *score_name(ferry_select rule)
 {
+    if ((int)rule >= FERRY_SELECT_VALIDATOR) return "the validator's value (no target label)";
     return rule == FERRY_SELECT_TARGET_VAL ? "target validation accuracy"
            : rule == FERRY_SELECT_LAST     ? "source validation accuracy at the last epoch"
                                            : "source validation accuracy";

@@ -23,8 +23,7 @@ static double selection_score(const ferry_run_row *r, ferry_select rule)
 {
     int e;
     ferry_select_target_test(r, rule, &e);
-    if (e < 1) return 0.0 / 0.0;
-    return rule == FERRY_SELECT_TARGET_VAL ? r->target_val[e - 1] : r->source_val[e - 1];
+    return ferry_select_score(r, rule == FERRY_SELECT_LAST ? FERRY_SELECT_SOURCE_VAL : rule, e);
 }
 
 static ferry_status refuse_pooling(const ferry_run_row *r, ferry_table_t *t)
@@ -98,6 +97,9 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
     /* the settings of each cell; one configuration per cell, one run per (setting, seed) */
     for (int i = 0; i < n; i++) {
         of[i] = -1;
+        int e0 = 1;
+        if ((int)rule >= FERRY_SELECT_VALIDATOR) ferry_select_target_test(&rows[i], rule, &e0);
+        if (e0 < 1) continue; /* a run without the validator the rule selects by */
         int a = index_of(t->tasks, &t->n_tasks, MAXT, rows[i].task);
         int b = index_of(t->methods, &t->n_methods, MAXM, rows[i].method);
         if (a < 0 || b < 0) continue;

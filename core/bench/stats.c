@@ -8,7 +8,12 @@
 
 static const char *const select_names[] = {"source-val", "target-val", "last"};
 
-const char *ferry_select_name(ferry_select s) { return (unsigned)s < 3 ? select_names[s] : "?"; }
+const char *ferry_select_name(ferry_select s)
+{
+    if ((unsigned)s < 3) return select_names[s];
+    const char *v = ferry_validator_name((int)s - FERRY_SELECT_VALIDATOR);
+    return v ? v : "?";
+}
 
 ferry_status ferry_select_parse(const char *s, ferry_select *out)
 {
@@ -17,19 +22,36 @@ ferry_status ferry_select_parse(const char *s, ferry_select *out)
             *out = (ferry_select)i;
             return FERRY_OK;
         }
-    return ferry_error(FERRY_ERR_INVALID, "unknown selection rule '%s' (source-val, target-val, last)", s);
+    int v = ferry_validator_find(s);
+    if (v >= 0) {
+        *out = (ferry_select)(FERRY_SELECT_VALIDATOR + v);
+        return FERRY_OK;
+    }
+    return ferry_error(FERRY_ERR_INVALID,
+                       "unknown selection rule '%s' (source-val, target-val, last, or a validator: source-acc, "
+                       "source-loss, entropy, diversity, im, bnm, snd)", s);
+}
+
+double ferry_select_score(const ferry_run_row *run, ferry_select rule, int e)
+{
+    if (e < 1 || e > run->n_epochs) return 0.0 / 0.0;
+    if (rule == FERRY_SELECT_TARGET_VAL) return run->target_val[e - 1];
+    if ((int)rule >= FERRY_SELECT_VALIDATOR && (int)rule < FERRY_SELECT_VALIDATOR + FERRY_VALIDATOR_COUNT)
+        return run->validators[e - 1][rule - FERRY_SELECT_VALIDATOR];
+    return run->source_val[e - 1];
 }
 
 double ferry_select_target_test(const ferry_run_row *run, ferry_select rule, int *epoch)
 {
     int best = run->n_epochs - 1;
     if (rule != FERRY_SELECT_LAST && run->n_epochs > 0) {
-        const double *m = rule == FERRY_SELECT_SOURCE_VAL ? run->source_val : run->target_val;
-        best = 0;
-        for (int e = 1; e < run->n_epochs; e++)
-            if (m[e] > m[best]) best = e; /* ties: the earliest epoch */
+        best = -1;
+        for (int e = 0; e < run->n_epochs; e++) { /* ties: the earliest epoch; NaN never chosen */
+            double x = ferry_select_score(run, rule, e + 1);
+            if (x == x && (best < 0 || x > ferry_select_score(run, rule, best + 1))) best = e;
+        }
     }
-    if (epoch) *epoch = best + 1;
+    if (epoch) *epoch = best + 1; /* 0: nothing to select by */
     return best >= 0 ? run->target_test[best] : 0.0 / 0.0;
 }
 

@@ -277,6 +277,9 @@ ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run
         return s;
     }
     if (suite) sqlite3_bind_text(st, 1, suite, -1, SQLITE_STATIC);
+    sqlite3_stmt *vt = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT epoch, name, value FROM validators WHERE key = ?", -1, &vt, NULL) != SQLITE_OK)
+        vt = NULL;
     int cap = 0;
     ferry_status s = FERRY_OK;
     int rc;
@@ -313,11 +316,22 @@ ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run
             row->loss[e] = sqlite3_column_double(mt, 4);
             row->step_ms[e] = sqlite3_column_double(mt, 5);
         }
+        for (int e = 0; e < 256; e++)
+            for (int v = 0; v < FERRY_VALIDATOR_COUNT; v++) row->validators[e][v] = 0.0 / 0.0;
+        if (vt) { /* a store from before the validators has no table of them */
+            sqlite3_reset(vt);
+            sqlite3_bind_text(vt, 1, row->key, -1, SQLITE_STATIC);
+            while (sqlite3_step(vt) == SQLITE_ROW) {
+                int e = sqlite3_column_int(vt, 0), v = ferry_validator_find((const char *)sqlite3_column_text(vt, 1));
+                if (e >= 1 && e <= 256 && v >= 0) row->validators[e - 1][v] = sqlite3_column_double(vt, 2);
+            }
+        }
         (*n)++;
     }
     if (!s && rc != SQLITE_DONE) s = db_error(r, "cannot read runs");
     sqlite3_finalize(st);
     sqlite3_finalize(mt);
+    sqlite3_finalize(vt);
     if (s) {
         free(*rows);
         *rows = NULL;

@@ -19,7 +19,9 @@ static int usage(FILE *f)
                "\n"
                "Common options: --tasks A,B and --methods M,N keep only those, in that order.\n"
                "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
-               "target-val (an oracle: labelled target validation), last. Where a suite searched a\n"
+               "target-val (an oracle: labelled target validation), last, or an unsupervised validator\n"
+               "(source-acc, source-loss, entropy, diversity, im, bnm, snd: the epoch it scores highest,\n"
+               "from the store's validators table; runs without it are left out). Where a suite searched a\n"
                "method's hyperparameters over a grid, the same metric (mean over seeds) picks the grid\n"
                "point, and the markdown lists every point. The target test set never selects\n"
                "anything. Default store: results/ferry.db. 'report' writes the table in every\n"
@@ -165,6 +167,23 @@ int ferry_cli_results(int argc, char **argv)
                 suite ? suite : "");
         free(rows);
         return 1;
+    }
+    if ((int)rule >= FERRY_SELECT_VALIDATOR && strcmp(sub, "export")) {
+        int with = 0, e;
+        for (int i = 0; i < n; i++) {
+            ferry_select_target_test(&rows[i], rule, &e);
+            with += e > 0;
+        }
+        if (!with) {
+            fprintf(stderr, "ferry results %s: no run in %s has the validator '%s' (runs made before validators were "
+                    "stored, with validators: false, or of methods that evaluate through their own head)\n", sub, db,
+                    ferry_select_name(rule));
+            free(rows);
+            return 1;
+        }
+        if (with < n)
+            fprintf(stderr, "ferry results %s: %d of %d runs have no '%s' and are left out\n", sub, n - with, n,
+                    ferry_select_name(rule));
     }
     if (!strcmp(sub, "report")) {
         s = report(rows, n, rule, baseline, out);

@@ -103,6 +103,31 @@ Test(stats, selection_rules_never_use_the_test_set)
     cr_assert_neq(ferry_select_parse("test", &s), FERRY_OK);
 }
 
+Test(stats, a_validator_selects_its_best_epoch_and_a_run_without_it_nothing)
+{
+    ferry_run_row r;
+    memset(&r, 0, sizeof r);
+    r.n_epochs = 3;
+    const double sv[3] = {0.9, 0.5, 0.5}, tt[3] = {0.1, 0.2, 0.3};
+    memcpy(r.source_val, sv, sizeof sv);
+    memcpy(r.target_test, tt, sizeof tt);
+    for (int e = 0; e < 3; e++)
+        for (int v = 0; v < FERRY_VALIDATOR_COUNT; v++) r.validators[e][v] = 0.0 / 0.0;
+    r.validators[0][FERRY_VALIDATOR_SND] = 1.0; /* epoch 2 has none: never chosen */
+    r.validators[2][FERRY_VALIDATOR_SND] = 2.0;
+    ferry_select s;
+    cr_assert_eq(ferry_select_parse("snd", &s), FERRY_OK);
+    cr_assert_eq((int)s, FERRY_SELECT_VALIDATOR + FERRY_VALIDATOR_SND);
+    cr_assert_str_eq(ferry_select_name(s), "snd");
+    int e;
+    cr_assert_float_eq(ferry_select_target_test(&r, s, &e), 0.3, 1e-12);
+    cr_assert_eq(e, 3);
+    cr_assert_float_eq(ferry_select_score(&r, s, 3), 2.0, 1e-12);
+    cr_assert_eq(ferry_select_parse("im", &s), FERRY_OK);
+    double x = ferry_select_target_test(&r, s, &e);
+    cr_assert(x != x && e == 0, "a run without the validator selected epoch %d (%g)", e, x);
+}
+
 static char *slurp(const char *path)
 {
     void *d;

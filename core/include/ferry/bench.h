@@ -28,6 +28,7 @@
 #define FERRY_BENCH_H
 
 #include "ferry/method.h"
+#include "ferry/validators.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,6 +107,7 @@ typedef struct ferry_run_row {
     bool semi_supervised;                /* ...beside the labelled source and the unlabelled target */
     int n_epochs;
     double source_val[256], target_val[256], target_test[256], loss[256], step_ms[256];
+    double validators[256][FERRY_VALIDATOR_COUNT]; /* the store's validators table; NaN: none */
 } ferry_run_row;
 
 /* Every 'done' run (optionally of one suite), ordered by task, method, seed. Caller frees *rows. */
@@ -134,12 +136,19 @@ typedef enum ferry_select {
     FERRY_SELECT_SOURCE_VAL = 0, /* the epoch with the best source-validation accuracy (default) */
     FERRY_SELECT_TARGET_VAL = 1, /* the best target-validation accuracy: a labelled "oracle" */
     FERRY_SELECT_LAST = 2,       /* the last epoch */
+    FERRY_SELECT_VALIDATOR = 3,  /* + a ferry_validator: the epoch that validator scores highest
+                                    (unsupervised: no target label); runs without it select nothing */
 } ferry_select;
 const char *ferry_select_name(ferry_select s);
+/* "source-val", "target-val", "last", or a validator's name (ferry_validator_name). */
 ferry_status ferry_select_parse(const char *s, ferry_select *out);
+/* The metric the rule reads at epoch e (1-based) of a run: source or target validation accuracy,
+ * or the validator's value (NaN where the run has none). */
+double ferry_select_score(const ferry_run_row *run, ferry_select rule, int e);
 
 /* Target-test accuracy of a run under a selection rule (the test set never selects anything: the
- * epoch is chosen on the rule's own metric, ties to the earliest epoch). */
+ * epoch is chosen on the rule's own metric, ties to the earliest epoch); NaN (epoch 0) when the run
+ * has no value of the rule's metric. */
 double ferry_select_target_test(const ferry_run_row *run, ferry_select rule, int *epoch);
 
 typedef struct ferry_cell_stats {
