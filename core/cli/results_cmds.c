@@ -15,6 +15,7 @@ static int usage(FILE *f)
                "       ferry results plot   [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
                "       ferry results export --format csv|json --out FILE [--db PATH] [--suite NAME]\n"
                "       ferry results report [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
+               "       ferry results validators [--db PATH] [--suite NAME] [--format md|csv|json] [--out FILE]\n"
                "       ferry results merge  DST.db SRC.db [SRC.db ...]\n"
                "\n"
                "Common options: --tasks A,B and --methods M,N keep only those, in that order.\n"
@@ -118,7 +119,8 @@ int ferry_cli_results(int argc, char **argv)
         printf("merged %d store%s into %s\n", argc - 3, argc == 4 ? "" : "s", argv[2]);
         return 0;
     }
-    if (strcmp(sub, "table") && strcmp(sub, "plot") && strcmp(sub, "export") && strcmp(sub, "report")) {
+    if (strcmp(sub, "table") && strcmp(sub, "plot") && strcmp(sub, "export") && strcmp(sub, "report") &&
+        strcmp(sub, "validators")) {
         fprintf(stderr, "ferry results: unknown subcommand '%s'\n", sub);
         return usage(stderr);
     }
@@ -190,6 +192,9 @@ int ferry_cli_results(int argc, char **argv)
     } else if (!strcmp(sub, "plot")) {
         s = ferry_results_plot(rows, n, rule, baseline, out);
         if (!s) printf("wrote %s/accuracy.png, %s/accuracy.svg and the learning curves %s/curves-*.{png,svg}\n", out, out, out);
+    } else if (!strcmp(sub, "validators")) {
+        s = ferry_validators_table(rows, n, format, out);
+        if (!s && out) printf("wrote %s\n", out);
     } else {
         ferry_table_t *t;
         s = ferry_table_build(rows, n, rule, baseline, &t);

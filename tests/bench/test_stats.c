@@ -128,6 +128,17 @@ Test(stats, a_validator_selects_its_best_epoch_and_a_run_without_it_nothing)
     cr_assert(x != x && e == 0, "a run without the validator selected epoch %d (%g)", e, x);
 }
 
+Test(stats, spearman_with_ties)
+{
+    const double x[] = {1, 2, 2, 3}, y[] = {1, 3, 2, 4}, up[] = {10, 20, 30, 40}, down[] = {4, 3, 2, 1};
+    /* ranks 1, 2.5, 2.5, 4 against 1, 3, 2, 4: 4.5 / sqrt(4.5 * 5) */
+    cr_assert_float_eq(ferry_spearman(x, y, 4), 4.5 / sqrt(22.5), 1e-12);
+    cr_assert_float_eq(ferry_spearman(up, up, 4), 1.0, 1e-12);
+    cr_assert_float_eq(ferry_spearman(up, down, 4), -1.0, 1e-12);
+    double r = ferry_spearman(x, y, 2);
+    cr_assert(r != r, "two pairs have no rank correlation");
+}
+
 static char *slurp(const char *path)
 {
     void *d;

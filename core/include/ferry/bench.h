@@ -179,6 +179,14 @@ const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *tas
 const char *ferry_table_setting(const ferry_table_t *t, const char *task, const char *method, int *n_settings);
 /* format: "md", "latex", "csv" or "json"; path NULL: standard output; else written atomically. */
 ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const char *path);
+/* Spearman rank correlation of x and y (average ranks for ties; NaN below 3 pairs or without spread). */
+double ferry_spearman(const double *x, const double *y, int n);
+/* How well each unsupervised validator chooses (`ferry results validators`): per task, over all its
+ * checkpoints (every epoch of every run), each validator's Spearman correlation with target-test
+ * accuracy and the accuracy of the checkpoint it scores highest, beside the best checkpoint, the
+ * target-validation oracle and source-validation accuracy; a mean over tasks. format: md, csv or
+ * json; path NULL: standard output. */
+ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char *format, const char *path);
 /* gnuplot: DIR/accuracy.{png,svg} (means with 95% intervals) and DIR/curves-TASK.{png,svg}. */
 ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
                                 const char *dir);
