@@ -77,6 +77,17 @@ static void footer(const ferry_table_t *t, struct buf *b, const char *bold, cons
                    "and the unlabelled target.\n", pre, ddagger, t->labels[m]);
             break;
         }
+    int marks = 0, hold = 0;
+    for (int a = 0; a < t->n_tasks; a++)
+        for (int m = 0; m < t->n_methods; m++)
+            if (t->n[a][m] && t->st[a][m].p < 0.05) {
+                marks++;
+                hold += t->st[a][m].p_holm < 0.05;
+            }
+    if (marks)
+        ferry_report_put(b, "%sCorrected for the multiple comparisons of each task (Holm–Bonferroni): %d of the %d "
+                         "marks hold at 0.05 (csv and json: p_holm and the paired effect size d_z).\n", pre, hold,
+                         marks);
     bool grid = false;
     for (int a = 0; a < t->n_tasks; a++)
         for (int m = 0; m < t->n_methods; m++) grid |= t->n_settings[a][m] > 1;
@@ -203,7 +214,7 @@ static void latex(const ferry_table_t *t, struct buf *b)
 static void csv(const ferry_table_t *t, struct buf *b)
 {
     ferry_report_put(b, "task,method,n,mean,sd,ci95,diff_vs_baseline,t,p,negative_transfer,selection,baseline,target_labels,"
-           "setting,settings_tried\n");
+           "setting,settings_tried,p_holm,effect_dz\n");
     for (int a = 0; a < t->n_tasks; a++)
         for (int m = 0; m < t->n_methods; m++) {
             if (!t->n[a][m]) continue;
@@ -215,7 +226,11 @@ static void csv(const ferry_table_t *t, struct buf *b)
                 else ferry_report_put(b, ",");
             ferry_report_put(b, ",%d,%s,%s,%d,", c->negative_transfer, ferry_select_name(t->rule), t->baseline, t->labels[m]);
             if (t->n_settings[a][m] > 1) ferry_report_put(b, "\"%s\"", t->settings[t->chosen[a][m]].label); /* "x=1, y=2" */
-            ferry_report_put(b, ",%d\n", t->n_settings[a][m]);
+            ferry_report_put(b, ",%d,", t->n_settings[a][m]);
+            if (isfinite(c->p_holm)) ferry_report_put(b, "%.6g", c->p_holm);
+            ferry_report_put(b, ",");
+            if (c->effect_dz == c->effect_dz) ferry_report_put(b, "%.6g", c->effect_dz);
+            ferry_report_put(b, "\n");
         }
 }
 
@@ -252,8 +267,10 @@ static void json_out(const ferry_table_t *t, struct buf *b)
                                                    num(c->diff_mean), "t", num(c->t), "p", num(c->p),
                                                    "negative_transfer", c->negative_transfer, "target_labels",
                                                    t->labels[m], "runs", runs, "settings", settings));
-            json_object_set_new(json_array_get(cells, json_array_size(cells) - 1), "semi_supervised",
-                                json_boolean(t->semi[m]));
+            json_t *cell = json_array_get(cells, json_array_size(cells) - 1);
+            json_object_set_new(cell, "semi_supervised", json_boolean(t->semi[m]));
+            json_object_set_new(cell, "p_holm", num(c->p_holm));
+            json_object_set_new(cell, "effect_dz", num(c->effect_dz));
         }
     json_object_set_new(root, "cells", cells);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);

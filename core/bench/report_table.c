@@ -183,8 +183,15 @@ ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select ru
                 t->st[a][b].t = paired.t;
                 t->st[a][b].p = paired.p;
                 t->st[a][b].negative_transfer = paired.negative_transfer;
+                t->st[a][b].effect_dz = paired.effect_dz;
             }
         }
+    for (int a = 0; a < t->n_tasks; a++) { /* Holm–Bonferroni over each task's comparisons */
+        double p[MAXM], adj[MAXM];
+        for (int b = 0; b < t->n_methods; b++) p[b] = t->n[a][b] ? t->st[a][b].p : 0.0 / 0.0;
+        ferry_holm(p, t->n_methods, adj);
+        for (int b = 0; b < t->n_methods; b++) t->st[a][b].p_holm = adj[b];
+    }
     *out = t;
     return FERRY_OK;
 }

@@ -55,10 +55,34 @@ double ferry_select_target_test(const ferry_run_row *run, ferry_select rule, int
     return best >= 0 ? run->target_test[best] : 0.0 / 0.0;
 }
 
+void ferry_holm(const double *p, int m, double *adj)
+{
+    int idx[256];
+    if (m > 256) m = 256;
+    int k = 0;
+    for (int i = 0; i < m; i++) {
+        adj[i] = 0.0 / 0.0;
+        if (p[i] == p[i]) idx[k++] = i;
+    }
+    for (int i = 1; i < k; i++) /* ascending p; ties keep their order */
+        for (int j = i; j > 0 && p[idx[j - 1]] > p[idx[j]]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    double run = 0;
+    for (int r = 0; r < k; r++) { /* step-down: p_(r) · (k − r), non-decreasing, at most 1 */
+        double v = p[idx[r]] * (double)(k - r);
+        run = v > run ? v : run;
+        adj[idx[r]] = run < 1 ? run : 1;
+    }
+}
+
 void ferry_stats_cell(const double *x, const double *base, int n, ferry_cell_stats *out)
 {
     const double nan = 0.0 / 0.0;
-    *out = (ferry_cell_stats){.n = n, .mean = nan, .sd = nan, .ci95 = nan, .diff_mean = nan, .t = nan, .p = nan};
+    *out = (ferry_cell_stats){.n = n, .mean = nan, .sd = nan, .ci95 = nan, .diff_mean = nan, .t = nan, .p = nan,
+                              .effect_dz = nan, .p_holm = nan};
     if (n < 1) return;
     double s = 0;
     for (int i = 0; i < n; i++) s += x[i];
@@ -83,9 +107,11 @@ void ferry_stats_cell(const double *x, const double *base, int n, ferry_cell_sta
     if (sd == 0) { /* identical differences on every seed */
         out->t = out->diff_mean == 0 ? 0 : copysign(1.0 / 0.0, out->diff_mean);
         out->p = out->diff_mean == 0 ? 1.0 : 0.0;
+        out->effect_dz = out->t;
     } else {
         out->t = out->diff_mean / (sd / sqrt((double)n));
         out->p = 2.0 * gsl_cdf_tdist_Q(fabs(out->t), n - 1);
+        out->effect_dz = out->diff_mean / sd;
     }
     out->negative_transfer = out->diff_mean < 0 && out->p < 0.05;
 }

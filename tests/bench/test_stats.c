@@ -128,6 +128,24 @@ Test(stats, a_validator_selects_its_best_epoch_and_a_run_without_it_nothing)
     cr_assert(x != x && e == 0, "a run without the validator selected epoch %d (%g)", e, x);
 }
 
+Test(stats, holm_and_effect_size)
+{
+    const double p[] = {0.01, 0.04, 0.03, 0.0 / 0.0};
+    double adj[4];
+    ferry_holm(p, 4, adj); /* 0.01·3, then max(0.03·2, 0.04·1) for both */
+    cr_assert_float_eq(adj[0], 0.03, 1e-12);
+    cr_assert_float_eq(adj[1], 0.06, 1e-12);
+    cr_assert_float_eq(adj[2], 0.06, 1e-12);
+    cr_assert(adj[3] != adj[3]);
+    const double big[] = {0.5, 0.6};
+    ferry_holm(big, 2, adj);
+    cr_assert_float_eq(adj[0], 1.0, 1e-12, "adjusted p is at most 1");
+    const double x[] = {3, 5, 7}, base[] = {1, 2, 3}; /* differences 2, 3, 4: mean 3, sd 1 */
+    ferry_cell_stats c;
+    ferry_stats_cell(x, base, 3, &c);
+    cr_assert_float_eq(c.effect_dz, 3.0, 1e-12);
+}
+
 Test(stats, spearman_with_ties)
 {
     const double x[] = {1, 2, 2, 3}, y[] = {1, 3, 2, 4}, up[] = {10, 20, 30, 40}, down[] = {4, 3, 2, 1};
@@ -246,8 +264,8 @@ Test(report, inductive_methods_are_marked_and_undefined_numbers_left_empty)
     cr_assert(strstr(md, " worse † |") == NULL, "%s", md);
     /* the baseline against itself has no difference, t or p: empty fields, never "nan" */
     cr_assert(strstr(csv, "nan") == NULL, "%s", csv);
-    cr_assert(strstr(csv, ",,,,0,source-val,source-only,0,,1\n") != NULL, "%s", csv);
-    cr_assert(strstr(csv, "a->b,better,5,") && strstr(csv, ",source-val,source-only,10,,1\n"), "%s", csv);
+    cr_assert(strstr(csv, ",,,,0,source-val,source-only,0,,1,,\n") != NULL, "%s", csv);
+    cr_assert(strstr(csv, "a->b,better,5,") && strstr(csv, ",source-val,source-only,10,,1,"), "%s", csv);
     free(md);
     free(csv);
     remove_dir(dir);
@@ -308,7 +326,7 @@ Test(report, a_grid_reports_the_setting_its_rule_selects)
     cr_assert(strstr(md, "| a->b | m | x=1 | 3 | 92.00 | 72.00 | ✓ |") && strstr(md, "| a->b | m | x=2 | 3 | 80.00 | 92.00 |  |") &&
                   strstr(md, "| a->b | m | x=3 | 2 | 99.00 | 99.00 |  |") && strstr(md, "a->b m: x=1 (of 3)"),
               "%s", md);
-    cr_assert(strstr(csv, ",\"x=1\",3\n") && strstr(csv, "source-only,3,") , "%s", csv);
+    cr_assert(strstr(csv, ",\"x=1\",3,") && strstr(csv, "source-only,3,") , "%s", csv);
     cr_assert(strstr(js, "\"selection_score\": 92") && strstr(js, "\"chosen\": true"), "%s", js);
     free(md);
     free(csv);

@@ -156,11 +156,17 @@ typedef struct ferry_cell_stats {
     double mean, sd, ci95;        /* 95% t-interval half-width */
     double diff_mean, t, p;       /* paired against the baseline on the same seeds (NaN if none) */
     bool negative_transfer;       /* significantly worse than the baseline (p < 0.05, diff < 0) */
+    double effect_dz;             /* paired effect size: mean difference / sd of the differences */
+    double p_holm;                /* p after Holm–Bonferroni over the table's comparisons of the task
+                                     (a table sets it; NaN elsewhere) */
 } ferry_cell_stats;
 
 /* Mean, sd, t-interval of x[0..n); paired t-test of x against base (both n, same seeds; base may be
  * NULL). */
 void ferry_stats_cell(const double *x, const double *base, int n, ferry_cell_stats *out);
+/* Holm–Bonferroni: adj[i] the adjusted p of p[i] among the m (at most 256) that are not NaN (NaN
+ * stays NaN). */
+void ferry_holm(const double *p, int m, double *adj);
 
 /* ---- reports ---------------------------------------------------------------------------------------------- */
 
