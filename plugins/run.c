@@ -1263,7 +1263,7 @@ static const int64_t *next_batch(struct stream *st, int batch, uint64_t seed)
 struct batches {
     float *xs, *xt, *xt2;
     int32_t *ys, *yt, *ids_s, *ids_t;
-    int64_t *jl; /* a semi-supervised batch's labelled target rows in the joined set */
+    int64_t *jl; /* the labelled batch's rows in the primary set */
     struct stream s, t, l; /* the primary set (its source part in a semi-supervised run), the
                             * unlabelled target, the labelled target examples (semi-supervised) */
 };
@@ -1315,7 +1315,7 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     b.s.perm = malloc((size_t)b.s.n * sizeof(int64_t));
     b.t.perm = malloc((size_t)(b.t.n + 1) * sizeof(int64_t));
     b.l.perm = malloc((size_t)(b.l.n + 1) * sizeof(int64_t));
-    b.jl = malloc((size_t)(BL + 1) * sizeof(int64_t));
+    b.jl = malloc((size_t)B * sizeof(int64_t));
     ferry_status s = FERRY_OK;
     if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm || !b.l.perm || !b.jl ||
         (run->two_views && !b.xt2)) {
@@ -1339,26 +1339,17 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         ferry_progress pr = {0};
         for (int64_t k = 0; k < steps && !s; k++) {
             if (!run->source_free) { /* the labelled stream (a source-free method reads none) */
-                const int BS = B - BL;
-                const int64_t *is = next_batch(&b.s, BS, o->seed);
-                if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, is, BS);
-                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, is, BS, run->aug_s, o->seed, e, k, 0)))
+                /* the batch's rows: B - BL from the primary stream, then (semi-supervised) BL labelled
+                 * target examples, the joined set's rows past the source */
+                const int64_t *is = next_batch(&b.s, B - BL, o->seed), *il = BL ? next_batch(&b.l, BL, o->seed) : NULL;
+                int64_t *rows = b.jl;
+                for (int i = 0; i < B; i++) rows[i] = i < B - BL ? is[i] : run->n_source + il[i - (B - BL)];
+                if (run->cached) gather_rows(run->inductive ? b.xt : b.xs, run->f_primary, run->feature_dim, rows, B);
+                else if ((s = gather(run, run->inductive ? b.xt : b.xs, src_images, rows, B, run->aug_s, o->seed, e, k, 0)))
                     break;
-                for (int i = 0; i < BS; i++) {
-                    b.ys[i] = src_labels[is[i]];
-                    b.ids_s[i] = (int32_t)is[i];
-                }
-                if (BL) { /* the labelled target rows: the joined set's rows past the source */
-                    const int64_t *il = next_batch(&b.l, BL, o->seed);
-                    int64_t *jl = b.jl;
-                    for (int i = 0; i < BL; i++) jl[i] = run->n_source + il[i];
-                    if (run->cached) gather_rows(b.xs + (size_t)BS * img, run->f_primary, run->feature_dim, jl, BL);
-                    else if ((s = gather(run, b.xs + (size_t)BS * img, src_images, jl, BL, run->aug_s, o->seed, e, k, 2)))
-                        break;
-                    for (int i = 0; i < BL; i++) {
-                        b.ys[BS + i] = src_labels[jl[i]];
-                        b.ids_s[BS + i] = (int32_t)jl[i];
-                    }
+                for (int i = 0; i < B; i++) {
+                    b.ys[i] = src_labels[rows[i]];
+                    b.ids_s[i] = (int32_t)rows[i];
                 }
             }
             if (!run->inductive) { /* the unlabelled target stream, its own epochs */
