@@ -29,7 +29,7 @@ ferry_status ferry_select_parse(const char *s, ferry_select *out)
     }
     return ferry_error(FERRY_ERR_INVALID,
                        "unknown selection rule '%s' (source-val, target-val, last, or a validator: source-acc, "
-                       "source-loss, entropy, diversity, im, bnm, snd)", s);
+                       "source-loss, entropy, diversity, im, bnm, snd, mano)", s);
 }
 
 double ferry_select_score(const ferry_run_row *run, ferry_select rule, int e)

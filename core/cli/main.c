@@ -75,7 +75,7 @@ static int usage_train(FILE *f)
             "  --method NAME          a transfer method (ferry methods) on --task\n"
             "  --set M.NAME=VALUE     a method's hyperparameter (repeatable), e.g. dann.gamma=10\n"
             "  --validators           with --method: print the unsupervised validators (source-acc,\n"
-            "                         source-loss, entropy, diversity, im, bnm, snd) at each epoch's end\n"
+            "                         source-loss, entropy, diversity, im, bnm, snd, mano) at each epoch's end\n"
             "  --target-labels K      grant K labelled target examples per class: an inductive method\n"
             "                         trains on them; any other runs semi-supervised (half of each\n"
             "                         labelled batch from them, half from the source)\n"

@@ -21,7 +21,7 @@ static int usage(FILE *f)
                "Common options: --tasks A,B and --methods M,N keep only those, in that order.\n"
                "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
                "target-val (an oracle: labelled target validation), last, or an unsupervised validator\n"
-               "(source-acc, source-loss, entropy, diversity, im, bnm, snd: the epoch it scores highest,\n"
+               "(source-acc, source-loss, entropy, diversity, im, bnm, snd, mano: the epoch it scores highest,\n"
                "from the store's validators table; runs without it are left out). Where a suite searched a\n"
                "method's hyperparameters over a grid, the same metric (mean over seeds) picks the grid\n"
                "point, and the markdown lists every point. The target test set never selects\n"

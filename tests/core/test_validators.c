@@ -4,6 +4,7 @@
  * entropies term by term. None reads a target label: there is none to pass. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_linalg.h>
+#include <gsl/gsl_math.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -34,6 +35,7 @@ Test(validators, hand_values)
     cr_assert_float_eq(v[FERRY_VALIDATOR_IM], log(2.0), TOL);
     cr_assert_float_eq(v[FERRY_VALIDATOR_BNM], 1.0, TOL); /* P = I: σ = 1, 1; / n = 2 */
     cr_assert_float_eq(v[FERRY_VALIDATOR_SND], 0.0, TOL); /* one neighbour each: a certain softmax */
+    cr_assert_float_eq(v[FERRY_VALIDATOR_MANO], pow(0.5, 0.25), TOL); /* (2 ones / 4 entries)^(1/4) */
     /* uniform target predictions: entropy log 2, nothing to tell apart; SND = log(n - 1) */
     const float pu[] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
     cr_assert_eq(ferry_validators_compute(ps, ys, 3, pu, 4, 2, v), FERRY_OK);
@@ -41,6 +43,7 @@ Test(validators, hand_values)
     cr_assert_float_eq(v[FERRY_VALIDATOR_IM], 0.0, TOL);
     cr_assert_float_eq(v[FERRY_VALIDATOR_SND], log(3.0), TOL);
     cr_assert_float_eq(v[FERRY_VALIDATOR_BNM], sqrt(4 * 0.5) / 4, TOL); /* rank 1: σ = ‖P‖_F */
+    cr_assert_float_eq(v[FERRY_VALIDATOR_MANO], 0.5, TOL);               /* every entry 0.5 */
 }
 
 Test(validators, against_an_independent_computation)
@@ -110,6 +113,10 @@ Test(validators, against_an_independent_computation)
             if (j != i) snd += -(w[j] / z) * log(w[j] / z);
     }
     cr_assert_float_eq(v[FERRY_VALIDATOR_SND], snd / NT, 1e-7);
+    /* MaNo: the 4-norm of the prediction matrix, as a root mean over its n k entries */
+    double m4 = 0;
+    for (int i = 0; i < NT * K; i++) m4 += gsl_pow_4(pt[i]);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_MANO], sqrt(sqrt(m4 / (NT * K))), 1e-9);
 }
 
 Test(validators, bad_input_is_refused)

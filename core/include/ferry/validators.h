@@ -13,6 +13,9 @@
  *                L2-normalised, their cosine similarities to every other target example (the
  *                example itself left out) through a softmax at temperature 0.05, the mean entropy
  *                of those rows (predictions, as pytorch-adapt's SNDValidator does by default)
+ *   mano         the normalised matrix norm of the target predictions (Xie et al., NeurIPS 2024):
+ *                (Σ_ik p_ik^4 / (n k))^(1/4), the softmax-normalised branch of MaNo; its Taylor branch
+ *                (for badly calibrated models) works on logits, which this interface does not see
  *
  * Entropies use natural logarithms; a probability of 0 contributes 0. */
 #ifndef FERRY_VALIDATORS_H
@@ -34,6 +37,7 @@ typedef enum ferry_validator {
     FERRY_VALIDATOR_IM,
     FERRY_VALIDATOR_BNM,
     FERRY_VALIDATOR_SND,
+    FERRY_VALIDATOR_MANO,
     FERRY_VALIDATOR_COUNT
 } ferry_validator;
 
