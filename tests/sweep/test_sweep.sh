@@ -241,7 +241,7 @@ YAML
     "$ferry" bench "$tmp/$v.yaml" --db "$tmp/$v.db" --no-table > /dev/null 2>&1
 done
 vq() { /usr/bin/python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall())" "$@"; }
-check "validators: every one stored for every epoch" test "$(vq "$tmp/vt.db" "select count(*), count(distinct name) from validators")" = "[(14, 7)]"
+check "validators: every one stored for every epoch" test "$(vq "$tmp/vt.db" "select count(*), count(distinct name) from validators")" = "[(16, 8)]"
 check "validators: poisoned target labels give the same validators" test "$(vq "$tmp/vt.db" "select epoch, name, value from validators order by 1, 2")" = "$(vq "$tmp/vp.db" "select epoch, name, value from validators order by 1, 2")"
 check "results validators: a row per task and rule" bash -c "'$ferry' results validators --db '$tmp/vt.db' --format csv | grep -q '^digits,snd,2,,'"
 check "validators: ...and another target-test accuracy" test "$(vq "$tmp/vt.db" "select target_test from metrics order by epoch")" != "$(vq "$tmp/vp.db" "select target_test from metrics order by epoch")"
