@@ -4,6 +4,7 @@
 
 #include <gsl/gsl_cdf.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const select_names[] = {"source-val", "target-val", "last"};
@@ -27,9 +28,11 @@ ferry_status ferry_select_parse(const char *s, ferry_select *out)
         *out = (ferry_select)(FERRY_SELECT_VALIDATOR + v);
         return FERRY_OK;
     }
-    return ferry_error(FERRY_ERR_INVALID,
-                       "unknown selection rule '%s' (source-val, target-val, last, or a validator: source-acc, "
-                       "source-loss, entropy, diversity, im, bnm, snd, mano)", s);
+    char list[256] = "";
+    for (int i = 0; i < FERRY_VALIDATOR_COUNT; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", ferry_validator_name(i));
+    return ferry_error(FERRY_ERR_INVALID, "unknown selection rule '%s' (source-val, target-val, last, or a validator: %s)",
+                       s, list);
 }
 
 double ferry_select_score(const ferry_run_row *run, ferry_select rule, int e)

@@ -27,7 +27,6 @@ int ferry_validator_find(const char *name)
 /* SND's cost is queries × n × k: past this many target examples, every (n / SND_MAX_QUERIES)-th one
  * is a query (all stay neighbours). */
 #define SND_MAX_QUERIES 8192
-#define MANO_P 4 /* MaNo's norm order (the paper's default) */
 #define LOG_FLOOR 1e-30 /* the source cross-entropy's probability floor (a float softmax can reach 0) */
 
 static double xlogx(double p) { return p > 0 ? p * log(p) : 0.0; }
@@ -117,15 +116,17 @@ ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, 
     out[FERRY_VALIDATOR_SOURCE_LOSS] = -ce / (double)n_src;
     double h = 0, *mean = calloc((size_t)k, sizeof *mean);
     if (!mean) return ferry_error(FERRY_ERR_NOMEM, "validators: out of memory");
+    double mano = 0; /* Σ p^4 */
     for (int64_t i = 0; i < n_tgt; i++)
         for (int c = 0; c < k; c++) {
-            h -= xlogx(p_tgt[i * k + c]);
-            mean[c] += p_tgt[i * k + c];
+            double p = p_tgt[i * k + c], p2 = p * p;
+            h -= xlogx(p);
+            mean[c] += p;
+            mano += p2 * p2;
         }
-    double div = 0, mano = 0;
+    double div = 0;
     for (int c = 0; c < k; c++) div -= xlogx(mean[c] / (double)n_tgt);
-    for (int64_t i = 0; i < n_tgt * k; i++) mano += pow(fabs((double)p_tgt[i]), MANO_P);
-    out[FERRY_VALIDATOR_MANO] = pow(mano / ((double)n_tgt * k), 1.0 / MANO_P);
+    out[FERRY_VALIDATOR_MANO] = sqrt(sqrt(mano / ((double)n_tgt * k))); /* MaNo's order p = 4 */
     free(mean);
     out[FERRY_VALIDATOR_ENTROPY] = -h / (double)n_tgt;
     out[FERRY_VALIDATOR_DIVERSITY] = div;
