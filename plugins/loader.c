@@ -113,7 +113,7 @@ static ferry_status check_phases(const char *file, const ferry_method *m)
 }
 
 /* Everything the host relies on, checked before a plugin is accepted. */
-static ferry_status check_descriptor(const char *file, const ferry_method *m)
+ferry_status ferry_plugin_check_descriptor(const char *file, const ferry_method *m)
 {
     if (m->abi_version != FERRY_PLUGIN_ABI_VERSION)
         return ferry_error(FERRY_ERR_FORMAT, "%s: plugin ABI version %u, this Ferry speaks %u (rebuild the plugin)",
@@ -162,7 +162,7 @@ ferry_status ferry_methods_add_file(ferry_methods_t *r, const char *path)
                            path, FERRY_PLUGIN_ENTRY_SYMBOL);
     }
     const ferry_method *m = entry(ferry_plugin_host());
-    ferry_status s = m ? check_descriptor(path, m)
+    ferry_status s = m ? ferry_plugin_check_descriptor(path, m)
                        : ferry_error(FERRY_ERR_FORMAT, "%s: %s returned no descriptor", path, FERRY_PLUGIN_ENTRY_SYMBOL);
     for (int i = 0; !s && i < r->n; i++)
         if (strcmp(r->e[i].m->name, m->name) == 0)

@@ -141,6 +141,10 @@ struct ferry_run {
 /* Sets the method's scalars that graph g (of phase k) reads, to their current values. */
 ferry_status ferry_run_set_scalars(ferry_run_t *run, int k, ferry_graph_t *g);
 
+/* Checks a plugin's descriptor before it is accepted (file names the plugin in the messages): ABI
+ * version and size, names, hooks, hyperparameters and phases. */
+ferry_status ferry_plugin_check_descriptor(const char *file, const ferry_method *m);
+
 /* The function table handed to every plugin (one, constant, for the life of the process). */
 const ferry_host_api *ferry_plugin_host(void);
 
