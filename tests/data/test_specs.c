@@ -325,3 +325,40 @@ Test(specs, test_fraction_geometry_and_label_shift)
     ferry_task_decl clash = {.name = "mnist->mnistm", .source = s_spec, .target = t_spec};
     cr_assert_eq(ferry_task_declare(&clash), FERRY_ERR_INVALID);
 }
+
+/* size=HxW on a folder (the form without channels): loaded at that size, channels as asked (found by
+ * fuzzing: the parser wrote the channel count through a NULL pointer). */
+Test(specs, folder_size_height_by_width)
+{
+    char root[TU_PATH];
+    du_mkdir(root, tmp, "pets");
+    make_classes(root, pets, 2, 5, 12, 12, 3);
+    ferry_dataset_t *ds;
+    cr_assert_eq(ferry_domain_load(spec_of("folder:", root, "?size=6x10"), "all", &ds), FERRY_OK, "%s",
+                 ferry_last_error());
+    int c, h, w;
+    ferry_dataset_geometry(ds, &c, &h, &w);
+    cr_expect(c == 3 && h == 6 && w == 10, "%dx%dx%d", c, h, w);
+    ferry_dataset_free(ds);
+    cr_assert_eq(ferry_domain_load(spec_of("folder:", root, "?channels=1&size=4x2"), "train", &ds), FERRY_OK, "%s",
+                 ferry_last_error());
+    ferry_dataset_geometry(ds, &c, &h, &w);
+    cr_expect(c == 1 && h == 4 && w == 2, "%dx%dx%d", c, h, w);
+    ferry_dataset_free(ds);
+    cr_expect_eq(ferry_domain_check(spec_of("folder:", root, "?size=0x4")), FERRY_ERR_INVALID);
+}
+
+/* A redeclared task replaces the definition; the info handed out before stays readable. */
+Test(specs, redeclared_task_keeps_old_info_valid)
+{
+    ferry_task_decl d = {.name = "redeclared", .source = "mnist", .target = "optdigits"};
+    cr_assert_eq(ferry_task_declare(&d), FERRY_OK, "%s", ferry_last_error());
+    const ferry_task_info *old = ferry_task_info_find("redeclared");
+    cr_assert_not_null(old);
+    d.target = "fashion";
+    cr_assert_eq(ferry_task_declare(&d), FERRY_OK, "%s", ferry_last_error());
+    const ferry_task_info *now = ferry_task_info_find("redeclared");
+    cr_assert_not_null(now);
+    cr_expect_str_eq(now->target, "fashion");
+    cr_expect_str_eq(old->target, "optdigits");
+}

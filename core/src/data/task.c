@@ -62,6 +62,9 @@ const ferry_task_info *ferry_task_info_at(int i) { return i >= 0 && i < N_TASKS 
 static pthread_mutex_t user_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct task_def **user_defs;
 static int n_user, cap_user;
+/* definitions a redeclaration replaced: kept, since info pointers handed out must stay valid */
+static struct task_def **retired_defs;
+static int n_retired, cap_retired;
 
 static void def_free(struct task_def *d)
 {
@@ -163,13 +166,22 @@ ferry_status ferry_task_declare(const ferry_task_decl *in)
     int at = -1;
     for (int i = 0; i < n_user; i++)
         if (!strcmp(user_defs[i]->info.name, n)) at = i;
-    if (at < 0 && n_user == cap_user) {
+    bool redeclared = at >= 0;
+    if (!redeclared && n_user == cap_user) {
         int cap = cap_user ? 2 * cap_user : 8;
         struct task_def **v = realloc(user_defs, (size_t)cap * sizeof *v);
         if (v) user_defs = v, cap_user = cap;
     }
-    if (at < 0 && n_user < cap_user) at = n_user++;
-    /* a redeclared task's old definition stays allocated: info pointers handed out stay valid */
+    if (redeclared && n_retired == cap_retired) {
+        int cap = cap_retired ? 2 * cap_retired : 8;
+        struct task_def **v = realloc(retired_defs, (size_t)cap * sizeof *v);
+        if (v) retired_defs = v, cap_retired = cap;
+    }
+    if (!redeclared && n_user < cap_user) at = n_user++;
+    /* a redeclared task's old definition stays allocated, on the retired list: info pointers
+     * handed out stay valid */
+    if (redeclared && n_retired < cap_retired) retired_defs[n_retired++] = user_defs[at];
+    else if (redeclared) at = -1;
     if (at >= 0) user_defs[at] = d;
     pthread_mutex_unlock(&user_lock);
     if (at < 0) {
