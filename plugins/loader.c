@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,10 @@ ferry_status ferry_plugin_check_descriptor(const char *file, const ferry_method 
         if (!(h->min <= h->def && h->def <= h->max) || !isfinite(h->min) || !isfinite(h->max))
             return ferry_error(FERRY_ERR_FORMAT, "%s: %s.%s default %g outside its range [%g, %g]", file,
                                m->name, h->name, h->def, h->min, h->max);
+        if (h->type == FERRY_HP_INT && (h->def != floor(h->def) || h->min != floor(h->min) || h->max != floor(h->max) ||
+                                        h->min < INT_MIN || h->max > INT_MAX))
+            return ferry_error(FERRY_ERR_FORMAT, "%s: %s.%s is an INT with default %g in [%g, %g] (whole numbers in "
+                               "an int's range needed)", file, m->name, h->name, h->def, h->min, h->max);
         if (h->sweep == FERRY_SWEEP_LOG && h->min <= 0)
             return ferry_error(FERRY_ERR_FORMAT, "%s: %s.%s is swept log-uniformly from %g (must be > 0)", file,
                                m->name, h->name, h->min);

@@ -184,3 +184,24 @@ Test(folder, no_classes)
     cr_assert_eq(ferry_dataset_load_folder(root, 2, 4, 4, &ds), FERRY_ERR_INVALID);
     cr_assert_eq(ferry_dataset_load_folder(root, 1, 0, 4, &ds), FERRY_ERR_INVALID);
 }
+
+/* A white image shrunk from 3x35 to 8x8: the resize filters' weights add up to 1 only to rounding,
+ * and a pixel came out 1 + 1 ulp; every pixel stays in [0, 1] (found by fuzzing). */
+Test(folder, resized_pixels_stay_in_unit_range)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "white");
+    du_mkdir(cls, root, "a");
+    tu_join(path, cls, "w.pgm");
+    unsigned char pgm[128];
+    int head = snprintf((char *)pgm, sizeof pgm, "P5\n3 35\n255\n");
+    memset(pgm + head, 255, 3 * 35);
+    tu_write(path, pgm, (size_t)head + 3 * 35);
+    for (int c = 1; c <= 3; c += 2) {
+        ferry_dataset_t *ds;
+        cr_assert_eq(ferry_dataset_load_folder(root, c, 8, 8, &ds), FERRY_OK, "%s", ferry_last_error());
+        const float *x = ferry_dataset_images(ds);
+        for (int i = 0; i < c * 64; i++) cr_assert(x[i] >= 0 && x[i] <= 1, "pixel %d is %.9g", i, (double)x[i]);
+        ferry_dataset_free(ds);
+    }
+}

@@ -362,3 +362,17 @@ Test(specs, redeclared_task_keeps_old_info_valid)
     cr_expect_str_eq(now->target, "fashion");
     cr_expect_str_eq(old->target, "optdigits");
 }
+
+/* A CSV label column beyond an int is refused as not a column index (found by fuzzing: the check
+ * converted the value to int before comparing it with the limit). */
+Test(specs, csv_label_column_beyond_int_is_refused)
+{
+    static const char *const specs[] = {"csv:/x.csv?shape=1x2x2&label=55555555550", "csv:/x.csv?shape=1x2x2&label=1e300",
+                                        "csv:/x.csv?shape=1x2x2&label=inf", "csv:/x.csv?shape=1x2x2&label=1000001"};
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        cr_expect_eq(ferry_domain_check(specs[i]), FERRY_ERR_INVALID, "%s", specs[i]);
+        cr_expect(strstr(ferry_last_error(), "is not a valid column index") && strstr(ferry_last_error(), specs[i]),
+                  "%s", ferry_last_error());
+    }
+    cr_expect_eq(ferry_domain_check("csv:/x.csv?shape=1x2x2&label=1000000"), FERRY_OK, "%s", ferry_last_error());
+}

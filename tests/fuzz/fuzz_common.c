@@ -90,21 +90,27 @@ uint8_t fuzz_touch(const void *p, size_t n)
     return x;
 }
 
+static void broken(const char *what, double a, double b)
+{
+    fprintf(stderr, "fuzz: a loaded data set is inconsistent: %s (%.9g, %.9g)\n", what, a, b);
+    abort();
+}
+
 void fuzz_check_dataset(const ferry_dataset_t *ds, int c, int h, int w)
 {
     int dc, dh, dw;
     ferry_dataset_geometry(ds, &dc, &dh, &dw);
     int64_t n = ferry_dataset_size(ds);
     int classes = ferry_dataset_classes(ds);
-    if (n < 1 || classes < 1 || dc < 1 || dh < 1 || dw < 1 || (c > 0 && (dc != c || dh != h || dw != w)))
-        __builtin_trap();
+    if (n < 1 || classes < 1 || dc < 1 || dh < 1 || dw < 1) broken("empty, or no classes", (double)n, classes);
+    if (c > 0 && (dc != c || dh != h || dw != w)) broken("not the geometry asked for", dh, dw);
     const int32_t *y = ferry_dataset_labels(ds);
     for (int64_t i = 0; i < n; i++)
-        if (y[i] < 0 || y[i] >= classes) __builtin_trap();
+        if (y[i] < 0 || y[i] >= classes) broken("a label outside [0, classes)", y[i], classes);
     const float *x = ferry_dataset_images(ds);
     for (size_t i = 0; i < (size_t)n * (size_t)dc * (size_t)dh * (size_t)dw; i++)
-        if (!(x[i] >= 0 && x[i] <= 1)) __builtin_trap();
+        if (!(x[i] >= 0 && x[i] <= 1)) broken("a pixel outside [0, 1] (value, index)", x[i], (double)i);
     char buf[32];
     for (int k = 0; k < classes && k < 4096; k++)
-        if (!ferry_dataset_class_name(ds, k, buf, sizeof buf)) __builtin_trap();
+        if (!ferry_dataset_class_name(ds, k, buf, sizeof buf)) broken("a class without a name", k, classes);
 }

@@ -109,3 +109,31 @@ Test(loader, hyperparameters_are_checked)
     cr_assert_eq(ferry_method_resolve(m, notint, 1, v), FERRY_ERR_INVALID);
     ferry_methods_free(r);
 }
+
+/* The descriptor check itself (plugins/loader.c, reached here as the loader calls it). */
+ferry_status ferry_plugin_check_descriptor(const char *file, const ferry_method *m);
+
+static ferry_tensor_t *no_loss(ferry_run_t *run, const ferry_host_api *host, const ferry_step_tensors *t)
+{
+    (void)run, (void)host, (void)t;
+    return NULL;
+}
+
+/* An INT hyperparameter's default and range must be whole numbers an int holds: the host uses the
+ * value as an int (a phase's repeat count, a width). Found by fuzzing the descriptor check. */
+Test(loader, refuses_an_int_hyperparameter_that_is_not_whole)
+{
+    ferry_hparam hp = {"num_k", FERRY_HP_INT, 4, 1, 8, FERRY_SWEEP_FIXED, "steps"};
+    ferry_method m = {.abi_version = FERRY_PLUGIN_ABI_VERSION, .size = sizeof m, .name = "probe", .summary = "s",
+                      .citation = "c", .hparams = &hp, .n_hparams = 1, .loss = no_loss};
+    cr_assert_eq(ferry_plugin_check_descriptor("probe.so", &m), FERRY_OK, "%s", ferry_last_error());
+    const double bad[][3] = {{4, 1, 8.5}, {4.5, 1, 8}, {4, 0.5, 8}, {4, 1, 3e9}, {-4, -3e9, 8}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hp.def = bad[i][0], hp.min = bad[i][1], hp.max = bad[i][2];
+        cr_expect_eq(ferry_plugin_check_descriptor("probe.so", &m), FERRY_ERR_FORMAT, "case %zu", i);
+        cr_expect(strstr(ferry_last_error(), "probe.so") && strstr(ferry_last_error(), "probe.num_k is an INT"), "%s",
+                  ferry_last_error());
+    }
+    hp.type = FERRY_HP_FLOAT; /* the same values as a FLOAT are fine */
+    cr_expect_eq(ferry_plugin_check_descriptor("probe.so", &m), FERRY_OK, "%s", ferry_last_error());
+}

@@ -123,7 +123,11 @@ static ferry_status load_image(const char *path, int c, int h, int w, float *dst
         }
     }
     stbi_image_free(img);
-    return ferry_resize_bilinear(p, c, ih, iw, dst, h, w, path);
+    ferry_status s = ferry_resize_bilinear(p, c, ih, iw, dst, h, w, path);
+    /* the filters' weights add up to 1 only to rounding: a white pixel can come out 1 + 1 ulp */
+    for (size_t i = 0, n = (size_t)c * (size_t)h * (size_t)w; !s && i < n; i++)
+        dst[i] = dst[i] < 0 ? 0 : dst[i] > 1 ? 1 : dst[i];
+    return s;
 }
 
 /* The largest image a folder may hold: decoding is refused before allocating anything beyond it. */

@@ -66,7 +66,7 @@ static ferry_status parse_option(const char *spec, struct spec *p, const char *k
     if (p->kind == K_CSV && (!strcmp(key, "label") || !strcmp(key, "max"))) {
         errno = 0;
         x = strtod(v, &end);
-        if (end == v || *end || errno || !(x >= 0) || (key[0] == 'l' && (x != (int)x || x > 1e6)) ||
+        if (end == v || *end || errno || !(x >= 0) || (key[0] == 'l' && (x > 1e6 || x != (int)x)) ||
             (key[0] == 'm' && !(x > 0 && x < 1e30)))
             return ferry_error(FERRY_ERR_INVALID, "domain '%s': %s=%s is not a valid %s", spec, key, v,
                                key[0] == 'l' ? "column index" : "maximum pixel value");
