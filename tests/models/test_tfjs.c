@@ -599,3 +599,68 @@ Test(tfjs, second_model_matches_a_direct_evaluation)
     cr_expect(worst < 1e-5, "Ferry's import differs from the direct evaluation by %g", worst);
     release(be, st, m);
 }
+
+/* A small model (input HxWx1, conv `conv` 2 filters with `conv_cfg`, Flatten, Dense 3) with its
+ * weights in one shard; for the refusals below (found by fuzzing the importer). */
+static void write_small(const char *hw, const char *conv_cfg)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.json", dir);
+    FILE *fp = fopen(path, "w");
+    cr_assert_not_null(fp);
+    fprintf(fp,
+            "{\"format\": \"layers-model\", \"modelTopology\": {\"model_config\": {\"class_name\": \"Model\", \"config\": "
+            "{\"layers\": [{\"name\": \"input_1\", \"class_name\": \"InputLayer\", \"config\": {\"batch_input_shape\": "
+            "[null, %s, 1]}, \"inbound_nodes\": []}, {\"name\": \"conv\", \"class_name\": \"Conv2D\", \"config\": "
+            "{\"filters\": 2, %s, \"use_bias\": false}, \"inbound_nodes\": [[[\"input_1\", 0, 0, {}]]]}, {\"name\": \"flat\", "
+            "\"class_name\": \"Flatten\", \"config\": {}, \"inbound_nodes\": [[[\"conv\", 0, 0, {}]]]}, {\"name\": \"dense\", "
+            "\"class_name\": \"Dense\", \"config\": {\"units\": 3, \"use_bias\": false}, \"inbound_nodes\": [[[\"flat\", 0, 0, "
+            "{}]]]}], \"input_layers\": [[\"input_1\", 0, 0]], \"output_layers\": [[\"dense\", 0, 0]]}}}, \"weightsManifest\": "
+            "[{\"paths\": [\"w.bin\"], \"weights\": [{\"name\": \"conv/kernel\", \"shape\": [1, 1, 1, 2], \"dtype\": \"float32\"}, "
+            "{\"name\": \"dense/kernel\", \"shape\": [8, 3], \"dtype\": \"float32\"}]}]}\n",
+            hw, conv_cfg);
+    fclose(fp);
+    float w[2 + 24] = {0.5f, -0.5f};
+    snprintf(path, sizeof path, "%s/w.bin", dir);
+    cr_assert_eq(ferry_write_file_atomic(path, w, sizeof w), FERRY_OK);
+}
+
+static void small_refused(const char *hw, const char *conv_cfg, int classes, const char *what)
+{
+    write_small(hw, conv_cfg);
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_model_t *m = NULL;
+    ferry_status s = create(classes, &be, &st, &m);
+    const char *msg = ferry_last_error();
+    cr_expect_neq(s, FERRY_OK, "accepted: %s / %s", hw, conv_cfg);
+    cr_expect_null(m);
+    cr_expect(strstr(msg, dir) && strstr(msg, "model.json"), "the message does not name the file: %s", msg);
+    cr_expect(strstr(msg, what), "the message does not say '%s': %s", what, msg);
+    release(be, st, m);
+}
+
+Test(tfjs, small_model_loads)
+{
+    write_small("2, 2", "\"kernel_size\": 1");
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_model_t *m = NULL;
+    cr_assert_eq(create(3, &be, &st, &m), FERRY_OK, "%s", ferry_last_error());
+    cr_expect_eq(ferry_model_feature_dim(m), 8);
+    release(be, st, m);
+}
+
+/* A dilated kernel's extent overflowed an int while the importer worked out the map sizes. */
+Test(tfjs, refuses_a_dilated_kernel_beyond_65536)
+{
+    small_refused("4, 4", "\"kernel_size\": [40000, 3], \"dilation_rate\": [65536, 1]", 3,
+                  "layer 'conv': kernel 40000x3 dilated 65536x1 spans more than 65536 pixels");
+}
+
+/* A Flatten of a 65536x65536 map: its size overflowed an int, and a classifier drawn afresh over its
+ * 8.6e9 features would have asked for 137 GB. */
+Test(tfjs, refuses_a_classifier_over_too_many_features)
+{
+    small_refused("65536, 65536", "\"kernel_size\": 1", 4, "layer 'dense' (Dense) on 8589934592 features");
+}

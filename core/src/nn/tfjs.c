@@ -234,6 +234,9 @@ static ferry_status parse_config(tf_graph *g, tf_layer *l, json_t *cfg)
             (s = get_pair(g, l, cfg, "dilation_rate", 1, &l->dh, &l->dw)) || (s = get_padding(g, l, cfg, &l->same)) ||
             (s = get_act(g, l, cfg, &l->act)))
             return s;
+        if ((int64_t)l->dh * (l->kh - 1) + 1 > 65536 || (int64_t)l->dw * (l->kw - 1) + 1 > 65536)
+            return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': kernel %dx%d dilated %dx%d spans more than 65536 pixels",
+                               g->path, l->name, l->kh, l->kw, l->dh, l->dw);
         l->bias = get_bool(cfg, "use_bias", true);
         if (l->kind != K_DWCONV && (s = get_int(g, l, cfg, "filters", 1, &l->filters))) return s;
         l->mult = 1;
@@ -527,7 +530,7 @@ static void infer_sizes(tf_graph *g)
                 break;
             case K_FLATTEN:
             case K_RESHAPE: /* of a spatial map: the next layers' sizes depend on the input's */
-                if (h * w > 1) g->fixed = true;
+                if ((int64_t)h * w > 1) g->fixed = true;
                 h = w = -1;
                 break;
             default: break;
@@ -1104,6 +1107,12 @@ static ferry_tensor_t *layer_forward(ferry_mb *b, const tf_graph *g, const tf_la
             return NULL;
         }
         int units = last_dense ? b->m->classes : l->units;
+        /* the classifier drawn afresh has features x classes weights; nothing in the file bounds them */
+        if (x->ne[1] > ((int64_t)1 << 27) / units) {
+            ferry_error(FERRY_ERR_UNSUPPORTED, "%s: layer '%s' (Dense) on %lld features would have %lld x %d weights "
+                        "(more than 2^27)", g->path, l->name, (long long)x->ne[1], (long long)x->ne[1], units);
+            return NULL;
+        }
         ferry_tensor_t *y = ferry_mb_linear(b, l->name, x, units, l->bias);
         return last_dense && l->act == A_SOFTMAX ? y : activation(b, y, l->act); /* logits: no softmax */
     }
