@@ -138,3 +138,30 @@ Test(csv, truncated_and_empty)
     cr_assert_eq(ferry_dataset_load_csv(path, 1, 2, 2, 0, &ds), FERRY_ERR_INVALID);
     cr_assert_eq(ferry_dataset_load_csv(path, 0, 2, 2, 255, &ds), FERRY_ERR_INVALID);
 }
+
+/* A short file under a large geometry: its rows are checked before room is made for them, and room
+ * is made for fewer rows of large images (found by fuzzing: 256 rows of 1x16384x16384 were allocated,
+ * 256 GB, before the first row was read). */
+Test(csv, large_geometry_refuses_a_short_row_without_allocating_for_it)
+{
+    char path[TU_PATH];
+    put(path, "short.csv", "0,1,2,3,4\n1,5,6,7,8\n");
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_csv(path, 1, 16384, 16384, 255, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
+    cr_assert_null(ds);
+    cr_assert(tu_msg_has(path) && tu_msg_has("line 1: 5 values, expected 1+268435456"), "%s", ferry_last_error());
+    /* a wide image still loads, row after row */
+    char *text = malloc(2 * (2 + 2 * 100000) + 1), *p = text;
+    for (int r = 0; r < 2; r++) {
+        p += sprintf(p, "%d", r);
+        for (int i = 0; i < 100000; i++) p += sprintf(p, ",%d", (i + r) % 2);
+        *p++ = '\n';
+    }
+    *p = '\0';
+    put(path, "wide.csv", text);
+    free(text);
+    cr_assert_eq(ferry_dataset_load_csv(path, 1, 1, 100000, 1, &ds), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_dataset_size(ds), 2);
+    cr_assert_eq(ferry_dataset_images(ds)[100000 + 1], 0.0f);
+    ferry_dataset_free(ds);
+}

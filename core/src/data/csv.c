@@ -89,7 +89,9 @@ struct rows {
 static ferry_status rows_grow(struct rows *t, const char *path)
 {
     if (t->n < t->cap) return FERRY_OK;
-    size_t cap = t->cap ? 2 * t->cap : 256, floats;
+    /* the first block holds 256 rows, or fewer of large images (about 16 MB): a file of two rows of
+     * 1x16384x16384 must not ask for 256 GB */
+    size_t first = ((size_t)1 << 22) / t->per, cap = t->cap ? 2 * t->cap : first < 1 ? 1 : first < 256 ? first : 256, floats;
     if (__builtin_mul_overflow(cap, t->per, &floats) || floats > SIZE_MAX / sizeof(float))
         return ferry_error(FERRY_ERR_NOMEM, "%s: too many examples", path);
     float *x = realloc(t->x, floats * sizeof *x);
@@ -117,6 +119,8 @@ static ferry_status parse_row(struct rows *t, const struct reader *r, long ln, l
         return ferry_error(FERRY_ERR_FORMAT, "%s: line %ld: %zu values, expected 1+%zu (ragged row)", path,
                            ln, fields, t->per);
     }
+    ferry_status s = rows_grow(t, path); /* once the row is known to have the right size */
+    if (s) return s;
     float *x = t->x + t->n * t->per;
     double v;
     for (size_t j = 0, i = 0; j < fields; j++) {
@@ -196,7 +200,6 @@ ferry_status ferry_csv_load(const char *path, int c, int h, int w, float max_val
                 continue;
             }
         }
-        if ((s = rows_grow(&t, path))) break;
         int32_t label = 0;
         if ((s = parse_row(&t, &r, ln, loc, max_value, (size_t)label_col, &label))) break;
         t.y[t.n++] = label;
