@@ -376,3 +376,33 @@ Test(specs, csv_label_column_beyond_int_is_refused)
     }
     cr_expect_eq(ferry_domain_check("csv:/x.csv?shape=1x2x2&label=1000000"), FERRY_OK, "%s", ferry_last_error());
 }
+
+/* A rotation by a non-finite angle is an unknown variant, and a variant the transform refuses is
+ * reported with the domain's spec (found by fuzzing: "@rotnan" gave a message naming only the data
+ * set's short name). */
+Test(specs, bad_variants_are_refused_naming_the_spec)
+{
+    char path[TU_PATH];
+    tu_join(path, tmp, "two.csv");
+    tu_write(path, "0,1,2,3,4\n1,5,6,7,8\n0,9,9,9,9\n1,0,0,0,0\n0,1,1,1,1\n1,2,2,2,2\n", 60);
+    static const char *const bad[] = {"@rotnan", "@rotinf", "@rot-inf", "@rot1e400"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *spec = spec_of("csv:", path, "?shape=1x2x2");
+        char full[TU_PATH + 300];
+        snprintf(full, sizeof full, "%s%s", spec, bad[i]);
+        ferry_dataset_t *ds = NULL;
+        cr_expect_eq(ferry_domain_load(full, "all", &ds), FERRY_ERR_INVALID, "%s", full);
+        cr_expect_null(ds);
+        cr_expect(strstr(ferry_last_error(), full) && strstr(ferry_last_error(), "unknown variant"), "%s",
+                  ferry_last_error());
+    }
+    /* two channels cannot be coloured: the transform's refusal names the spec */
+    tu_join(path, tmp, "two-channels.csv");
+    tu_write(path, "0,1,2\n1,4,5\n0,1,1\n1,2,2\n0,3,3\n1,4,4\n", 36);
+    char full[TU_PATH + 300];
+    snprintf(full, sizeof full, "csv:%s?shape=2x1x1@color0.5", path);
+    ferry_dataset_t *ds = NULL;
+    cr_expect_neq(ferry_domain_load(full, "all", &ds), FERRY_OK);
+    cr_expect(strstr(ferry_last_error(), full) && strstr(ferry_last_error(), "variant 'color0.5'"), "%s",
+              ferry_last_error());
+}

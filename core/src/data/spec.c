@@ -5,6 +5,7 @@
 #include "ferry/task.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,14 +414,18 @@ static ferry_status apply_variants(const char *spec, const char *part, const cha
         char extra;
         ferry_dataset_t *next_ds = NULL;
         ferry_status s;
-        if (sscanf(v, "rot%lf%c", &x, &extra) == 1)
+        if (sscanf(v, "rot%lf%c", &x, &extra) == 1 && isfinite(x))
             s = ferry_dataset_rotate(*ds, x, &next_ds);
         else if (sscanf(v, "color%lf%c", &x, &extra) == 1 && x >= 0 && x <= 1)
             s = ferry_dataset_colorize(*ds, x, ferry_spec_seed(spec) ^ (uint64_t)(part[1] == 'r'), &next_ds);
         else
-            return ferry_error(FERRY_ERR_INVALID, "domain '%s': unknown variant '%s' (rotD, colorP with P in [0,1])",
-                               spec, v);
-        if (s) return s;
+            return ferry_error(FERRY_ERR_INVALID, "domain '%s': unknown variant '%s' (rotD with D finite, colorP with P "
+                               "in [0,1])", spec, v);
+        if (s) { /* the transform names the data set; the message names the spec too */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", ferry_last_error());
+            return ferry_error(s, "domain '%s': variant '%s': %s", spec, v, msg);
+        }
         ferry_dataset_free(*ds);
         *ds = next_ds;
         at = next ? next : at + 1 + len;
