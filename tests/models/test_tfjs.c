@@ -664,3 +664,23 @@ Test(tfjs, refuses_a_classifier_over_too_many_features)
 {
     small_refused("65536, 65536", "\"kernel_size\": 1", 4, "layer 'dense' (Dense) on 8589934592 features");
 }
+
+/* Sizes are checked as the file gives them, before they are narrowed to int (4294967299 passed as 3),
+ * and a Reshape's sizes may not multiply past 2^31 (three of 2^30 overflowed). */
+Test(tfjs, refuses_sizes_beyond_int_and_reshapes_beyond_2_31)
+{
+    small_refused("4, 4", "\"kernel_size\": [4294967299, 1]", 3, "layer 'conv': 'kernel_size' (4294967299, 1) out of range");
+    small_refused("4, 4", "\"kernel_size\": 1, \"strides\": -4294967295", 3, "'strides' (-4294967295, -4294967295) out of range");
+    char path[256];
+    write_small("2, 2", "\"kernel_size\": 1");
+    snprintf(path, sizeof path, "cd '%s' && sed -i 's/\"class_name\": \"Flatten\", \"config\": {}/\"class_name\": \"Reshape\", "
+             "\"config\": {\"target_shape\": [1073741824, 1073741824, 1073741824]}/' model.json", dir);
+    cr_assert_eq(system(path), 0);
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_model_t *m = NULL;
+    cr_expect_neq(create(3, &be, &st, &m), FERRY_OK);
+    cr_expect(strstr(ferry_last_error(), "model.json") && strstr(ferry_last_error(), "layer 'flat': bad target_shape"), "%s",
+              ferry_last_error());
+    release(be, st, m);
+}

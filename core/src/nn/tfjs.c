@@ -138,18 +138,21 @@ static ferry_status get_pair(const tf_graph *g, const tf_layer *l, json_t *cfg, 
         *a = *b = dflt;
         return FERRY_OK;
     }
+    json_int_t x, y; /* checked before they are narrowed to int (4294967299 is not 3) */
     if (json_is_integer(v)) {
-        *a = *b = (int)json_integer_value(v);
+        x = y = json_integer_value(v);
     } else if (json_is_array(v) && json_array_size(v) == 2 && json_is_integer(json_array_get(v, 0)) &&
                json_is_integer(json_array_get(v, 1))) {
-        *a = (int)json_integer_value(json_array_get(v, 0));
-        *b = (int)json_integer_value(json_array_get(v, 1));
+        x = json_integer_value(json_array_get(v, 0));
+        y = json_integer_value(json_array_get(v, 1));
     } else {
         return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': '%s' is not an integer or a pair of integers", g->path,
                            l->name, key);
     }
-    if (*a < 1 || *b < 1 || *a > 65536 || *b > 65536)
-        return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': '%s' (%d, %d) out of range", g->path, l->name, key, *a, *b);
+    if (x < 1 || y < 1 || x > 65536 || y > 65536)
+        return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': '%s' (%lld, %lld) out of range", g->path, l->name, key,
+                           (long long)x, (long long)y);
+    *a = (int)x, *b = (int)y;
     return FERRY_OK;
 }
 
@@ -270,19 +273,19 @@ static ferry_status parse_config(tf_graph *g, tf_layer *l, json_t *cfg)
     }
     case K_ZEROPAD: {
         json_t *p = json_object_get(cfg, "padding");
-        int v[4] = {1, 1, 1, 1};
+        json_int_t v[4] = {1, 1, 1, 1};
         bool ok = true;
         if (json_is_integer(p)) {
-            v[0] = v[1] = v[2] = v[3] = (int)json_integer_value(p);
+            v[0] = v[1] = v[2] = v[3] = json_integer_value(p);
         } else if (json_is_array(p) && json_array_size(p) == 2) {
             for (int a = 0; a < 2; a++) {
                 json_t *e = json_array_get(p, (size_t)a);
                 if (json_is_integer(e)) {
-                    v[2 * a] = v[2 * a + 1] = (int)json_integer_value(e);
+                    v[2 * a] = v[2 * a + 1] = json_integer_value(e);
                 } else if (json_is_array(e) && json_array_size(e) == 2 && json_is_integer(json_array_get(e, 0)) &&
                            json_is_integer(json_array_get(e, 1))) {
-                    v[2 * a] = (int)json_integer_value(json_array_get(e, 0));
-                    v[2 * a + 1] = (int)json_integer_value(json_array_get(e, 1));
+                    v[2 * a] = json_integer_value(json_array_get(e, 0));
+                    v[2 * a + 1] = json_integer_value(json_array_get(e, 1));
                 } else {
                     ok = false;
                 }
@@ -292,7 +295,7 @@ static ferry_status parse_config(tf_graph *g, tf_layer *l, json_t *cfg)
         }
         for (int k = 0; k < 4; k++) ok = ok && v[k] >= 0 && v[k] <= 4096;
         if (!ok) return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': bad padding", g->path, l->name);
-        memcpy(l->pad, v, sizeof v);
+        for (int k = 0; k < 4; k++) l->pad[k] = (int)v[k];
         return channels_last(g, l, cfg);
     }
     case K_MAXPOOL:
@@ -331,8 +334,12 @@ static ferry_status parse_config(tf_graph *g, tf_layer *l, json_t *cfg)
             if (l->target[k] == -1) unknown++;
             else if (l->target[k] < 1 || l->target[k] > (1 << 30)) unknown = 2;
         }
+        int64_t known = 1; /* each size is at most 2^30: the product of three overflowed */
+        for (size_t k = 0; k < nt && unknown <= 1; k++)
+            if (l->target[k] > 0 && (known *= l->target[k]) > ((int64_t)1 << 31)) unknown = 2;
         if (unknown > 1)
-            return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': bad target_shape", g->path, l->name);
+            return ferry_error(FERRY_ERR_FORMAT, "%s: layer '%s': bad target_shape (sizes 1 to 2^30, -1 once, at most "
+                               "2^31 elements)", g->path, l->name);
         break;
     }
     case K_DENSE:
