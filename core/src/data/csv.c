@@ -91,7 +91,8 @@ static ferry_status rows_grow(struct rows *t, const char *path)
     if (t->n < t->cap) return FERRY_OK;
     /* the first block holds 256 rows, or fewer of large images (about 16 MB): a file of two rows of
      * 1x16384x16384 must not ask for 256 GB */
-    size_t first = ((size_t)1 << 22) / t->per, cap = t->cap ? 2 * t->cap : first < 1 ? 1 : first < 256 ? first : 256, floats;
+    size_t first = ((size_t)1 << 22) / t->per, floats;
+    size_t cap = t->cap ? 2 * t->cap : first < 1 ? 1 : first < 256 ? first : 256;
     if (__builtin_mul_overflow(cap, t->per, &floats) || floats > SIZE_MAX / sizeof(float))
         return ferry_error(FERRY_ERR_NOMEM, "%s: too many examples", path);
     float *x = realloc(t->x, floats * sizeof *x);
