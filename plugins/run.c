@@ -1394,21 +1394,29 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
             }
             if (!s && run->ema_g) s = ferry_graph_compute(run->ema_g); /* the EMA copies follow the updated model */
             if (s) break;
-            loss_sum += ferry_tensor_get_scalar(run->ph[0].g, run->ph[0].loss);
+            double step_loss = ferry_tensor_get_scalar(run->ph[0].g, run->ph[0].loss);
+            loss_sum += step_loss;
             images += (run->inductive || run->source_free ? 1 : 2) * B;
             double el = ferry_now_s() - t0;
             pr = (ferry_progress){.epoch = e + 1, .epochs = o->epochs, .step = k + 1, .steps = steps,
                                   .loss = loss_sum / (double)(k + 1), .accuracy = 0.0 / 0.0,
                                   .images_per_s = (double)images / el,
                                   .eta_s = el / (double)(e * steps + k + 1) * (double)(total - e * steps - k - 1)};
-            if (!isfinite(pr.loss))
-                s = ferry_error(FERRY_ERR_INVALID, "method '%s' diverged at epoch %d step %lld (loss %g)", run->m->name,
-                                e + 1, (long long)k + 1, pr.loss);
+            if (!isfinite(step_loss))
+                s = ferry_error(FERRY_ERR_DIVERGED, "method '%s' diverged at epoch %d step %lld (loss %g)", run->m->name,
+                                e + 1, (long long)k + 1, step_loss);
             else if (o->progress && k + 1 < steps)
                 o->progress(&pr, o->user);
         }
         train_time += ferry_now_s() - te;
         if (s) break;
+        /* a finite loss can hide parameters gone NaN (a term the loss does not read): checked per epoch */
+        if ((s = ferry_store_check_finite(run->st))) {
+            if (s == FERRY_ERR_DIVERGED)
+                s = ferry_error(FERRY_ERR_DIVERGED, "method '%s' diverged by the end of epoch %d (step %lld): %s",
+                                run->m->name, e + 1, (long long)(e + 1) * steps, ferry_last_error());
+            break;
+        }
         if ((s = evaluate(run, 0, &pr.source_val_accuracy))) break;
         if (run->bn_g && (s = target_bn_estimate(run, b.xt))) break;
         if (!(s = evaluate(run, 1, &pr.target_val_accuracy))) s = evaluate(run, 2, &pr.test_accuracy);

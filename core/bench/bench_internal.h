@@ -5,7 +5,9 @@
 #include "error.h"
 #include "ferry/bench.h"
 
-enum run_state { RUN_ABSENT, RUN_RUNNING, RUN_DONE, RUN_FAILED };
+/* 'failed' and 'interrupted' runs are redone by the next sweep; 'diverged' ones, a result of their
+ * settings (and deterministic), are not. */
+enum run_state { RUN_ABSENT, RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_DIVERGED };
 
 /* What is recorded when a run starts. */
 struct run_begin {
@@ -26,12 +28,12 @@ struct method_metrics {
     const double *values;
 };
 /* One transaction: the run's metrics (n epochs; mm: the method's own, or NULL; validators: n ×
- * FERRY_VALIDATOR_COUNT, NaN where an epoch has none, or NULL) and its final status ('done' or
- * 'failed' + error). */
+ * FERRY_VALIDATOR_COUNT, NaN where an epoch has none, or NULL) and its final status ('done', or
+ * 'failed' | 'diverged' | 'interrupted' with the error). */
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
                                   const double *step_ms, const struct method_metrics *mm, const double *validators,
-                                  const char *error);
+                                  const char *status, const char *error);
 /* "mnist->optdigits" -> "mnist-to-optdigits": a task name made safe for a file name. */
 void ferry_bench_file_safe(const char *in, char *out, size_t n);
 /* Hyperparameter grids. A setting "method.name=v1,v2,..." (a YAML list) is an axis of that method's

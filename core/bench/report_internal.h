@@ -42,6 +42,8 @@ struct ferry_table {
     char cfg[MAXT][MAXM][65];         /* each cell's configuration hash */
     struct setting *settings;
     int n_set;
+    ferry_run_problem *unfinished; /* runs of the table's tasks and methods that did not finish */
+    int n_unfinished;
 };
 
 struct buf {

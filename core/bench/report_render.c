@@ -163,6 +163,13 @@ static void markdown(const ferry_table_t *t, struct buf *b)
     ferry_report_put(b, "\n");
     footer(t, b, "**Bold**", "↓", "↑", "†", "‡", "");
     grid_markdown(t, b);
+    for (int i = 0; i < t->n_unfinished; i++) {
+        const ferry_run_problem *p = &t->unfinished[i];
+        if (!i) ferry_report_put(b, "\nNot in the table: runs that did not finish (a sweep redoes them, except the "
+                                    "diverged ones).\n\n");
+        ferry_report_put(b, "- %s %s %s seed %llu: **%s**: %s\n", p->task, p->method, p->hparams,
+                         (unsigned long long)p->seed, p->status, p->error[0] ? p->error : "(no message)");
+    }
 }
 
 static void latex_escape(struct buf *b, const char *s)
@@ -273,6 +280,15 @@ static void json_out(const ferry_table_t *t, struct buf *b)
             json_object_set_new(cell, "effect_dz", num(c->effect_dz));
         }
     json_object_set_new(root, "cells", cells);
+    json_t *unfinished = json_array();
+    for (int i = 0; i < t->n_unfinished; i++) {
+        const ferry_run_problem *p = &t->unfinished[i];
+        json_t *hp = json_loads(p->hparams, 0, NULL);
+        json_array_append_new(unfinished, json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "task", p->task, "method",
+                                                    p->method, "hparams", hp ? hp : json_string(p->hparams), "seed",
+                                                    (json_int_t)p->seed, "status", p->status, "error", p->error));
+    }
+    json_object_set_new(root, "unfinished", unfinished);
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (s) ferry_report_put(b, "%s\n", s);
     free(s);

@@ -43,21 +43,36 @@ void ferry_bench_now_iso(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* SQLite's message, and for an I/O failure the system's reason ("File too large", "No space left") */
+static void db_message(ferry_results_t *r, const char *msg, char *out, size_t n)
+{
+    int code = sqlite3_errcode(r->db) & 0xff, e = sqlite3_system_errno(r->db);
+    if ((code == SQLITE_IOERR || code == SQLITE_FULL) && e) snprintf(out, n, "%s (%s)", msg, strerror(e));
+    else snprintf(out, n, "%s", msg);
+}
+
 static ferry_status db_error(ferry_results_t *r, const char *what)
 {
-    return ferry_error(FERRY_ERR_IO, "%s: %s: %s", r->path, what, sqlite3_errmsg(r->db));
+    char m[512];
+    db_message(r, sqlite3_errmsg(r->db), m, sizeof m);
+    return ferry_error(FERRY_ERR_IO, "%s: %s: %s", r->path, what, m);
 }
 
 static ferry_status exec(ferry_results_t *r, const char *sql, const char *what)
 {
     char *msg = NULL;
     if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ferry_status s = ferry_error(FERRY_ERR_IO, "%s: %s: %s", r->path, what, msg ? msg : "?");
+        char m[512];
+        db_message(r, msg ? msg : "?", m, sizeof m);
+        ferry_status s = ferry_error(FERRY_ERR_IO, "%s: %s: %s", r->path, what, m);
         sqlite3_free(msg);
         return s;
     }
     return FERRY_OK;
 }
+
+/* Clean-up after an error (ROLLBACK, DETACH): its own failure must not replace that error's message. */
+static void quiet(ferry_results_t *r, const char *sql) { sqlite3_exec(r->db, sql, NULL, NULL, NULL); }
 
 /* A statement with one text parameter, the key. */
 static ferry_status exec_key(ferry_results_t *r, const char *sql, const char *key)
@@ -72,21 +87,69 @@ static ferry_status exec_key(ferry_results_t *r, const char *sql, const char *ke
     return rc == SQLITE_OK ? FERRY_OK : ferry_error(FERRY_ERR_IO, "%s: %s", r->path, sqlite3_errmsg(r->db));
 }
 
+/* The size of a regular file; -1 if there is none. */
+static long long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : -1;
+}
+
+/* A damaged file (not a database, truncated, pages corrupted) is refused before anything is written to
+ * it: SQLite's quick_check reads every page (milliseconds for a store of thousands of runs). */
+static ferry_status check_intact(ferry_results_t *r)
+{
+    sqlite3_stmt *st = NULL;
+    ferry_status s = FERRY_OK;
+    if (sqlite3_prepare_v2(r->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
+        int code = sqlite3_errcode(r->db);
+        if (code == SQLITE_NOTADB)
+            s = ferry_error(FERRY_ERR_FORMAT, "%s: not a Ferry results database (%s); left as it is", r->path,
+                            sqlite3_errmsg(r->db));
+        else if (code == SQLITE_CORRUPT)
+            s = ferry_error(FERRY_ERR_FORMAT, "%s: the results database is damaged (%s); left as it is: restore it "
+                            "from a copy, or give another store", r->path, sqlite3_errmsg(r->db));
+        else
+            s = ferry_error(FERRY_ERR_IO, "%s: cannot read the results database: %s", r->path, sqlite3_errmsg(r->db));
+    } else {
+        int rc = sqlite3_step(st);
+        const char *v = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (!v || strcmp(v, "ok"))
+            s = ferry_error(FERRY_ERR_FORMAT, "%s: the results database is damaged (%s); left as it is: restore it "
+                            "from a copy, or give another store", r->path, v ? v : sqlite3_errmsg(r->db));
+    }
+    sqlite3_finalize(st);
+    return s;
+}
+
 ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t **out)
 {
     *out = NULL;
     ferry_results_t *r = calloc(1, sizeof *r);
     if (!r) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
     snprintf(r->path, sizeof r->path, "%s", path);
+    /* an existing file is never made a new store: an empty one (truncated, or not a store) is refused.
+     * (A store's main file can be empty while its write-ahead log holds everything.) */
+    char wal[sizeof r->path + 8];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    ferry_status s = FERRY_OK;
+    /* (another process may have just created it: it writes the schema within milliseconds) */
+    for (int tries = 0; file_size(path) == 0 && file_size(wal) <= 0; tries++) {
+        if (tries == 20) {
+            free(r);
+            return ferry_error(FERRY_ERR_FORMAT, "%s: the file is empty, not a Ferry results database (left as it is: "
+                               "remove it to start a new store there)", path);
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+    }
     if (writable) ferry_mkdir_parents(path); /* a failure shows when the store is opened */
     int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-    ferry_status s = FERRY_OK;
     if (sqlite3_open_v2(path, &r->db, flags, NULL) != SQLITE_OK) {
         s = ferry_error(FERRY_ERR_IO, "%s: cannot open the results database: %s", path,
                         r->db ? sqlite3_errmsg(r->db) : "out of memory");
         goto fail;
     }
     sqlite3_busy_timeout(r->db, 30000);
+    if ((s = check_intact(r))) goto fail;
     if (writable) {
         /* WAL, the schema, and a write now: an unwritable store fails here, before any run */
         if ((s = exec(r, "PRAGMA journal_mode=WAL;", "cannot use write-ahead logging")) ||
@@ -128,7 +191,11 @@ enum run_state ferry_results_state(ferry_results_t *r, const char *key)
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        state = !v ? RUN_RUNNING : !strcmp(v, "done") ? RUN_DONE : !strcmp(v, "failed") ? RUN_FAILED : RUN_RUNNING;
+        state = !v                          ? RUN_RUNNING
+                : !strcmp(v, "done")            ? RUN_DONE
+                : !strcmp(v, "diverged")        ? RUN_DIVERGED
+                : !strcmp(v, "failed") || !strcmp(v, "interrupted") ? RUN_FAILED
+                                                : RUN_RUNNING;
     }
     sqlite3_finalize(st);
     return state;
@@ -176,14 +243,14 @@ ferry_status ferry_results_begin(ferry_results_t *r, const struct run_begin *b)
 done:
     sqlite3_finalize(del);
     sqlite3_finalize(ins);
-    if (s) exec(r, "ROLLBACK;", "rollback");
+    if (s) quiet(r, "ROLLBACK;");
     return s;
 }
 
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
                                   const double *step_ms, const struct method_metrics *mm, const double *validators,
-                                  const char *error)
+                                  const char *status, const char *error)
 {
     ferry_status s;
     if ((s = exec(r, "BEGIN IMMEDIATE;", "cannot write"))) return s;
@@ -237,7 +304,7 @@ ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, co
         sqlite3_finalize(vi);
     }
     if (!s) {
-        sqlite3_bind_text(upd, 1, error ? "failed" : "done", -1, SQLITE_STATIC);
+        sqlite3_bind_text(upd, 1, status, -1, SQLITE_STATIC);
         if (error) sqlite3_bind_text(upd, 2, error, -1, SQLITE_STATIC);
         else sqlite3_bind_null(upd, 2);
         sqlite3_bind_text(upd, 3, now, -1, SQLITE_TRANSIENT);
@@ -248,7 +315,7 @@ ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, co
 done:
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
-    if (s) exec(r, "ROLLBACK;", "rollback");
+    if (s) quiet(r, "ROLLBACK;");
     return s;
 }
 
@@ -340,6 +407,48 @@ ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run
     return s;
 }
 
+ferry_status ferry_results_problems(ferry_results_t *r, const char *suite, ferry_run_problem **out, int *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT task, method, seed, hparams, coalesce(status, 'running'), coalesce(error, '')"
+                           " FROM runs WHERE coalesce(status, '') != 'done' AND (?1 IS NULL OR suite = ?1)"
+                           " ORDER BY task, method, hparams, seed, key", -1, &st, NULL) != SQLITE_OK)
+        return db_error(r, "cannot read runs");
+    if (suite) sqlite3_bind_text(st, 1, suite, -1, SQLITE_STATIC);
+    ferry_status s = FERRY_OK;
+    int rc, cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            ferry_run_problem *np = realloc(*out, (size_t)cap * sizeof *np);
+            if (!np) {
+                s = ferry_error(FERRY_ERR_NOMEM, "out of memory reading runs");
+                break;
+            }
+            *out = np;
+        }
+        ferry_run_problem *p = &(*out)[(*n)++];
+        text(p->task, sizeof p->task, st, 0);
+        text(p->method, sizeof p->method, st, 1);
+        p->seed = (uint64_t)sqlite3_column_int64(st, 2);
+        text(p->hparams, sizeof p->hparams, st, 3);
+        text(p->status, sizeof p->status, st, 4);
+        text(p->error, sizeof p->error, st, 5);
+        p->error[strcspn(p->error, "\n")] = '\0';
+    }
+    if (!s && rc != SQLITE_DONE) s = db_error(r, "cannot read runs");
+    sqlite3_finalize(st);
+    if (s) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path)
 {
     ferry_results_t *src;
@@ -382,7 +491,7 @@ ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path)
                  "  ON v.key = r.key WHERE r.status = 'done';",
                  "cannot merge");
     if (!s) s = exec(dst, "COMMIT;", "cannot merge");
-    if (s) exec(dst, "ROLLBACK;", "rollback");
-    exec(dst, "DETACH DATABASE src;", "detach");
+    if (s) quiet(dst, "ROLLBACK;");
+    quiet(dst, "DETACH DATABASE src;");
     return s;
 }

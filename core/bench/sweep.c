@@ -5,12 +5,16 @@
 #include "ferry/io.h"
 #include "ferry/task.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +205,7 @@ struct sweep {
     const ferry_bench_config *c;
     const ferry_methods_t *methods;
     const ferry_bench_opts *o;
+    const char *db_path;
     ferry_results_t *db;
     ferry_backend_t *be;
     ferry_device_desc dev;
@@ -251,16 +256,189 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     ps->mm.n_names = 0;
     ps->batch_images = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS ? 1 : 2) * c->batch;
     ferry_adapt_result res;
+    double t0 = ferry_now_s();
     ferry_status rs = ferry_adapt(&a, &res);
     char err[1024] = "";
     if (rs) snprintf(err, sizeof err, "%s", ferry_last_error());
     ps->mm.values = ps->mm_values;
+    const char *status = !rs ? "done" : rs == FERRY_ERR_DIVERGED ? "diverged" : "failed";
     s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, &ps->mm,
-                             c->validators ? ps->validators : NULL, rs ? err : NULL);
-    if (!s && rs && !sw->o->quiet)
-        fprintf(stderr, "%srun %s %s seed %llu failed: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
-                (unsigned long long)p->seed, err);
+                             c->validators ? ps->validators : NULL, status, rs ? err : NULL);
+    if (!s && !sw->o->quiet) {
+        if (rs)
+            fprintf(stderr, "%srun %s %s seed %llu %s: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
+                    (unsigned long long)p->seed, status, err);
+        else
+            fprintf(stderr, "%s[%d/%d] %s %s seed %llu: target test %.2f%% (last epoch), %.0f s\n",
+                    ps->tty ? "\r\033[K" : "", ps->index + 1, ps->total, p->task, ps->name,
+                    (unsigned long long)p->seed, ps->n ? 100 * ps->tt[ps->n - 1] : 0.0 / 0.0, ferry_now_s() - t0);
+    }
     return s;
+}
+
+/* ---- each run in a child process --------------------------------------------------------------------------
+ * A method is code from a plugin: a crash (SIGSEGV, abort) or a hang in one of its hooks must fail its
+ * own run, not the sweep. The child opens the store and the device itself (neither survives a fork),
+ * runs the run and records it; the parent relays its output, keeps the last lines, enforces the time
+ * limit and, when the child ends without recording its run, records it 'failed' with the reason. The
+ * parent holds the store open only between children (an SQLite connection must not cross a fork). */
+
+static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
+
+/* The last lines of a run's output on one line, joined by " | " (at most 5, non-empty; progress lines
+ * end in \r, terminal escapes are dropped). */
+static void last_lines(const char *tail, size_t n, char *out, size_t out_n)
+{
+    char clean[4097];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof clean; i++) {
+        if (tail[i] == '\033') { /* ESC [ parameters letter */
+            if (i + 1 < n && tail[i + 1] == '[')
+                for (i += 2; i < n && !((tail[i] >= 'A' && tail[i] <= 'Z') || (tail[i] >= 'a' && tail[i] <= 'z'));) i++;
+            continue;
+        }
+        clean[k++] = tail[i] == '\r' ? '\n' : tail[i];
+    }
+    clean[k] = '\0';
+    const char *line[5];
+    int count = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(clean, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) line[count++ % 5] = l;
+    out[0] = '\0';
+    size_t o = 0;
+    for (int i = count > 5 ? count - 5 : 0; i < count && o < out_n; i++)
+        o += (size_t)snprintf(out + o, out_n - o, "%s%s", o ? " | " : "", line[i % 5]);
+}
+
+static ferry_status reopen(struct sweep *sw) { return ferry_results_open(sw->db_path, true, &sw->db); }
+
+static ferry_status run_isolated(struct sweep *sw, const struct run_plan *p, struct progress_state *ps,
+                                 const char *key, const char *hp_json, const char *cfg_json, const char *cfg_hash,
+                                 char **sets, int n_sets)
+{
+    int fds[2];
+    if (pipe(fds) != 0) return ferry_error(FERRY_ERR_IO, "cannot make a pipe for a run's output: %s", strerror(errno));
+    ferry_results_close(sw->db);
+    sw->db = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        ferry_status s = reopen(sw);
+        return s ? s : ferry_error(FERRY_ERR_IO, "cannot start a process for a run: %s", strerror(err));
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        ferry_status s = reopen(sw);
+        if (!s) s = ferry_backend_init_device(sw->c->device, sw->c->threads, &sw->be);
+        if (!s) {
+            ferry_backend_describe(sw->be, &sw->dev);
+            s = run_one(sw, p, ps, key, hp_json, cfg_json, cfg_hash, sets, n_sets);
+        }
+        if (s) fprintf(stderr, "%s\n", ferry_last_error());
+        ferry_backend_free(sw->be);
+        ferry_results_close(sw->db);
+        fflush(stderr);
+        _exit(s ? 3 : 0);
+    }
+    close(fds[1]);
+    char tail[4096], buf[4096];
+    size_t tail_n = 0;
+    const double limit = sw->o->run_timeout_s, start = ferry_now_s();
+    double deadline = limit > 0 ? start + limit : 0;
+    bool timed_out = false;
+    int forwarded = 0;
+    for (;;) {
+        if (stop_signal && !forwarded) { /* pass it on; the child has 10 s to end */
+            forwarded = stop_signal;
+            kill(pid, forwarded);
+            if (!deadline || deadline > ferry_now_s() + 10) deadline = ferry_now_s() + 10;
+        }
+        int ms = -1;
+        if (deadline) {
+            double left = deadline - ferry_now_s();
+            if (left <= 0) {
+                timed_out = !forwarded;
+                kill(pid, SIGKILL);
+                break;
+            }
+            ms = (int)(left * 1e3) + 1;
+        }
+        struct pollfd pf = {.fd = fds[0], .events = POLLIN};
+        int r = poll(&pf, 1, ms);
+        if (r <= 0) continue; /* a signal (EINTR) or the deadline: checked above */
+        ssize_t k = read(fds[0], buf, sizeof buf);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break; /* the child has ended */
+        fwrite(buf, 1, (size_t)k, stderr);
+        if ((size_t)k >= sizeof tail) {
+            memcpy(tail, buf + k - sizeof tail, sizeof tail);
+            tail_n = sizeof tail;
+        } else {
+            if (tail_n + (size_t)k > sizeof tail) {
+                size_t drop = tail_n + (size_t)k - sizeof tail;
+                memmove(tail, tail + drop, tail_n - drop);
+                tail_n -= drop;
+            }
+            memcpy(tail + tail_n, buf, (size_t)k);
+            tail_n += (size_t)k;
+        }
+    }
+    close(fds[0]);
+    int wst = 0;
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {}
+    ferry_status s = reopen(sw);
+    if (s) return s;
+    enum run_state state = ferry_results_state(sw->db, key);
+    bool recorded = state == RUN_DONE || state == RUN_FAILED || state == RUN_DIVERGED;
+    if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0 && recorded) return FERRY_OK;
+    char lines[2048], why[3072];
+    last_lines(tail, tail_n, lines, sizeof lines);
+    if (WIFEXITED(wst) && WEXITSTATUS(wst) == 3 && !forwarded) /* the harness's own error (the store, a checkpoint) */
+        return ferry_error(FERRY_ERR_IO, "run %s %s seed %llu: %s", p->task, ps->name, (unsigned long long)p->seed,
+                           lines);
+    const char *status = "failed";
+    if (forwarded) {
+        status = "interrupted";
+        snprintf(why, sizeof why, "interrupted by %s", strsignal(forwarded));
+    } else if (timed_out) {
+        snprintf(why, sizeof why, "timed out after %g s (the per-run time limit) and was killed", limit);
+    } else if (WIFSIGNALED(wst)) {
+        snprintf(why, sizeof why, "killed by signal %d (%s)", WTERMSIG(wst), strsignal(WTERMSIG(wst)));
+    } else if (WIFEXITED(wst) && WEXITSTATUS(wst) != 0) {
+        snprintf(why, sizeof why, "its process exited with status %d", WEXITSTATUS(wst));
+    } else {
+        snprintf(why, sizeof why, "its process ended without recording the run");
+    }
+    if (lines[0]) {
+        size_t u = strlen(why);
+        snprintf(why + u, sizeof why - u, "; last output: %s", lines);
+    }
+    if (state == RUN_ABSENT) { /* it ended before the run began (in the checkpoint's pretraining, say) */
+        ferry_device_desc dev = {0};
+        snprintf(dev.backend, sizeof dev.backend, "%s", sw->c->device);
+        struct run_begin b = {.key = key, .suite = sw->c->name, .task = p->task, .method = p->method, .seed = p->seed,
+                              .hparams_json = hp_json, .config_json = cfg_json, .config_hash = cfg_hash,
+                              .device = &dev, .threads = sw->c->threads};
+        if ((s = ferry_results_begin(sw->db, &b))) return s;
+    }
+    if ((s = ferry_results_finish(sw->db, key, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status, why))) return s;
+    if (!sw->o->quiet)
+        fprintf(stderr, "%srun %s %s seed %llu %s: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
+                (unsigned long long)p->seed, status, why);
+    if (forwarded)
+        return ferry_error(FERRY_ERR_INVALID, "interrupted by %s: run %s %s seed %llu is marked interrupted; the same "
+                           "command resumes the sweep", strsignal(forwarded), p->task, ps->name,
+                           (unsigned long long)p->seed);
+    return FERRY_OK;
 }
 
 ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t *methods, const ferry_bench_opts *o)
@@ -269,14 +447,26 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
     if (s) return s;
     if (o->n_shards < 1 || o->shard < 0 || o->shard >= o->n_shards)
         return ferry_error(FERRY_ERR_INVALID, "shard %d/%d: expected 0 <= i < N", o->shard, o->n_shards);
-    struct sweep sw = {.c = c, .methods = methods, .o = o};
     const char *db_path = o->db_path ? o->db_path : "results/ferry.db";
+    struct sweep sw = {.c = c, .methods = methods, .o = o, .db_path = db_path};
     if ((s = ferry_results_open(db_path, true, &sw.db))) return s;
-    if ((s = ferry_backend_init_device(c->device, c->threads, &sw.be))) {
-        ferry_results_close(sw.db);
-        return s;
+    /* in this process only without children: a device does not survive a fork */
+    if (o->in_process) {
+        if ((s = ferry_backend_init_device(c->device, c->threads, &sw.be))) {
+            ferry_results_close(sw.db);
+            return s;
+        }
+        ferry_backend_describe(sw.be, &sw.dev);
     }
-    ferry_backend_describe(sw.be, &sw.dev);
+    /* SIGINT and SIGTERM end the sweep between runs or, passed on, the run in its child: it is marked
+     * 'interrupted' and the store closed; the same command resumes */
+    struct sigaction stop = {.sa_handler = on_stop}, old_int, old_term;
+    sigemptyset(&stop.sa_mask);
+    stop_signal = 0;
+    if (!o->in_process) {
+        sigaction(SIGINT, &stop, &old_int);
+        sigaction(SIGTERM, &stop, &old_term);
+    }
 
     /* the plan, in a fixed order (task, method, grid point, seed); this shard's share */
     int total = 0, mine = 0;
@@ -301,8 +491,13 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
     }
     if (s) goto done;
     struct progress_state ps = {.o = o, .tty = isatty(fileno(stderr)), .total = mine, .t_start = ferry_now_s()};
-    int skipped = 0, failed = 0;
+    int skipped = 0, failed = 0, diverged = 0;
     for (int i = 0; i < mine && !s; i++) {
+        if (stop_signal) {
+            s = ferry_error(FERRY_ERR_INVALID, "interrupted by %s between runs; the same command resumes the sweep",
+                            strsignal(stop_signal));
+            break;
+        }
         const struct run_plan *p = &plan[i];
         const ferry_method *m = ferry_methods_find(methods, p->method);
         double hp[32];
@@ -326,31 +521,34 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
                  (unsigned long long)p->seed, hpj ? hpj : "", cfg_hash);
         sha256_hex(keysrc, key);
         enum run_state st = ferry_results_state(sw.db, key);
-        if (st == RUN_DONE) {
+        if (st == RUN_DONE || st == RUN_DIVERGED) {
             skipped++;
         } else {
             ps.index = i;
             ps.plan = p;
             double t0 = ferry_now_s();
-            s = run_one(&sw, p, &ps, key, hpj ? hpj : "{}", cfg ? cfg : "{}", cfg_hash, sets, n_sets);
-            if (!s && ferry_results_state(sw.db, key) == RUN_FAILED) failed++;
+            s = (o->in_process ? run_one : run_isolated)(&sw, p, &ps, key, hpj ? hpj : "{}", cfg ? cfg : "{}",
+                                                         cfg_hash, sets, n_sets);
+            if (!s) st = ferry_results_state(sw.db, key);
+            failed += !s && st == RUN_FAILED;
+            diverged += !s && st == RUN_DIVERGED;
             ps.done_seconds += ferry_now_s() - t0;
             ps.done_runs++;
-            if (!s && !o->quiet) {
-                double best = ps.n ? ps.tt[ps.n - 1] : 0.0 / 0.0;
-                fprintf(stderr, "%s[%d/%d] %s %s seed %llu: target test %.2f%% (last epoch), %.0f s\n",
-                        ps.tty ? "\r\033[K" : "", i + 1, mine, p->task, name, (unsigned long long)p->seed,
-                        100 * best, ferry_now_s() - t0);
-            }
         }
         free(hpj);
         free(cfg);
         ferry_bench_grid_free(sets, n_sets);
     }
     if (!s && !o->quiet)
-        fprintf(stderr, "sweep %s: %d runs (shard %d/%d of %d), %d already done, %d failed, %.0f s; results in %s\n",
-                c->name, mine, o->shard, o->n_shards, total, skipped, failed, ferry_now_s() - ps.t_start, db_path);
+        fprintf(stderr,
+                "sweep %s: %d runs (shard %d/%d of %d), %d already done, %d failed, %d diverged, %.0f s; results in %s\n",
+                c->name, mine, o->shard, o->n_shards, total, skipped, failed, diverged, ferry_now_s() - ps.t_start,
+                db_path);
 done:
+    if (!o->in_process) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
     free(plan);
     ferry_backend_free(sw.be);
     ferry_results_close(sw.db);

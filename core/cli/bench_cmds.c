@@ -6,6 +6,8 @@
 #include "ferry/io.h"
 #include "commands.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,8 @@ static int usage(FILE *f)
 {
     fprintf(f,
             "usage: ferry bench [CONFIG.yaml] [KEY=VALUE ...] [--suite NAME] [--db PATH] [--shard i/N]\n"
-            "                   [--checkpoints DIR] [--report DIR] [--no-table] [--quiet]\n"
+            "                   [--checkpoints DIR] [--report DIR] [--run-timeout SECONDS] [--in-process]\n"
+            "                   [--no-table] [--quiet]\n"
             "\n"
             "Runs every (task, method, grid point, seed) of the configuration into the results store\n"
             "(SQLite, default results/ferry.db), skipping runs already finished there, then writes the\n"
@@ -38,6 +41,10 @@ static int usage(FILE *f)
             "                    ferry results merge. Under mpirun each rank takes its shard.\n"
             "  --checkpoints DIR pretrained checkpoints (default results/checkpoints)\n"
             "  --report DIR      where the table and plots go (default: the store's folder/SUITE)\n"
+            "  --run-timeout S   a run still going after S seconds is killed and recorded failed\n"
+            "  --in-process      run the runs in this process (for a debugger); by default each runs\n"
+            "                    in a child process, so that a crashing or hanging method plugin fails\n"
+            "                    only its own run (recorded 'failed' with the signal and its last output)\n"
             "  --no-table        run the sweep only\n");
     return f == stdout ? 0 : 2;
 }
@@ -93,7 +100,8 @@ int ferry_cli_bench(int argc, char **argv)
     const char *config = NULL, *suite = NULL, *db = "results/ferry.db", *ckpt = NULL, *report = NULL;
     const char *overrides[128];
     int n_over = 0, shard = 0, n_shards = 1, rank = 0, size = 1;
-    bool table = true, quiet = false, mpi = false;
+    bool table = true, quiet = false, mpi = false, in_process = false;
+    double run_timeout = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout);
@@ -106,7 +114,16 @@ int ferry_cli_bench(int argc, char **argv)
                 fprintf(stderr, "ferry bench: --shard expects i/N with 0 <= i < N, not '%s'\n", argv[i]);
                 return 2;
             }
-        } else if (!strcmp(a, "--no-table")) table = false;
+        } else if (!strcmp(a, "--run-timeout") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            run_timeout = strtod(argv[++i], &end);
+            if (*end || errno || !(run_timeout > 0) || !isfinite(run_timeout)) {
+                fprintf(stderr, "ferry bench: --run-timeout expects a number of seconds > 0, not '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--in-process")) in_process = true;
+        else if (!strcmp(a, "--no-table")) table = false;
         else if (!strcmp(a, "--quiet")) quiet = true;
         else if (a[0] == '-') {
             fprintf(stderr, "ferry bench: unknown option '%s'\n", a);
@@ -151,7 +168,8 @@ int ferry_cli_bench(int argc, char **argv)
         snprintf(rank_db, sizeof rank_db, "%s.rank%d", db, rank);
     }
     ferry_bench_opts o = {.db_path = mpi ? rank_db : db, .shard = shard, .n_shards = n_shards,
-                          .checkpoint_dir = ckpt, .quiet = quiet};
+                          .checkpoint_dir = ckpt, .quiet = quiet, .in_process = in_process,
+                          .run_timeout_s = run_timeout};
     s = ferry_bench_run(&c, methods, &o);
     int rc = s ? 1 : 0;
     if (s) fprintf(stderr, "ferry bench%s: %s\n", mpi ? " (an MPI rank)" : "", ferry_last_error());

@@ -3,6 +3,7 @@
 #include "ferry/ferry.h"
 #include "commands.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,16 @@ static int pick(ferry_run_row *rows, int n, const char *tasks, const char *metho
 }
 
 /* Every table format and the plots into dir, then the markdown table on stdout. */
-static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline, const char *dir)
+static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline, const char *dir,
+                           const ferry_run_problem *probs, int n_probs)
 {
-    ferry_table_t *t;
+    ferry_table_t *t = NULL;
     ferry_status s = ferry_table_build(rows, n, rule, baseline, &t);
-    if (s) return s;
+    if (!s) s = ferry_table_add_unfinished(t, probs, n_probs);
+    if (s) {
+        ferry_table_free(t);
+        return s;
+    }
     static const char *const formats[][2] = {{"md", "md"}, {"latex", "tex"}, {"csv", "csv"}, {"json", "json"}};
     if ((s = ferry_mkdir_p(dir))) {
         ferry_table_free(t);
@@ -159,15 +165,25 @@ int ferry_cli_results(int argc, char **argv)
     ferry_results_t *r;
     ferry_run_row *rows = NULL;
     int n = 0;
+    ferry_run_problem *probs = NULL;
+    int n_probs = 0;
     if (ferry_results_open(db, false, &r)) return fail(sub);
     ferry_status s = ferry_results_runs(r, suite, &rows, &n);
+    if (!s) s = ferry_results_problems(r, suite, &probs, &n_probs);
     ferry_results_close(r);
-    if (s) return fail(sub);
+    if (s) {
+        free(rows);
+        return fail(sub);
+    }
     n = pick(rows, n, tasks, methods);
     if (n == 0) {
         fprintf(stderr, "ferry results %s: no finished runs in %s%s%s\n", sub, db, suite ? " for suite " : "",
                 suite ? suite : "");
+        for (int i = 0; i < n_probs; i++)
+            fprintf(stderr, "  did not finish: %s %s seed %llu: %s: %s\n", probs[i].task, probs[i].method,
+                    (unsigned long long)probs[i].seed, probs[i].status, probs[i].error);
         free(rows);
+        free(probs);
         return 1;
     }
     if ((int)rule >= FERRY_SELECT_VALIDATOR && strcmp(sub, "export")) {
@@ -181,6 +197,7 @@ int ferry_cli_results(int argc, char **argv)
                     "stored, with validators: false, or of methods that evaluate through their own head)\n", sub, db,
                     ferry_select_name(rule));
             free(rows);
+            free(probs);
             return 1;
         }
         if (with < n)
@@ -188,7 +205,7 @@ int ferry_cli_results(int argc, char **argv)
                     ferry_select_name(rule));
     }
     if (!strcmp(sub, "report")) {
-        s = report(rows, n, rule, baseline, out);
+        s = report(rows, n, rule, baseline, out, probs, n_probs);
     } else if (!strcmp(sub, "plot")) {
         s = ferry_results_plot(rows, n, rule, baseline, out);
         if (!s) printf("wrote %s/accuracy.png, %s/accuracy.svg and the learning curves %s/curves-*.{png,svg}\n", out, out, out);
@@ -196,12 +213,14 @@ int ferry_cli_results(int argc, char **argv)
         s = ferry_validators_table(rows, n, format, out);
         if (!s && out) printf("wrote %s\n", out);
     } else {
-        ferry_table_t *t;
+        ferry_table_t *t = NULL;
         s = ferry_table_build(rows, n, rule, baseline, &t);
+        if (!s) s = ferry_table_add_unfinished(t, probs, n_probs);
         if (!s) s = ferry_table_write(t, format, out);
         if (!s && out) printf("wrote %s\n", out);
         ferry_table_free(t);
     }
     free(rows);
+    free(probs);
     return s ? fail(sub) : 0;
 }

@@ -46,6 +46,7 @@ const char *ferry_status_name(ferry_status s)
         [FERRY_ERR_UNSUPPORTED] = "FERRY_ERR_UNSUPPORTED",
         [FERRY_ERR_NOT_FOUND] = "FERRY_ERR_NOT_FOUND",
         [FERRY_ERR_DEVICE] = "FERRY_ERR_DEVICE",
+        [FERRY_ERR_DIVERGED] = "FERRY_ERR_DIVERGED",
     };
     if ((unsigned)s < sizeof names / sizeof names[0] && names[s]) return names[s];
     return "FERRY_ERR_UNKNOWN";

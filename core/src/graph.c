@@ -157,7 +157,9 @@ static ferry_status plan_transient(ferry_graph_t *g)
         if (!t->view_src && last_use[t->id] == k) plan_free(&p, t->id);
     }
     g->info.transient_bytes = p.peak;
-    s = ferry_backend_alloc(g->be, p.peak, &g->transient);
+    if ((s = ferry_backend_alloc(g->be, p.peak, &g->transient)) == FERRY_ERR_NOMEM)
+        s = ferry_error(s, "the graph's intermediate tensors (%d ops, %.2f GiB at their peak; a smaller batch or input "
+                        "size needs less): %s", g->n_nodes, (double)p.peak / (1u << 30), ferry_last_error());
 done:
     free(last_use);
     free(p.live);
@@ -177,6 +179,9 @@ static ferry_status place_leaves(ferry_graph_t *g, const bool *needed)
     }
     g->info.input_bytes = total;
     ferry_status s = ferry_backend_alloc(g->be, total, &g->inputs);
+    if (s == FERRY_ERR_NOMEM)
+        s = ferry_error(s, "the graph's inputs and constants (%.2f GiB): %s", (double)total / (1u << 30),
+                        ferry_last_error());
     if (s) return s;
     for (int i = 0; i < ctx->n; i++) {
         T *t = ctx->tensors[i];
@@ -234,7 +239,10 @@ static ferry_status alloc_scratch(ferry_graph_t *g)
             if (b > need) need = b;
         }
     g->scratch_size = need;
-    return need ? ferry_backend_alloc(g->be, need, &g->scratch) : FERRY_OK;
+    ferry_status s = need ? ferry_backend_alloc(g->be, need, &g->scratch) : FERRY_OK;
+    if (s == FERRY_ERR_NOMEM)
+        s = ferry_error(s, "the graph's scratch space (%.2f GiB): %s", (double)need / (1u << 30), ferry_last_error());
+    return s;
 }
 
 ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph_t **out)

@@ -2,6 +2,7 @@
 #include "internal.h"
 #include "ferry/io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,10 +78,11 @@ ferry_status ferry_store_add(ferry_store_t *st, const char *name, ferry_dtype dt
     e->trainable = trainable;
     size_t bytes = (size_t)e->numel * ferry_dtype_size(dtype);
     ferry_status s = ferry_backend_alloc(st->be, bytes, &e->buf);
+    if (s == FERRY_ERR_NOMEM) s = ferry_error(s, "parameter '%s' (%zu bytes): %s", name, bytes, ferry_last_error());
     if (s) return s;
     /* zero-initialise */
     void *zeros = calloc(1, bytes);
-    if (!zeros) return ferry_error(FERRY_ERR_NOMEM, "out of memory adding '%s'", name);
+    if (!zeros) return ferry_error(FERRY_ERR_NOMEM, "out of memory adding '%s' (%zu bytes)", name, bytes);
     s = st->be->iface->upload(st->be, e->buf, 0, zeros, bytes);
     free(zeros);
     if (s) return s;
@@ -128,6 +130,28 @@ ferry_status ferry_store_get(const ferry_store_t *st, int i, void *data, size_t 
                            entry_bytes(&st->e[i]), nbytes);
     st->be->stats.bytes_downloaded += nbytes;
     return st->be->iface->download(st->be, st->e[i].buf, 0, data, nbytes);
+}
+
+ferry_status ferry_store_check_finite(const ferry_store_t *st)
+{
+    size_t most = 0;
+    for (int i = 0; i < st->n; i++)
+        if (st->e[i].dtype == FERRY_F32 && entry_bytes(&st->e[i]) > most) most = entry_bytes(&st->e[i]);
+    float *v = malloc(most ? most : 1);
+    if (!v) return ferry_error(FERRY_ERR_NOMEM, "checking the parameters: out of memory for %zu bytes", most);
+    ferry_status s = FERRY_OK;
+    for (int i = 0; i < st->n && !s; i++) {
+        if (st->e[i].dtype != FERRY_F32) continue;
+        if ((s = ferry_store_get(st, i, v, entry_bytes(&st->e[i])))) break;
+        for (int64_t k = 0; k < st->e[i].numel; k++)
+            if (!isfinite(v[k])) {
+                s = ferry_error(FERRY_ERR_DIVERGED, "parameter '%s' element %lld is %s", st->e[i].name,
+                                (long long)k, isnan(v[k]) ? "NaN" : v[k] > 0 ? "+Inf" : "-Inf");
+                break;
+            }
+    }
+    free(v);
+    return s;
 }
 
 ferry_status ferry_store_save(const ferry_store_t *st, const char *path, bool with_state)

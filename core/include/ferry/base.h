@@ -25,6 +25,7 @@ typedef enum ferry_status {
     FERRY_ERR_UNSUPPORTED, /* valid request this build or backend cannot do */
     FERRY_ERR_NOT_FOUND,   /* named thing (data set, tensor, parameter) does not exist */
     FERRY_ERR_DEVICE,      /* backend or device failure */
+    FERRY_ERR_DIVERGED,    /* training produced a non-finite loss or parameter */
 } ferry_status;
 
 /* Message of the last error set on this thread ("" if none). Valid until the next error. */

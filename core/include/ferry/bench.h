@@ -10,7 +10,7 @@
  *        ferry_version TEXT, ferry_commit TEXT,
  *        device_backend TEXT, device_vendor TEXT, device_name TEXT, device_driver TEXT, device_api TEXT,
  *        threads INTEGER, started_at TEXT, finished_at TEXT,  -- ISO 8601 UTC
- *        status TEXT,                 -- 'running' | 'done' | 'failed'
+ *        status TEXT,                 -- 'running' | 'done' | 'failed' | 'diverged' | 'interrupted'
  *        error TEXT)
  *   metrics(key TEXT, epoch INTEGER,  -- 1-based; one row per evaluation
  *        source_val REAL, target_val REAL, target_test REAL, loss REAL, step_ms REAL,
@@ -112,6 +112,17 @@ typedef struct ferry_run_row {
 
 /* Every 'done' run (optionally of one suite), ordered by task, method, seed. Caller frees *rows. */
 ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run_row **rows, int *n);
+/* A run that did not finish: status 'failed', 'diverged', 'interrupted' or 'running'. */
+typedef struct ferry_run_problem {
+    char task[64], method[64];
+    uint64_t seed;
+    char hparams[256];
+    char status[16];
+    char error[512];                     /* its first line */
+} ferry_run_problem;
+/* Every run (optionally of one suite) that is not 'done', ordered by task, method, seed. Caller frees
+ * *out. */
+ferry_status ferry_results_problems(ferry_results_t *r, const char *suite, ferry_run_problem **out, int *n);
 /* Copies every run and metric of src into dst (INSERT OR IGNORE by key): merging twice changes
  * nothing. */
 ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path);
@@ -123,10 +134,15 @@ typedef struct ferry_bench_opts {
     int shard, n_shards;        /* this process runs runs k with k % n_shards == shard */
     const char *checkpoint_dir; /* pretrained checkpoints (default: results/checkpoints) */
     bool quiet;
+    bool in_process;            /* run the runs in this process, not each in a child (for a debugger) */
+    double run_timeout_s;       /* > 0: a run still going after this long is killed and recorded failed */
 } ferry_bench_opts;
 
 /* Runs the sweep: every (task, method, grid point, seed) of the config in a fixed order; skips runs already
- * done in the store, redoes runs left 'running'. */
+ * done (or diverged) in the store, redoes runs left 'running', 'failed' or 'interrupted'. Each run runs in
+ * a child process (unless in_process): a run whose process crashes, exits or passes the time limit is
+ * recorded 'failed' with the reason and its last lines of output, and the sweep goes on. SIGINT or
+ * SIGTERM marks the current run 'interrupted', closes the store and returns an error. */
 ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t *methods,
                              const ferry_bench_opts *o);
 
@@ -176,6 +192,9 @@ typedef struct ferry_table ferry_table_t;
 ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
                                ferry_table_t **out);
 void ferry_table_free(ferry_table_t *t);
+/* The runs of the table's tasks and methods among p that did not finish: listed under the markdown
+ * table (and as "unfinished" in the JSON), so that a crashed or diverged run is seen, not missing. */
+ferry_status ferry_table_add_unfinished(ferry_table_t *t, const ferry_run_problem *p, int n);
 /* NULL if the table has no run of that task and method. */
 const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method);
 /* The hyperparameters (JSON) of the setting a cell reports and, in *n_settings, how many settings the

@@ -107,6 +107,9 @@ bool ferry_store_trainable(const ferry_store_t *st, int i);
 void ferry_store_set_trainable(ferry_store_t *st, int i, bool trainable);
 ferry_status ferry_store_set(ferry_store_t *st, int i, const void *data, size_t nbytes);
 ferry_status ferry_store_get(const ferry_store_t *st, int i, void *data, size_t nbytes);
+/* FERRY_ERR_DIVERGED, naming the first parameter and element that is NaN or infinite, if any F32
+ * entry holds one (a download of every entry: once per epoch, not per step). */
+ferry_status ferry_store_check_finite(const ferry_store_t *st);
 /* Saves entries whose names do not contain '#' (optimizer state is saved only when with_state). */
 ferry_status ferry_store_save(const ferry_store_t *st, const char *path, bool with_state);
 /* Loads every matching entry; an entry in the file with no match, or a shape mismatch, is an error

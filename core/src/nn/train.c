@@ -393,7 +393,8 @@ static ferry_status run_epoch(struct trainer *t, int epoch, float *raw, float *x
             (ferry_graph_uses(t->g, t->seed) && (s = ferry_tensor_set(t->g, t->seed, &seed, sizeof seed))) ||
             (s = ferry_optim_prepare_step(t->opt, t->g, p)) || (s = ferry_graph_compute(t->g)))
             return s;
-        loss_sum += ferry_tensor_get_scalar(t->g, t->loss);
+        double step_loss = ferry_tensor_get_scalar(t->g, t->loss);
+        loss_sum += step_loss;
         correct += ferry_tensor_get_scalar(t->g, t->correct);
         *images += n;
         double el = ferry_now_s() - t0;
@@ -403,9 +404,9 @@ static ferry_status run_epoch(struct trainer *t, int epoch, float *raw, float *x
                                .images_per_s = (double)*images / el,
                                .eta_s = el / (double)(epoch * steps + k + 1) *
                                         (double)(total - epoch * steps - k - 1)};
-        if (!isfinite(pr->loss))
-            return ferry_error(FERRY_ERR_INVALID, "training diverged at epoch %d step %lld (loss %g)",
-                               epoch + 1, (long long)k + 1, pr->loss);
+        if (!isfinite(step_loss))
+            return ferry_error(FERRY_ERR_DIVERGED, "training diverged at epoch %d step %lld (loss %g)",
+                               epoch + 1, (long long)k + 1, step_loss);
         if (o->progress && k + 1 < steps) o->progress(pr, o->user);
     }
     return FERRY_OK;
@@ -432,6 +433,9 @@ ferry_status ferry_train(const ferry_train_opts *o, ferry_train_result *out)
         double te = ferry_now_s();
         s = run_epoch(&t, e, raw, x, y, t0, &images, &pr);
         train_time += ferry_now_s() - te;
+        if (!s && (s = ferry_store_check_finite(t.st)) == FERRY_ERR_DIVERGED)
+            s = ferry_error(FERRY_ERR_DIVERGED, "training diverged by the end of epoch %d: %s", e + 1,
+                            ferry_last_error());
         if (!s) s = ferry_evaluate(t.m, o->backend, t.test, 500, &pr.test_accuracy);
         pr.source_val_accuracy = 0.0 / 0.0;
         pr.target_val_accuracy = 0.0 / 0.0;
