@@ -74,7 +74,7 @@ static ferry_plugin_status epoch_begin(ferry_run_t *run, const ferry_host_api *h
     const int64_t n = h->split_size(run, FERRY_SPLIT_UNLABELLED_TARGET), d0 = h->feature_dim(run), d = d0 + 1;
     const int k = h->classes(run);
     float *p = malloc((size_t)(n * k) * sizeof *p), *f0 = malloc((size_t)(n * d0) * sizeof *f0);
-    float *f = malloc((size_t)(n * d) * sizeof *f);
+    float *f = calloc((size_t)(n * d), sizeof *f);
     double *c = malloc((size_t)(k * d) * sizeof *c);
     int *label = malloc((size_t)n * sizeof *label);
     ferry_plugin_status s = p && f0 && f && c && label ? h->predict(run, FERRY_SPLIT_UNLABELLED_TARGET, p, f0)
