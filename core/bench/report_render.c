@@ -137,7 +137,7 @@ static void grid_markdown(const ferry_table_t *t, struct buf *b)
     free(cell);
 }
 
-static void markdown(const ferry_table_t *t, struct buf *b)
+void ferry_table_markdown(const ferry_table_t *t, struct buf *b)
 {
     ferry_report_put(b, "| task |");
     for (int m = 0; m < t->n_methods; m++)
@@ -298,7 +298,7 @@ static void json_out(const ferry_table_t *t, struct buf *b)
 ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const char *path)
 {
     struct buf b = {0};
-    if (!strcmp(format, "md") || !strcmp(format, "markdown")) markdown(t, &b);
+    if (!strcmp(format, "md") || !strcmp(format, "markdown")) ferry_table_markdown(t, &b);
     else if (!strcmp(format, "latex") || !strcmp(format, "tex")) latex(t, &b);
     else if (!strcmp(format, "csv")) csv(t, &b);
     else if (!strcmp(format, "json")) json_out(t, &b);

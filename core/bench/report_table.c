@@ -208,10 +208,6 @@ void ferry_table_free(ferry_table_t *t)
 ferry_status ferry_table_add_unfinished(ferry_table_t *t, const ferry_run_problem *p, int n)
 {
     for (int i = 0; i < n; i++) {
-        bool task = false, method = false;
-        for (int a = 0; a < t->n_tasks; a++) task |= !strcmp(t->tasks[a], p[i].task);
-        for (int m = 0; m < t->n_methods; m++) method |= !strcmp(t->methods[m], p[i].method);
-        if (!task || !method) continue;
         ferry_run_problem *u = realloc(t->unfinished, (size_t)(t->n_unfinished + 1) * sizeof *u);
         if (!u) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
         t->unfinished = u;

@@ -120,7 +120,7 @@ static void fmt(char *out, size_t n, double v, const char *f)
     else snprintf(out, n, "—");
 }
 
-ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char *format, const char *path)
+ferry_status ferry_validators_render(const ferry_run_row *rows, int n, const char *format, struct buf *out)
 {
     char tasks[MAXTASKS][64];
     int nt = 0;
@@ -144,7 +144,7 @@ ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char
         cells[nt][c].rho = nr ? r / nr : 0.0 / 0.0;
         cells[nt][c].selected = na ? a / na : 0.0 / 0.0;
     }
-    struct buf b = {0};
+    struct buf b = *out;
     if (s) {
     } else if (!strcmp(format, "md") || !strcmp(format, "markdown")) {
         for (int part = 0; part < 2; part++) {
@@ -198,7 +198,15 @@ ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char
         s = ferry_error(FERRY_ERR_INVALID, "unknown format '%s' (md, csv, json)", format);
     }
     free(cells);
+    *out = b;
     if (!s && !b.s) s = ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    return s;
+}
+
+ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char *format, const char *path)
+{
+    struct buf b = {0};
+    ferry_status s = ferry_validators_render(rows, n, format, &b);
     if (!s && path) s = ferry_write_file_atomic(path, b.s, b.n);
     else if (!s) fwrite(b.s, 1, b.n, stdout);
     free(b.s);

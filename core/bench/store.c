@@ -333,7 +333,8 @@ ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run
     const char *sql =
         "SELECT key, suite, task, method, seed, hparams, config_hash, status,"
         " device_backend || ', ' || device_vendor || ' ' || device_name || ', ' || device_driver,"
-        " coalesce(json_extract(config, '$.target_labels'), 0), coalesce(json_extract(config, '$.semi_supervised'), 0)"
+        " coalesce(json_extract(config, '$.target_labels'), 0), coalesce(json_extract(config, '$.semi_supervised'), 0),"
+        " config, ferry_commit, started_at, finished_at"
         " FROM runs WHERE status = 'done' AND (?1 IS NULL OR suite = ?1) ORDER BY task, method, seed, key";
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db,
@@ -373,6 +374,10 @@ ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run
         text(row->device, sizeof row->device, st, 8);
         row->target_labels = sqlite3_column_int(st, 9);
         row->semi_supervised = sqlite3_column_int(st, 10) != 0;
+        text(row->config, sizeof row->config, st, 11);
+        text(row->commit, sizeof row->commit, st, 12);
+        text(row->started, sizeof row->started, st, 13);
+        text(row->finished, sizeof row->finished, st, 14);
         sqlite3_reset(mt);
         sqlite3_bind_text(mt, 1, row->key, -1, SQLITE_STATIC);
         while (sqlite3_step(mt) == SQLITE_ROW && row->n_epochs < 256) {

@@ -79,7 +79,7 @@ static int pick(ferry_run_row *rows, int n, const char *tasks, const char *metho
 
 /* Every table format and the plots into dir, then the markdown table on stdout. */
 static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline, const char *dir,
-                           const ferry_run_problem *probs, int n_probs)
+                           const ferry_run_problem *probs, int n_probs, const char *db)
 {
     ferry_table_t *t = NULL;
     ferry_status s = ferry_table_build(rows, n, rule, baseline, &t);
@@ -99,12 +99,13 @@ static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, 
         s = ferry_table_write(t, formats[i][0], path);
     }
     if (!s) s = ferry_results_plot(rows, n, rule, baseline, dir);
+    if (!s) s = ferry_report_html(t, rows, n, db, dir);
     if (!s) s = ferry_table_write(t, "md", NULL);
     ferry_table_free(t);
     if (!s)
         printf("\ntable:    %s/table.md (also .tex, .csv, .json)\nplot:     %s/accuracy.png (and .svg; learning curves "
-               "%s/curves-*.png)\n",
-               dir, dir, dir);
+               "%s/curves-*.png)\npage:     %s/index.html (all of it, self-contained)\n",
+               dir, dir, dir, dir);
     return s;
 }
 
@@ -176,6 +177,11 @@ int ferry_cli_results(int argc, char **argv)
         return fail(sub);
     }
     n = pick(rows, n, tasks, methods);
+    int kept = 0; /* the unfinished runs of the picked tasks and methods */
+    for (int i = 0; i < n_probs; i++)
+        if ((!tasks || list_index(tasks, probs[i].task) >= 0) && (!methods || list_index(methods, probs[i].method) >= 0))
+            probs[kept++] = probs[i];
+    n_probs = kept;
     if (n == 0) {
         fprintf(stderr, "ferry results %s: no finished runs in %s%s%s\n", sub, db, suite ? " for suite " : "",
                 suite ? suite : "");
@@ -205,7 +211,7 @@ int ferry_cli_results(int argc, char **argv)
                     ferry_select_name(rule));
     }
     if (!strcmp(sub, "report")) {
-        s = report(rows, n, rule, baseline, out, probs, n_probs);
+        s = report(rows, n, rule, baseline, out, probs, n_probs, db);
     } else if (!strcmp(sub, "plot")) {
         s = ferry_results_plot(rows, n, rule, baseline, out);
         if (!s) printf("wrote %s/accuracy.png, %s/accuracy.svg and the learning curves %s/curves-*.{png,svg}\n", out, out, out);

@@ -103,6 +103,8 @@ typedef struct ferry_run_row {
     char hparams[1024], config_hash[65];
     char status[16];
     char device[512];
+    char config[2048];                   /* the run's settings (JSON) */
+    char commit[48], started[24], finished[24]; /* provenance: Ferry's commit, ISO 8601 UTC times */
     int target_labels;                   /* labelled target examples per class the run trained on (0: none) */
     bool semi_supervised;                /* ...beside the labelled source and the unlabelled target */
     int n_epochs;
@@ -192,8 +194,9 @@ typedef struct ferry_table ferry_table_t;
 ferry_status ferry_table_build(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
                                ferry_table_t **out);
 void ferry_table_free(ferry_table_t *t);
-/* The runs of the table's tasks and methods among p that did not finish: listed under the markdown
- * table (and as "unfinished" in the JSON), so that a crashed or diverged run is seen, not missing. */
+/* Runs that did not finish (those of the table's store, suite and picks): listed under the markdown
+ * table (and as "unfinished" in the JSON), so that a crashed or diverged run is seen, not missing,
+ * even where a method has no finished run and so no column. */
 ferry_status ferry_table_add_unfinished(ferry_table_t *t, const ferry_run_problem *p, int n);
 /* NULL if the table has no run of that task and method. */
 const ferry_cell_stats *ferry_table_cell(const ferry_table_t *t, const char *task, const char *method);
@@ -213,6 +216,13 @@ double ferry_spearman(const double *x, const double *y, int n);
  * json; path NULL: standard output. */
 ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char *format, const char *path);
 /* gnuplot: DIR/accuracy.{png,svg} (means with 95% intervals) and DIR/curves-TASK.{png,svg}. */
+/* DIR/index.html: one self-contained page (no server, no network; the plots embedded) of a report:
+ * the table with the runs that did not finish, the accuracy plot and each task's learning curves (the
+ * SVGs ferry_results_plot wrote into DIR), the validators' correlations where the runs have
+ * validators, and every run's settings and provenance (commit, device, times). store: named on the
+ * page. */
+ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows, int n, const char *store,
+                               const char *dir);
 ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
                                 const char *dir);
 
