@@ -101,6 +101,7 @@ struct ferry_run {
     ferry_graph_t *bn_g;
     ferry_tensor_t *bn_x;
     float *bn_saved;
+    int32_t *confusion; /* classes × classes, the epoch's target-test confusion matrix */
     /* host->predict: the classifier over feature rows */
     ferry_ctx_t *p_ctx;
     ferry_graph_t *p_g;

@@ -343,6 +343,31 @@ static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, 
 
 /* The unsupervised validators of the model as it is (ferry_adapt_opts.validators): its predictions over
  * source validation (with its labels) and the unlabelled target training set, nothing else. */
+/* The target-test confusion matrix of the epoch's model (its predictions' argmax against the labels):
+ * reported beside the validators, never used to select anything. */
+static ferry_status epoch_confusion(ferry_run_t *run, ferry_progress *pr)
+{
+    const ferry_dataset_t *te = ferry_task_target_test(run->task);
+    const int64_t n = ferry_dataset_size(te), K = run->classes;
+    const int32_t *labels = ferry_dataset_labels(te);
+    if (!run->confusion && !(run->confusion = malloc((size_t)(K * K) * sizeof *run->confusion)))
+        return ferry_error(FERRY_ERR_NOMEM, "out of memory for the confusion matrix");
+    float *p = malloc((size_t)(n * K) * sizeof *p);
+    ferry_status s = p ? predict_images(run, ferry_dataset_images(te), n, p, NULL)
+                       : ferry_error(FERRY_ERR_NOMEM, "out of memory for the confusion matrix");
+    memset(run->confusion, 0, (size_t)(K * K) * sizeof *run->confusion);
+    for (int64_t i = 0; i < n && !s; i++) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < K; j++)
+            if (p[i * K + j] > p[i * K + best]) best = j;
+        if (labels[i] >= 0 && labels[i] < K) run->confusion[labels[i] * K + best]++;
+    }
+    free(p);
+    pr->confusion = s ? NULL : run->confusion;
+    pr->confusion_classes = (int)K;
+    return s;
+}
+
 static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
 {
     const ferry_dataset_t *sv = ferry_task_source_val(run->task);
@@ -356,6 +381,7 @@ static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
     pr->has_validators = !s;
     free(ps);
     free(pt);
+    if (!s) s = epoch_confusion(run, pr);
     return s;
 }
 
@@ -1202,6 +1228,7 @@ static void teardown(ferry_run_t *run)
     ferry_graph_free(run->bn_g);
     ferry_ctx_free(run->bn_ctx);
     free(run->bn_saved);
+    free(run->confusion);
     ferry_graph_free(run->eg);
     ferry_ctx_free(run->ectx);
     free(run->f_primary);

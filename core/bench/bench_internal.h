@@ -27,13 +27,20 @@ struct method_metrics {
     char names[FERRY_MAX_METHOD_METRICS][32];
     const double *values;
 };
+/* A run's target-test confusion matrices: counts[(e * classes + t) * classes + p] for the epochs e
+ * with has[e]. */
+struct confusion {
+    int classes;
+    const int32_t *counts;
+    const bool *has;
+};
 /* One transaction: the run's metrics (n epochs; mm: the method's own, or NULL; validators: n ×
- * FERRY_VALIDATOR_COUNT, NaN where an epoch has none, or NULL) and its final status ('done', or
+ * FERRY_VALIDATOR_COUNT, NaN where an epoch has none, or NULL; cm: or NULL) and its final status ('done', or
  * 'failed' | 'diverged' | 'interrupted' with the error). */
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
                                   const double *step_ms, const struct method_metrics *mm, const double *validators,
-                                  const char *status, const char *error);
+                                  const struct confusion *cm, const char *status, const char *error);
 /* "mnist->optdigits" -> "mnist-to-optdigits": a task name made safe for a file name. */
 void ferry_bench_file_safe(const char *in, char *out, size_t n);
 /* Hyperparameter grids. A setting "method.name=v1,v2,..." (a YAML list) is an axis of that method's

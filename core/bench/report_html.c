@@ -72,40 +72,78 @@ static const char *style =
     "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;text-align:left}"
     "th{background:#eee}pre{background:#f6f6f6;padding:6px;white-space:pre-wrap}img{max-width:100%}"
-    "details summary{cursor:pointer}";
+    "details summary{cursor:pointer}table.cm td,table.cm th{padding:1px 5px;text-align:right}";
 
-static void runs_table(struct buf *b, const ferry_run_row *rows, int n)
+/* the confusion matrix of a run's selected epoch as a table, with each class's accuracy */
+static ferry_status put_confusion(struct buf *b, ferry_results_t *r, const ferry_run_row *w, ferry_select rule)
+{
+    int e = 0, k = 0;
+    int32_t *cm = NULL;
+    ferry_select_target_test(w, rule, &e);
+    ferry_status s = e > 0 && r ? ferry_results_confusion(r, w->key, e, &cm, &k) : FERRY_OK;
+    if (s || !k) {
+        if (!s) ferry_report_put(b, "<p>No confusion matrix stored for this run.</p>");
+        return s;
+    }
+    ferry_report_put(b, "<p>Target test at epoch %d (selected by %s): rows the true class, columns the predicted.</p>"
+                        "<table class=\"cm\"><tr><th></th>", e, ferry_select_name(rule));
+    for (int q = 0; q < k; q++) ferry_report_put(b, "<th>%d</th>", q);
+    ferry_report_put(b, "<th>accuracy</th></tr>");
+    for (int t = 0; t < k; t++) {
+        long total = 0;
+        ferry_report_put(b, "<tr><th>%d</th>", t);
+        for (int q = 0; q < k; q++) {
+            ferry_report_put(b, "<td>%d</td>", cm[t * k + q]);
+            total += cm[t * k + q];
+        }
+        if (total) ferry_report_put(b, "<td>%.2f%%</td></tr>", 100.0 * cm[t * k + t] / (double)total);
+        else ferry_report_put(b, "<td>–</td></tr>");
+    }
+    ferry_report_put(b, "</table>");
+    free(cm);
+    return FERRY_OK;
+}
+
+static ferry_status runs_table(struct buf *b, const ferry_run_row *rows, int n, ferry_results_t *r, ferry_select rule)
 {
     ferry_report_put(b, "<h2 id=\"runs\">Runs</h2>\n<p>Every finished run in the table above: its settings and "
-                        "provenance.</p>\n<table><thead><tr><th>task</th><th>method</th><th>hyperparameters</th>"
+                        "provenance; under each key, the run's full settings and its target-test confusion "
+                        "matrix.</p>\n<table><thead><tr><th>task</th><th>method</th><th>hyperparameters</th>"
                         "<th>seed</th><th>epochs</th><th>target test, last epoch (%%)</th><th>device</th>"
                         "<th>commit</th><th>started – finished (UTC)</th><th>settings</th></tr></thead><tbody>\n");
     for (int i = 0; i < n; i++) {
-        const ferry_run_row *r = &rows[i];
-        const char *cells[] = {r->task, r->method, r->hparams};
+        const ferry_run_row *w = &rows[i];
+        const char *cells[] = {w->task, w->method, w->hparams};
         ferry_report_put(b, "<tr>");
         for (int c = 0; c < 3; c++) {
             ferry_report_put(b, "<td>");
             put_escaped(b, cells[c]);
             ferry_report_put(b, "</td>");
         }
-        ferry_report_put(b, "<td>%llu</td><td>%d</td><td>", (unsigned long long)r->seed, r->n_epochs);
-        if (r->n_epochs) ferry_report_put(b, "%.2f", 100 * r->target_test[r->n_epochs - 1]);
+        ferry_report_put(b, "<td>%llu</td><td>%d</td><td>", (unsigned long long)w->seed, w->n_epochs);
+        if (w->n_epochs) ferry_report_put(b, "%.2f", 100 * w->target_test[w->n_epochs - 1]);
         ferry_report_put(b, "</td><td>");
-        put_escaped(b, r->device);
+        put_escaped(b, w->device);
         ferry_report_put(b, "</td><td>");
-        put_escaped(b, r->commit);
-        ferry_report_put(b, "</td><td>%s – %s</td><td><details><summary>%.12s</summary><pre>", r->started, r->finished,
-                         r->key);
-        put_escaped(b, r->config);
-        ferry_report_put(b, "</pre></details></td></tr>\n");
+        put_escaped(b, w->commit);
+        ferry_report_put(b, "</td><td>%s – %s</td><td><details><summary>%.12s</summary><pre>", w->started, w->finished,
+                         w->key);
+        put_escaped(b, w->config);
+        ferry_report_put(b, "</pre>");
+        ferry_status s = put_confusion(b, r, w, rule);
+        if (s) return s;
+        ferry_report_put(b, "</details></td></tr>\n");
     }
     ferry_report_put(b, "</tbody></table>\n");
+    return FERRY_OK;
 }
 
 ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows, int n, const char *store,
                                const char *dir)
 {
+    ferry_results_t *r = NULL; /* for the confusion matrices */
+    ferry_status s = ferry_results_open(store, false, &r);
+    if (s) return s;
     struct buf b = {0}, md = {0};
     char path[4096], when[32];
     ferry_bench_now_iso(when, sizeof when);
@@ -119,7 +157,7 @@ ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows
                          "<a href=\"#validators\">validators</a> · <a href=\"#runs\">runs</a></p>\n");
     ferry_report_put(&b, "<h2 id=\"table\">Target-test accuracy</h2>\n");
     ferry_table_markdown(t, &md);
-    ferry_status s = md.s ? put_markdown(&b, md.s, md.n) : ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    s = md.s ? put_markdown(&b, md.s, md.n) : ferry_error(FERRY_ERR_NOMEM, "out of memory");
     snprintf(path, sizeof path, "%s/accuracy.svg", dir);
     if (!s) s = put_svg(&b, path, "target-test accuracy per task and method");
     if (!s) ferry_report_put(&b, "<h2 id=\"curves\">Learning curves</h2>\n");
@@ -146,8 +184,8 @@ ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows
             ferry_report_put(&b, "<p>None of these runs stored the unsupervised validators.</p>\n");
         }
     }
+    if (!s) s = runs_table(&b, rows, n, r, t->rule);
     if (!s) {
-        runs_table(&b, rows, n);
         ferry_report_put(&b, "<script>window.addEventListener('load', function () {\n"
                              "  var im = document.images, ok = 0;\n"
                              "  for (var i = 0; i < im.length; i++) if (im[i].complete && im[i].naturalWidth > 0) ok++;\n"
@@ -160,5 +198,6 @@ ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows
     if (!s) s = ferry_write_file_atomic(path, b.s, b.n);
     free(b.s);
     free(md.s);
+    ferry_results_close(r);
     return s;
 }

@@ -33,6 +33,9 @@ static const char *schema =
     "  key TEXT, epoch INTEGER, name TEXT, value REAL, PRIMARY KEY (key, epoch, name));"
     "CREATE TABLE IF NOT EXISTS validators("
     "  key TEXT, epoch INTEGER, name TEXT, value REAL, PRIMARY KEY (key, epoch, name));"
+    "CREATE TABLE IF NOT EXISTS confusion("
+    "  key TEXT, epoch INTEGER, true_class INTEGER, predicted INTEGER, count INTEGER,"
+    "  PRIMARY KEY (key, epoch, true_class, predicted));"
     "INSERT OR IGNORE INTO meta VALUES ('schema_version', '" SCHEMA_VERSION "');";
 
 void ferry_bench_now_iso(char *buf, size_t n)
@@ -214,6 +217,7 @@ ferry_status ferry_results_begin(ferry_results_t *r, const struct run_begin *b)
     ferry_bench_now_iso(now, sizeof now);
     if (exec_key(r, "DELETE FROM method_metrics WHERE key = ?", b->key) ||
         exec_key(r, "DELETE FROM validators WHERE key = ?", b->key) ||
+        exec_key(r, "DELETE FROM confusion WHERE key = ?", b->key) ||
         sqlite3_prepare_v2(r->db, "DELETE FROM metrics WHERE key = ?", -1, &del, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(r->db, sql, -1, &ins, NULL) != SQLITE_OK) {
         s = db_error(r, "cannot record a run");
@@ -250,7 +254,7 @@ done:
 ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, const double *source_val,
                                   const double *target_val, const double *target_test, const double *loss,
                                   const double *step_ms, const struct method_metrics *mm, const double *validators,
-                                  const char *status, const char *error)
+                                  const struct confusion *cm, const char *status, const char *error)
 {
     ferry_status s;
     if ((s = exec(r, "BEGIN IMMEDIATE;", "cannot write"))) return s;
@@ -302,6 +306,26 @@ ferry_status ferry_results_finish(ferry_results_t *r, const char *key, int n, co
                 if (sqlite3_step(vi) != SQLITE_DONE) s = db_error(r, "cannot record the validators");
             }
         sqlite3_finalize(vi);
+    }
+    if (!s && cm) { /* the nonzero counts */
+        sqlite3_stmt *ci = NULL;
+        const int k = cm->classes;
+        if (sqlite3_prepare_v2(r->db, "INSERT OR REPLACE INTO confusion VALUES (?,?,?,?,?)", -1, &ci, NULL) != SQLITE_OK)
+            s = db_error(r, "cannot record the confusion matrices");
+        for (int e = 0; e < n && !s; e++)
+            for (int t = 0; cm->has[e] && t < k && !s; t++)
+                for (int q = 0; q < k && !s; q++) {
+                    int32_t c = cm->counts[((size_t)e * k + t) * k + q];
+                    if (!c) continue;
+                    sqlite3_reset(ci);
+                    sqlite3_bind_text(ci, 1, key, -1, SQLITE_STATIC);
+                    sqlite3_bind_int(ci, 2, e + 1);
+                    sqlite3_bind_int(ci, 3, t);
+                    sqlite3_bind_int(ci, 4, q);
+                    sqlite3_bind_int(ci, 5, c);
+                    if (sqlite3_step(ci) != SQLITE_DONE) s = db_error(r, "cannot record the confusion matrices");
+                }
+        sqlite3_finalize(ci);
     }
     if (!s) {
         sqlite3_bind_text(upd, 1, status, -1, SQLITE_STATIC);
@@ -412,6 +436,50 @@ ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run
     return s;
 }
 
+ferry_status ferry_results_confusion(ferry_results_t *r, const char *key, int epoch, int32_t **counts, int *classes)
+{
+    *counts = NULL;
+    *classes = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(r->db, "SELECT true_class, predicted, count FROM confusion WHERE key = ? AND epoch = ?"
+                           " ORDER BY true_class, predicted", -1, &st, NULL) != SQLITE_OK)
+        return FERRY_OK; /* a store from before the confusion matrices */
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, epoch);
+    int rc, cap = 0, n = 0, k = 0;
+    int (*e)[3] = NULL;
+    ferry_status s = FERRY_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 128;
+            int(*ne)[3] = realloc(e, (size_t)cap * sizeof *e);
+            if (!ne) {
+                s = ferry_error(FERRY_ERR_NOMEM, "out of memory reading a confusion matrix");
+                break;
+            }
+            e = ne;
+        }
+        for (int c = 0; c < 3; c++) e[n][c] = sqlite3_column_int(st, c);
+        if (e[n][0] < 0 || e[n][1] < 0 || e[n][0] >= 4096 || e[n][1] >= 4096) {
+            s = ferry_error(FERRY_ERR_FORMAT, "%s: run %.12s epoch %d: a confusion count for classes %d, %d",
+                            r->path, key, epoch, e[n][0], e[n][1]);
+            break;
+        }
+        if (e[n][0] >= k) k = e[n][0] + 1;
+        if (e[n][1] >= k) k = e[n][1] + 1;
+        n++;
+    }
+    if (!s && rc != SQLITE_DONE) s = db_error(r, "cannot read the confusion matrix");
+    sqlite3_finalize(st);
+    if (!s && k) {
+        if (!(*counts = calloc((size_t)k * k, sizeof **counts))) s = ferry_error(FERRY_ERR_NOMEM, "out of memory");
+        for (int i = 0; i < n && !s; i++) (*counts)[e[i][0] * k + e[i][1]] = e[i][2];
+        if (!s) *classes = k;
+    }
+    free(e);
+    return s;
+}
+
 ferry_status ferry_results_problems(ferry_results_t *r, const char *suite, ferry_run_problem **out, int *n)
 {
     *out = NULL;
@@ -494,6 +562,18 @@ ferry_status ferry_results_merge(ferry_results_t *dst, const char *src_path)
         s = exec(dst,
                  "INSERT OR IGNORE INTO validators SELECT v.* FROM src.validators v JOIN src.runs r"
                  "  ON v.key = r.key WHERE r.status = 'done';",
+                 "cannot merge");
+    bool src_confusion = false; /* nor one from before the confusion matrices */
+    if (!s && sqlite3_prepare_v2(dst->db, "SELECT 1 FROM src.sqlite_master WHERE type = 'table' AND name = 'confusion'",
+                                 -1, &has, NULL) == SQLITE_OK)
+        src_confusion = sqlite3_step(has) == SQLITE_ROW;
+    sqlite3_finalize(has);
+    if (!s && src_confusion)
+        s = exec(dst,
+                 "DELETE FROM confusion WHERE key IN (SELECT key FROM runs WHERE status != 'done'"
+                 "  AND key IN (SELECT key FROM src.runs WHERE status = 'done'));"
+                 "INSERT OR IGNORE INTO confusion SELECT c.* FROM src.confusion c JOIN src.runs r"
+                 "  ON c.key = r.key WHERE r.status = 'done';",
                  "cannot merge");
     if (!s) s = exec(dst, "COMMIT;", "cannot merge");
     if (s) quiet(dst, "ROLLBACK;");

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define MAX_EPOCHS 256
+#define MAX_CONFUSION 128 /* classes: a task with more stores no confusion matrices */
 
 struct run_plan {
     const char *task, *method;
@@ -40,6 +41,9 @@ struct progress_state {
     struct method_metrics mm;                           /* the method's own, names from the run */
     double mm_values[MAX_EPOCHS * FERRY_MAX_METHOD_METRICS];
     double validators[MAX_EPOCHS * FERRY_VALIDATOR_COUNT]; /* NaN: none that epoch */
+    int32_t *confusion;     /* MAX_EPOCHS × k × k, allocated with a run's first matrix (k <= MAX_CONFUSION) */
+    int confusion_k;
+    bool has_confusion[MAX_EPOCHS];
     int batch_images;       /* images per step */
 };
 
@@ -71,6 +75,16 @@ static void on_progress(const ferry_progress *p, void *user)
             }
             for (int v = 0; v < FERRY_VALIDATOR_COUNT; v++)
                 ps->validators[ps->n * FERRY_VALIDATOR_COUNT + v] = p->has_validators ? p->validators[v] : NAN;
+            const int k = p->confusion_classes;
+            ps->has_confusion[ps->n] = false;
+            if (p->confusion && k <= MAX_CONFUSION && (!ps->confusion_k || ps->confusion_k == k)) {
+                if (!ps->confusion) ps->confusion = malloc((size_t)MAX_EPOCHS * k * k * sizeof *ps->confusion);
+                if (ps->confusion) {
+                    ps->confusion_k = k;
+                    memcpy(ps->confusion + (size_t)ps->n * k * k, p->confusion, (size_t)k * k * sizeof *p->confusion);
+                    ps->has_confusion[ps->n] = true;
+                }
+            }
             ps->n++;
         }
         return;
@@ -254,6 +268,9 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     a.user = ps;
     ps->n = 0;
     ps->mm.n_names = 0;
+    free(ps->confusion); /* sized by the first matrix of each run */
+    ps->confusion = NULL;
+    ps->confusion_k = 0;
     ps->batch_images = (m->flags & FERRY_METHOD_NEEDS_TARGET_LABELS ? 1 : 2) * c->batch;
     ferry_adapt_result res;
     double t0 = ferry_now_s();
@@ -262,8 +279,10 @@ static ferry_status run_one(struct sweep *sw, const struct run_plan *p, struct p
     if (rs) snprintf(err, sizeof err, "%s", ferry_last_error());
     ps->mm.values = ps->mm_values;
     const char *status = !rs ? "done" : rs == FERRY_ERR_DIVERGED ? "diverged" : "failed";
+    struct confusion cm = {.classes = ps->confusion_k, .counts = ps->confusion, .has = ps->has_confusion};
     s = ferry_results_finish(sw->db, key, ps->n, ps->sv, ps->tv, ps->tt, ps->loss, ps->step_ms, &ps->mm,
-                             c->validators ? ps->validators : NULL, status, rs ? err : NULL);
+                             c->validators ? ps->validators : NULL, ps->confusion ? &cm : NULL, status,
+                             rs ? err : NULL);
     if (!s && !sw->o->quiet) {
         if (rs)
             fprintf(stderr, "%srun %s %s seed %llu %s: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
@@ -430,7 +449,8 @@ static ferry_status run_isolated(struct sweep *sw, const struct run_plan *p, str
                               .device = &dev, .threads = sw->c->threads};
         if ((s = ferry_results_begin(sw->db, &b))) return s;
     }
-    if ((s = ferry_results_finish(sw->db, key, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status, why))) return s;
+    if ((s = ferry_results_finish(sw->db, key, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status, why)))
+        return s;
     if (!sw->o->quiet)
         fprintf(stderr, "%srun %s %s seed %llu %s: %s\n", ps->tty ? "\r\033[K" : "", p->task, ps->name,
                 (unsigned long long)p->seed, status, why);
@@ -544,6 +564,7 @@ ferry_status ferry_bench_run(const ferry_bench_config *c, const ferry_methods_t 
                 "sweep %s: %d runs (shard %d/%d of %d), %d already done, %d failed, %d diverged, %.0f s; results in %s\n",
                 c->name, mine, o->shard, o->n_shards, total, skipped, failed, diverged, ferry_now_s() - ps.t_start,
                 db_path);
+    free(ps.confusion);
 done:
     if (!o->in_process) {
         sigaction(SIGINT, &old_int, NULL);

@@ -18,6 +18,7 @@ static int usage(FILE *f)
                "       ferry results report [--db PATH] [--suite NAME] [--select RULE] --out DIR\n"
                "       ferry results validators [--db PATH] [--suite NAME] [--format md|csv|json] [--out FILE]\n"
                "       ferry results merge  DST.db SRC.db [SRC.db ...]\n"
+               "       ferry results show RUN [--db PATH] [--select RULE]   (RUN: a key or its first characters)\n"
                "\n"
                "Common options: --tasks A,B and --methods M,N keep only those, in that order.\n"
                "RULE: source-val (default: the epoch with the best source-validation accuracy),\n"
@@ -109,6 +110,83 @@ static ferry_status report(const ferry_run_row *rows, int n, ferry_select rule, 
     return s;
 }
 
+/* ferry results show RUN: one run's settings, provenance and epochs, and at the epoch the rule selects
+ * its target-test confusion matrix and per-class accuracy. */
+static int show(int argc, char **argv)
+{
+    const char *db = "results/ferry.db", *want = argc > 2 ? argv[2] : NULL;
+    ferry_select rule = FERRY_SELECT_SOURCE_VAL;
+    for (int i = 3; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "ferry results show: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (!strcmp(argv[i], "--db")) db = argv[i + 1];
+        else if (!strcmp(argv[i], "--select")) {
+            if (ferry_select_parse(argv[i + 1], &rule)) return fail("show");
+        } else {
+            fprintf(stderr, "ferry results show: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!want || !*want || want[0] == '-') return usage(stderr);
+    ferry_results_t *r;
+    ferry_run_row *rows = NULL;
+    int n = 0, at = -1, matches = 0;
+    if (ferry_results_open(db, false, &r)) return fail("show");
+    ferry_status s = ferry_results_runs(r, NULL, &rows, &n);
+    for (int i = 0; i < n && !s; i++)
+        if (!strncmp(rows[i].key, want, strlen(want))) at = i, matches++;
+    if (!s && matches != 1) {
+        fprintf(stderr, "ferry results show: %s finished run in %s has a key starting '%s'%s\n",
+                matches ? "more than one" : "no", db, want, matches ? " (give more of it)" : "");
+        free(rows);
+        ferry_results_close(r);
+        return 1;
+    }
+    int32_t *cm = NULL;
+    int k = 0, e = 0;
+    const ferry_run_row *w = s ? NULL : &rows[at];
+    double acc = w ? ferry_select_target_test(w, rule, &e) : 0;
+    if (w && e > 0) s = ferry_results_confusion(r, w->key, e, &cm, &k);
+    ferry_results_close(r);
+    if (s) {
+        free(rows);
+        return fail("show");
+    }
+    printf("run %s\n  suite %s, task %s, method %s %s, seed %llu\n  device %s\n  Ferry commit %s, %s – %s\n"
+           "  settings %s\n\n", w->key, w->suite, w->task, w->method, w->hparams, (unsigned long long)w->seed,
+           w->device, w->commit, w->started, w->finished, w->config);
+    printf("epoch  source-val  target-val  target-test    loss\n");
+    for (int i = 0; i < w->n_epochs; i++)
+        printf("%5d  %9.2f%%  %9.2f%%  %10.2f%%  %7.4f%s\n", i + 1, 100 * w->source_val[i], 100 * w->target_val[i],
+               100 * w->target_test[i], w->loss[i], i + 1 == e ? "  <- selected" : "");
+    if (e <= 0) {
+        printf("\nthe rule %s selects no epoch of this run\n", ferry_select_name(rule));
+    } else if (!k) {
+        printf("\nselected by %s: epoch %d, target test %.2f%%; no confusion matrix stored (a run without validators, "
+               "or from before they were stored)\n", ferry_select_name(rule), e, 100 * acc);
+    } else {
+        printf("\nselected by %s: epoch %d, target test %.2f%%\ntarget-test confusion matrix (rows: true class, "
+               "columns: predicted) and per-class accuracy:\n\n  true |", ferry_select_name(rule), e, 100 * acc);
+        for (int q = 0; q < k; q++) printf(" %6d", q);
+        printf(" | accuracy\n");
+        for (int t = 0; t < k; t++) {
+            long total = 0;
+            printf(" %5d |", t);
+            for (int q = 0; q < k; q++) {
+                printf(" %6d", cm[t * k + q]);
+                total += cm[t * k + q];
+            }
+            if (total) printf(" | %7.2f%%\n", 100.0 * cm[t * k + t] / (double)total);
+            else printf(" |       –\n");
+        }
+    }
+    free(cm);
+    free(rows);
+    return 0;
+}
+
 int ferry_cli_results(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) return usage(argc < 2 ? stderr : stdout);
@@ -126,6 +204,7 @@ int ferry_cli_results(int argc, char **argv)
         printf("merged %d store%s into %s\n", argc - 3, argc == 4 ? "" : "s", argv[2]);
         return 0;
     }
+    if (!strcmp(sub, "show")) return show(argc, argv);
     if (strcmp(sub, "table") && strcmp(sub, "plot") && strcmp(sub, "export") && strcmp(sub, "report") &&
         strcmp(sub, "validators")) {
         fprintf(stderr, "ferry results: unknown subcommand '%s'\n", sub);

@@ -2,10 +2,12 @@
 # ferry results report's index.html, rendered by headless Chromium (Debian's): it loads without a
 # script error, every embedded plot decodes, it shows the table (every task and method), the runs
 # with their provenance and the runs that did not finish, and it reaches for nothing outside itself.
-# usage: test_report_page.sh FERRY PLUGIN_DIR
+# And ferry results show: one run with its confusion matrix.
+# usage: test_report_page.sh FERRY PLUGIN_DIR DBDUMP
 set -uo pipefail
 ferry=$(realpath "$1")
 export FERRY_PLUGIN_PATH=$(realpath "$2")
+dump=$(realpath "$3")
 chromium=$(command -v chromium || true)
 if [ -z "$chromium" ]; then
     echo "chromium is not installed (scripts/test.sh installs it)"
@@ -56,6 +58,22 @@ check "the runs' provenance: the commit and the device" grep -q '<td>cpu, ' dom.
 check "the runs that did not finish are listed" \
     test "$(grep -c 'faulty-test .*<strong>failed</strong>: killed by signal 11' dom.html)" -eq 4
 check "the validators' section" grep -q 'id="validators"' dom.html
+check "a confusion matrix under every run" test "$(grep -c '<table class="cm">' dom.html)" -eq 8
+
+# ferry results show: the run, its epochs, and the selected epoch's confusion matrix, whose counts add up
+# to the target test set and whose diagonal is the accuracy the table reports
+key=$("$dump" page.db | awk 'NR == 1 { print $1 }')
+"$ferry" results show "${key:0:10}" --db page.db > show.txt 2>&1
+check "results show finds the run by the start of its key" grep -q "^run $key" show.txt
+check "results show: every epoch" test "$(grep -c '^ *[0-9]  ' show.txt)" -eq 2
+acc=$(sed -n 's/^selected by source-val: epoch [0-9]*, target test \([0-9.]*\)%$/\1/p' show.txt)
+read -r total diag < <(awk '/^ *[0-9]+ \|/ { for (i = 3; i < NF - 1; i++) { t += $i; if (i - 3 == $1) d += $i } }
+                           END { print t, d }' show.txt)
+check "results show: the matrix holds the target test set (${total:-?} images)" test "${total:-0}" -gt 100
+check "results show: its diagonal is the selected accuracy ($diag / $total vs $acc %)" \
+    awk -v d="$diag" -v t="$total" -v a="$acc" 'BEGIN { exit !(t > 0 && a != "" && (100 * d / t - a) ^ 2 < 1e-4) }'
+"$ferry" results show ffffffffff --db page.db > /dev/null 2> none.txt
+check "results show: an unknown key is refused" grep -q "no finished run in page.db has a key starting 'ffffffffff'" none.txt
 check "nothing outside the page (no http, no file reference)" \
     bash -c "! grep -q 'src=\"[^d]\|href=\"[^#]' rep/index.html"
 echo "report_page: $pass passed, $fails failed"

@@ -19,6 +19,9 @@
  *        PRIMARY KEY (key, epoch, name))                           -- its epoch mean
  *   validators(key TEXT, epoch INTEGER, name TEXT, value REAL,  -- ferry/validators.h, at the epoch's
  *        PRIMARY KEY (key, epoch, name))                       -- end (none for runs without them)
+ *   confusion(key TEXT, epoch INTEGER, true_class INTEGER, predicted INTEGER, count INTEGER,
+ *        PRIMARY KEY (key, epoch, true_class, predicted))  -- target test, per epoch, with the validators;
+ *                                                          -- nonzero counts only
  *   meta(name TEXT PRIMARY KEY, value TEXT)  -- schema_version
  *
  * A run's metrics and its 'done' status are written in one transaction when it finishes; a run found
@@ -114,6 +117,10 @@ typedef struct ferry_run_row {
 
 /* Every 'done' run (optionally of one suite), ordered by task, method, seed. Caller frees *rows. */
 ferry_status ferry_results_runs(ferry_results_t *r, const char *suite, ferry_run_row **rows, int *n);
+/* The target-test confusion matrix of a run's epoch (1-based): *counts (allocated; the caller frees
+ * it) [t * classes + p] images of class t predicted p, classes up to the highest class seen; *classes 0
+ * where the store has none (runs without validators, or made before the matrices were stored). */
+ferry_status ferry_results_confusion(ferry_results_t *r, const char *key, int epoch, int32_t **counts, int *classes);
 /* A run that did not finish: status 'failed', 'diverged', 'interrupted' or 'running'. */
 typedef struct ferry_run_problem {
     char task[64], method[64];
@@ -219,8 +226,8 @@ ferry_status ferry_validators_table(const ferry_run_row *rows, int n, const char
 /* DIR/index.html: one self-contained page (no server, no network; the plots embedded) of a report:
  * the table with the runs that did not finish, the accuracy plot and each task's learning curves (the
  * SVGs ferry_results_plot wrote into DIR), the validators' correlations where the runs have
- * validators, and every run's settings and provenance (commit, device, times). store: named on the
- * page. */
+ * validators, and every run's settings, provenance (commit, device, times) and target-test confusion
+ * matrix at the epoch the table's rule selects. store: the store's path (read for the matrices). */
 ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows, int n, const char *store,
                                const char *dir);
 ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,

@@ -32,6 +32,11 @@ typedef struct ferry_progress {
      * of the epoch's model (ferry/validators.h; has_validators false where the run computes none) */
     bool has_validators;
     double validators[FERRY_VALIDATOR_COUNT];
+    /* ...and, with them, the target-test confusion matrix of the epoch's model: confusion[t * k + p]
+     * images of class t predicted p, k = confusion_classes (NULL where the run computes none). Valid
+     * during the call. */
+    const int32_t *confusion;
+    int confusion_classes;
 } ferry_progress;
 
 typedef void (*ferry_progress_fn)(const ferry_progress *p, void *user);
