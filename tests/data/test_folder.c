@@ -205,3 +205,26 @@ Test(folder, resized_pixels_stay_in_unit_range)
         ferry_dataset_free(ds);
     }
 }
+
+/* A JPEG whose Huffman table counts add up to more than 256 codes is refused before it is decoded:
+ * Debian's stb_image writes past its table then (found by fuzzing the folder loader with stb_image
+ * instrumented). */
+Test(folder, jpeg_with_an_oversized_huffman_table)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "jpegs");
+    du_mkdir(cls, root, "a");
+    tu_join(path, cls, "bad.jpg");
+    unsigned char jpg[2 + 4 + 17 + 2] = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 2 + 17, 0x00};
+    for (int i = 0; i < 16; i++) jpg[7 + i] = 255;
+    jpg[23] = 0xFF, jpg[24] = 0xD9;
+    tu_write(path, jpg, sizeof jpg);
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
+    cr_assert_null(ds);
+    cr_assert(tu_msg_has(path) && tu_msg_has("corrupt JPEG: a Huffman table of 4080 codes"), "%s", ferry_last_error());
+    /* a good JPEG in its place loads (stb_image_write's has a DHT segment of four tables) */
+    du_write_flat(path, 6, 6, 3, (const unsigned char[]){10, 200, 30});
+    cr_assert_eq(ferry_dataset_load_folder(root, 3, 4, 4, &ds), FERRY_OK, "%s", ferry_last_error());
+    ferry_dataset_free(ds);
+}

@@ -140,11 +140,59 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* stb_image 2.27 (Debian 12's) builds a JPEG Huffman table from the 16 code counts of a DHT segment
+ * without checking that they add up to at most 256, and writes past the table when they do not
+ * (found by fuzzing). Every DHT segment of a JPEG file (a progressive one has them between its
+ * scans) is checked here, walking the markers as the decoder does, before stb_image sees the file.
+ * f is left at its start. */
+static ferry_status check_jpeg_tables(const char *path, FILE *f)
+{
+    ferry_status s = FERRY_OK;
+    if (getc(f) == 0xFF && getc(f) == 0xD8)
+        for (int c = getc(f); !s && c != EOF;) {
+            if (c != 0xFF) { /* entropy-coded data, or padding between segments */
+                c = getc(f);
+                continue;
+            }
+            while ((c = getc(f)) == 0xFF) {} /* fill bytes */
+            if (c == EOF || c == 0xD9) break; /* the end of the image */
+            if (c == 0x00 || c == 0x01 || (c >= 0xD0 && c <= 0xD8)) { /* a stuffed byte, or no segment */
+                c = getc(f);
+                continue;
+            }
+            int hi = getc(f), lo = getc(f);
+            long left = hi == EOF || lo == EOF ? -1 : (hi << 8 | lo) - 2; /* the segment's bytes after the length */
+            if (left < 0) break; /* the decoder refuses it */
+            while (c == 0xC4 && left >= 17) { /* DHT: tables of a class/id byte, 16 counts, the values */
+                int n = 0, k = getc(f);
+                for (int i = 0; i < 16 && k != EOF; i++) n += (k = getc(f)) == EOF ? 0 : k;
+                left -= 17;
+                if (k == EOF) break;
+                if (n > 256) {
+                    s = ferry_error(FERRY_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table of %d codes (at most 256)", path, n);
+                    break;
+                }
+                if (n > left) break; /* the decoder refuses it */
+                if (fseek(f, n, SEEK_CUR) != 0) break;
+                left -= n;
+            }
+            if (fseek(f, left, SEEK_CUR) != 0) break;
+            c = getc(f);
+        }
+    rewind(f);
+    return s;
+}
+
 /* Reads the image's header only: its size and channel count, refusing sizes beyond the limits. */
 static ferry_status probe_image(const char *path, int *iw, int *ih, int *ic)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return ferry_error(FERRY_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ferry_status s = check_jpeg_tables(path, f);
+    if (s) {
+        fclose(f);
+        return s;
+    }
     int ok = stbi_info_from_file(f, iw, ih, ic);
     fclose(f);
     if (!ok) {
