@@ -346,6 +346,10 @@ Test(specs, folder_size_height_by_width)
     cr_expect(c == 1 && h == 4 && w == 2, "%dx%dx%d", c, h, w);
     ferry_dataset_free(ds);
     cr_expect_eq(ferry_domain_check(spec_of("folder:", root, "?size=0x4")), FERRY_ERR_INVALID);
+    /* CxHxW is the CSV shape's form: a folder's size takes none (the channel count is channels=) */
+    cr_expect_eq(ferry_domain_check(spec_of("folder:", root, "?size=3x4x2")), FERRY_ERR_INVALID);
+    cr_expect(strstr(ferry_last_error(), "size=3x4x2: expected N, HxW") && !strstr(ferry_last_error(), "CxHxW"), "%s",
+              ferry_last_error());
 }
 
 /* A redeclared task replaces the definition; the info handed out before stays readable. */

@@ -40,10 +40,11 @@ uint64_t ferry_spec_seed(const char *spec)
 static ferry_status parse_geometry(const char *spec, const char *key, const char *v, int *c, int *h, int *w)
 {
     int a = 0, b = 0, d = 0, used = 0;
-    if (sscanf(v, "%dx%dx%d%n", &a, &b, &d, &used) == 3 && !v[used]) *c = a, *h = b, *w = d;
+    /* c is NULL where the option gives no channels (a folder's size=) */
+    if (c && sscanf(v, "%dx%dx%d%n", &a, &b, &d, &used) == 3 && !v[used]) *c = a, *h = b, *w = d;
     else if (sscanf(v, "%dx%d%n", &a, &b, &used) == 2 && !v[used]) *h = a, *w = b; /* channels as they were */
     else if (sscanf(v, "%d%n", &a, &used) == 1 && !v[used]) *h = *w = a;
-    else return ferry_error(FERRY_ERR_INVALID, "domain '%s': %s=%s: expected N, HxW or CxHxW", spec, key, v);
+    else return ferry_error(FERRY_ERR_INVALID, "domain '%s': %s=%s: expected N, HxW%s", spec, key, v, c ? " or CxHxW" : "");
     if ((c && (*c < 1 || *c > 4096)) || *h < 1 || *h > 16384 || *w < 1 || *w > 16384)
         return ferry_error(FERRY_ERR_INVALID, "domain '%s': %s=%s is out of range", spec, key, v);
     return FERRY_OK;
