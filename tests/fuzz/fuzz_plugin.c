@@ -48,6 +48,7 @@ static const char *str(struct reader *r)
     uint8_t len = u8(r);
     if (len == 255) return NULL;
     if (len > r->n) len = (uint8_t)r->n;
+    if (r->used + len + 1 > r->cap) return NULL; /* past the input every string is empty: the pool ends */
     char *s = r->pool + r->used;
     memcpy(s, r->p, len);
     s[len] = '\0';
@@ -63,8 +64,8 @@ static ferry_tensor_t *dummy_loss(ferry_run_t *run, const ferry_host_api *host, 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* every string takes at most its bytes and a NUL */
-    struct reader r = {.p = data, .n = size, .cap = 2 * size + 64};
+    /* a string takes its bytes and a NUL; past the end of the input, a NUL alone (at most 123 strings) */
+    struct reader r = {.p = data, .n = size, .cap = size + 128};
     r.pool = malloc(r.cap);
     ferry_hparam hp[40];
     ferry_phase ph[10];

@@ -163,19 +163,21 @@ static ferry_status check_jpeg_tables(const char *path, FILE *f)
             int hi = getc(f), lo = getc(f);
             long left = hi == EOF || lo == EOF ? -1 : (hi << 8 | lo) - 2; /* the segment's bytes after the length */
             if (left < 0) break; /* the decoder refuses it */
-            while (c == 0xC4 && left >= 17) { /* DHT: tables of a class/id byte, 16 counts, the values */
-                int n = 0, k = getc(f);
-                for (int i = 0; i < 16 && k != EOF; i++) n += (k = getc(f)) == EOF ? 0 : k;
+            /* DHT: tables of a class/id byte, 16 counts and the values, read as the decoder reads them
+             * (while the length left is positive, 0 past the end of the file) */
+            while (c == 0xC4 && left > 0) {
+                int q = getc(f), n = 0, k = 0;
+                if (q != EOF && (q >> 4 > 1 || (q & 15) > 3)) break; /* the decoder refuses it */
+                for (int i = 0; i < 16; i++) n += (k = getc(f)) == EOF ? 0 : k;
                 left -= 17;
-                if (k == EOF) break;
                 if (n > 256) {
                     s = ferry_error(FERRY_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table of %d codes (at most 256)", path, n);
                     break;
                 }
-                if (n > left) break; /* the decoder refuses it */
-                if (fseek(f, n, SEEK_CUR) != 0) break;
+                if (k == EOF || fseek(f, n, SEEK_CUR) != 0) break;
                 left -= n;
             }
+            if (left < 0) break; /* the decoder refuses it */
             if (fseek(f, left, SEEK_CUR) != 0) break;
             c = getc(f);
         }
