@@ -165,3 +165,15 @@ Test(csv, large_geometry_refuses_a_short_row_without_allocating_for_it)
     cr_assert_eq(ferry_dataset_images(ds)[100000 + 1], 0.0f);
     ferry_dataset_free(ds);
 }
+
+/* A geometry of 2^31 values: the label column is checked against the row's size without int
+ * overflow (found by fuzzing through a csv: domain spec), and the short rows are refused. */
+Test(csv, label_column_checked_against_a_row_of_2_31_values)
+{
+    char path[TU_PATH];
+    put(path, "short.csv", "0,1,2,3,4\n1,5,6,7,8\n");
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_csv(path, 8, 16384, 16384, 255, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
+    cr_assert_null(ds);
+    cr_assert(tu_msg_has(path) && tu_msg_has("5 values, expected 1+2147483648"), "%s", ferry_last_error());
+}

@@ -168,15 +168,15 @@ ferry_status ferry_csv_load(const char *path, int c, int h, int w, float max_val
     if (!path || !out) return ferry_error(FERRY_ERR_INVALID, "dataset_load_csv: NULL argument");
     if (c <= 0 || h <= 0 || w <= 0)
         return ferry_error(FERRY_ERR_INVALID, "%s: image geometry %dx%dx%d requested", path, c, h, w);
-    if (label_col < 0 || label_col > c * h * w)
-        return ferry_error(FERRY_ERR_INVALID, "%s: label column %d outside the %d fields of a row", path, label_col,
-                           1 + c * h * w);
+    size_t per; /* c·h·w, which an int may not hold */
+    if (__builtin_mul_overflow((size_t)c * (size_t)h, (size_t)w, &per) || per > ((size_t)1 << 32))
+        return ferry_error(FERRY_ERR_INVALID, "%s: image geometry %dx%dx%d too large", path, c, h, w);
+    if (label_col < 0 || (size_t)label_col > per)
+        return ferry_error(FERRY_ERR_INVALID, "%s: label column %d outside the %zu fields of a row", path, label_col,
+                           1 + per);
     if (!(max_value > 0 && isfinite(max_value)))
         return ferry_error(FERRY_ERR_INVALID, "%s: maximum pixel value %g (must be positive)", path,
                            (double)max_value);
-    size_t per;
-    if (__builtin_mul_overflow((size_t)c * (size_t)h, (size_t)w, &per) || per > ((size_t)1 << 32))
-        return ferry_error(FERRY_ERR_INVALID, "%s: image geometry %dx%dx%d too large", path, c, h, w);
 
     struct reader r = {.path = path};
     errno = 0;
