@@ -244,3 +244,19 @@ Test(folder, jpeg_with_an_oversized_huffman_table_at_the_end_of_the_file)
     cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
     cr_assert(tu_msg_has(path) && tu_msg_has("a Huffman table of 1020 codes"), "%s", ferry_last_error());
 }
+
+/* The decoder takes FF FF D8 (a fill byte before the start marker) for a JPEG too: the check does as
+ * well (found by fuzzing). */
+Test(folder, jpeg_with_a_fill_byte_before_its_start_marker_is_checked)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "jpegs");
+    du_mkdir(cls, root, "a");
+    tu_join(path, cls, "fill.jpg");
+    const unsigned char jpg[] = {0xFF, 0xFF, 0xFF, 0xD8, 0xFF, 0xC4, 0x00, 19, 0x10, 255, 255, 255, 0, 0, 0, 0, 0, 0,
+                                 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xD9};
+    tu_write(path, jpg, sizeof jpg);
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
+    cr_assert(tu_msg_has(path) && tu_msg_has("a Huffman table of 765 codes"), "%s", ferry_last_error());
+}

@@ -148,7 +148,9 @@ static int cmp_int(const void *a, const void *b)
 static ferry_status check_jpeg_tables(const char *path, FILE *f)
 {
     ferry_status s = FERRY_OK;
-    if (getc(f) == 0xFF && getc(f) == 0xD8)
+    int soi = getc(f) == 0xFF ? getc(f) : EOF;
+    while (soi == 0xFF) soi = getc(f); /* the decoder takes FF FF D8 for the start of an image too */
+    if (soi == 0xD8)
         for (int c = getc(f); !s && c != EOF;) {
             if (c != 0xFF) { /* entropy-coded data, or padding between segments */
                 c = getc(f);
