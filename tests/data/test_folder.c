@@ -260,3 +260,24 @@ Test(folder, jpeg_with_a_fill_byte_before_its_start_marker_is_checked)
     cr_assert_eq(ferry_dataset_load_folder(root, 1, 4, 4, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
     cr_assert(tu_msg_has(path) && tu_msg_has("a Huffman table of 765 codes"), "%s", ferry_last_error());
 }
+
+/* A PNG whose IDAT chunk claims far more bytes than the file holds is refused before decoding:
+ * stb_image makes room for the announced data first (2 GB for a 101-byte file, found by fuzzing). */
+Test(folder, png_chunk_longer_than_the_file)
+{
+    char root[TU_PATH], cls[TU_PATH], path[TU_PATH];
+    du_mkdir(root, tmp, "pngs");
+    du_mkdir(cls, root, "a");
+    tu_join(path, cls, "ok.png");
+    du_write_flat(path, 3, 2, 3, (const unsigned char[]){1, 2, 3});
+    size_t n;
+    unsigned char *png = tu_read(path, &n);
+    cr_assert(n > 41 && !memcmp(png + 37, "IDAT", 4));
+    png[33] = 0x7F, png[34] = 0xFF, png[35] = 0xFF, png[36] = 0xF0; /* the IDAT length */
+    tu_write(path, png, n);
+    free(png);
+    ferry_dataset_t *ds = NULL;
+    cr_assert_eq(ferry_dataset_load_folder(root, 3, 4, 4, &ds), FERRY_ERR_FORMAT, "%s", ferry_last_error());
+    cr_assert(tu_msg_has(path) && tu_msg_has("corrupt or truncated image (PNG chunk 'IDAT' claims 2147483632 bytes"),
+              "%s", ferry_last_error());
+}

@@ -187,12 +187,44 @@ static ferry_status check_jpeg_tables(const char *path, FILE *f)
     return s;
 }
 
+/* stb_image makes room for a PNG's image data as the IDAT chunks announce it, before it reads the
+ * chunk: a 101-byte file whose chunk claims 2^31 bytes asks for 2 GB (found by fuzzing). A chunk that
+ * claims more bytes than the file has left is refused here, before the decoder sees the file. f is
+ * left at its start. */
+static ferry_status check_png_chunks(const char *path, FILE *f)
+{
+    unsigned char head[8];
+    ferry_status s = FERRY_OK;
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1, pos = 8;
+    rewind(f);
+    if (size < 8 || fread(head, 1, 8, f) != 8 || memcmp(head, "\x89PNG\r\n\x1a\n", 8) != 0) {
+        rewind(f);
+        return FERRY_OK;
+    }
+    while (fread(head, 1, 8, f) == 8) { /* length, type; then the data and a CRC */
+        unsigned long len = (unsigned long)head[0] << 24 | (unsigned long)head[1] << 16 | (unsigned long)head[2] << 8 | head[3];
+        pos += 8;
+        if (len > (unsigned long)(size - pos)) {
+            char type[5] = {0};
+            for (int i = 0; i < 4; i++) type[i] = head[4 + i] >= 32 && head[4 + i] < 127 ? (char)head[4 + i] : '?';
+            s = ferry_error(FERRY_ERR_FORMAT, "%s: corrupt or truncated image (PNG chunk '%s' claims %lu bytes, the "
+                            "file has %ld left)", path, type, len, size - pos);
+            break;
+        }
+        if (!memcmp(head + 4, "IEND", 4) || fseek(f, (long)len + 4, SEEK_CUR) != 0) break;
+        pos += (long)len + 4;
+    }
+    rewind(f);
+    return s;
+}
+
 /* Reads the image's header only: its size and channel count, refusing sizes beyond the limits. */
 static ferry_status probe_image(const char *path, int *iw, int *ih, int *ic)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return ferry_error(FERRY_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     ferry_status s = check_jpeg_tables(path, f);
+    if (!s) s = check_png_chunks(path, f);
     if (s) {
         fclose(f);
         return s;
