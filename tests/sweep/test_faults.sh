@@ -21,6 +21,12 @@ export FERRY_PLUGIN_PATH=$(realpath "$3")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
+# Under AddressSanitizer (scripts/sanitize.sh) a SIGSEGV is caught, reported and turned into exit
+# status 1, and no process runs under an address-space limit (its shadow memory is reserved up front).
+asan=0
+ldd "$ferry" | grep -q libasan && asan=1
+segv='killed by signal 11 (Segmentation fault)'
+[ $asan -eq 1 ] && segv='its process exited with status 1'
 fails=0
 pass=0
 check() {
@@ -53,7 +59,7 @@ rc=$?
 check "the sweep with crashing runs completes (exit 0)" test $rc -eq 0
 check "the runs that did not fail are done" test "$(grep -c ' done' dump1.txt)" -eq 2
 check "SIGSEGV fails its run, with the signal and the last output" \
-    has dump1.txt '"fault":1} 1 failed: killed by signal 11 (Segmentation fault); last output: faulty-test: fault 1 at step 5'
+    has dump1.txt "\"fault\":1} 1 failed: $segv; last output: .*faulty-test: fault 1 at step 5"
 check "abort() fails its run" has dump1.txt '"fault":3} 1 failed: killed by signal 6 (Aborted)'
 check "exit(7) fails its run" has dump1.txt '"fault":4} 1 failed: its process exited with status 7'
 check "a NaN loss is recorded diverged, with the step and the value" \
@@ -62,7 +68,7 @@ check "NaN parameters behind a finite loss are recorded diverged, naming the par
     has dump1.txt '"fault":6} 1 diverged: .*by the end of epoch 1 (step 5): parameter .* is NaN'
 check "the sweep's summary counts them" has err1.txt '7 runs .* 3 failed, 2 diverged'
 check "the table lists the runs that did not finish" test "$(count rep/table.md '^- mnist->optdigits faulty-test')" -eq 5
-check "...with their status" has rep/table.md '"fault":1} seed 1: \*\*failed\*\*: killed by signal 11'
+check "...with their status" has rep/table.md "\"fault\":1} seed 1: \*\*failed\*\*: $segv"
 check "...also on stdout" has out1.txt '"fault":5} seed 1: \*\*diverged\*\*'
 check "...and in the JSON" test "$(grep -c '"status": "\(failed\|diverged\)"' rep/table.json)" -eq 5
 
@@ -72,15 +78,15 @@ check "resuming: 4 runs kept (2 done, 2 diverged), the 3 failed redone" has err2
 
 # ---- a hanging method is killed at the time limit ----
 start=$(date +%s)
-"$ferry" bench faults.yaml --db hang.db --run-timeout 3 methods=faulty-test faulty-test.fault=2 --no-table \
+"$ferry" bench faults.yaml --db hang.db --run-timeout 15 methods=faulty-test faulty-test.fault=2 --no-table \
     > /dev/null 2> err3.txt
 rc=$?
 took=$(( $(date +%s) - start ))
 "$dump" --all hang.db > dump3.txt
 check "a hanging run does not stop the sweep (exit 0)" test $rc -eq 0
 check "a hanging run is killed at the limit and recorded failed" \
-    has dump3.txt 'failed: timed out after 3 s (the per-run time limit) and was killed; last output: faulty-test: fault 2'
-check "...within the limit's time ($took s)" test "$took" -lt 60
+    has dump3.txt 'failed: timed out after 15 s (the per-run time limit) and was killed; last output: faulty-test: fault 2'
+check "...at the limit ($took s)" test "$took" -ge 15 -a "$took" -lt 90
 
 # ---- ferry train exits non-zero on divergence ----
 "$ferry" train --task 'mnist->optdigits' --method faulty-test --set faulty-test.fault=5 --set faulty-test.after=2 \
@@ -235,11 +241,15 @@ check "disk full writing a report: a clear error naming the file ($rc)" \
 check "disk full writing a report: the previous table intact" cmp -s rep2/table.md table-before.md
 
 # ---- out of memory building a large model's graph ----
-(ulimit -v 1500000; exec "$ferry" train --arch resnet50 --input-size 224 --task 'mnist->optdigits' --epochs 1 \
-    --iters-per-epoch 1 --batch 64 --threads 1) > /dev/null 2> err11.txt
-rc=$?
-check "out of memory: a clear error naming what and how much ($rc)" \
-    bash -c "[ $rc -ne 0 ] && grep -q 'out of memory' err11.txt && grep -q \"the graph's intermediate tensors (.* GiB at their peak\|parameter '.*' (.* bytes)\" err11.txt"
+if [ $asan -eq 1 ]; then
+    echo "out of memory: not checked under AddressSanitizer (no address-space limit)"
+else
+    (ulimit -v 1500000; exec "$ferry" train --arch resnet50 --input-size 224 --task 'mnist->optdigits' --epochs 1 \
+        --iters-per-epoch 1 --batch 64 --threads 1) > /dev/null 2> err11.txt
+    rc=$?
+    check "out of memory: a clear error naming what and how much ($rc)" \
+        bash -c "[ $rc -ne 0 ] && grep -q 'out of memory' err11.txt && grep -q \"the graph's intermediate tensors (.* GiB at their peak\|parameter '.*' (.* bytes)\" err11.txt"
+fi
 
 echo "faults: $pass passed, $fails failed"
 [ $fails -eq 0 ]

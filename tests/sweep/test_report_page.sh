@@ -56,7 +56,7 @@ done
 check "the runs: 8 finished, each with its settings" test "$(grep -c '<details><summary>' dom.html)" -eq 8
 check "the runs' provenance: the commit and the device" grep -q '<td>cpu, ' dom.html
 check "the runs that did not finish are listed" \
-    test "$(grep -c 'faulty-test .*<strong>failed</strong>: killed by signal 11' dom.html)" -eq 4
+    test "$(grep -c 'faulty-test .*<strong>failed</strong>: \(killed by signal 11\|its process exited with status 1\)' dom.html)" -eq 4
 check "the validators' section" grep -q 'id="validators"' dom.html
 check "a confusion matrix under every run" test "$(grep -c '<table class="cm">' dom.html)" -eq 8
 
