@@ -13,7 +13,9 @@ if [ ! -f build-sanitize/build.ninja ]; then
         -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=undefined
 fi
 ninja -C build-sanitize
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+# fast_unwind_on_malloc=0: whole allocation stacks, so that the suppressions can see a leak's library
+# (the fast unwinder stops at lavapipe's JIT code: two frames, "unknown module")
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:fast_unwind_on_malloc=0
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitize/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export FERRY_REQUIRE_DATA=1 FERRY_REQUIRE_VULKAN=1

@@ -165,7 +165,8 @@ ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t
         s = ferry_error(FERRY_ERR_FORMAT, "%s: not a Ferry results database (%s)", path, sqlite3_errmsg(r->db));
         goto fail;
     }
-    if (sqlite3_step(st) != SQLITE_ROW || strcmp((const char *)sqlite3_column_text(st, 0), SCHEMA_VERSION) != 0) {
+    const char *version = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (!version || strcmp(version, SCHEMA_VERSION) != 0) { /* (a NULL value too) */
         sqlite3_finalize(st);
         s = ferry_error(FERRY_ERR_FORMAT, "%s: results schema version is not %s", path, SCHEMA_VERSION);
         goto fail;
