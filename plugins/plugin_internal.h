@@ -94,7 +94,7 @@ struct ferry_run {
     float *f_primary, *f_target, *f_eval[3]; /* source val, target val, target test */
     ferry_ctx_t *ectx;
     ferry_graph_t *eg;
-    ferry_tensor_t *ef, *ey, *ecorrect;
+    ferry_tensor_t *ef, *ey, *ecorrect, *epred; /* epred: arg-max rows, for the confusion matrix */
     /* FERRY_METHOD_TARGET_BN: a training-mode forward over target batches, and the source's
      * statistics kept while the target's are in place */
     ferry_ctx_t *bn_ctx;
@@ -134,9 +134,9 @@ struct ferry_run {
     /* ferry_method.eval_logits: images in, the method's head, correct predictions out */
     ferry_ctx_t *hctx;
     ferry_graph_t *hg;
-    ferry_tensor_t *hx, *hy, *hcorrect;
+    ferry_tensor_t *hx, *hy, *hcorrect, *hpred;
     float *hbuf;
-    int32_t *hlab;
+    int32_t *hlab, *hpredbuf;
 };
 
 /* Sets the method's scalars that graph g (of phase k) reads, to their current values. */

@@ -343,31 +343,6 @@ static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, 
 
 /* The unsupervised validators of the model as it is (ferry_adapt_opts.validators): its predictions over
  * source validation (with its labels) and the unlabelled target training set, nothing else. */
-/* The target-test confusion matrix of the epoch's model (its predictions' argmax against the labels):
- * reported beside the validators, never used to select anything. */
-static ferry_status epoch_confusion(ferry_run_t *run, ferry_progress *pr)
-{
-    const ferry_dataset_t *te = ferry_task_target_test(run->task);
-    const int64_t n = ferry_dataset_size(te), K = run->classes;
-    const int32_t *labels = ferry_dataset_labels(te);
-    if (!run->confusion && !(run->confusion = malloc((size_t)(K * K) * sizeof *run->confusion)))
-        return ferry_error(FERRY_ERR_NOMEM, "out of memory for the confusion matrix");
-    float *p = malloc((size_t)(n * K) * sizeof *p);
-    ferry_status s = p ? predict_images(run, ferry_dataset_images(te), n, p, NULL)
-                       : ferry_error(FERRY_ERR_NOMEM, "out of memory for the confusion matrix");
-    memset(run->confusion, 0, (size_t)(K * K) * sizeof *run->confusion);
-    for (int64_t i = 0; i < n && !s; i++) {
-        int64_t best = 0;
-        for (int64_t j = 1; j < K; j++)
-            if (p[i * K + j] > p[i * K + best]) best = j;
-        if (labels[i] >= 0 && labels[i] < K) run->confusion[labels[i] * K + best]++;
-    }
-    free(p);
-    pr->confusion = s ? NULL : run->confusion;
-    pr->confusion_classes = (int)K;
-    return s;
-}
-
 static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
 {
     const ferry_dataset_t *sv = ferry_task_source_val(run->task);
@@ -381,7 +356,6 @@ static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
     pr->has_validators = !s;
     free(ps);
     free(pt);
-    if (!s) s = epoch_confusion(run, pr);
     return s;
 }
 
@@ -781,20 +755,26 @@ static ferry_status cache_features(ferry_run_t *run)
     ferry_forward_opts fo = {.train = false};
     run->ef = ferry_input(run->ectx, "f", FERRY_F32, 2, (int64_t[]){EB, run->feature_dim});
     run->ey = ferry_input(run->ectx, "y", FERRY_I32, 1, (int64_t[]){EB});
-    run->ecorrect = ferry_count_correct(run->ectx, ferry_model_classifier(run->m_model, run->ectx, run->ef, &fo), run->ey);
-    if (!run->ecorrect) return FERRY_ERR_SHAPE;
+    ferry_tensor_t *logits = ferry_model_classifier(run->m_model, run->ectx, run->ef, &fo);
+    run->ecorrect = ferry_count_correct(run->ectx, logits, run->ey);
+    run->epred = logits ? ferry_argmax_axis(run->ectx, logits, 1) : NULL;
+    if (!run->ecorrect || !run->epred) return FERRY_ERR_SHAPE;
     ferry_tensor_set_output(run->ecorrect);
+    ferry_tensor_set_output(run->epred);
     return ferry_graph_init(run->ectx, o->backend, &run->eg);
 }
 
-/* Accuracy of the head over cached features f of data set ds (in batches of the graph's 500). */
-static ferry_status evaluate_cached(ferry_run_t *run, const ferry_dataset_t *ds, const float *f, double *acc)
+/* Accuracy of the head over cached features f of data set ds (in batches of the graph's 500), and where
+ * confusion is not NULL the confusion matrix of the same predictions. */
+static ferry_status evaluate_cached(ferry_run_t *run, const ferry_dataset_t *ds, const float *f, double *acc,
+                                    int32_t *confusion)
 {
     const int64_t n = ferry_dataset_size(ds), F = run->feature_dim, EB = run->ef->ne[0];
     const int32_t *labels = ferry_dataset_labels(ds);
     float *x = calloc((size_t)(EB * F), sizeof *x);
-    int32_t *y = malloc((size_t)EB * sizeof *y);
-    ferry_status s = x && y ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    int32_t *y = malloc((size_t)EB * sizeof *y), *pred = malloc((size_t)EB * sizeof *pred);
+    ferry_status s = x && y && pred ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    if (confusion) memset(confusion, 0, (size_t)run->classes * run->classes * sizeof *confusion);
     double correct = 0;
     for (int64_t i = 0; !s && i < n; i += EB) {
         int64_t k = n - i < EB ? n - i : EB;
@@ -802,12 +782,16 @@ static ferry_status evaluate_cached(ferry_run_t *run, const ferry_dataset_t *ds,
         memset(x + (size_t)(k * F), 0, (size_t)((EB - k) * F) * sizeof *x);
         for (int64_t j = 0; j < EB; j++) y[j] = j < k ? labels[i + j] : -1; /* padding never counts */
         if (!(s = ferry_tensor_set(run->eg, run->ef, x, (size_t)(EB * F) * sizeof *x)) &&
-            !(s = ferry_tensor_set(run->eg, run->ey, y, (size_t)EB * sizeof *y)) && !(s = ferry_graph_compute(run->eg)))
+            !(s = ferry_tensor_set(run->eg, run->ey, y, (size_t)EB * sizeof *y)) && !(s = ferry_graph_compute(run->eg))) {
             correct += ferry_tensor_get_scalar(run->eg, run->ecorrect);
+            if (confusion && !(s = ferry_tensor_get(run->eg, run->epred, pred, (size_t)EB * sizeof *pred)))
+                ferry_confusion_add(confusion, run->classes, y, pred, k);
+        }
     }
     *acc = n ? correct / (double)n : 0;
     free(x);
     free(y);
+    free(pred);
     return s;
 }
 
@@ -915,16 +899,19 @@ static ferry_status eval_hook_graph(ferry_run_t *run)
     if (h_ndim(y) != 2 || h_dim(y, 0) != EB || h_dim(y, 1) != run->classes)
         return ferry_error(FERRY_ERR_SHAPE, "method '%s': its evaluation head gives [%lld, %lld], not [%d, %d]",
                            run->m->name, (long long)h_dim(y, 0), (long long)h_dim(y, 1), EB, run->classes);
-    if (!(run->hcorrect = ferry_count_correct(ctx, y, run->hy))) return FERRY_ERR_SHAPE;
+    if (!(run->hcorrect = ferry_count_correct(ctx, y, run->hy)) || !(run->hpred = ferry_argmax_axis(ctx, y, 1)))
+        return FERRY_ERR_SHAPE;
     ferry_tensor_set_output(run->hcorrect);
+    ferry_tensor_set_output(run->hpred);
     if (!(run->hbuf = malloc((size_t)EB * run->mc * run->mh * run->mw * sizeof(float))) ||
-        !(run->hlab = malloc((size_t)EB * sizeof(int32_t))))
+        !(run->hlab = malloc((size_t)EB * sizeof(int32_t))) || !(run->hpredbuf = malloc((size_t)EB * sizeof(int32_t))))
         return ferry_error(FERRY_ERR_NOMEM, "out of memory for evaluation batches");
     return ferry_graph_init(ctx, run->o->backend, &run->hg);
 }
 
-/* Accuracy of the method's evaluation head on ds (a last partial batch padded, its padding not counted). */
-static ferry_status evaluate_hook(ferry_run_t *run, const ferry_dataset_t *ds, double *acc)
+/* Accuracy of the method's evaluation head on ds (a last partial batch padded, its padding not counted),
+ * and where confusion is not NULL the confusion matrix of the same predictions. */
+static ferry_status evaluate_hook(ferry_run_t *run, const ferry_dataset_t *ds, double *acc, int32_t *confusion)
 {
     ferry_status s = run->hg ? FERRY_OK : eval_hook_graph(run);
     if (s) return s;
@@ -934,6 +921,7 @@ static ferry_status evaluate_hook(ferry_run_t *run, const ferry_dataset_t *ds, d
     const float *images = ferry_dataset_images(ds);
     const int32_t *labels = ferry_dataset_labels(ds);
     double correct = 0;
+    if (confusion) memset(confusion, 0, (size_t)run->classes * run->classes * sizeof *confusion);
     for (int64_t i = 0; i < n && !s; i += EB) {
         const int64_t k = n - i < EB ? n - i : EB;
         for (int64_t j = 0; j < EB && !s; j += B) { /* prepared B at a time; padding repeats row 0 */
@@ -947,20 +935,26 @@ static ferry_status evaluate_hook(ferry_run_t *run, const ferry_dataset_t *ds, d
         for (int64_t j = 0; j < EB; j++) run->hlab[j] = j < k ? labels[i + j] : -1;
         if (!s && !(s = ferry_tensor_set(run->hg, run->hx, run->hbuf, (size_t)EB * in * sizeof(float))) &&
             !(s = ferry_tensor_set(run->hg, run->hy, run->hlab, (size_t)EB * sizeof(int32_t))) &&
-            !(s = ferry_graph_compute(run->hg)))
+            !(s = ferry_graph_compute(run->hg))) {
             correct += ferry_tensor_get_scalar(run->hg, run->hcorrect);
+            if (confusion && !(s = ferry_tensor_get(run->hg, run->hpred, run->hpredbuf, (size_t)EB * sizeof(int32_t))))
+                ferry_confusion_add(confusion, run->classes, run->hlab, run->hpredbuf, k);
+        }
     }
     *acc = n ? correct / (double)n : 0;
     return s;
 }
 
-static ferry_status evaluate(ferry_run_t *run, int k, double *acc)
+/* Accuracy on split k (0 source validation, 1 target validation, 2 target test) through whichever
+ * evaluation the run has; confusion (classes × classes, or NULL) gets the same predictions' matrix. */
+static ferry_status evaluate(ferry_run_t *run, int k, double *acc, int32_t *confusion)
 {
     const ferry_dataset_t *ds = k == 0 ? ferry_task_source_val(run->task)
                               : k == 1 ? ferry_task_target_val(run->task) : ferry_task_target_test(run->task);
-    if (FERRY_METHOD_HAS(run->m, eval_logits) && run->m->eval_logits && !run->cached) return evaluate_hook(run, ds, acc);
-    if (run->cached) return evaluate_cached(run, ds, run->f_eval[k], acc);
-    return ferry_evaluate(run->m_model, run->o->backend, ds, 500, acc);
+    if (FERRY_METHOD_HAS(run->m, eval_logits) && run->m->eval_logits && !run->cached)
+        return evaluate_hook(run, ds, acc, confusion);
+    if (run->cached) return evaluate_cached(run, ds, run->f_eval[k], acc, confusion);
+    return ferry_evaluate_confusion(run->m_model, run->o->backend, ds, 500, acc, confusion);
 }
 
 /* Whether phase `def` updates store entry i (see ferry_phase.updates). */
@@ -1245,6 +1239,7 @@ static void teardown(ferry_run_t *run)
     ferry_ctx_free(run->hctx);
     free(run->hbuf);
     free(run->hlab);
+    free(run->hpredbuf);
     free(run->taps);
     for (int c = 0; c < run->n_copies; c++) ferry_model_free(run->copies[c].m);
     ferry_model_free(run->m_model);
@@ -1343,9 +1338,10 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
     b.t.perm = malloc((size_t)(b.t.n + 1) * sizeof(int64_t));
     b.l.perm = malloc((size_t)(b.l.n + 1) * sizeof(int64_t));
     b.jl = malloc((size_t)B * sizeof(int64_t));
+    if (!run->confusion) run->confusion = malloc((size_t)run->classes * run->classes * sizeof *run->confusion);
     ferry_status s = FERRY_OK;
     if (!b.xs || !b.xt || !b.ys || !b.ids_s || !b.ids_t || !b.s.perm || !b.t.perm || !b.l.perm || !b.jl ||
-        (run->two_views && !b.xt2)) {
+        (run->two_views && !b.xt2) || !run->confusion) {
         s = ferry_error(FERRY_ERR_NOMEM, "out of memory for batches");
         goto done;
     }
@@ -1444,9 +1440,11 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
                                 run->m->name, e + 1, (long long)(e + 1) * steps, ferry_last_error());
             break;
         }
-        if ((s = evaluate(run, 0, &pr.source_val_accuracy))) break;
+        if ((s = evaluate(run, 0, &pr.source_val_accuracy, NULL))) break;
         if (run->bn_g && (s = target_bn_estimate(run, b.xt))) break;
-        if (!(s = evaluate(run, 1, &pr.target_val_accuracy))) s = evaluate(run, 2, &pr.test_accuracy);
+        if (!(s = evaluate(run, 1, &pr.target_val_accuracy, NULL))) s = evaluate(run, 2, &pr.test_accuracy, run->confusion);
+        pr.confusion = s ? NULL : run->confusion; /* reported beside the validators, never used to select */
+        pr.confusion_classes = run->classes;
         if (run->bn_g) { /* training goes on with the source's statistics */
             ferry_status r = bn_statistics(run, true);
             if (!s) s = r;

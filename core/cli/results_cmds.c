@@ -164,7 +164,7 @@ static int show(int argc, char **argv)
     if (e <= 0) {
         printf("\nthe rule %s selects no epoch of this run\n", ferry_select_name(rule));
     } else if (!k) {
-        printf("\nselected by %s: epoch %d, target test %.2f%%; no confusion matrix stored (a run without validators, "
+        printf("\nselected by %s: epoch %d, target test %.2f%%; no confusion matrix stored (a task of over 128 classes, "
                "or from before they were stored)\n", ferry_select_name(rule), e, 100 * acc);
     } else {
         printf("\nselected by %s: epoch %d, target test %.2f%%\ntarget-test confusion matrix (rows: true class, "

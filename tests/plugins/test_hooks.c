@@ -17,7 +17,11 @@
  *    their ids in the labelled split (which counts them), none without K; a source-free method
  *    refuses them;
  *  - two views: the same images twice (equal under the same deterministic augmentation, different
- *    under another). */
+ *    under another);
+ *  - the confusion matrix each epoch reports is the evaluation's own, whichever evaluation the run
+ *    has (the model's, with target batch-norm statistics, over a frozen backbone's cached features,
+ *    through a method's head): its rows count each class of target test and its diagonal is the
+ *    accuracy to the last bit; a head that says class 0 puts every image in column 0. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -46,10 +50,19 @@ static double metric(const char *name)
     return 0;
 }
 
+/* the last epoch's confusion matrix (NULL pointer: none) and test accuracy */
+static int32_t last_confusion[10 * 10];
+static int last_confusion_k;
+static double last_test_accuracy;
+
 static void on_progress(const ferry_progress *p, void *user)
 {
     (void)user;
     if (p->epoch_end) {
+        last_confusion_k = p->confusion ? p->confusion_classes : 0;
+        if (p->confusion && p->confusion_classes <= 10)
+            memcpy(last_confusion, p->confusion, (size_t)p->confusion_classes * p->confusion_classes * sizeof(int32_t));
+        last_test_accuracy = p->test_accuracy;
         n_seen = p->n_method_metrics < N_SEEN ? p->n_method_metrics : N_SEEN;
         for (int i = 0; i < n_seen; i++) {
             snprintf(seen_name[i], sizeof seen_name[i], "%s", p->method_metric_names[i]);
@@ -434,6 +447,64 @@ Test(hooks, the_ema_teacher_follows_the_model)
     remove(a);
     remove(b);
     remove(dir);
+    ferry_backend_free(be);
+    ferry_methods_free(reg);
+}
+
+/* The last run's confusion matrix against target test (what): rows the class counts, the diagonal the
+ * accuracy, equal to the reported one and the result's. Returns the matrix's column-0 total. */
+static int64_t check_confusion(const char *what, const ferry_dataset_t *test, const ferry_adapt_result *r)
+{
+    cr_assert_eq(last_confusion_k, 10, "%s: the epoch reported a confusion matrix of %d classes", what, last_confusion_k);
+    const int64_t n = ferry_dataset_size(test);
+    int64_t count[10] = {0}, trace = 0, col0 = 0;
+    for (int64_t i = 0; i < n; i++) count[ferry_dataset_labels(test)[i]]++;
+    for (int t = 0; t < 10; t++) {
+        int64_t row = 0;
+        for (int p = 0; p < 10; p++) row += last_confusion[t * 10 + p];
+        cr_assert_eq(row, count[t], "%s: row %d counts %lld images, target test has %lld of class %d", what, t,
+                     (long long)row, (long long)count[t], t);
+        trace += last_confusion[t * 10 + t];
+        col0 += last_confusion[t * 10];
+    }
+    cr_assert_eq((double)trace / (double)n, last_test_accuracy, "%s: diagonal %lld of %lld, accuracy reported %.9f", what,
+                 (long long)trace, (long long)n, last_test_accuracy);
+    cr_assert_eq(last_test_accuracy, r->target_test_accuracy, "%s", what);
+    return col0;
+}
+
+Test(hooks, the_confusion_matrix_is_the_evaluation_s)
+{
+    require_mnist();
+    ferry_methods_t *reg;
+    ferry_backend_t *be;
+    load_probes(&reg, &be);
+    ferry_task_t *task;
+    cr_assert_eq(ferry_task_load("mnist->optdigits", 0, &task), FERRY_OK, "%s", ferry_last_error());
+    const ferry_dataset_t *test = ferry_task_target_test(task);
+    char dir[] = "/tmp/ferry-confusion-XXXXXX", src[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(src, sizeof src, "%s/so.safetensors", dir);
+    ferry_adapt_result r;
+    cr_assert_eq(run(reg, be, "source-only", "resnet", src, &r), FERRY_OK, "%s", ferry_last_error());
+    check_confusion("source-only", test, &r);
+    cr_assert_eq(run(reg, be, "adabn", "resnet", NULL, &r), FERRY_OK, "%s", ferry_last_error());
+    check_confusion("adabn (target statistics)", test, &r);
+    cr_assert_eq(run(reg, be, "copy-probe", "lenet", NULL, &r), FERRY_OK, "%s", ferry_last_error());
+    check_confusion("copy-probe (its head)", test, &r);
+    const char *zero[] = {"copy-probe.eval_zero=1"};
+    cr_assert_eq(run_with(reg, be, "copy-probe", "lenet", NULL, zero, 1, &r), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(check_confusion("copy-probe, class 0 everywhere", test, &r), ferry_dataset_size(test),
+                 "a head that says class 0 put images outside column 0");
+    init_path = src;
+    target_labels = 5;
+    cr_assert_eq(run(reg, be, "feature-extraction", "resnet", NULL, &r), FERRY_OK, "%s", ferry_last_error());
+    check_confusion("feature-extraction (cached features)", test, &r);
+    init_path = NULL;
+    target_labels = 0;
+    remove(src);
+    remove(dir);
+    ferry_task_free(task);
     ferry_backend_free(be);
     ferry_methods_free(reg);
 }

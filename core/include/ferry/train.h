@@ -32,9 +32,9 @@ typedef struct ferry_progress {
      * of the epoch's model (ferry/validators.h; has_validators false where the run computes none) */
     bool has_validators;
     double validators[FERRY_VALIDATOR_COUNT];
-    /* ...and, with them, the target-test confusion matrix of the epoch's model: confusion[t * k + p]
-     * images of class t predicted p, k = confusion_classes (NULL where the run computes none). Valid
-     * during the call. */
+    /* method runs, at an epoch's end: the target-test confusion matrix of the evaluation that gave
+     * test_accuracy: confusion[t * k + p] images of class t predicted p, k = confusion_classes (NULL
+     * where the run computes none). Valid during the call. */
     const int32_t *confusion;
     int confusion_classes;
 } ferry_progress;
@@ -91,6 +91,14 @@ ferry_status ferry_train_layers(const ferry_train_opts *o, char *names, size_t n
 /* Accuracy of the model on a data set (eval mode), batches of `batch`. */
 ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
                             double *accuracy);
+/* ...and, where confusion is not NULL, the confusion matrix of the same predictions: confusion[t * K + p]
+ * (K = ferry_model_classes(m), K × K entries, zeroed first) counts the images of class t predicted p.
+ * Its diagonal sums to the correct predictions that the accuracy counts. */
+ferry_status ferry_evaluate_confusion(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
+                                      double *accuracy, int32_t *confusion);
+/* Adds n predictions to a classes × classes confusion matrix (a label or prediction outside
+ * [0, classes) counts nowhere: padding rows carry label -1). */
+void ferry_confusion_add(int32_t *confusion, int classes, const int32_t *labels, const int32_t *predicted, int64_t n);
 /* Maps images in [0,1] to the network's input range: (x - 0.5) / 0.5. */
 void ferry_normalize_images(float *x, size_t n);
 

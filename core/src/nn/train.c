@@ -30,7 +30,7 @@ ferry_train_opts ferry_train_defaults(void)
 struct eval_graph {
     ferry_ctx_t *ctx;
     ferry_graph_t *g;
-    ferry_tensor_t *x, *y, *correct;
+    ferry_tensor_t *x, *y, *correct, *pred; /* pred: each row's arg-max, for a confusion matrix */
 };
 
 static void eval_graph_free(struct eval_graph *e)
@@ -50,14 +50,30 @@ static ferry_status eval_graph_init(struct eval_graph *e, ferry_model_t *m, ferr
     e->y = ferry_input(e->ctx, "y", FERRY_I32, 1, (int64_t[]){batch});
     ferry_tensor_t *logits = ferry_model_classifier(m, e->ctx, ferry_model_features(m, e->ctx, e->x, &fo), &fo);
     e->correct = ferry_count_correct(e->ctx, logits, e->y);
-    if (!e->correct) return FERRY_ERR_SHAPE;
+    e->pred = logits ? ferry_argmax_axis(e->ctx, logits, 1) : NULL;
+    if (!e->correct || !e->pred) return FERRY_ERR_SHAPE;
     ferry_tensor_set_output(e->correct);
+    ferry_tensor_set_output(e->pred);
     return ferry_graph_init(e->ctx, be, &e->g);
+}
+
+void ferry_confusion_add(int32_t *confusion, int classes, const int32_t *labels, const int32_t *predicted, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && labels[i] < classes && predicted[i] >= 0 && predicted[i] < classes)
+            confusion[(int64_t)labels[i] * classes + predicted[i]]++;
 }
 
 ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
                             double *accuracy)
 {
+    return ferry_evaluate_confusion(m, be, ds, batch, accuracy, NULL);
+}
+
+ferry_status ferry_evaluate_confusion(ferry_model_t *m, ferry_backend_t *be, const ferry_dataset_t *ds, int batch,
+                                      double *accuracy, int32_t *confusion)
+{
+    const int K = ferry_model_classes(m);
     int c, h, w, mc, mh, mw;
     ferry_dataset_geometry(ds, &c, &h, &w);
     ferry_model_input(m, &mc, &mh, &mw);
@@ -67,8 +83,9 @@ ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_d
     ferry_loader_t *ld = NULL;
     ferry_preproc_t *pp = NULL;
     float *raw = malloc((size_t)batch * img * sizeof *raw), *x = calloc((size_t)batch * mimg, sizeof *x);
-    int32_t *y = malloc((size_t)batch * sizeof *y);
-    ferry_status s = raw && x && y ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    int32_t *y = malloc((size_t)batch * sizeof *y), *pred = malloc((size_t)batch * sizeof *pred);
+    ferry_status s = raw && x && y && pred ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory evaluating");
+    if (confusion) memset(confusion, 0, (size_t)K * K * sizeof *confusion);
     if (!s) s = ferry_preproc_init(m, c, h, w, &pp);
     if (!s) s = eval_graph_init(&e, m, be, batch, mc, mh, mw);
     if (!s) s = ferry_loader_init(ds, batch, false, false, 0, &ld);
@@ -84,6 +101,10 @@ ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_d
             (s = ferry_graph_compute(e.g)))
             break;
         correct += ferry_tensor_get_scalar(e.g, e.correct);
+        if (confusion) {
+            if ((s = ferry_tensor_get(e.g, e.pred, pred, (size_t)batch * sizeof *pred))) break;
+            ferry_confusion_add(confusion, K, y, pred, n);
+        }
         seen += n;
     }
     *accuracy = seen ? correct / (double)seen : 0.0;
@@ -93,6 +114,7 @@ ferry_status ferry_evaluate(ferry_model_t *m, ferry_backend_t *be, const ferry_d
     free(raw);
     free(x);
     free(y);
+    free(pred);
     return s;
 }
 
