@@ -41,7 +41,7 @@ static ferry_train_result train_once(uint64_t seed, const char *save)
     return r;
 }
 
-Test(determinism, same_seed_same_bits_different_seed_differs, .timeout = 300)
+Test(determinism, same_seed_same_bits_different_seed_differs, .timeout = 300 * FERRY_TIMEOUT_SCALE)
 {
     require_mnist();
     char dir[] = "/tmp/ferry-det-XXXXXX", a[128], b[128], c[128];

@@ -65,7 +65,7 @@ static void expect_geometry(const ferry_dataset_t *ds, const ferry_task_info *in
     cr_assert(c == info->c && h == info->h && w == info->w, "%s is %dx%dx%d", ferry_dataset_name(ds), c, h, w);
 }
 
-Test(tasks, mnist_to_optdigits_splits, .timeout = 120)
+Test(tasks, mnist_to_optdigits_splits, .timeout = 120 * FERRY_TIMEOUT_SCALE)
 {
     ferry_task_t *t = load_or_skip("mnist->optdigits", 0), *again = load_or_skip("mnist->optdigits", 0),
                  *other = load_or_skip("mnist->optdigits", 1);
@@ -118,7 +118,7 @@ Test(tasks, mnist_to_optdigits_splits, .timeout = 120)
     ferry_task_free(other);
 }
 
-Test(tasks, every_task_loads_with_its_geometry, .timeout = 300)
+Test(tasks, every_task_loads_with_its_geometry, .timeout = 300 * FERRY_TIMEOUT_SCALE)
 {
     for (int i = 0; i < ferry_task_count(); i++) {
         const ferry_task_info *info = ferry_task_info_at(i);

@@ -102,7 +102,7 @@ static bool same_bits(const char *a, const char *b, const char *prefix)
 }
 
 Test(transfer, first_layers_from_the_checkpoint_the_rest_fresh, .init = make_dir, .fini = remove_dir,
-     .timeout = 300)
+     .timeout = 300 * FERRY_TIMEOUT_SCALE)
 {
     require_mnist();
     ferry_backend_t *be;
@@ -130,7 +130,7 @@ Test(transfer, first_layers_from_the_checkpoint_the_rest_fresh, .init = make_dir
     ferry_backend_free(be);
 }
 
-Test(transfer, frozen_layers_keep_their_bits, .init = make_dir, .fini = remove_dir, .timeout = 300)
+Test(transfer, frozen_layers_keep_their_bits, .init = make_dir, .fini = remove_dir, .timeout = 300 * FERRY_TIMEOUT_SCALE)
 {
     require_mnist();
     ferry_backend_t *be;
@@ -147,7 +147,7 @@ Test(transfer, frozen_layers_keep_their_bits, .init = make_dir, .fini = remove_d
     ferry_backend_free(be);
 }
 
-Test(transfer, layers_in_forward_order_and_bad_counts, .init = make_dir, .fini = remove_dir, .timeout = 120)
+Test(transfer, layers_in_forward_order_and_bad_counts, .init = make_dir, .fini = remove_dir, .timeout = 120 * FERRY_TIMEOUT_SCALE)
 {
     require_mnist();
     ferry_backend_t *be;
@@ -201,7 +201,7 @@ static void record(const ferry_progress *p, void *user)
     s->epoch_ends += p->epoch_end;
 }
 
-Test(transfer, iters_per_epoch_wraps_the_training_set, .timeout = 120)
+Test(transfer, iters_per_epoch_wraps_the_training_set, .timeout = 120 * FERRY_TIMEOUT_SCALE)
 {
     ferry_dataset_t *ds;
     if (ferry_dataset_load("optdigits", "train", &ds)) cr_skip_test("no Optdigits: %s", ferry_last_error());

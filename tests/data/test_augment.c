@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-TestSuite(augment, .timeout = 60);
+TestSuite(augment, .timeout = 60 * FERRY_TIMEOUT_SCALE);
 
 #define FULL "rrc=0.5:1,crop=2,flip=0.5,rot=15,scale=0.9:1.1,jitter=0.3,noise=0.05"
 

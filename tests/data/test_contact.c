@@ -13,7 +13,7 @@ static char tmp[TU_PATH];
 static void setup(void) { tu_tmpdir(tmp); }
 static void teardown(void) { tu_rmtree(tmp); }
 
-TestSuite(contact, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(contact, .init = setup, .fini = teardown, .timeout = 60 * FERRY_TIMEOUT_SCALE);
 
 Test(contact, grey_sheet)
 {

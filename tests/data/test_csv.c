@@ -14,7 +14,7 @@ static char tmp[TU_PATH];
 static void setup(void) { tu_tmpdir(tmp); }
 static void teardown(void) { tu_rmtree(tmp); }
 
-TestSuite(csv, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(csv, .init = setup, .fini = teardown, .timeout = 60 * FERRY_TIMEOUT_SCALE);
 
 /* Writes text into tmp/name; path receives the full path. */
 static void put(char path[TU_PATH], const char *name, const char *text)

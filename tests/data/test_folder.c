@@ -14,7 +14,7 @@ static char tmp[TU_PATH];
 static void setup(void) { tu_tmpdir(tmp); }
 static void teardown(void) { tu_rmtree(tmp); }
 
-TestSuite(folder, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(folder, .init = setup, .fini = teardown, .timeout = 60 * FERRY_TIMEOUT_SCALE);
 
 /* Three classes: grey and RGBA PNGs of other sizes, an exact-size RGB BMP, a JPEG, a grey+alpha
  * PNG; plus hidden entries and a stray file that must be skipped. */

@@ -14,7 +14,7 @@ static char tmp[TU_PATH];
 static void setup(void) { tu_tmpdir(tmp); }
 static void teardown(void) { tu_rmtree(tmp); }
 
-TestSuite(idx_dataset, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(idx_dataset, .init = setup, .fini = teardown, .timeout = 60 * FERRY_TIMEOUT_SCALE);
 
 static void round_trip(int c, const char *images_file)
 {

@@ -16,7 +16,7 @@ static char tmp[TU_PATH];
 static void setup(void) { tu_tmpdir(tmp); }
 static void teardown(void) { tu_rmtree(tmp); }
 
-TestSuite(specs, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(specs, .init = setup, .fini = teardown, .timeout = 120 * FERRY_TIMEOUT_SCALE);
 
 /* dir/CLASS/i.png for each class: n images of w×h, comp channels, each a flat value that encodes
  * the class (40·k + 2·i) so that examples are told apart. */

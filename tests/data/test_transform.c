@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-TestSuite(transform, .timeout = 60);
+TestSuite(transform, .timeout = 60 * FERRY_TIMEOUT_SCALE);
 
 static size_t pixels(const ferry_dataset_t *ds)
 {

@@ -20,7 +20,7 @@ static void teardown(void)
     if (tmp[0]) tu_rmtree(tmp);
 }
 
-TestSuite(dataset, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(dataset, .init = setup, .fini = teardown, .timeout = 120 * FERRY_TIMEOUT_SCALE);
 
 static const char *const mnist_files[] = {"0.json", "1.json", "2.json", "3.json", "4.json",
                                           "5.json", "6.json", "7.json", "8.json", "9.json"};

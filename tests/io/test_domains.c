@@ -23,7 +23,7 @@ static void teardown(void)
     if (tmp[0]) tu_rmtree(tmp);
 }
 
-TestSuite(domains, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(domains, .init = setup, .fini = teardown, .timeout = 120 * FERRY_TIMEOUT_SCALE);
 
 /* Skips the test when a file of m is missing from the cache, or fails it when FERRY_REQUIRE_DATA
  * is set. (A file present but corrupted is not skipped: loading it must fail the test.) */

@@ -296,8 +296,8 @@ Test(arch_backends, every_architecture_is_tested_here)
 }
 
 #define ARCH_TESTS(id, name)                                                                                        \
-    Test(arch_backends, id##_cpu_vulkan, .timeout = 900) { backends_agree(name); }                                  \
-    Test(arch_backends, id##_save_reload, .timeout = 300) { save_reload(name); }
+    Test(arch_backends, id##_cpu_vulkan, .timeout = 900 * FERRY_TIMEOUT_SCALE) { backends_agree(name); }                                  \
+    Test(arch_backends, id##_save_reload, .timeout = 300 * FERRY_TIMEOUT_SCALE) { save_reload(name); }
 
 ARCH_TESTS(lenet, "lenet")
 ARCH_TESTS(resnet, "resnet")

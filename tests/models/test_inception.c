@@ -55,14 +55,14 @@ Test(inception, parameter_counts)
     cr_expect_eq(param_count("xception", false), 22855952);
 }
 
-Test(inception, inception_v3_299, .timeout = 600) { check("tv_ref.py", "inception_v3", 299, 10); }
-Test(inception, inception_v3_odd, .timeout = 600) { check("tv_ref.py", "inception_v3", 139, 7); }
+Test(inception, inception_v3_299, .timeout = 600 * FERRY_TIMEOUT_SCALE) { check("tv_ref.py", "inception_v3", 299, 10); }
+Test(inception, inception_v3_odd, .timeout = 600 * FERRY_TIMEOUT_SCALE) { check("tv_ref.py", "inception_v3", 139, 7); }
 
 /* aux_logits: torchvision's state dict with AuxLogits.* loads (strictly), and the logits are those of
  * the main classifier; the same file is refused by a model without the auxiliary classifier, naming
  * the tensors; its backbone loads into a model for another class count; an input too small for the
  * auxiliary classifier is refused. */
-Test(inception, inception_v3_aux, .timeout = 600)
+Test(inception, inception_v3_aux, .timeout = 600 * FERRY_TIMEOUT_SCALE)
 {
     skip_without_torchvision();
     char dir[64] = "/tmp/ferry-modelref-XXXXXX", cmd[512], path[128];
@@ -107,8 +107,8 @@ Test(inception, inception_v3_aux, .timeout = 600)
     modelref_cleanup(dir);
 }
 
-Test(inception, xception_299, .timeout = 600) { check("xception_ref.py", "xception", 299, 10); }
-Test(inception, xception_odd, .timeout = 600) { check("xception_ref.py", "xception", 135, 7); }
+Test(inception, xception_299, .timeout = 600 * FERRY_TIMEOUT_SCALE) { check("xception_ref.py", "xception", 299, 10); }
+Test(inception, xception_odd, .timeout = 600 * FERRY_TIMEOUT_SCALE) { check("xception_ref.py", "xception", 135, 7); }
 
 /* The smallest inputs the architectures allow build (torchvision's 75 for Inception-v3, Keras' 71 for
  * Xception: a 1x1 map after the last stride-2 layer), one less is refused. */
@@ -213,7 +213,7 @@ static void train_steps(const char *arch, int size, bool aux, int steps, float *
     ferry_backend_free(be);
 }
 
-Test(inception, training_steps, .timeout = 600)
+Test(inception, training_steps, .timeout = 600 * FERRY_TIMEOUT_SCALE)
 {
     float first, last;
     train_steps("inception_v3", 75, false, 8, &first, &last);

@@ -236,11 +236,11 @@ static void check_model_on(const char *arch, const char *key, const char *device
 }
 
 /* Every photograph on the CPU backend (2 threads, batches of 8). */
-Test(nsfwjs, mobilenet_v2, .timeout = 300) { check_model_on("mobilenet_v2@nsfwjs", "mobilenet_v2", "cpu", N_PHOTOS); }
-Test(nsfwjs, inception_v3, .timeout = 300) { check_model_on("inception_v3@nsfwjs", "inception_v3", "cpu", N_PHOTOS); }
+Test(nsfwjs, mobilenet_v2, .timeout = 300 * FERRY_TIMEOUT_SCALE) { check_model_on("mobilenet_v2@nsfwjs", "mobilenet_v2", "cpu", N_PHOTOS); }
+Test(nsfwjs, inception_v3, .timeout = 300 * FERRY_TIMEOUT_SCALE) { check_model_on("inception_v3@nsfwjs", "inception_v3", "cpu", N_PHOTOS); }
 
 /* Two photographs on Vulkan (the first device, lavapipe included; skipped without a driver). */
-Test(nsfwjs, mobilenet_v2_vulkan, .timeout = 300)
+Test(nsfwjs, mobilenet_v2_vulkan, .timeout = 300 * FERRY_TIMEOUT_SCALE)
 {
     check_model_on("mobilenet_v2@nsfwjs", "mobilenet_v2", "vulkan:0", 2);
 }

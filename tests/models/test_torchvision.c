@@ -19,7 +19,7 @@ static void check(const char *arch, int size, int classes)
     modelref_cleanup(dir);
 }
 
-TestSuite(torchvision, .timeout = 600);
+TestSuite(torchvision, .timeout = 600 * FERRY_TIMEOUT_SCALE);
 
 Test(torchvision, resnet18_224) { check("resnet18", 224, 10); }
 Test(torchvision, resnet18_97) { check("resnet18", 97, 7); }
