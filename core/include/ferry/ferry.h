@@ -8,6 +8,7 @@
 #include "ferry/nn.h"
 #include "ferry/tensor.h"
 #include "ferry/train.h"
+#include "ferry/transferability.h"
 #include "ferry/validators.h"
 
 #endif

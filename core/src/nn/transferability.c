@@ -1,0 +1,478 @@
+/* Transferability scores (ferry/transferability.h). Every score that needs a spectrum takes it from the
+ * smaller of the two Gram matrices of its n × d feature matrix (n × n when n <= d, d × d otherwise),
+ * in double precision through GSL, so that a 2048-wide backbone on a few hundred labelled examples
+ * costs an n × n eigendecomposition. */
+#include "ferry/transferability.h"
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static const char *const names[FERRY_SCORE_COUNT] = {"logme", "leep", "nce", "h-score", "h-score-s",
+                                                     "transrate", "pad", "mmd"};
+
+const char *ferry_score_name(int score) { return score >= 0 && score < FERRY_SCORE_COUNT ? names[score] : NULL; }
+
+int ferry_score_find(const char *name)
+{
+    for (int i = 0; name && i < FERRY_SCORE_COUNT; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
+
+int ferry_score_higher_is_better(int score) { return score != FERRY_SCORE_PAD && score != FERRY_SCORE_MMD; }
+
+static ferry_status check(const char *what, const int32_t *y, int64_t n, int d, int k)
+{
+    if (n < 2 || d < 1 || k < 1)
+        return ferry_error(FERRY_ERR_INVALID, "%s: %lld examples of %d features in %d classes (needs 2, 1, 1)", what,
+                           (long long)n, d, k);
+    for (int64_t i = 0; y && i < n; i++)
+        if (y[i] < 0 || y[i] >= k)
+            return ferry_error(FERRY_ERR_INVALID, "%s: example %lld has label %d, outside [0, %d)", what, (long long)i,
+                               y[i], k);
+    return FERRY_OK;
+}
+
+/* The nonzero part of the thin SVD of the n × d row-major matrix a: *r singular values squared in
+ * sigma (descending; those under 1e-12 of the largest are dropped) and the left singular vectors as
+ * the columns of u (n × r, row-major with stride r). sigma and u hold room for min(n, d) columns. */
+static ferry_status left_spectrum(const double *a, int64_t n, int d, double *sigma, double *u, int *r)
+{
+    const size_t m = (size_t)(n <= d ? n : d);
+    gsl_matrix_const_view A = gsl_matrix_const_view_array(a, (size_t)n, (size_t)d);
+    gsl_matrix *g = gsl_matrix_alloc(m, m), *v = gsl_matrix_alloc(m, m);
+    gsl_vector *ev = gsl_vector_alloc(m);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(m);
+    ferry_status s = g && v && ev && w ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory for a %zu-wide spectrum", m);
+    /* the n × n Gram a a' or the d × d a' a (its lower triangle is what the eigensolver reads) */
+    if (!s) gsl_blas_dsyrk(CblasLower, (size_t)n <= (size_t)d ? CblasNoTrans : CblasTrans, 1.0, &A.matrix, 0.0, g);
+    if (!s && gsl_eigen_symmv(g, ev, v, w)) s = ferry_error(FERRY_ERR_INVALID, "the eigensolver failed");
+    if (!s) gsl_eigen_symmv_sort(ev, v, GSL_EIGEN_SORT_VAL_DESC);
+    *r = 0;
+    const double top = s ? 0 : gsl_vector_get(ev, 0);
+    for (size_t j = 0; !s && j < m; j++) {
+        const double sj = gsl_vector_get(ev, j);
+        if (!(sj > 1e-12 * top) || !(top > 0)) break;
+        sigma[*r] = sj;
+        if ((size_t)n <= (size_t)d) { /* eigenvectors of a a' are the left singular vectors */
+            for (int64_t i = 0; i < n; i++) u[i * (int64_t)m + *r] = gsl_matrix_get(v, (size_t)i, j);
+        } else { /* u_j = a v_j / s_j */
+            const double inv = 1.0 / sqrt(sj);
+            for (int64_t i = 0; i < n; i++) {
+                double t = 0;
+                for (int c = 0; c < d; c++) t += a[i * d + c] * gsl_matrix_get(v, (size_t)c, j);
+                u[i * (int64_t)m + *r] = t * inv;
+            }
+        }
+        (*r)++;
+    }
+    gsl_eigen_symmv_free(w);
+    gsl_vector_free(ev);
+    gsl_matrix_free(v);
+    gsl_matrix_free(g);
+    return s;
+}
+
+/* Only the squared singular values (for the coding rates). */
+static ferry_status spectrum(const double *a, int64_t n, int d, double *sigma, int *r)
+{
+    const size_t m = (size_t)(n <= d ? n : d);
+    gsl_matrix_const_view A = gsl_matrix_const_view_array(a, (size_t)n, (size_t)d);
+    gsl_matrix *g = gsl_matrix_alloc(m, m);
+    gsl_vector *ev = gsl_vector_alloc(m);
+    gsl_eigen_symm_workspace *w = gsl_eigen_symm_alloc(m);
+    ferry_status s = g && ev && w ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory for a %zu-wide spectrum", m);
+    if (!s) gsl_blas_dsyrk(CblasLower, (size_t)n <= (size_t)d ? CblasNoTrans : CblasTrans, 1.0, &A.matrix, 0.0, g);
+    if (!s && gsl_eigen_symm(g, ev, w)) s = ferry_error(FERRY_ERR_INVALID, "the eigensolver failed");
+    *r = 0;
+    for (size_t j = 0; !s && j < m; j++) sigma[(*r)++] = fmax(gsl_vector_get(ev, j), 0.0);
+    gsl_eigen_symm_free(w);
+    gsl_vector_free(ev);
+    gsl_matrix_free(g);
+    return s;
+}
+
+static double *to_double(const float *f, int64_t n, int d, int centre)
+{
+    double *a = malloc((size_t)n * (size_t)d * sizeof *a);
+    if (!a) return NULL;
+    for (int64_t i = 0; i < n * d; i++) a[i] = f[i];
+    if (centre)
+        for (int c = 0; c < d; c++) {
+            double mean = 0;
+            for (int64_t i = 0; i < n; i++) mean += a[i * d + c];
+            mean /= (double)n;
+            for (int64_t i = 0; i < n; i++) a[i * d + c] -= mean;
+        }
+    return a;
+}
+
+/* ---- LogME ---------------------------------------------------------------------------------------- */
+
+/* The maximum evidence of one target column y (n) given the spectrum of F: sigma_j, c_j = u_j'y. */
+static double evidence(const double *sigma, const double *c, int r, double yy, int64_t n, int d)
+{
+    double alpha = 1.0, beta = 1.0, cc = 0, mm = 0, res = 0;
+    for (int j = 0; j < r; j++) cc += c[j] * c[j];
+    for (int it = 0; it < 1000; it++) {
+        double gamma = 0;
+        mm = 0;
+        res = yy - cc; /* the part of y outside F's column space */
+        for (int j = 0; j < r; j++) {
+            const double den = alpha + beta * sigma[j];
+            gamma += beta * sigma[j] / den;
+            mm += beta * beta * sigma[j] * c[j] * c[j] / (den * den); /* |m|², m = β A⁻¹ F'y */
+            res += c[j] * c[j] * (alpha / den) * (alpha / den);      /* |y − F m|² */
+        }
+        const double na = gamma / fmax(mm, 1e-300), nb = ((double)n - gamma) / fmax(res, 1e-300);
+        const double change = fabs(na / nb - alpha / beta) / (alpha / beta);
+        alpha = na;
+        beta = nb;
+        if (change < 1e-10) break;
+    }
+    /* recompute m and the residual at the final α, β */
+    mm = 0;
+    res = yy - cc;
+    double logdet = (double)(d - r) * log(alpha);
+    for (int j = 0; j < r; j++) {
+        const double den = alpha + beta * sigma[j];
+        mm += beta * beta * sigma[j] * c[j] * c[j] / (den * den);
+        res += c[j] * c[j] * (alpha / den) * (alpha / den);
+        logdet += log(den);
+    }
+    return 0.5 * ((double)d * log(alpha) + (double)n * log(beta) - logdet - beta * res - alpha * mm -
+                  (double)n * log(2 * M_PI));
+}
+
+ferry_status ferry_score_logme(const float *f, const int32_t *y, int64_t n, int d, int k, double *out)
+{
+    ferry_status s = check("logme", y, n, d, k);
+    if (s) return s;
+    const int64_t m = n <= d ? n : d;
+    double *a = to_double(f, n, d, 0), *sigma = malloc((size_t)m * sizeof *sigma);
+    double *u = malloc((size_t)(n * m) * sizeof *u), *c = malloc((size_t)m * sizeof *c);
+    int r = 0;
+    s = a && sigma && u && c ? left_spectrum(a, n, d, sigma, u, &r) : ferry_error(FERRY_ERR_NOMEM, "logme: out of memory");
+    double total = 0;
+    for (int cls = 0; cls < k && !s; cls++) {
+        double yy = 0;
+        for (int64_t i = 0; i < n; i++) yy += y[i] == cls;
+        for (int j = 0; j < r; j++) {
+            double t = 0;
+            for (int64_t i = 0; i < n; i++)
+                if (y[i] == cls) t += u[i * m + j];
+            c[j] = t;
+        }
+        total += evidence(sigma, c, r, yy, n, d) / (double)n;
+    }
+    if (!s) *out = total / k;
+    free(a);
+    free(sigma);
+    free(u);
+    free(c);
+    return s;
+}
+
+/* ---- LEEP and NCE --------------------------------------------------------------------------------- */
+
+/* joint[y * z + zz] = P(y, zz) (hard: the arg-max of θ counted once). */
+static ferry_status joint(const float *theta, int z, const int32_t *y, int64_t n, int k, int hard, double **out)
+{
+    ferry_status s = check(hard ? "nce" : "leep", y, n, 1, k);
+    if (s) return s;
+    if (z < 1) return ferry_error(FERRY_ERR_INVALID, "%s: a source head of %d classes", hard ? "nce" : "leep", z);
+    double *p = calloc((size_t)k * (size_t)z, sizeof *p);
+    if (!p) return ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        const float *t = theta + i * z;
+        if (hard) {
+            int best = 0;
+            for (int j = 1; j < z; j++)
+                if (t[j] > t[best]) best = j;
+            p[(int64_t)y[i] * z + best] += 1.0 / (double)n;
+        } else {
+            for (int j = 0; j < z; j++) p[(int64_t)y[i] * z + j] += t[j] / (double)n;
+        }
+    }
+    *out = p;
+    return FERRY_OK;
+}
+
+ferry_status ferry_score_leep(const float *theta, int z, const int32_t *y, int64_t n, int k, double *out)
+{
+    double *p = NULL, *pz = calloc((size_t)(z > 0 ? z : 1), sizeof *pz);
+    ferry_status s = pz ? joint(theta, z, y, n, k, 0, &p) : ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    double sum = 0;
+    for (int j = 0; !s && j < z; j++)
+        for (int c = 0; c < k; c++) pz[j] += p[c * z + j];
+    for (int64_t i = 0; i < n && !s; i++) {
+        double e = 0;
+        for (int j = 0; j < z; j++)
+            if (pz[j] > 0) e += p[(int64_t)y[i] * z + j] / pz[j] * theta[i * z + j];
+        sum += log(e);
+    }
+    if (!s) *out = sum / (double)n;
+    free(p);
+    free(pz);
+    return s;
+}
+
+ferry_status ferry_score_nce(const float *theta, int z, const int32_t *y, int64_t n, int k, double *out)
+{
+    double *p = NULL;
+    ferry_status s = joint(theta, z, y, n, k, 1, &p);
+    double sum = 0;
+    for (int j = 0; !s && j < z; j++) {
+        double pz = 0;
+        for (int c = 0; c < k; c++) pz += p[c * z + j];
+        for (int c = 0; c < k; c++)
+            if (p[c * z + j] > 0) sum += p[c * z + j] * log(p[c * z + j] / pz);
+    }
+    if (!s) *out = sum;
+    free(p);
+    return s;
+}
+
+/* ---- H-score -------------------------------------------------------------------------------------- */
+
+ferry_status ferry_score_hscore(const float *f, const int32_t *y, int64_t n, int d, int k, int shrink, double *out)
+{
+    const char *what = shrink ? "h-score-s" : "h-score";
+    ferry_status s = check(what, y, n, d, k);
+    if (s) return s;
+    const int64_t m = n <= d ? n : d;
+    double *a = to_double(f, n, d, 1), *g = calloc((size_t)n * (size_t)d, sizeof *g), *cnt = calloc((size_t)k, sizeof *cnt);
+    double *sigma = malloc((size_t)m * sizeof *sigma), *u = malloc((size_t)(n * m) * sizeof *u);
+    double *w = malloc((size_t)d * sizeof *w), *mean = calloc((size_t)k * (size_t)d, sizeof *mean);
+    int r = 0;
+    s = a && g && cnt && sigma && u && w && mean ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "%s: out of memory", what);
+    /* g: each row replaced by its class's mean (of the centred features, so g is centred too) */
+    for (int64_t i = 0; !s && i < n; i++) {
+        cnt[y[i]]++;
+        for (int c = 0; c < d; c++) mean[(int64_t)y[i] * d + c] += a[i * d + c];
+    }
+    for (int64_t i = 0; !s && i < n; i++)
+        for (int c = 0; c < d; c++) g[i * d + c] = mean[(int64_t)y[i] * d + c] / cnt[y[i]];
+    if (!s) s = left_spectrum(a, n, d, sigma, u, &r);
+    /* ‖g v_j‖², v_j = a' u_j / s_j: the class means' spread along each principal direction */
+    double score = 0, a_shrink = 0, mu = 0;
+    if (!s && shrink) { /* Ledoit–Wolf on the centred features (S = a'a / n) */
+        double tr = 0, fro2 = 0, quart = 0;
+        for (int j = 0; j < r; j++) {
+            tr += sigma[j];
+            fro2 += sigma[j] * sigma[j];
+        }
+        for (int64_t i = 0; i < n; i++) {
+            double q = 0;
+            for (int c = 0; c < d; c++) q += a[i * d + c] * a[i * d + c];
+            quart += q * q;
+        }
+        const double nn = (double)n;
+        mu = tr / nn / d;
+        const double delta_ = fro2 / (nn * nn);
+        double beta = (quart / nn - delta_) / (d * nn);
+        const double delta = (delta_ - 2 * mu * (tr / nn) + d * mu * mu) / d;
+        beta = fmin(beta, delta);
+        a_shrink = beta > 0 ? beta / delta : 0;
+    }
+    for (int j = 0; !s && j < r; j++) {
+        for (int c = 0; c < d; c++) {
+            double t = 0;
+            for (int64_t i = 0; i < n; i++) t += a[i * d + c] * u[i * m + j];
+            w[c] = t;
+        }
+        double gv = 0; /* ‖g a' u_j‖² / σ_j */
+        for (int64_t i = 0; i < n; i++) {
+            double t = 0;
+            for (int c = 0; c < d; c++) t += g[i * d + c] * w[c];
+            gv += t * t;
+        }
+        gv /= sigma[j];
+        if (!shrink) score += gv / sigma[j]; /* (n − 1) cancels between the two covariances */
+        else score += (1 - a_shrink) * gv / (double)(n - 1) / ((1 - a_shrink) * sigma[j] / (double)n + a_shrink * mu);
+    }
+    if (!s) *out = score;
+    free(a);
+    free(g);
+    free(cnt);
+    free(sigma);
+    free(u);
+    free(w);
+    free(mean);
+    return s;
+}
+
+/* ---- TransRate ------------------------------------------------------------------------------------ */
+
+#define TRANSRATE_EPS 1e-4
+
+static ferry_status coding_rate(const double *z, int64_t n, int d, double *sigma, double *out)
+{
+    int r = 0;
+    ferry_status s = spectrum(z, n, d, sigma, &r);
+    double rate = 0;
+    for (int j = 0; j < r; j++) rate += log1p(sigma[j] / ((double)n * TRANSRATE_EPS));
+    *out = 0.5 * rate;
+    return s;
+}
+
+ferry_status ferry_score_transrate(const float *f, const int32_t *y, int64_t n, int d, int k, double *out)
+{
+    ferry_status s = check("transrate", y, n, d, k);
+    if (s) return s;
+    double *a = to_double(f, n, d, 1), *rows = malloc((size_t)n * (size_t)d * sizeof *rows);
+    double *sigma = malloc((size_t)(n <= d ? n : d) * sizeof *sigma), rz = 0, rzy = 0;
+    s = a && rows && sigma ? coding_rate(a, n, d, sigma, &rz) : ferry_error(FERRY_ERR_NOMEM, "transrate: out of memory");
+    for (int c = 0; c < k && !s; c++) {
+        int64_t nc = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (y[i] == c) memcpy(rows + nc++ * d, a + i * d, (size_t)d * sizeof *rows);
+        double rc = 0;
+        if (nc && !(s = coding_rate(rows, nc, d, sigma, &rc))) rzy += rc;
+    }
+    if (!s) *out = rz - rzy / k;
+    free(a);
+    free(rows);
+    free(sigma);
+    return s;
+}
+
+/* ---- domain distances ----------------------------------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+#define PAD_EPOCHS 200
+#define PAD_L2 1e-3
+
+ferry_status ferry_score_pad(const float *fs, int64_t ns, const float *ft, int64_t nt, int d, uint64_t seed,
+                             double *out)
+{
+    if (ns < 4 || nt < 4 || d < 1)
+        return ferry_error(FERRY_ERR_INVALID, "pad: %lld source and %lld target examples of %d features (needs 4, 4, 1)",
+                           (long long)ns, (long long)nt, d);
+    const int64_t n = ns + nt;
+    double *x = malloc((size_t)n * (size_t)(d + 1) * sizeof *x), *w = calloc((size_t)d + 1, sizeof *w);
+    double *grad = malloc(((size_t)d + 1) * sizeof *grad);
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    if (!x || !w || !grad || !perm) {
+        free(x), free(w), free(grad), free(perm);
+        return ferry_error(FERRY_ERR_NOMEM, "pad: out of memory");
+    }
+    /* standardised features and a bias column; label 1 = target */
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = i < ns ? fs + i * d : ft + (i - ns) * d;
+        for (int c = 0; c < d; c++) x[i * (d + 1) + c] = row[c];
+        x[i * (d + 1) + d] = 1;
+    }
+    for (int c = 0; c < d; c++) {
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < n; i++) mean += x[i * (d + 1) + c];
+        mean /= (double)n;
+        for (int64_t i = 0; i < n; i++) var += (x[i * (d + 1) + c] - mean) * (x[i * (d + 1) + c] - mean);
+        const double sd = sqrt(var / (double)n);
+        for (int64_t i = 0; i < n; i++) x[i * (d + 1) + c] = sd > 0 ? (x[i * (d + 1) + c] - mean) / sd : 0;
+    }
+    /* half of each domain trains (a seeded shuffle within each), the other half tests */
+    uint64_t st = seed;
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int part = 0; part < 2; part++) {
+        const int64_t lo = part ? ns : 0, len = part ? nt : ns;
+        for (int64_t i = len - 1; i > 0; i--) {
+            const int64_t j = (int64_t)(splitmix(&st) % (uint64_t)(i + 1));
+            const int64_t t = perm[lo + i];
+            perm[lo + i] = perm[lo + j];
+            perm[lo + j] = t;
+        }
+    }
+    const int64_t hs = ns / 2, ht = nt / 2;
+    /* full-batch gradient descent on the class-balanced logistic loss */
+    for (int ep = 0; ep < PAD_EPOCHS; ep++) {
+        memset(grad, 0, ((size_t)d + 1) * sizeof *grad);
+        for (int part = 0; part < 2; part++) {
+            const int64_t lo = part ? ns : 0, len = part ? ht : hs;
+            for (int64_t q = 0; q < len; q++) {
+                const double *xi = x + perm[lo + q] * (d + 1);
+                double zv = 0;
+                for (int c = 0; c <= d; c++) zv += w[c] * xi[c];
+                const double p = 1 / (1 + exp(-zv)), e = (p - part) / (2.0 * (double)len);
+                for (int c = 0; c <= d; c++) grad[c] += e * xi[c];
+            }
+        }
+        for (int c = 0; c <= d; c++) w[c] -= 1.0 * (grad[c] + (c < d ? PAD_L2 * w[c] : 0));
+    }
+    /* the balanced error on the held-out halves */
+    double err = 0;
+    for (int part = 0; part < 2; part++) {
+        const int64_t lo = part ? ns : 0, len = part ? nt : ns, h = part ? ht : hs;
+        int64_t wrong = 0;
+        for (int64_t q = h; q < len; q++) {
+            const double *xi = x + perm[lo + q] * (d + 1);
+            double zv = 0;
+            for (int c = 0; c <= d; c++) zv += w[c] * xi[c];
+            wrong += (zv > 0) != part;
+        }
+        err += 0.5 * (double)wrong / (double)(len - h);
+    }
+    *out = 2 * (1 - 2 * err);
+    free(x);
+    free(w);
+    free(grad);
+    free(perm);
+    return FERRY_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double dist2(const float *a, const float *b, int d)
+{
+    double t = 0;
+    for (int c = 0; c < d; c++) t += ((double)a[c] - b[c]) * ((double)a[c] - b[c]);
+    return t;
+}
+
+ferry_status ferry_score_mmd(const float *fs, int64_t ns, const float *ft, int64_t nt, int d, double *out)
+{
+    if (ns < 2 || nt < 2 || d < 1)
+        return ferry_error(FERRY_ERR_INVALID, "mmd: %lld source and %lld target examples of %d features (needs 2, 2, 1)",
+                           (long long)ns, (long long)nt, d);
+    const int64_t n = ns + nt, pairs = n * (n - 1) / 2;
+    double *all = malloc((size_t)pairs * sizeof *all);
+    if (!all) return ferry_error(FERRY_ERR_NOMEM, "mmd: out of memory for %lld distances", (long long)pairs);
+    int64_t q = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++)
+            all[q++] = dist2(i < ns ? fs + i * d : ft + (i - ns) * d, j < ns ? fs + j * d : ft + (j - ns) * d, d);
+    qsort(all, (size_t)pairs, sizeof *all, cmp_double);
+    /* the median distance (pairs of the pooled sample) as the bandwidth: k(a, b) = exp(−|a − b|² / 2h²) */
+    const double med2 = pairs % 2 ? all[pairs / 2] : 0.5 * (all[pairs / 2 - 1] + all[pairs / 2]);
+    free(all);
+    const double h2 = med2 > 0 ? med2 : 1.0;
+    double kss = 0, ktt = 0, kst = 0;
+    for (int64_t i = 0; i < ns; i++)
+        for (int64_t j = 0; j < ns; j++)
+            if (i != j) kss += exp(-dist2(fs + i * d, fs + j * d, d) / (2 * h2));
+    for (int64_t i = 0; i < nt; i++)
+        for (int64_t j = 0; j < nt; j++)
+            if (i != j) ktt += exp(-dist2(ft + i * d, ft + j * d, d) / (2 * h2));
+    for (int64_t i = 0; i < ns; i++)
+        for (int64_t j = 0; j < nt; j++) kst += exp(-dist2(fs + i * d, ft + j * d, d) / (2 * h2));
+    *out = kss / (double)(ns * (ns - 1)) + ktt / (double)(nt * (nt - 1)) - 2 * kst / (double)(ns * nt);
+    return FERRY_OK;
+}
