@@ -8,6 +8,10 @@ int ferry_cli_methods(int argc, char **argv);
 int ferry_cli_bench(int argc, char **argv);
 /* core/cli/models_cmds.c: ferry models [list] | run */
 int ferry_cli_models(int argc, char **argv);
+/* The class count of the head in weights (a checkpoint for arch): its output layer's first dimension. */
+int ferry_cli_head_classes(const char *arch, int c, int size, const char *weights);
+/* core/cli/rank_cmds.c: ferry rank (transferability scores of backbones for a task) */
+int ferry_cli_rank(int argc, char **argv);
 /* core/cli/results_cmds.c: ferry results table|plot|export|merge (argv[0] = "results") */
 int ferry_cli_results(int argc, char **argv);
 

@@ -78,7 +78,7 @@ static int cmd_list(void)
 
 /* The class count of the weights' head: the head's output layer is its last parameter whose first
  * dimension is the model's class count; the file's tensor of that name says how many it has. */
-static int classes_of(const char *arch, int c, int size, const char *weights)
+int ferry_cli_head_classes(const char *arch, int c, int size, const char *weights)
 {
     const ferry_arch_info *a = ferry_arch_find(arch);
     int k = a && a->default_classes ? a->default_classes : 10, found = 0;
@@ -166,7 +166,7 @@ static int cmd_run(int argc, char **argv)
         ferry_safetensors_free(inf);
         return 1;
     }
-    if (!classes) classes = weights ? classes_of(arch, c, a && a->default_size ? size : 0, weights)
+    if (!classes) classes = weights ? ferry_cli_head_classes(arch, c, a && a->default_size ? size : 0, weights)
                                     : a && a->default_classes ? a->default_classes : 10;
     ferry_backend_t *be = NULL;
     ferry_store_t *st = NULL;

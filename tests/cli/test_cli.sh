@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ferry tool end to end: help texts, argument errors, train -> save -> eval on real MNIST, and
+# The ferry tool end to end: help texts, argument errors, train -> save -> eval on real MNIST, ferry rank, and
 # a damaged checkpoint. usage: test_cli.sh PATH/TO/ferry
 set -uo pipefail
 ferry=$1
@@ -124,6 +124,15 @@ check "a batch larger than the unlabelled target set is refused ($(tail -n 1 <<<
 # over its 100 examples is 2 steps of 50; with --source-epochs it takes as many steps as the source
 "$ferry" pretrain --task 'mnist->optdigits' --epochs 1 --batch 128 --out "$tmp/pre.safetensors" > /dev/null 2>&1
 check "pretrain writes a checkpoint" test -s "$tmp/pre.safetensors"
+# ferry rank: an untrained LeNet and the pretrained one, scored on the task's labelled target examples
+rank() { "$ferry" rank --task 'mnist->optdigits' --backbones "lenet,lenet=$tmp/pre.safetensors" --device cpu "$@" 2>/dev/null; }
+r1=$(rank --format csv | cut -d, -f1-11); r2=$(rank --format csv | cut -d, -f1-11)
+check "rank: a row per backbone with every score" bash -c "[ \$(grep -c '^lenet' <<< '$r1') -eq 2 ] && head -1 <<< '$r1' | grep -q 'logme,leep,nce,h-score,h-score-s,transrate,pad,mmd'"
+check "rank: every score finite ($(tail -n 1 <<< "$r1"))" bash -c "! grep -qi 'nan\|inf' <<< '$r1'"
+check "rank: the same scores twice" test "$r1" = "$r2"
+check "rank: markdown table" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenet --device cpu 2>/dev/null | grep -q '^| lenet | 768 |'"
+check "rank: an unknown architecture is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenett 2>&1 | grep -q \"no architecture 'lenett'\""
+check "rank: a missing checkpoint is named" bash -c "! '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors > /dev/null 2>&1 && '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors 2>&1 | grep -q 'none.safetensors'"
 ft() { "$ferry" train --task 'mnist->optdigits' --method fine-tuning --init "$tmp/pre.safetensors" --target-labels 10 \
     --epochs 1 --batch 50 "$@" 2>&1 | grep '^epoch 1/1 '; }
 out=$(ft)

@@ -4,12 +4,14 @@
  *    averaged; both the n > d (d × d spectrum) and the n <= d (n × n) paths;
  *  - H-score against tr(cov(f)⁻¹ cov(g)) with an explicit inverse, and unchanged by an invertible
  *    linear map of the features and by zero feature columns (the n <= d path);
+ *    and k − 1 exactly for n <= d features in general position;
  *  - the shrinkage H-score against Ledoit–Wolf written out on the d × d covariance (sklearn's form);
  *  - TransRate against log-determinants by elimination, and unchanged by zero columns;
  *  - LEEP and NCE on cases with closed forms (a head that is the labels, a head that knows nothing,
  *    a half-informative one) and against a second computation;
  *  - PAD: 2 for separable domains, near 0 for one sample split in two;
  *  - MMD against the estimate written out for four points in one dimension;
+ *  - LogME stays finite where the features say nothing of the labels (all zero, or one row repeated);
  *  - bad input: a label out of range names the example. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -213,6 +215,32 @@ Test(transferability, h_score_is_the_trace_of_the_covariances)
     double w;
     cr_assert_eq(ferry_score_hscore(wide, y, n, 40, k, 0, &w), FERRY_OK);
     cr_assert(fabs(w - want) < 1e-9 * want, "with zero columns: %.12f, not %.12f", w, want);
+    /* 10 examples of 40 features in general position: k − 1 */
+    features(wide, y, 10, 40, k, 21);
+    cr_assert_eq(ferry_score_hscore(wide, y, 10, 40, k, 0, &w), FERRY_OK);
+    cr_assert(fabs(w - (k - 1)) < 1e-9, "n <= d: H-score %.12f, not k − 1 = %d", w, k - 1);
+}
+
+Test(transferability, logme_where_the_features_say_nothing)
+{
+    enum { n = 20, d = 5, k = 2 };
+    float f[n * d];
+    int32_t y[n];
+    for (int i = 0; i < n; i++) y[i] = i % 3 == 0;
+    memset(f, 0, sizeof f);
+    double v;
+    cr_assert_eq(ferry_score_logme(f, y, n, d, k, &v), FERRY_OK, "%s", ferry_last_error());
+    /* no features: the evidence of y under noise alone, β = n / |y|² */
+    double want = 0;
+    for (int c = 0; c < k; c++) {
+        double yy = 0;
+        for (int i = 0; i < n; i++) yy += y[i] == c;
+        want += 0.5 * (n * log(n / yy) - n - n * log(2 * M_PI)) / n / k;
+    }
+    cr_assert(fabs(v - want) < 1e-9, "zero features: LogME %.12f, noise alone %.12f", v, want);
+    for (int i = 0; i < n * d; i++) f[i] = (float)(1 + i % d); /* one row repeated */
+    cr_assert_eq(ferry_score_logme(f, y, n, d, k, &v), FERRY_OK);
+    cr_assert(isfinite(v), "one row repeated: LogME %g", v);
 }
 
 Test(transferability, shrinkage_h_score_is_ledoit_wolf)

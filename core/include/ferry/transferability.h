@@ -13,7 +13,12 @@
  *   nce         NCE (Tran et al., ICCV 2019): the negative conditional entropy −H(Y | Z) of the target
  *               labels given the source head's hard predictions z = argmax θ
  *   h-score     H-score (Bao et al., ICIP 2019): tr(cov(f)⁺ cov(E[f | y])), covariances with n − 1
- *               (the pseudo-inverse drops eigenvalues under 1e-15 of the largest)
+ *               (the pseudo-inverse drops eigenvalues under 1e-12 of the largest). With no more
+ *               examples than features (n <= d, the usual case for a wide backbone on a few labels
+ *               per class) it is k − 1 whatever the features, once they are in general position:
+ *               cov(f)⁺ inverts the examples' whole span, and the class means are a
+ *               (k − 1)-dimensional projection inside it. The
+ *               shrinkage form is the one that tells backbones apart there
  *   h-score-s   the shrinkage-regularised H-score (Ibrahim et al., ICLR 2023): cov(f) replaced by its
  *               Ledoit–Wolf estimate (1 − a) S + a (tr S / d) I, S the maximum-likelihood covariance,
  *               and tr(that⁻¹ (1 − a) cov(E[f | y]))

@@ -116,39 +116,34 @@ static double *to_double(const float *f, int64_t n, int d, int centre)
 
 /* ---- LogME ---------------------------------------------------------------------------------------- */
 
-/* The maximum evidence of one target column y (n) given the spectrum of F: sigma_j, c_j = u_j'y. */
-static double evidence(const double *sigma, const double *c, int r, double yy, int64_t n, int d)
+/* The maximum evidence of one target column y (n) given the spectrum of F: sigma_j, c_j = u_j'y.
+ * Written with ½ log|A| − D/2 log α = ½ Σ_j log(1 + βσ_j/α), which stays finite where the maximum
+ * lies at α → ∞ (features that say nothing of y: the weights go to 0); α and β are kept in
+ * [1e-150, 1e150]. */
+static double evidence(const double *sigma, const double *c, int r, double yy, int64_t n)
 {
     double alpha = 1.0, beta = 1.0, cc = 0, mm = 0, res = 0;
     for (int j = 0; j < r; j++) cc += c[j] * c[j];
-    for (int it = 0; it < 1000; it++) {
+    for (int it = 0; it <= 1000; it++) {
         double gamma = 0;
         mm = 0;
-        res = yy - cc; /* the part of y outside F's column space */
+        res = fmax(yy - cc, 0.0); /* the part of y outside F's column space */
         for (int j = 0; j < r; j++) {
             const double den = alpha + beta * sigma[j];
             gamma += beta * sigma[j] / den;
             mm += beta * beta * sigma[j] * c[j] * c[j] / (den * den); /* |m|², m = β A⁻¹ F'y */
             res += c[j] * c[j] * (alpha / den) * (alpha / den);      /* |y − F m|² */
         }
-        const double na = gamma / fmax(mm, 1e-300), nb = ((double)n - gamma) / fmax(res, 1e-300);
+        if (it == 1000) break; /* m and the residual are those of the final α, β */
+        const double na = fmin(fmax(gamma / mm, 1e-150), 1e150), nb = fmin(fmax(((double)n - gamma) / res, 1e-150), 1e150);
         const double change = fabs(na / nb - alpha / beta) / (alpha / beta);
-        alpha = na;
-        beta = nb;
-        if (change < 1e-10) break;
+        alpha = isfinite(na) ? na : 1e150;
+        beta = isfinite(nb) ? nb : 1e150;
+        if (change < 1e-10) it = 999; /* one more pass computes m and the residual at the final α, β */
     }
-    /* recompute m and the residual at the final α, β */
-    mm = 0;
-    res = yy - cc;
-    double logdet = (double)(d - r) * log(alpha);
-    for (int j = 0; j < r; j++) {
-        const double den = alpha + beta * sigma[j];
-        mm += beta * beta * sigma[j] * c[j] * c[j] / (den * den);
-        res += c[j] * c[j] * (alpha / den) * (alpha / den);
-        logdet += log(den);
-    }
-    return 0.5 * ((double)d * log(alpha) + (double)n * log(beta) - logdet - beta * res - alpha * mm -
-                  (double)n * log(2 * M_PI));
+    double logdet = 0; /* log|A| − D log α */
+    for (int j = 0; j < r; j++) logdet += log1p(beta * sigma[j] / alpha);
+    return 0.5 * ((double)n * log(beta) - logdet - beta * res - alpha * mm - (double)n * log(2 * M_PI));
 }
 
 ferry_status ferry_score_logme(const float *f, const int32_t *y, int64_t n, int d, int k, double *out)
@@ -170,7 +165,7 @@ ferry_status ferry_score_logme(const float *f, const int32_t *y, int64_t n, int 
                 if (y[i] == cls) t += u[i * m + j];
             c[j] = t;
         }
-        total += evidence(sigma, c, r, yy, n, d) / (double)n;
+        total += evidence(sigma, c, r, yy, n) / (double)n;
     }
     if (!s) *out = total / k;
     free(a);
