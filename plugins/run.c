@@ -347,15 +347,23 @@ static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
 {
     const ferry_dataset_t *sv = ferry_task_source_val(run->task);
     const ferry_unlabelled_t *u = ferry_task_target_train(run->task);
-    const int64_t ns = ferry_dataset_size(sv), nt = ferry_unlabelled_size(u), K = run->classes;
+    const int64_t ns = ferry_dataset_size(sv), nt = ferry_unlabelled_size(u), K = run->classes, D = run->feature_dim;
     float *ps = malloc((size_t)(ns * K) * sizeof *ps), *pt = malloc((size_t)(nt * K) * sizeof *pt);
-    ferry_status s = ps && pt ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory for the validators");
-    if (!s) s = predict_images(run, ferry_dataset_images(sv), ns, ps, NULL);
-    if (!s) s = predict_images(run, ferry_unlabelled_images(u), nt, pt, NULL);
-    if (!s) s = ferry_validators_compute(ps, ferry_dataset_labels(sv), ns, pt, nt, (int)K, pr->validators);
+    float *fs = malloc((size_t)(ns * D) * sizeof *fs), *ft = malloc((size_t)(nt * D) * sizeof *ft);
+    ferry_status s = ps && pt && fs && ft ? FERRY_OK
+                                          : ferry_error(FERRY_ERR_NOMEM, "out of memory for the validators (%lld + %lld "
+                                                        "examples' features of %lld)", (long long)ns, (long long)nt,
+                                                        (long long)D);
+    if (!s) s = predict_images(run, ferry_dataset_images(sv), ns, ps, fs);
+    if (!s) s = predict_images(run, ferry_unlabelled_images(u), nt, pt, ft);
+    if (!s)
+        s = ferry_validators_compute_features(ps, ferry_dataset_labels(sv), ns, pt, nt, (int)K, fs, ft, (int)D,
+                                              pr->validators);
     pr->has_validators = !s;
     free(ps);
     free(pt);
+    free(fs);
+    free(ft);
     return s;
 }
 

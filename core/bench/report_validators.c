@@ -78,6 +78,45 @@ double ferry_spearman(const double *x, const double *y, int n)
     return rho;
 }
 
+/* τ_w with the ranking `rank` (0 = top): pairs weighted 1/(r_i + 1) + 1/(r_j + 1), τ_b's tie terms. */
+static double tau_ranked(const double *x, const double *y, int n, const int *rank)
+{
+    double all = 0, tx = 0, ty = 0, num = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            const double w = 1.0 / (rank[i] + 1) + 1.0 / (rank[j] + 1);
+            const int sx = (x[i] > x[j]) - (x[i] < x[j]), sy = (y[i] > y[j]) - (y[i] < y[j]);
+            all += w;
+            tx += sx == 0 ? w : 0;
+            ty += sy == 0 ? w : 0;
+            num += w * sx * sy;
+        }
+    return all > tx && all > ty ? num / sqrt((all - tx) * (all - ty)) : 0.0 / 0.0;
+}
+
+/* rank[i]: i's place when sorted by (a, then b) decreasing */
+static void lex_rank(const double *a, const double *b, int n, int *rank)
+{
+    for (int i = 0; i < n; i++) {
+        int above = 0;
+        for (int j = 0; j < n; j++)
+            above += a[j] > a[i] || (a[j] == a[i] && (b[j] > b[i] || (b[j] == b[i] && j < i)));
+        rank[i] = above;
+    }
+}
+
+double ferry_weighted_tau(const double *x, const double *y, int n)
+{
+    int *rank = n >= 2 ? malloc((size_t)n * sizeof *rank) : NULL;
+    if (!rank) return 0.0 / 0.0;
+    lex_rank(x, y, n, rank);
+    const double a = tau_ranked(x, y, n, rank);
+    lex_rank(y, x, n, rank);
+    const double b = tau_ranked(x, y, n, rank);
+    free(rank);
+    return 0.5 * (a + b);
+}
+
 static ferry_status task_cells(const ferry_run_row *rows, int n, const char *task, struct cell *cells)
 {
     int total = 0;

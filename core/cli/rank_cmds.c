@@ -3,6 +3,8 @@
  * target examples the task grants, and its features of samples of the source and target training
  * splits for the domain distances. */
 #include "ferry/ferry.h"
+#include "ferry/bench.h"
+#include "ferry/method.h"
 #include "commands.h"
 
 #include <errno.h>
@@ -18,6 +20,7 @@ static int usage(FILE *f)
     fprintf(f,
             "usage: ferry rank --task T --backbones SPEC[,SPEC...] [--labels K] [--domain-sample N]\n"
             "                  [--split-seed S] [--seed S] [--device D] [--threads T] [--format md|csv]\n"
+            "                  [--evaluate [--protocol METHOD] [--epochs E] [--iters-per-epoch I] [--batch B]]\n"
             "\n"
             "Scores each backbone for task T before training: LogME, LEEP, NCE, H-score, the shrinkage\n"
             "H-score and TransRate on K labelled target examples per class (default 10, drawn with --seed\n"
@@ -28,7 +31,13 @@ static int usage(FILE *f)
             "\n"
             "SPEC: ARCH (an imported model with its weights, e.g. mobilenet_v2@nsfwjs; a native\n"
             "architecture as initialised, untrained) or ARCH=FILE (weights and head from a checkpoint,\n"
-            "e.g. lenet=mnist.safetensors from ferry pretrain).\n");
+            "e.g. lenet=mnist.safetensors from ferry pretrain).\n"
+            "\n"
+            "--evaluate then trains each backbone under one declared protocol: METHOD (default fine-tuning)\n"
+            "on the same K labelled target examples per class, E epochs (default 10) of I steps (default\n"
+            "20) of batch B (default 32), the method's default hyperparameters, seed S; it reports the\n"
+            "target-test accuracy reached and, per score, the weighted Kendall tau of the score against\n"
+            "it (PAD and MMD negated: a closer source should transfer better).\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -63,6 +72,7 @@ struct scored {
     int head;
     double score[FERRY_SCORE_COUNT];
     double seconds;
+    double accuracy, train_seconds; /* --evaluate */
 };
 
 /* Rows 0, step, 2·step, ... of n images (c·h·w each): at most want of them, copied. */
@@ -167,7 +177,41 @@ static ferry_status score_one(const char *spec, ferry_task_t *task, const ferry_
     return s;
 }
 
-enum { O_TASK = 256, O_BACKBONES, O_LABELS, O_DOMAIN_N, O_SPLIT_SEED, O_SEED, O_DEVICE, O_THREADS, O_FORMAT };
+/* The protocol of --evaluate: one run of the method from the backbone on the task's K labelled target
+ * examples per class (the ones the scores saw: the same seed draws them). */
+struct protocol {
+    const ferry_method *method;
+    long epochs, iters, batch;
+};
+
+static ferry_status train_one(const char *spec, const char *task, const struct protocol *p, long labels,
+                              long split_seed, long seed, ferry_backend_t *be, struct scored *out)
+{
+    char arch[256];
+    const char *eq = strchr(spec, '=');
+    snprintf(arch, sizeof arch, "%.*s", eq ? (int)(eq - spec) : (int)strlen(spec), spec);
+    ferry_adapt_opts o = ferry_adapt_defaults();
+    o.task = task;
+    o.split_seed = (uint64_t)split_seed;
+    o.method = p->method;
+    o.arch = arch;
+    o.init_path = eq ? eq + 1 : NULL;
+    o.target_labels_per_class = (int)labels;
+    o.epochs = (int)p->epochs;
+    o.iters_per_epoch = (int)p->iters;
+    o.batch = (int)p->batch;
+    o.seed = (uint64_t)seed;
+    o.backend = be;
+    ferry_adapt_result r;
+    const double t0 = ferry_now_s();
+    ferry_status s = ferry_adapt(&o, &r);
+    out->accuracy = s ? 0.0 / 0.0 : r.target_test_accuracy;
+    out->train_seconds = ferry_now_s() - t0;
+    return s;
+}
+
+enum { O_TASK = 256, O_BACKBONES, O_LABELS, O_DOMAIN_N, O_SPLIT_SEED, O_SEED, O_DEVICE, O_THREADS, O_FORMAT,
+       O_EVALUATE, O_PROTOCOL, O_EPOCHS, O_ITERS, O_BATCH };
 
 int ferry_cli_rank(int argc, char **argv)
 {
@@ -177,10 +221,15 @@ int ferry_cli_rank(int argc, char **argv)
         {"split-seed", required_argument, 0, O_SPLIT_SEED}, {"seed", required_argument, 0, O_SEED},
         {"device", required_argument, 0, O_DEVICE},      {"threads", required_argument, 0, O_THREADS},
         {"format", required_argument, 0, O_FORMAT},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"evaluate", no_argument, 0, O_EVALUATE},        {"protocol", required_argument, 0, O_PROTOCOL},
+        {"epochs", required_argument, 0, O_EPOCHS},      {"iters-per-epoch", required_argument, 0, O_ITERS},
+        {"batch", required_argument, 0, O_BATCH},        {0, 0, 0, 0}};
     const char *task_name = NULL, *device = NULL, *format = "md";
     char *backbones = NULL;
     long labels = 10, domain_n = 300, split_seed = 0, seed = 1, threads = 0;
+    const char *protocol = "fine-tuning";
+    struct protocol proto = {.epochs = 10, .iters = 20, .batch = 32};
+    bool evaluate = false;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -194,6 +243,11 @@ int ferry_cli_rank(int argc, char **argv)
         case O_DEVICE: device = optarg; break;
         case O_THREADS: if (num("--threads", optarg, 1, 1024, &threads)) return 2; break;
         case O_FORMAT: format = optarg; break;
+        case O_EVALUATE: evaluate = true; break;
+        case O_PROTOCOL: protocol = optarg; break;
+        case O_EPOCHS: if (num("--epochs", optarg, 1, 100000, &proto.epochs)) return 2; break;
+        case O_ITERS: if (num("--iters-per-epoch", optarg, 1, 10000000, &proto.iters)) return 2; break;
+        case O_BATCH: if (num("--batch", optarg, 1, 4096, &proto.batch)) return 2; break;
         case 'h': return usage(stdout);
         default: return usage(stderr);
         }
@@ -207,6 +261,12 @@ int ferry_cli_rank(int argc, char **argv)
         fprintf(stderr, "ferry rank: --format md or csv, not '%s'\n", format);
         return 2;
     }
+    ferry_methods_t *reg = NULL;
+    if (evaluate && (ferry_methods_load(&reg) || !(proto.method = ferry_methods_find(reg, protocol)))) {
+        fprintf(stderr, "ferry rank: --protocol %s: %s\n", protocol, reg ? "no such method (see ferry methods)" : ferry_last_error());
+        ferry_methods_free(reg);
+        return reg ? 2 : 1;
+    }
     ferry_task_t *task = NULL;
     ferry_dataset_t *lab = NULL;
     ferry_backend_t *be = NULL;
@@ -216,6 +276,7 @@ int ferry_cli_rank(int argc, char **argv)
         fprintf(stderr, "ferry rank: %s\n", ferry_last_error());
         ferry_dataset_free(lab);
         ferry_task_free(task);
+        ferry_methods_free(reg);
         return 1;
     }
     char *list = strdup(backbones), *save = NULL;
@@ -227,8 +288,14 @@ int ferry_cli_rank(int argc, char **argv)
             fprintf(stderr, "ferry rank: %s%s%s\n", own_error[0] ? "" : spec, own_error[0] ? "" : ": ",
                     own_error[0] ? own_error : ferry_last_error());
             rc = 1;
+        } else if (evaluate && train_one(spec, task_name, &proto, labels, split_seed, seed, be, &rows[n])) {
+            fprintf(stderr, "ferry rank: %s: --evaluate: %s\n", spec, ferry_last_error());
+            rc = 1;
         } else {
-            fprintf(stderr, "ferry rank: %s scored in %.1f s\n", spec, rows[n].seconds);
+            fprintf(stderr, "ferry rank: %s scored in %.1f s", spec, rows[n].seconds);
+            if (evaluate)
+                fprintf(stderr, "; %s reached %.2f%% in %.1f s", protocol, 100 * rows[n].accuracy, rows[n].train_seconds);
+            fprintf(stderr, "\n");
             n++;
         }
     }
@@ -240,14 +307,32 @@ int ferry_cli_rank(int argc, char **argv)
                    "and MMD.\n\n| backbone | dim |",
                    task_name, (long long)ferry_dataset_size(lab), labels, domain_n);
         for (int j = 0; j < FERRY_SCORE_COUNT; j++) printf(csv ? ",%s" : " %s |", ferry_score_name(j));
+        if (evaluate) printf(csv ? ",accuracy" : " accuracy |");
         printf(csv ? ",seconds\n" : " s |\n|---|--:|");
-        for (int j = 0; !csv && j <= FERRY_SCORE_COUNT; j++) printf("--:|");
+        for (int j = 0; !csv && j <= FERRY_SCORE_COUNT + evaluate; j++) printf("--:|");
         if (!csv) printf("\n");
         for (int i = 0; i < n; i++) {
             if (csv) printf("%s,%lld,%d", rows[i].spec, (long long)rows[i].dim, rows[i].head);
             else printf("| %s | %lld |", rows[i].spec, (long long)rows[i].dim);
             for (int j = 0; j < FERRY_SCORE_COUNT; j++) printf(csv ? ",%.9g" : " %.4f |", rows[i].score[j]);
+            if (evaluate) printf(csv ? ",%.6f" : " %.2f |", csv ? rows[i].accuracy : 100 * rows[i].accuracy);
             printf(csv ? ",%.2f\n" : " %.1f |\n", rows[i].seconds);
+        }
+        if (evaluate && !csv) { /* the weighted τ of each score against the accuracy reached */
+            double *x = malloc((size_t)(n ? n : 1) * sizeof *x), *acc = malloc((size_t)(n ? n : 1) * sizeof *acc);
+            printf("\nAccuracy: target test after %s, %ld epochs of %ld steps of batch %ld, on the same labelled "
+                   "examples.\n\n| score | weighted Kendall tau vs accuracy |\n|---|--:|\n", protocol, proto.epochs,
+                   proto.iters, proto.batch);
+            for (int j = 0; x && acc && j < FERRY_SCORE_COUNT; j++) {
+                for (int i = 0; i < n; i++) {
+                    x[i] = ferry_score_higher_is_better(j) ? rows[i].score[j] : -rows[i].score[j];
+                    acc[i] = rows[i].accuracy;
+                }
+                printf("| %s%s | %.3f |\n", ferry_score_name(j), ferry_score_higher_is_better(j) ? "" : " (negated)",
+                       ferry_weighted_tau(x, acc, n));
+            }
+            free(x);
+            free(acc);
         }
         if (!csv)
             printf("\nHigher is better for logme, leep, nce, h-score, h-score-s and transrate; pad and mmd are "
@@ -255,6 +340,7 @@ int ferry_cli_rank(int argc, char **argv)
     }
     free(rows);
     free(list);
+    ferry_methods_free(reg);
     ferry_backend_free(be);
     ferry_dataset_free(lab);
     ferry_task_free(task);

@@ -361,3 +361,23 @@ Test(report, a_setting_without_a_score_is_never_chosen)
     cr_assert_str_eq(ferry_table_setting(t, "a->b", "m", NULL), "{\"trade_off\":1.0,\"x\":1}");
     ferry_table_free(t);
 }
+
+Test(stats, weighted_tau_by_hand)
+{
+    /* ranked by x: elements 2, 1, 0 weigh 1, 1/2, 1/3; pairs (0,1) + 5/6, (0,2) + 4/3, (1,2) − 3/2:
+     * (2/3) / (11/3); ranked by y the weights move but the sum is the same */
+    const double x[3] = {1, 2, 3}, y[3] = {1, 3, 2}, down[3] = {3, 2, 1};
+    cr_assert_float_eq(ferry_weighted_tau(x, y, 3), 2.0 / 11, 1e-12);
+    cr_assert_float_eq(ferry_weighted_tau(x, x, 3), 1.0, 1e-12);
+    cr_assert_float_eq(ferry_weighted_tau(x, down, 3), -1.0, 1e-12);
+    /* a swap at the top costs more than one at the bottom */
+    const double r[5] = {5, 4, 3, 2, 1}, top[5] = {4, 5, 3, 2, 1}, bottom[5] = {5, 4, 3, 1, 2};
+    cr_assert(ferry_weighted_tau(r, top, 5) < ferry_weighted_tau(r, bottom, 5), "top %g, bottom %g",
+              ferry_weighted_tau(r, top, 5), ferry_weighted_tau(r, bottom, 5));
+    /* a tie in x: pairs tied in x leave the x normaliser (τ_b) */
+    const double tx[3] = {1, 1, 2}, ty[3] = {1, 2, 3};
+    /* by (x, y): 2, 1, 0 → w 1, 1/2, 1/3; (0,1) tied x, w 5/6; (0,2) + 4/3; (1,2) + 3/2
+     * τ = (17/6) / sqrt((11/3 − 5/6)(11/3)); by (y, x) the same ranking */
+    cr_assert_float_eq(ferry_weighted_tau(tx, ty, 3), (17.0 / 6) / sqrt((11.0 / 3 - 5.0 / 6) * (11.0 / 3)), 1e-12);
+    cr_assert(isnan(ferry_weighted_tau(x, x, 1)));
+}

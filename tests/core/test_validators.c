@@ -1,7 +1,10 @@
 /* The unsupervised validators against hand values and against an independent double-precision
  * computation in this file: the nuclear norm from GSL's SVD of P (not the library's eigenproblem of
  * PᵀP), SND from its definition (explicit softmax over the other examples, no log-sum-exp), the
- * entropies term by term. None reads a target label: there is none to pass. */
+ * entropies term by term; DEV's control-variate risk by hand; IWV and DEV equal to the plain source
+ * loss where the two domains' features are the same rows (the domain classifier then stays at zero:
+ * every weight 1), and moved the right way where the target sits on the source's hard examples or
+ * on its easy ones. None reads a target label: there is none to pass. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_math.h>
@@ -126,4 +129,64 @@ Test(validators, bad_input_is_refused)
     double v[FERRY_VALIDATOR_COUNT];
     cr_assert_eq(ferry_validators_compute(p, bad, 2, p, 2, 2, v), FERRY_ERR_INVALID);
     cr_assert_eq(ferry_validators_compute(p, (int32_t[]){0, 1}, 1, p, 2, 2, v), FERRY_ERR_INVALID);
+}
+
+Test(validators, dev_risk_by_hand)
+{
+    /* losses all 1: the risk is 1 whatever the weights; the control variate removes their spread */
+    const double w[3] = {1, 2, 3}, one[3] = {1, 1, 1}, l[3] = {0.5, 1, 4};
+    cr_assert_float_eq(ferry_dev_risk(w, one, 3), 1.0, 1e-12);
+    /* constant weights: η = 0, the plain mean of w L */
+    const double c[3] = {2, 2, 2};
+    cr_assert_float_eq(ferry_dev_risk(c, l, 3), 2 * (0.5 + 1 + 4) / 3, 1e-12);
+    /* w L = 0.5, 2, 12: mean 29/6; cov(wL, w) = (−13/3 · −1 + 0 + 43/6 · 1) / n, var(w) = 2/3;
+     * η = −(26/6 + 43/6) / 2 = −23/4; risk = 29/6 + η · 2 − η = 29/6 − 23/4 */
+    cr_assert_float_eq(ferry_dev_risk(w, l, 3), 29.0 / 6 - 23.0 / 4, 1e-12);
+}
+
+/* ns source examples of 2 classes on a line: x < 0 predicted right (p = 0.9), x > 0 wrong (p = 0.2) */
+#define NS 200
+static void two_clusters(float *ps, int32_t *ys, float *fs)
+{
+    for (int i = 0; i < NS; i++) {
+        const int hard = i % 2;
+        ys[i] = (i / 2) % 2;
+        fs[i * 2] = (hard ? 2.0f : -2.0f) + 0.01f * (float)(i % 7);
+        fs[i * 2 + 1] = 0.02f * (float)(i % 5);
+        const float right = hard ? 0.2f : 0.9f;
+        ps[i * 2 + ys[i]] = right;
+        ps[i * 2 + 1 - ys[i]] = 1 - right;
+    }
+}
+
+Test(validators, importance_weighted_validators)
+{
+    static float ps[NS * 2], fs[NS * 2], ft[NS * 2], pt[NS * 2];
+    static int32_t ys[NS];
+    two_clusters(ps, ys, fs);
+    for (int i = 0; i < NS * 2; i++) pt[i] = 0.5f;
+    double v[FERRY_VALIDATOR_COUNT];
+    cr_assert_eq(ferry_validators_compute(ps, ys, NS, pt, NS, 2, v), FERRY_OK);
+    cr_assert(isnan(v[FERRY_VALIDATOR_IWV]) && isnan(v[FERRY_VALIDATOR_DEV]), "without features: %g %g",
+              v[FERRY_VALIDATOR_IWV], v[FERRY_VALIDATOR_DEV]);
+    /* the same rows as the target: weights 1, IWV and DEV are the source loss */
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, fs, 2, v), FERRY_OK);
+    const double plain = v[FERRY_VALIDATOR_SOURCE_LOSS];
+    cr_assert_float_eq(v[FERRY_VALIDATOR_IWV], plain, 1e-12, "same rows: IWV %.12f, source loss %.12f",
+                       v[FERRY_VALIDATOR_IWV], plain);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_DEV], plain, 1e-12, "same rows: DEV %.12f", v[FERRY_VALIDATOR_DEV]);
+    /* a target on the hard examples (x > 0): a worse expected loss; on the easy ones: a better one */
+    for (int i = 0; i < NS; i++) {
+        ft[i * 2] = 2.0f + 0.013f * (float)(i % 11);
+        ft[i * 2 + 1] = 0.02f * (float)(i % 3);
+    }
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
+    const double hard_iwv = v[FERRY_VALIDATOR_IWV], hard_dev = v[FERRY_VALIDATOR_DEV];
+    for (int i = 0; i < NS; i++) ft[i * 2] = -ft[i * 2];
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
+    const double easy_iwv = v[FERRY_VALIDATOR_IWV], easy_dev = v[FERRY_VALIDATOR_DEV];
+    /* the losses: log 0.2 = −1.61 on the hard half, log 0.9 = −0.105 on the easy one */
+    cr_assert(hard_iwv < plain - 0.3 && easy_iwv > plain + 0.3, "IWV: hard %g, plain %g, easy %g", hard_iwv, plain, easy_iwv);
+    cr_assert(hard_dev < plain - 0.3 && easy_dev > plain + 0.3, "DEV: hard %g, plain %g, easy %g", hard_dev, plain, easy_dev);
+    cr_assert(hard_dev > log(0.2) - 0.3 && easy_dev < log(0.9) + 0.3, "DEV: hard %g, easy %g", hard_dev, easy_dev);
 }

@@ -216,6 +216,12 @@ const char *ferry_table_setting(const ferry_table_t *t, const char *task, const 
 ferry_status ferry_table_write(const ferry_table_t *t, const char *format, const char *path);
 /* Spearman rank correlation of x and y (average ranks for ties; NaN below 3 pairs or without spread). */
 double ferry_spearman(const double *x, const double *y, int n);
+/* Vigna's weighted Kendall τ (WWW 2015) of x and y with additive hyperbolic weights: a pair of
+ * elements at ranks r and s weighs 1/(r + 1) + 1/(s + 1), so that disagreements at the top count most;
+ * ties as in τ_b; the mean of the values with the ranking by (x, then y) and by (y, then x), both
+ * decreasing (scipy.stats.weightedtau's default, which TLlib's model selection reports). NaN below 2
+ * elements or without spread. */
+double ferry_weighted_tau(const double *x, const double *y, int n);
 /* How well each unsupervised validator chooses (`ferry results validators`): per task, over all its
  * checkpoints (every epoch of every run), each validator's Spearman correlation with target-test
  * accuracy and the accuracy of the checkpoint it scores highest, beside the best checkpoint, the

@@ -16,6 +16,17 @@
  *   mano         the normalised matrix norm of the target predictions (Xie et al., NeurIPS 2024):
  *                (Σ_ik p_ik^4 / (n k))^(1/4), the softmax-normalised branch of MaNo; its Taylor branch
  *                (for badly calibrated models) works on logits, which this interface does not see
+ *   iwv          importance-weighted validation (Sugiyama et al., JMLR 2007): − Σ w_i L_i / Σ w_i over
+ *                source validation (the self-normalised estimate: a sample's weights do not average
+ *                1), L_i the example's cross-entropy and w_i = p_t(x_i) / p_s(x_i)
+ *                estimated by a linear domain classifier on the features (L2-regularised logistic
+ *                regression on standardised features, the domains weighted equally, so that
+ *                w = exp(its logit)); two-fold cross-fitted: the classifier that weighs a source example
+ *                never saw it (the examples split by index parity, source and target alike)
+ *   dev          deep embedded validation (You et al., ICML 2019): the same weighted losses with the
+ *                control variate, − (mean(wL) + η mean(w) − η), η = − cov(wL, w) / var(w)
+ * IWV and DEV need the features (ferry_validators_compute_features); without them they are NaN.
+ * The domain classifier sees at most 2000 rows of each domain (evenly spaced).
  *
  * Entropies use natural logarithms; a probability of 0 contributes 0. */
 #ifndef FERRY_VALIDATORS_H
@@ -38,6 +49,8 @@ typedef enum ferry_validator {
     FERRY_VALIDATOR_BNM,
     FERRY_VALIDATOR_SND,
     FERRY_VALIDATOR_MANO,
+    FERRY_VALIDATOR_IWV,
+    FERRY_VALIDATOR_DEV,
     FERRY_VALIDATOR_COUNT
 } ferry_validator;
 
@@ -51,6 +64,14 @@ int ferry_validator_find(const char *name);
  * each ferry_validator. n_src, n_tgt >= 2. */
 ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
                                       int64_t n_tgt, int k, double out[FERRY_VALIDATOR_COUNT]);
+/* ...and with the backbone's features of the same examples (f_src n_src × d, f_tgt n_tgt × d), IWV and
+ * DEV too. */
+ferry_status ferry_validators_compute_features(const float *p_src, const int32_t *y_src, int64_t n_src,
+                                               const float *p_tgt, int64_t n_tgt, int k, const float *f_src,
+                                               const float *f_tgt, int d, double out[FERRY_VALIDATOR_COUNT]);
+/* DEV's risk of per-example losses under importance weights (n >= 2): mean(wL) + η mean(w) − η with
+ * η = − cov(wL, w) / var(w) (η = 0 where the weights do not vary: var(w) under 1e-12 mean(w)²). The validator is its negation. */
+double ferry_dev_risk(const double *weights, const double *losses, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain_classifier.h"
 #include "error.h"
 
 static const char *const names[FERRY_SCORE_COUNT] = {"logme", "leep", "nce", "h-score", "h-score-s",
@@ -349,84 +350,44 @@ static uint64_t splitmix(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-#define PAD_EPOCHS 200
-#define PAD_L2 1e-3
-
 ferry_status ferry_score_pad(const float *fs, int64_t ns, const float *ft, int64_t nt, int d, uint64_t seed,
                              double *out)
 {
     if (ns < 4 || nt < 4 || d < 1)
         return ferry_error(FERRY_ERR_INVALID, "pad: %lld source and %lld target examples of %d features (needs 4, 4, 1)",
                            (long long)ns, (long long)nt, d);
-    const int64_t n = ns + nt;
-    double *x = malloc((size_t)n * (size_t)(d + 1) * sizeof *x), *w = calloc((size_t)d + 1, sizeof *w);
-    double *grad = malloc(((size_t)d + 1) * sizeof *grad);
-    int64_t *perm = malloc((size_t)n * sizeof *perm);
-    if (!x || !w || !grad || !perm) {
-        free(x), free(w), free(grad), free(perm);
+    int64_t *ps = malloc((size_t)ns * sizeof *ps), *pt = malloc((size_t)nt * sizeof *pt);
+    if (!ps || !pt) {
+        free(ps), free(pt);
         return ferry_error(FERRY_ERR_NOMEM, "pad: out of memory");
     }
-    /* standardised features and a bias column; label 1 = target */
-    for (int64_t i = 0; i < n; i++) {
-        const float *row = i < ns ? fs + i * d : ft + (i - ns) * d;
-        for (int c = 0; c < d; c++) x[i * (d + 1) + c] = row[c];
-        x[i * (d + 1) + d] = 1;
-    }
-    for (int c = 0; c < d; c++) {
-        double mean = 0, var = 0;
-        for (int64_t i = 0; i < n; i++) mean += x[i * (d + 1) + c];
-        mean /= (double)n;
-        for (int64_t i = 0; i < n; i++) var += (x[i * (d + 1) + c] - mean) * (x[i * (d + 1) + c] - mean);
-        const double sd = sqrt(var / (double)n);
-        for (int64_t i = 0; i < n; i++) x[i * (d + 1) + c] = sd > 0 ? (x[i * (d + 1) + c] - mean) / sd : 0;
-    }
-    /* half of each domain trains (a seeded shuffle within each), the other half tests */
+    /* a seeded shuffle of each domain: its first half trains the classifier, the rest tests it */
     uint64_t st = seed;
-    for (int64_t i = 0; i < n; i++) perm[i] = i;
     for (int part = 0; part < 2; part++) {
-        const int64_t lo = part ? ns : 0, len = part ? nt : ns;
+        int64_t *p = part ? pt : ps, len = part ? nt : ns;
+        for (int64_t i = 0; i < len; i++) p[i] = i;
         for (int64_t i = len - 1; i > 0; i--) {
-            const int64_t j = (int64_t)(splitmix(&st) % (uint64_t)(i + 1));
-            const int64_t t = perm[lo + i];
-            perm[lo + i] = perm[lo + j];
-            perm[lo + j] = t;
+            const int64_t j = (int64_t)(splitmix(&st) % (uint64_t)(i + 1)), t = p[i];
+            p[i] = p[j];
+            p[j] = t;
         }
     }
     const int64_t hs = ns / 2, ht = nt / 2;
-    /* full-batch gradient descent on the class-balanced logistic loss */
-    for (int ep = 0; ep < PAD_EPOCHS; ep++) {
-        memset(grad, 0, ((size_t)d + 1) * sizeof *grad);
-        for (int part = 0; part < 2; part++) {
-            const int64_t lo = part ? ns : 0, len = part ? ht : hs;
-            for (int64_t q = 0; q < len; q++) {
-                const double *xi = x + perm[lo + q] * (d + 1);
-                double zv = 0;
-                for (int c = 0; c <= d; c++) zv += w[c] * xi[c];
-                const double p = 1 / (1 + exp(-zv)), e = (p - part) / (2.0 * (double)len);
-                for (int c = 0; c <= d; c++) grad[c] += e * xi[c];
-            }
-        }
-        for (int c = 0; c <= d; c++) w[c] -= 1.0 * (grad[c] + (c < d ? PAD_L2 * w[c] : 0));
-    }
-    /* the balanced error on the held-out halves */
-    double err = 0;
-    for (int part = 0; part < 2; part++) {
-        const int64_t lo = part ? ns : 0, len = part ? nt : ns, h = part ? ht : hs;
+    ferry_domain_clf c;
+    ferry_status s = ferry_domain_clf_fit(fs, ps, hs, ft, pt, ht, d, &c);
+    double err = 0; /* the balanced error on the held-out halves */
+    for (int part = 0; part < 2 && !s; part++) {
+        const int64_t *p = part ? pt : ps, len = part ? nt : ns, h = part ? ht : hs;
         int64_t wrong = 0;
-        for (int64_t q = h; q < len; q++) {
-            const double *xi = x + perm[lo + q] * (d + 1);
-            double zv = 0;
-            for (int c = 0; c <= d; c++) zv += w[c] * xi[c];
-            wrong += (zv > 0) != part;
-        }
+        for (int64_t q = h; q < len; q++)
+            wrong += (ferry_domain_clf_logit(&c, (part ? ft : fs) + p[q] * d) > 0) != part;
         err += 0.5 * (double)wrong / (double)(len - h);
     }
-    *out = 2 * (1 - 2 * err);
-    free(x);
-    free(w);
-    free(grad);
-    free(perm);
-    return FERRY_OK;
+    if (!s) *out = 2 * (1 - 2 * err);
+    ferry_domain_clf_free(&c);
+    free(ps);
+    free(pt);
+    return s;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain_classifier.h"
 #include "error.h"
 
 static const char *const names[FERRY_VALIDATOR_COUNT] = {"source-acc", "source-loss", "entropy", "diversity",
-                                                         "im", "bnm", "snd", "mano"};
+                                                         "im", "bnm", "snd", "mano", "iwv", "dev"};
 
 const char *ferry_validator_name(int v) { return v >= 0 && v < FERRY_VALIDATOR_COUNT ? names[v] : NULL; }
 
@@ -94,8 +95,80 @@ static ferry_status snd(const float *p, int64_t n, int k, double *out)
     return FERRY_OK;
 }
 
+double ferry_dev_risk(const double *weights, const double *losses, int64_t n)
+{
+    double mw = 0, ml = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mw += weights[i] / (double)n;
+        ml += weights[i] * losses[i] / (double)n;
+    }
+    double cov = 0, var = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cov += (weights[i] * losses[i] - ml) * (weights[i] - mw);
+        var += (weights[i] - mw) * (weights[i] - mw);
+    }
+    /* weights that vary by rounding only (var under 1e-12 of mean²) leave η undetermined: 0 */
+    const double eta = var / (double)n > 1e-12 * mw * mw ? -cov / var : 0;
+    return ml + eta * mw - eta;
+}
+
+#define DOMAIN_MAX_ROWS 2000
+#define LOGIT_CLIP 30.0 /* importance weights within e^±30 */
+
+/* Rows of parity `fold` (or every row but them: other) among at most DOMAIN_MAX_ROWS evenly spaced
+ * rows of n. */
+static int64_t fold_rows(int64_t n, int fold, int other, int64_t *rows)
+{
+    const int64_t step = n > DOMAIN_MAX_ROWS ? (n + DOMAIN_MAX_ROWS - 1) / DOMAIN_MAX_ROWS : 1;
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i += step)
+        if (((i / step) % 2 == fold) != other) rows[m++] = i;
+    return m;
+}
+
+/* IWV and DEV from the features: weights of every source example by the fold's classifier. */
+static ferry_status importance(const float *p_src, const int32_t *y_src, int64_t n_src, int64_t n_tgt, int k,
+                               const float *f_src, const float *f_tgt, int d, double *iwv, double *dev)
+{
+    double *w = malloc((size_t)n_src * sizeof *w), *loss = malloc((size_t)n_src * sizeof *loss);
+    int64_t *rs = malloc((size_t)n_src * sizeof *rs), *rt = malloc((size_t)n_tgt * sizeof *rt);
+    ferry_status s = w && loss && rs && rt ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "validators: out of memory");
+    for (int fold = 0; fold < 2 && !s; fold++) {
+        /* fit on the other parity of both domains, weigh this parity's source examples */
+        const int64_t ns = fold_rows(n_src, fold, 1, rs), nt = fold_rows(n_tgt, fold, 1, rt);
+        ferry_domain_clf c;
+        if ((s = ferry_domain_clf_fit(f_src, rs, ns, f_tgt, rt, nt, d, &c))) break;
+        for (int64_t i = 0; i < n_src; i++) {
+            const int64_t step = n_src > DOMAIN_MAX_ROWS ? (n_src + DOMAIN_MAX_ROWS - 1) / DOMAIN_MAX_ROWS : 1;
+            if ((i / step) % 2 != fold) continue; /* every source example is weighed, by one fold */
+            const double z = ferry_domain_clf_logit(&c, f_src + i * d);
+            w[i] = exp(fmin(fmax(z, -LOGIT_CLIP), LOGIT_CLIP));
+            loss[i] = -log(fmax((double)p_src[i * k + y_src[i]], LOG_FLOOR));
+        }
+        ferry_domain_clf_free(&c);
+    }
+    if (!s) {
+        double sum = 0, wsum = 0; /* self-normalised: the weights' mean is 1 in expectation, not in a sample */
+        for (int64_t i = 0; i < n_src; i++) sum += w[i] * loss[i], wsum += w[i];
+        *iwv = -sum / wsum;
+        *dev = -ferry_dev_risk(w, loss, n_src);
+    }
+    free(w);
+    free(loss);
+    free(rs);
+    free(rt);
+    return s;
+}
+
 ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
                                       int64_t n_tgt, int k, double out[FERRY_VALIDATOR_COUNT])
+{
+    return ferry_validators_compute_features(p_src, y_src, n_src, p_tgt, n_tgt, k, NULL, NULL, 0, out);
+}
+
+ferry_status ferry_validators_compute_features(const float *p_src, const int32_t *y_src, int64_t n_src,
+                                               const float *p_tgt, int64_t n_tgt, int k, const float *f_src,
+                                               const float *f_tgt, int d, double out[FERRY_VALIDATOR_COUNT])
 {
     if (!p_src || !y_src || !p_tgt || !out || n_src < 2 || n_tgt < 2 || k < 1)
         return ferry_error(FERRY_ERR_INVALID, "validators: need predictions of at least 2 source and 2 target examples "
@@ -132,5 +205,9 @@ ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, 
     out[FERRY_VALIDATOR_DIVERSITY] = div;
     out[FERRY_VALIDATOR_IM] = div - h / (double)n_tgt;
     ferry_status s = nuclear_norm(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_BNM]);
-    return s ? s : snd(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_SND]);
+    if (!s) s = snd(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_SND]);
+    out[FERRY_VALIDATOR_IWV] = out[FERRY_VALIDATOR_DEV] = 0.0 / 0.0;
+    if (!s && f_src && f_tgt && d > 0)
+        s = importance(p_src, y_src, n_src, n_tgt, k, f_src, f_tgt, d, &out[FERRY_VALIDATOR_IWV], &out[FERRY_VALIDATOR_DEV]);
+    return s;
 }
