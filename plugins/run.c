@@ -1444,8 +1444,8 @@ static ferry_status run_epochs(ferry_run_t *run, ferry_adapt_result *out)
         /* a finite loss can hide parameters gone NaN (a term the loss does not read): checked per epoch */
         if ((s = ferry_store_check_finite(run->st))) {
             if (s == FERRY_ERR_DIVERGED)
-                s = ferry_error(FERRY_ERR_DIVERGED, "method '%s' diverged by the end of epoch %d (step %lld): %s",
-                                run->m->name, e + 1, (long long)(e + 1) * steps, ferry_last_error());
+                s = ferry_error(FERRY_ERR_DIVERGED, "method '%s' diverged by the end of epoch %d (its step %lld): %s",
+                                run->m->name, e + 1, (long long)steps, ferry_last_error());
             break;
         }
         if ((s = evaluate(run, 0, &pr.source_val_accuracy, NULL))) break;

@@ -4,7 +4,9 @@
  * entropies term by term; DEV's control-variate risk by hand; IWV and DEV equal to the plain source
  * loss where the two domains' features are the same rows (the domain classifier then stays at zero:
  * every weight 1), and moved the right way where the target sits on the source's hard examples or
- * on its easy ones. None reads a target label: there is none to pass. */
+ * on its easy ones; AMI by hand (E[MI] of two 2 + 2 partitions of 4 items is log 2 / 3) and ClassAMI 1
+ * where the predictions are the target's clusters, near 0 where they ignore them. None reads a
+ * target label: there is none to pass. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_math.h>
@@ -189,4 +191,37 @@ Test(validators, importance_weighted_validators)
     cr_assert(hard_iwv < plain - 0.3 && easy_iwv > plain + 0.3, "IWV: hard %g, plain %g, easy %g", hard_iwv, plain, easy_iwv);
     cr_assert(hard_dev < plain - 0.3 && easy_dev > plain + 0.3, "DEV: hard %g, plain %g, easy %g", hard_dev, plain, easy_dev);
     cr_assert(hard_dev > log(0.2) - 0.3 && easy_dev < log(0.9) + 0.3, "DEV: hard %g, easy %g", hard_dev, easy_dev);
+}
+
+Test(validators, ami_by_hand)
+{
+    const int32_t u[4] = {0, 0, 1, 1}, same[4] = {1, 1, 0, 0}, cross[4] = {0, 1, 0, 1}, one[4] = {0, 0, 0, 0};
+    /* H = log 2 each; E[MI] = 4 cells · P(n = 2) = 1/6 · (2/4) log 2 = log 2 / 3 */
+    cr_assert_float_eq(ferry_ami(u, 2, same, 2, 4), 1.0, 1e-12);
+    cr_assert_float_eq(ferry_ami(u, 2, cross, 2, 4), (0 - log(2.0) / 3) / (log(2.0) - log(2.0) / 3), 1e-12);
+    cr_assert_float_eq(ferry_ami(one, 1, one, 1, 4), 1.0, 1e-12);
+    cr_assert_float_eq(ferry_ami(u, 2, one, 1, 4), 0.0, 1e-12); /* one side says nothing */
+}
+
+Test(validators, class_ami_sees_the_clusters)
+{
+    enum { N = 300, K = 3, D = 4 };
+    static float f[N * D], p[N * K], q[N * K];
+    const int32_t ys[2] = {0, 1};
+    for (int i = 0; i < N; i++) {
+        const int c = i % K;
+        for (int j = 0; j < D; j++) f[i * D + j] = (j == c ? 5.0f : 0.0f) + 0.1f * (float)((i * 7 + j * 3) % 5);
+        for (int j = 0; j < K; j++) {
+            p[i * K + j] = j == c ? 0.8f : 0.1f;                   /* the clusters */
+            q[i * K + j] = j == (i * 7 / K + i) % K ? 0.8f : 0.1f; /* unrelated to them */
+        }
+    }
+    double v[FERRY_VALIDATOR_COUNT];
+    float ps3[6] = {0.8f, 0.1f, 0.1f, 0.1f, 0.8f, 0.1f};
+    cr_assert_eq(ferry_validators_compute_features(ps3, ys, 2, p, N, K, f, f, D, v), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_float_eq(v[FERRY_VALIDATOR_CLASS_AMI], 1.0, 1e-9, "predictions = clusters: ClassAMI %g",
+                       v[FERRY_VALIDATOR_CLASS_AMI]);
+    cr_assert_eq(ferry_validators_compute_features(ps3, ys, 2, q, N, K, f, f, D, v), FERRY_OK);
+    cr_assert(fabs(v[FERRY_VALIDATOR_CLASS_AMI]) < 0.05, "predictions unrelated to the clusters: ClassAMI %g",
+              v[FERRY_VALIDATOR_CLASS_AMI]);
 }

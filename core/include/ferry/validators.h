@@ -25,7 +25,13 @@
  *                never saw it (the examples split by index parity, source and target alike)
  *   dev          deep embedded validation (You et al., ICML 2019): the same weighted losses with the
  *                control variate, − (mean(wL) + η mean(w) − η), η = − cov(wL, w) / var(w)
- * IWV and DEV need the features (ferry_validators_compute_features); without them they are NaN.
+ *   class-ami    ClassAMI (Musgrave et al. 2022; pytorch-adapt's ClassAMIValidator): k-means with k the
+ *                class count on the L2-normalised target features (k-means++ seeded, Lloyd's
+ *                iterations to convergence, at most 2000 rows evenly spaced), then the adjusted mutual
+ *                information (Vinh et al. 2010, arithmetic normalisation, as sklearn's default) between
+ *                the clusters and the predicted classes
+ * IWV, DEV and ClassAMI need the features (ferry_validators_compute_features); without them they are
+ * NaN.
  * The domain classifier sees at most 2000 rows of each domain (evenly spaced).
  *
  * Entropies use natural logarithms; a probability of 0 contributes 0. */
@@ -51,6 +57,7 @@ typedef enum ferry_validator {
     FERRY_VALIDATOR_MANO,
     FERRY_VALIDATOR_IWV,
     FERRY_VALIDATOR_DEV,
+    FERRY_VALIDATOR_CLASS_AMI,
     FERRY_VALIDATOR_COUNT
 } ferry_validator;
 
@@ -72,6 +79,10 @@ ferry_status ferry_validators_compute_features(const float *p_src, const int32_t
 /* DEV's risk of per-example losses under importance weights (n >= 2): mean(wL) + η mean(w) − η with
  * η = − cov(wL, w) / var(w) (η = 0 where the weights do not vary: var(w) under 1e-12 mean(w)²). The validator is its negation. */
 double ferry_dev_risk(const double *weights, const double *losses, int64_t n);
+/* Adjusted mutual information of two labellings of n items (labels in [0, ku) and [0, kv)):
+ * (MI − E[MI]) / (mean(H(u), H(v)) − E[MI]), E[MI] under the hypergeometric model; 1 where both
+ * labellings are one cluster each (or equal up to names with a single cluster). */
+double ferry_ami(const int32_t *u, int ku, const int32_t *v, int kv, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@
 #include "error.h"
 
 static const char *const names[FERRY_VALIDATOR_COUNT] = {"source-acc", "source-loss", "entropy", "diversity",
-                                                         "im", "bnm", "snd", "mano", "iwv", "dev"};
+                                                         "im", "bnm", "snd", "mano", "iwv", "dev", "class-ami"};
 
 const char *ferry_validator_name(int v) { return v >= 0 && v < FERRY_VALIDATOR_COUNT ? names[v] : NULL; }
 
@@ -160,6 +160,142 @@ static ferry_status importance(const float *p_src, const int32_t *y_src, int64_t
     return s;
 }
 
+double ferry_ami(const int32_t *u, int ku, const int32_t *v, int kv, int64_t n)
+{
+    double *a = calloc((size_t)ku, sizeof *a), *b = calloc((size_t)kv, sizeof *b);
+    double *t = calloc((size_t)ku * (size_t)kv, sizeof *t);
+    double ami = 0.0 / 0.0;
+    if (!a || !b || !t || n < 1) goto done;
+    for (int64_t i = 0; i < n; i++) {
+        a[u[i]]++;
+        b[v[i]]++;
+        t[(int64_t)u[i] * kv + v[i]]++;
+    }
+    const double N = (double)n;
+    double mi = 0, hu = 0, hv = 0, emi = 0;
+    for (int i = 0; i < ku; i++) hu -= a[i] > 0 ? a[i] / N * log(a[i] / N) : 0;
+    for (int j = 0; j < kv; j++) hv -= b[j] > 0 ? b[j] / N * log(b[j] / N) : 0;
+    for (int i = 0; i < ku; i++)
+        for (int j = 0; j < kv; j++) {
+            const double nij = t[i * kv + j];
+            if (nij > 0) mi += nij / N * log(N * nij / (a[i] * b[j]));
+            if (a[i] == 0 || b[j] == 0) continue;
+            /* E[MI]: the hypergeometric distribution of the cell count, in logs */
+            const double base = lgamma(a[i] + 1) + lgamma(b[j] + 1) + lgamma(N - a[i] + 1) + lgamma(N - b[j] + 1) -
+                                lgamma(N + 1);
+            for (double k = fmax(1, a[i] + b[j] - N); k <= fmin(a[i], b[j]); k++)
+                emi += k / N * log(N * k / (a[i] * b[j])) *
+                       exp(base - lgamma(k + 1) - lgamma(a[i] - k + 1) - lgamma(b[j] - k + 1) -
+                           lgamma(N - a[i] - b[j] + k + 1));
+        }
+    const double mean = 0.5 * (hu + hv), den = mean - emi;
+    if (hu == 0 && hv == 0) ami = 1; /* one cluster each: the same partition */
+    else ami = fabs(den) > 1e-15 ? (mi - emi) / den : 0;
+done:
+    free(a);
+    free(b);
+    free(t);
+    return ami;
+}
+
+#define KMEANS_MAX_ITERS 100
+
+static uint64_t mix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* k-means of m rows x (m × d, L2-normalised) into k clusters: assignment per row (k-means++ start
+ * from a fixed seed, then Lloyd's iterations until no row moves). */
+static ferry_status kmeans(const double *x, int64_t m, int d, int k, int32_t *assign)
+{
+    double *c = malloc((size_t)k * (size_t)d * sizeof *c), *dist = malloc((size_t)m * sizeof *dist);
+    double *cnt = malloc((size_t)k * sizeof *cnt);
+    if (!c || !dist || !cnt) {
+        free(c), free(dist), free(cnt);
+        return ferry_error(FERRY_ERR_NOMEM, "validators: out of memory for k-means");
+    }
+    uint64_t st = 0x636c617373616d69ull;
+    memcpy(c, x + (int64_t)(mix64(&st) % (uint64_t)m) * d, (size_t)d * sizeof *c);
+    for (int64_t i = 0; i < m; i++) dist[i] = INFINITY;
+    for (int q = 1; q <= k; q++) { /* each row's squared distance to the nearest centre so far */
+        double total = 0;
+        for (int64_t i = 0; i < m; i++) {
+            double e = 0;
+            for (int j = 0; j < d; j++) e += (x[i * d + j] - c[(q - 1) * d + j]) * (x[i * d + j] - c[(q - 1) * d + j]);
+            dist[i] = fmin(dist[i], e);
+            total += dist[i];
+        }
+        if (q == k) break;
+        double r = (double)(mix64(&st) >> 11) / 9007199254740992.0 * total;
+        int64_t pick = m - 1;
+        for (int64_t i = 0; i < m; i++)
+            if ((r -= dist[i]) < 0) {
+                pick = i;
+                break;
+            }
+        memcpy(c + q * d, x + pick * d, (size_t)d * sizeof *c);
+    }
+    for (int64_t i = 0; i < m; i++) assign[i] = -1;
+    for (int it = 0; it < KMEANS_MAX_ITERS; it++) {
+        int64_t moved = 0;
+        for (int64_t i = 0; i < m; i++) {
+            int best = 0;
+            double bd = INFINITY;
+            for (int q = 0; q < k; q++) {
+                double e = 0;
+                for (int j = 0; j < d; j++) e += (x[i * d + j] - c[q * d + j]) * (x[i * d + j] - c[q * d + j]);
+                if (e < bd) bd = e, best = q;
+            }
+            moved += assign[i] != best;
+            assign[i] = best;
+        }
+        if (!moved) break;
+        memset(c, 0, (size_t)k * (size_t)d * sizeof *c);
+        memset(cnt, 0, (size_t)k * sizeof *cnt);
+        for (int64_t i = 0; i < m; i++) {
+            cnt[assign[i]]++;
+            for (int j = 0; j < d; j++) c[assign[i] * d + j] += x[i * d + j];
+        }
+        for (int q = 0; q < k; q++) /* an empty cluster keeps no centre: it stays empty */
+            for (int j = 0; j < d; j++) c[q * d + j] = cnt[q] > 0 ? c[q * d + j] / cnt[q] : INFINITY;
+    }
+    free(c);
+    free(dist);
+    free(cnt);
+    return FERRY_OK;
+}
+
+/* ClassAMI of the target predictions p_tgt and features f_tgt. */
+static ferry_status class_ami(const float *p_tgt, int64_t n_tgt, int k, const float *f_tgt, int d, double *out)
+{
+    const int64_t step = n_tgt > DOMAIN_MAX_ROWS ? (n_tgt + DOMAIN_MAX_ROWS - 1) / DOMAIN_MAX_ROWS : 1;
+    const int64_t m = (n_tgt + step - 1) / step;
+    double *x = malloc((size_t)m * (size_t)d * sizeof *x);
+    int32_t *cl = malloc((size_t)m * sizeof *cl), *pred = malloc((size_t)m * sizeof *pred);
+    ferry_status s = x && cl && pred ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "validators: out of memory for ClassAMI");
+    for (int64_t r = 0; r < m && !s; r++) {
+        const int64_t i = r * step;
+        double norm = 0;
+        for (int j = 0; j < d; j++) norm += (double)f_tgt[i * d + j] * f_tgt[i * d + j];
+        norm = norm > 0 ? 1 / sqrt(norm) : 0;
+        for (int j = 0; j < d; j++) x[r * d + j] = f_tgt[i * d + j] * norm;
+        int best = 0;
+        for (int c = 1; c < k; c++)
+            if (p_tgt[i * k + c] > p_tgt[i * k + best]) best = c;
+        pred[r] = best;
+    }
+    if (!s) s = kmeans(x, m, d, k < m ? k : (int)m, cl);
+    if (!s) *out = ferry_ami(cl, k, pred, k, m);
+    free(x);
+    free(cl);
+    free(pred);
+    return s;
+}
+
 ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
                                       int64_t n_tgt, int k, double out[FERRY_VALIDATOR_COUNT])
 {
@@ -206,8 +342,9 @@ ferry_status ferry_validators_compute_features(const float *p_src, const int32_t
     out[FERRY_VALIDATOR_IM] = div - h / (double)n_tgt;
     ferry_status s = nuclear_norm(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_BNM]);
     if (!s) s = snd(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_SND]);
-    out[FERRY_VALIDATOR_IWV] = out[FERRY_VALIDATOR_DEV] = 0.0 / 0.0;
+    out[FERRY_VALIDATOR_IWV] = out[FERRY_VALIDATOR_DEV] = out[FERRY_VALIDATOR_CLASS_AMI] = 0.0 / 0.0;
     if (!s && f_src && f_tgt && d > 0)
         s = importance(p_src, y_src, n_src, n_tgt, k, f_src, f_tgt, d, &out[FERRY_VALIDATOR_IWV], &out[FERRY_VALIDATOR_DEV]);
+    if (!s && f_tgt && d > 0) s = class_ami(p_tgt, n_tgt, k, f_tgt, d, &out[FERRY_VALIDATOR_CLASS_AMI]);
     return s;
 }
