@@ -131,6 +131,11 @@ check "rank: a row per backbone with every score" bash -c "[ \$(grep -c '^lenet'
 check "rank: every score finite ($(tail -n 1 <<< "$r1"))" bash -c "! grep -qi 'nan\|inf' <<< '$r1'"
 check "rank: the same scores twice" test "$r1" = "$r2"
 check "rank: markdown table" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenet --device cpu 2>/dev/null | grep -q '^| lenet | 768 |'"
+out=$("$ferry" rank --task 'mnist->optdigits' --backbones "lenet,lenet=$tmp/pre.safetensors" --device cpu --evaluate \
+      --epochs 1 --iters-per-epoch 3 2>/dev/null)
+check "rank --evaluate: an accuracy per backbone and a tau per score" \
+    bash -c "[ \$(grep -c '^| lenet.* | [0-9.]* | [0-9.]* |\$' <<< '$out') -eq 2 ] && [ \$(grep -c '^| [a-z-]*\( (negated)\)\? | -\?[0-9.]* |\$' <<< '$out') -eq 8 ]"
+check "rank --evaluate: an unknown protocol is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenet --evaluate --protocol nope 2>&1 | grep -q 'protocol nope: no such method'"
 check "rank: an unknown architecture is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenett 2>&1 | grep -q \"no architecture 'lenett'\""
 check "rank: a missing checkpoint is named" bash -c "! '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors > /dev/null 2>&1 && '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors 2>&1 | grep -q 'none.safetensors'"
 ft() { "$ferry" train --task 'mnist->optdigits' --method fine-tuning --init "$tmp/pre.safetensors" --target-labels 10 \
