@@ -5,6 +5,7 @@
 # LeNet, and the imported mobilenet_v2@nsfwjs. Writes one table per task (the scores, the accuracy the
 # declared protocol reached, and each score's weighted Kendall tau against it) to OUT/rank-TASK.md.
 # usage: benchmarks/rank.sh BUILD_DIR OUT [TASKS] [PRETRAIN_ITERS] [EPOCHS] [ITERS] [SEED]
+#   IMPORTED='' leaves the imported models out (their fine-tuning is most of the time: 16 min on one core)
 #   e.g. benchmarks/rank.sh build benchmarks/results 'mnist->optdigits synthdigits->mnist' 600 10 20 1
 set -euo pipefail
 build=$(realpath "${1:-build}")
@@ -31,7 +32,9 @@ pretrain lenet 'fashion->fashion@rot45' lenet-fashion
 pretrain resnet 'mnist->optdigits' resnet-mnist
 backbones="lenet,lenet=$ckpt/lenet-mnist.safetensors,lenet=$ckpt/lenet-optdigits.safetensors"
 backbones+=",lenet=$ckpt/lenet-synthdigits.safetensors,lenet=$ckpt/lenet-fashion.safetensors"
-backbones+=",resnet=$ckpt/resnet-mnist.safetensors,mobilenet_v2@nsfwjs"
+backbones+=",resnet=$ckpt/resnet-mnist.safetensors"
+imported=${IMPORTED-mobilenet_v2@nsfwjs}
+[ -n "$imported" ] && backbones+=",$imported"
 for task in $tasks; do
     name=$(tr -c 'A-Za-z0-9\n' '-' <<< "$task")
     echo "rank.sh: $task"

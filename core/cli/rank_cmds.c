@@ -324,12 +324,16 @@ int ferry_cli_rank(int argc, char **argv)
                    "examples.\n\n| score | weighted Kendall tau vs accuracy |\n|---|--:|\n", protocol, proto.epochs,
                    proto.iters, proto.batch);
             for (int j = 0; x && acc && j < FERRY_SCORE_COUNT; j++) {
-                for (int i = 0; i < n; i++) {
-                    x[i] = ferry_score_higher_is_better(j) ? rows[i].score[j] : -rows[i].score[j];
+                double scale = 0;
+                for (int i = 0; i < n; i++) scale = fmax(scale, fabs(rows[i].score[j]));
+                for (int i = 0; i < n; i++) { /* scores equal to 9 digits are ties, not an order of rounding errors */
+                    const double v = ferry_score_higher_is_better(j) ? rows[i].score[j] : -rows[i].score[j];
+                    x[i] = scale > 0 ? nearbyint(v / scale * 1e9) : 0;
                     acc[i] = rows[i].accuracy;
                 }
-                printf("| %s%s | %.3f |\n", ferry_score_name(j), ferry_score_higher_is_better(j) ? "" : " (negated)",
-                       ferry_weighted_tau(x, acc, n));
+                const double tau = ferry_weighted_tau(x, acc, n);
+                printf("| %s%s | ", ferry_score_name(j), ferry_score_higher_is_better(j) ? "" : " (negated)");
+                printf(tau == tau ? "%.3f |\n" : "— (every backbone tied) |\n", tau);
             }
             free(x);
             free(acc);

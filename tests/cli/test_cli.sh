@@ -134,7 +134,7 @@ check "rank: markdown table" bash -c "'$ferry' rank --task 'mnist->optdigits' --
 out=$("$ferry" rank --task 'mnist->optdigits' --backbones "lenet,lenet=$tmp/pre.safetensors" --device cpu --evaluate \
       --epochs 1 --iters-per-epoch 3 2>/dev/null)
 check "rank --evaluate: an accuracy per backbone and a tau per score" \
-    bash -c "[ \$(grep -c '^| lenet.* | [0-9.]* | [0-9.]* |\$' <<< '$out') -eq 2 ] && [ \$(grep -c '^| [a-z-]*\( (negated)\)\? | -\?[0-9.]* |\$' <<< '$out') -eq 8 ]"
+    bash -c "[ \$(grep -c '^| lenet.* | [0-9.]* | [0-9.]* |\$' <<< '$out') -eq 2 ] && [ \$(grep -c '^| [a-z-]*\( (negated)\)\? | \(-\?[0-9.]*\|— (every backbone tied)\) |\$' <<< '$out') -eq 8 ]"
 check "rank --evaluate: an unknown protocol is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenet --evaluate --protocol nope 2>&1 | grep -q 'protocol nope: no such method'"
 check "rank: an unknown architecture is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenett 2>&1 | grep -q \"no architecture 'lenett'\""
 check "rank: a missing checkpoint is named" bash -c "! '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors > /dev/null 2>&1 && '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors 2>&1 | grep -q 'none.safetensors'"
