@@ -154,8 +154,15 @@ ferry_status ferry_results_open(const char *path, bool writable, ferry_results_t
     sqlite3_busy_timeout(r->db, 30000);
     if ((s = check_intact(r))) goto fail;
     if (writable) {
-        /* WAL, the schema, and a write now: an unwritable store fails here, before any run */
-        if ((s = exec(r, "PRAGMA journal_mode=WAL;", "cannot use write-ahead logging")) ||
+        /* WAL, the schema, and a write now: an unwritable store fails here, before any run. Two processes
+         * opening a new store at once: the journal-mode change can get SQLITE_BUSY at once (SQLite skips
+         * the busy handler where waiting could deadlock; seen: "database is locked" in test_faults'
+         * two writers), so it is retried here, up to the busy timeout's 30 s. */
+        for (int tries = 0; (s = exec(r, "PRAGMA journal_mode=WAL;", "cannot use write-ahead logging")) &&
+                            (sqlite3_errcode(r->db) & 0xff) == SQLITE_BUSY && tries < 300;
+             tries++)
+            nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+        if (s ||
             (s = exec(r, "BEGIN IMMEDIATE;", "cannot write")) || (s = exec(r, schema, "cannot create the schema")) ||
             (s = exec(r, "COMMIT;", "cannot write")))
             goto fail;

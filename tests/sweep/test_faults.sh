@@ -65,7 +65,7 @@ check "exit(7) fails its run" has dump1.txt '"fault":4} 1 failed: its process ex
 check "a NaN loss is recorded diverged, with the step and the value" \
     has dump1.txt '"fault":5} 1 diverged: .*diverged at epoch 1 step 5 (loss nan)'
 check "NaN parameters behind a finite loss are recorded diverged, naming the parameter" \
-    has dump1.txt '"fault":6} 1 diverged: .*by the end of epoch 1 (step 5): parameter .* is NaN'
+    has dump1.txt '"fault":6} 1 diverged: .*by the end of epoch 1 (its step 5): parameter .* is NaN'
 check "the sweep's summary counts them" has err1.txt '7 runs .* 3 failed, 2 diverged'
 check "the table lists the runs that did not finish" test "$(count rep/table.md '^- mnist->optdigits faulty-test')" -eq 5
 check "...with their status" has rep/table.md "\"fault\":1} seed 1: \*\*failed\*\*: $segv"
