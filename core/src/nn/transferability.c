@@ -3,6 +3,7 @@
  * in double precision through GSL, so that a 2048-wide backbone on a few hundred labelled examples
  * costs an n × n eigendecomposition. */
 #include "ferry/transferability.h"
+#include "ferry/nn.h"
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
@@ -342,14 +343,6 @@ ferry_status ferry_score_transrate(const float *f, const int32_t *y, int64_t n, 
 
 /* ---- domain distances ----------------------------------------------------------------------------- */
 
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 ferry_status ferry_score_pad(const float *fs, int64_t ns, const float *ft, int64_t nt, int d, uint64_t seed,
                              double *out)
 {
@@ -361,20 +354,23 @@ ferry_status ferry_score_pad(const float *fs, int64_t ns, const float *ft, int64
         free(ps), free(pt);
         return ferry_error(FERRY_ERR_NOMEM, "pad: out of memory");
     }
-    /* a seeded shuffle of each domain: its first half trains the classifier, the rest tests it */
-    uint64_t st = seed;
-    for (int part = 0; part < 2; part++) {
+    /* a seeded shuffle of each domain (Ferry's generator): its first half trains the classifier, the
+     * rest tests it */
+    ferry_rng_t *rng = NULL;
+    ferry_status s = ferry_rng_init(seed, &rng);
+    for (int part = 0; part < 2 && !s; part++) {
         int64_t *p = part ? pt : ps, len = part ? nt : ns;
         for (int64_t i = 0; i < len; i++) p[i] = i;
         for (int64_t i = len - 1; i > 0; i--) {
-            const int64_t j = (int64_t)(splitmix(&st) % (uint64_t)(i + 1)), t = p[i];
+            const int64_t j = (int64_t)(ferry_rng_u32(rng) % (uint64_t)(i + 1)), t = p[i];
             p[i] = p[j];
             p[j] = t;
         }
     }
+    ferry_rng_free(rng);
     const int64_t hs = ns / 2, ht = nt / 2;
-    ferry_domain_clf c;
-    ferry_status s = ferry_domain_clf_fit(fs, ps, hs, ft, pt, ht, d, &c);
+    ferry_domain_clf c = {0};
+    if (!s) s = ferry_domain_clf_fit(fs, ps, hs, ft, pt, ht, d, &c);
     double err = 0; /* the balanced error on the held-out halves */
     for (int part = 0; part < 2 && !s; part++) {
         const int64_t *p = part ? pt : ps, len = part ? nt : ns, h = part ? ht : hs;

@@ -1,6 +1,7 @@
 /* Unsupervised validators (ferry/validators.h): plain double-precision arithmetic over the
  * predictions, GSL for the k × k eigenproblem behind BNM's nuclear norm. */
 #include "ferry/validators.h"
+#include "ferry/nn.h"
 
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_matrix.h>
@@ -200,14 +201,6 @@ done:
 
 #define KMEANS_MAX_ITERS 100
 
-static uint64_t mix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* k-means of m rows x (m × d, L2-normalised) into k clusters: assignment per row (k-means++ start
  * from a fixed seed, then Lloyd's iterations until no row moves). */
 static ferry_status kmeans(const double *x, int64_t m, int d, int k, int32_t *assign)
@@ -218,8 +211,12 @@ static ferry_status kmeans(const double *x, int64_t m, int d, int k, int32_t *as
         free(c), free(dist), free(cnt);
         return ferry_error(FERRY_ERR_NOMEM, "validators: out of memory for k-means");
     }
-    uint64_t st = 0x636c617373616d69ull;
-    memcpy(c, x + (int64_t)(mix64(&st) % (uint64_t)m) * d, (size_t)d * sizeof *c);
+    ferry_rng_t *rng = NULL;
+    if (ferry_rng_init(0x636c617373616d69ull, &rng)) {
+        free(c), free(dist), free(cnt);
+        return FERRY_ERR_NOMEM; /* the generator set the message */
+    }
+    memcpy(c, x + (int64_t)(ferry_rng_u32(rng) % (uint64_t)m) * d, (size_t)d * sizeof *c);
     for (int64_t i = 0; i < m; i++) dist[i] = INFINITY;
     for (int q = 1; q <= k; q++) { /* each row's squared distance to the nearest centre so far */
         double total = 0;
@@ -230,7 +227,7 @@ static ferry_status kmeans(const double *x, int64_t m, int d, int k, int32_t *as
             total += dist[i];
         }
         if (q == k) break;
-        double r = (double)(mix64(&st) >> 11) / 9007199254740992.0 * total;
+        double r = ferry_rng_uniform(rng, 0, total);
         int64_t pick = m - 1;
         for (int64_t i = 0; i < m; i++)
             if ((r -= dist[i]) < 0) {
@@ -263,6 +260,7 @@ static ferry_status kmeans(const double *x, int64_t m, int d, int k, int32_t *as
         for (int q = 0; q < k; q++) /* an empty cluster keeps no centre: it stays empty */
             for (int j = 0; j < d; j++) c[q * d + j] = cnt[q] > 0 ? c[q * d + j] / cnt[q] : INFINITY;
     }
+    ferry_rng_free(rng);
     free(c);
     free(dist);
     free(cnt);
