@@ -341,6 +341,34 @@ static ferry_plugin_status h_predict(ferry_run_t *run, int split, float *probs, 
     return predict_images(run, images, n, probs, features);
 }
 
+/* MixVal (ferry/validators.h): the model's predictions on mixup probes of the target images p
+ * predicted, MIXVAL_BATCH probes at a time. */
+#define MIXVAL_BATCH 256
+static ferry_status mixval(ferry_run_t *run, const float *images, const float *p, int64_t n, double *out)
+{
+    const int64_t K = run->classes, px = (int64_t)run->c * run->h * run->w, cap = 2 * FERRY_MIXVAL_ROWS;
+    int64_t *a = malloc((size_t)cap * sizeof *a), *b = malloc((size_t)cap * sizeof *b);
+    uint8_t *intra = malloc((size_t)cap);
+    float *pm = malloc((size_t)(cap * K) * sizeof *pm), *x = malloc((size_t)(MIXVAL_BATCH * px) * sizeof *x);
+    ferry_status s = a && b && intra && pm && x ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "out of memory for MixVal");
+    const int64_t np = s ? 0 : ferry_mixval_pairs(p, n, (int)K, FERRY_MIXVAL_ROWS, a, b, intra);
+    for (int64_t j = 0; j < np && !s; j += MIXVAL_BATCH) {
+        const int64_t m = np - j < MIXVAL_BATCH ? np - j : MIXVAL_BATCH;
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t i = 0; i < px; i++)
+                x[r * px + i] = FERRY_MIXVAL_LAMBDA * images[a[j + r] * px + i] +
+                                (1 - FERRY_MIXVAL_LAMBDA) * images[b[j + r] * px + i];
+        s = predict_images(run, x, m, pm + j * K, NULL);
+    }
+    if (!s) *out = ferry_mixval_score(p, (int)K, a, intra, np, pm);
+    free(a);
+    free(b);
+    free(intra);
+    free(pm);
+    free(x);
+    return s;
+}
+
 /* The unsupervised validators of the model as it is (ferry_adapt_opts.validators): its predictions over
  * source validation (with its labels) and the unlabelled target training set, nothing else. */
 static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
@@ -359,6 +387,7 @@ static ferry_status epoch_validators(ferry_run_t *run, ferry_progress *pr)
     if (!s)
         s = ferry_validators_compute_features(ps, ferry_dataset_labels(sv), ns, pt, nt, (int)K, fs, ft, (int)D,
                                               pr->validators);
+    if (!s) s = mixval(run, ferry_unlabelled_images(u), pt, nt, &pr->validators[FERRY_VALIDATOR_MIXVAL]);
     pr->has_validators = !s;
     free(ps);
     free(pt);

@@ -1,6 +1,7 @@
 /* ferry results validators: how well each unsupervised validator would choose. For every task, over
  * all its checkpoints in the store (every epoch of every run, all methods and settings pooled), the
- * Spearman rank correlation of the validator's value with target-test accuracy, and the target-test
+ * Spearman rank correlation of the validator's value with target-test accuracy (plain, and weighted
+ * as Musgrave et al. 2022 weigh it), and the target-test
  * accuracy of the one checkpoint it scores highest, beside the best any rule could reach, the
  * labelled target-validation oracle and source-validation accuracy. */
 #include <jansson.h>
@@ -26,6 +27,7 @@ static const char *col_name(int c)
 struct cell {
     int n;           /* checkpoints with a value */
     double rho;      /* Spearman correlation with target-test accuracy (NaN below 3 checkpoints) */
+    double wrho;     /* Musgrave et al.'s weighted Spearman correlation */
     double selected; /* target-test accuracy (%) of the checkpoint with the highest value */
 };
 
@@ -72,6 +74,56 @@ double ferry_spearman(const double *x, const double *y, int n)
         }
         rho = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0.0 / 0.0;
     }
+    free(rx);
+    free(ry);
+    free(idx);
+    return rho;
+}
+
+/* weighted ranks of x under weights w (see ferry_weighted_spearman); idx: scratch */
+static void weighted_ranks(const double *x, const double *w, int n, double *rk, int *idx)
+{
+    ranks(x, n, rk, idx); /* idx: x's order, ascending */
+    double below = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        double a = 0;
+        while (j + 1 < n && x[idx[j + 1]] == x[idx[i]]) j++;
+        for (int k = i; k <= j; k++) a += w[idx[k]];
+        const double c = j - i + 1;
+        for (int k = i; k <= j; k++) rk[idx[k]] = below + (c + 1) / 2 * (a / c);
+        below += a;
+        i = j + 1;
+    }
+}
+
+double ferry_weighted_spearman(const double *x, const double *y, int n)
+{
+    if (n < 3) return 0.0 / 0.0;
+    double *w = malloc((size_t)n * sizeof *w), *rx = malloc((size_t)n * sizeof *rx), *ry = malloc((size_t)n * sizeof *ry);
+    int *idx = malloc((size_t)n * sizeof *idx);
+    double rho = 0.0 / 0.0;
+    if (w && rx && ry && idx) {
+        ranks(x, n, rx, idx); /* the dense ranks of x */
+        int dense = 0;
+        for (int i = 0; i < n; i++) {
+            if (i == 0 || x[idx[i]] != x[idx[i - 1]]) dense++;
+            w[idx[i]] = dense;
+        }
+        for (int i = 0; i < n; i++) w[i] = (w[i] / dense) * (w[i] / dense);
+        weighted_ranks(x, w, n, rx, idx);
+        weighted_ranks(y, w, n, ry, idx);
+        double sw = 0, mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+        for (int i = 0; i < n; i++) sw += w[i], mx += w[i] * rx[i], my += w[i] * ry[i];
+        mx /= sw, my /= sw;
+        for (int i = 0; i < n; i++) {
+            sxy += w[i] * (rx[i] - mx) * (ry[i] - my);
+            sxx += w[i] * (rx[i] - mx) * (rx[i] - mx);
+            syy += w[i] * (ry[i] - my) * (ry[i] - my);
+        }
+        rho = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : 0.0 / 0.0;
+    }
+    free(w);
     free(rx);
     free(ry);
     free(idx);
@@ -131,7 +183,7 @@ static ferry_status task_cells(const ferry_run_row *rows, int n, const char *tas
     for (int c = 0; c < NCOL; c++) {
         int k = 0;
         double best = -INFINITY;
-        cells[c] = (struct cell){.rho = 0.0 / 0.0, .selected = 0.0 / 0.0};
+        cells[c] = (struct cell){.rho = 0.0 / 0.0, .wrho = 0.0 / 0.0, .selected = 0.0 / 0.0};
         for (int i = 0; i < n; i++) {
             if (strcmp(rows[i].task, task)) continue;
             for (int e = 0; e < rows[i].n_epochs; e++) {
@@ -147,6 +199,7 @@ static ferry_status task_cells(const ferry_run_row *rows, int n, const char *tas
         }
         cells[c].n = k;
         cells[c].rho = ferry_spearman(x, y, k);
+        cells[c].wrho = ferry_weighted_spearman(x, y, k);
     }
     free(x);
     free(y);
@@ -173,35 +226,42 @@ ferry_status ferry_validators_render(const ferry_run_row *rows, int n, const cha
     ferry_status s = FERRY_OK;
     for (int t = 0; t < nt && !s; t++) s = task_cells(rows, n, tasks[t], cells[t]);
     for (int c = 0; c < NCOL && !s; c++) { /* the mean over tasks */
-        double r = 0, a = 0;
-        int nr = 0, na = 0;
+        double r = 0, w = 0, a = 0;
+        int nr = 0, nw = 0, na = 0;
         for (int t = 0; t < nt; t++) {
             if (cells[t][c].rho == cells[t][c].rho) r += cells[t][c].rho, nr++;
+            if (cells[t][c].wrho == cells[t][c].wrho) w += cells[t][c].wrho, nw++;
             if (cells[t][c].selected == cells[t][c].selected) a += cells[t][c].selected, na++;
             cells[nt][c].n += cells[t][c].n;
         }
         cells[nt][c].rho = nr ? r / nr : 0.0 / 0.0;
+        cells[nt][c].wrho = nw ? w / nw : 0.0 / 0.0;
         cells[nt][c].selected = na ? a / na : 0.0 / 0.0;
     }
     struct buf b = *out;
     if (s) {
     } else if (!strcmp(format, "md") || !strcmp(format, "markdown")) {
-        for (int part = 0; part < 2; part++) {
+        for (int part = 0; part < 3; part++) { /* Spearman, weighted Spearman, the selected accuracy */
+            const int first = part == 2 ? 0 : 1; /* "best" has an accuracy, not a correlation */
             ferry_report_put(&b, "%s| task | checkpoints |", part ? "\n" : "");
-            for (int c = part ? 0 : 1; c < NCOL; c++) ferry_report_put(&b, " %s |", col_name(c));
+            for (int c = first; c < NCOL; c++) ferry_report_put(&b, " %s |", col_name(c));
             ferry_report_put(&b, "\n|---|---|");
-            for (int c = part ? 0 : 1; c < NCOL; c++) ferry_report_put(&b, "---|");
+            for (int c = first; c < NCOL; c++) ferry_report_put(&b, "---|");
             ferry_report_put(&b, "\n");
             for (int t = 0; t <= nt; t++) {
                 ferry_report_put(&b, "| %s | %d |", t < nt ? tasks[t] : "mean over tasks", cells[t][COL_BEST].n);
-                for (int c = part ? 0 : 1; c < NCOL; c++) {
+                for (int c = first; c < NCOL; c++) {
                     char v[32];
-                    fmt(v, sizeof v, part ? cells[t][c].selected : cells[t][c].rho, part ? "%.2f" : "%+.3f");
+                    fmt(v, sizeof v, part == 2 ? cells[t][c].selected : part ? cells[t][c].wrho : cells[t][c].rho,
+                        part == 2 ? "%.2f" : "%+.3f");
                     ferry_report_put(&b, " %s |", v);
                 }
                 ferry_report_put(&b, "\n");
             }
-            ferry_report_put(&b, part ? "\nTarget-test accuracy (%%) of the checkpoint each rule scores highest among "
+            ferry_report_put(&b, part == 1 ? "\nWeighted Spearman correlation (Musgrave et al. 2022): each "
+                                             "checkpoint weighs (its dense rank under the rule / the highest)², so "
+                                             "that the checkpoints a rule would pick count most.\n"
+                                 : part ? "\nTarget-test accuracy (%%) of the checkpoint each rule scores highest among "
                                         "all of a task's checkpoints (every epoch of every run); best: the highest "
                                         "any rule could reach.\n"
                                       : "\nSpearman rank correlation of each rule's value with target-test accuracy "
@@ -209,22 +269,25 @@ ferry_status ferry_validators_render(const ferry_run_row *rows, int n, const cha
                                         "settings pooled); the oracle reads target labels, the others do not.\n");
         }
     } else if (!strcmp(format, "csv")) {
-        ferry_report_put(&b, "task,rule,checkpoints,spearman,selected_accuracy\n");
+        ferry_report_put(&b, "task,rule,checkpoints,spearman,weighted_spearman,selected_accuracy\n");
         for (int t = 0; t < nt; t++)
             for (int c = 0; c < NCOL; c++) {
-                char r[32] = "", a[32] = ""; /* undefined: empty */
+                char r[32] = "", w[32] = "", a[32] = ""; /* undefined: empty */
                 if (cells[t][c].rho == cells[t][c].rho) snprintf(r, sizeof r, "%.6g", cells[t][c].rho);
+                if (cells[t][c].wrho == cells[t][c].wrho) snprintf(w, sizeof w, "%.6g", cells[t][c].wrho);
                 if (cells[t][c].selected == cells[t][c].selected) snprintf(a, sizeof a, "%.6g", cells[t][c].selected);
-                ferry_report_put(&b, "%s,%s,%d,%s,%s\n", tasks[t], col_name(c), cells[t][c].n, r, a);
+                ferry_report_put(&b, "%s,%s,%d,%s,%s,%s\n", tasks[t], col_name(c), cells[t][c].n, r, w, a);
             }
     } else if (!strcmp(format, "json")) {
         json_t *root = json_array();
         for (int t = 0; t < nt; t++)
             for (int c = 0; c < NCOL; c++) {
                 const struct cell *x = &cells[t][c];
-                json_array_append_new(root, json_pack("{s:s, s:s, s:i, s:o, s:o}", "task", tasks[t], "rule",
+                json_array_append_new(root, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o}", "task", tasks[t], "rule",
                                                       col_name(c), "checkpoints", x->n, "spearman",
                                                       x->rho == x->rho ? json_real(x->rho) : json_null(),
+                                                      "weighted_spearman",
+                                                      x->wrho == x->wrho ? json_real(x->wrho) : json_null(),
                                                       "selected_accuracy",
                                                       x->selected == x->selected ? json_real(x->selected)
                                                                                  : json_null()));

@@ -157,6 +157,22 @@ Test(stats, spearman_with_ties)
     cr_assert(r != r, "two pairs have no rank correlation");
 }
 
+Test(stats, weighted_spearman_known_answers)
+{
+    /* Expected values from the definition evaluated independently (numpy, WeightedCorr's weighted
+     * ranks and weighted Pearson, weights (dense rank / max)², as powerful-benchmarker calls it). */
+    const double x[] = {1, 2, 3, 4}, y[] = {1, 3, 2, 4};
+    cr_assert_float_eq(ferry_weighted_spearman(x, y, 4), 0.9241929189152004, 1e-12);
+    const double xt[] = {0.5, 0.1, 0.5, 0.9, 0.3, 0.9}, yt[] = {70, 20, 60, 90, 40, 50}; /* ties in x */
+    cr_assert_float_eq(ferry_weighted_spearman(xt, yt, 6), 0.4155062133983081, 1e-12);
+    const double up[] = {1, 2, 3, 4, 5}, down[] = {5, 4, 3, 2, 1};
+    /* reversed is not −1: the weighted ranks of the two orders are not affine images of each other */
+    cr_assert_float_eq(ferry_weighted_spearman(up, down, 5), -0.9982439258734128, 1e-12);
+    cr_assert_float_eq(ferry_weighted_spearman(up, up, 5), 1.0, 1e-12);
+    double r = ferry_weighted_spearman(x, y, 2);
+    cr_assert(r != r, "two pairs: NaN");
+}
+
 static char *slurp(const char *path)
 {
     void *d;

@@ -225,3 +225,115 @@ Test(validators, class_ami_sees_the_clusters)
     cr_assert(fabs(v[FERRY_VALIDATOR_CLASS_AMI]) < 0.05, "predictions unrelated to the clusters: ClassAMI %g",
               v[FERRY_VALIDATOR_CLASS_AMI]);
 }
+
+Test(validators, devn_is_dev_of_max_normalised_weights)
+{
+    static float ps[NS * 2], fs[NS * 2], ft[NS * 2], pt[NS * 2];
+    static int32_t ys[NS];
+    two_clusters(ps, ys, fs);
+    for (int i = 0; i < NS * 2; i++) pt[i] = 0.5f;
+    double v[FERRY_VALIDATOR_COUNT];
+    cr_assert_eq(ferry_validators_compute(ps, ys, NS, pt, NS, 2, v), FERRY_OK);
+    cr_assert(isnan(v[FERRY_VALIDATOR_DEVN]), "without features: %g", v[FERRY_VALIDATOR_DEVN]);
+    /* weights 1 stay 1 (max 1, mean 1): DEVN is the plain loss */
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, fs, 2, v), FERRY_OK);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_DEVN], v[FERRY_VALIDATOR_SOURCE_LOSS], 1e-12, "same rows: DEVN %.12f",
+                       v[FERRY_VALIDATOR_DEVN]);
+    /* the target on the hard examples: worse than plain, on the easy ones better (less far than DEV's
+     * weights move it: the normalised ones span at most 1 around their mean 1) */
+    for (int i = 0; i < NS; i++) {
+        ft[i * 2] = 2.0f + 0.013f * (float)(i % 11);
+        ft[i * 2 + 1] = 0.02f * (float)(i % 3);
+    }
+    const double plain = v[FERRY_VALIDATOR_SOURCE_LOSS];
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
+    const double hard = v[FERRY_VALIDATOR_DEVN];
+    for (int i = 0; i < NS; i++) ft[i * 2] = -ft[i * 2];
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
+    cr_assert(hard < plain - 0.1 && v[FERRY_VALIDATOR_DEVN] > plain + 0.1, "DEVN: hard %g, plain %g, easy %g", hard,
+              plain, v[FERRY_VALIDATOR_DEVN]);
+    /* the normalisation by hand (pytorch-adapt's "max"): w / max, shifted to mean 1, then DEV's risk
+     * with η = −cov(wL, w) / var(w), here computed term by term */
+    const double w[4] = {1, 2, 4, 8}, l[4] = {1, 0, 2, 1};
+    double wn[4], m = 0;
+    for (int i = 0; i < 4; i++) m += w[i] / 8 / 4;
+    for (int i = 0; i < 4; i++) wn[i] = w[i] / 8 - m + 1;
+    double mw = 0, ml = 0, cov = 0, var = 0;
+    for (int i = 0; i < 4; i++) mw += wn[i] / 4, ml += wn[i] * l[i] / 4;
+    for (int i = 0; i < 4; i++) cov += (wn[i] * l[i] - ml) * (wn[i] - mw), var += (wn[i] - mw) * (wn[i] - mw);
+    cr_assert_float_eq(ferry_devn_risk(w, l, 4), ml + (-cov / var) * (mw - 1), 1e-12);
+    cr_assert(fabs(ferry_devn_risk(w, l, 4) - ferry_dev_risk(w, l, 4)) > 1e-3, "the shift changes the risk");
+}
+#undef NS
+
+Test(validators, nearest_source_by_hand)
+{
+    /* source: example 0 predicted [0.9, 0.1] and labelled 0 (right), example 1 [0.2, 0.8] labelled 0
+     * (wrong) */
+    const float ps[] = {0.9f, 0.1f, 0.2f, 0.8f};
+    const int32_t ys[] = {0, 0};
+    /* target: nearest to 0, to 1, to 0 */
+    const float pt[] = {1, 0, 0, 1, 0.8f, 0.2f};
+    double v[FERRY_VALIDATOR_COUNT];
+    cr_assert_eq(ferry_validators_compute(ps, ys, 2, pt, 3, 2, v), FERRY_OK);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_NEAREST_SOURCE], 2.0 / 3.0, 1e-12);
+    const int32_t yr[] = {0, 1}; /* both right: 1 */
+    cr_assert_eq(ferry_validators_compute(ps, yr, 2, pt, 3, 2, v), FERRY_OK);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_NEAREST_SOURCE], 1.0, 1e-12);
+}
+
+Test(validators, reverse_by_hand)
+{
+    /* target features in two directions, predicted 0 along x and 1 along y */
+    const float ft[] = {1, 0, 1, 0.1f, 0, 1, 0.1f, 1};
+    const float pt[] = {0.9f, 0.1f, 0.8f, 0.2f, 0.3f, 0.7f, 0.1f, 0.9f};
+    const float ptx[] = {0.1f, 0.9f, 0.2f, 0.8f, 0.7f, 0.3f, 0.9f, 0.1f}; /* the classes swapped */
+    /* source: along x labelled 0 (the reverse classifier: right), along y labelled 1 (right), along x
+     * labelled 1 (wrong) */
+    const float fs[] = {2, 0, 0, 3, 3, 0.2f};
+    const int32_t ys[] = {0, 1, 1};
+    const float ps[] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    double v[FERRY_VALIDATOR_COUNT];
+    cr_assert_eq(ferry_validators_compute(ps, ys, 3, pt, 4, 2, v), FERRY_OK);
+    cr_assert(isnan(v[FERRY_VALIDATOR_REVERSE]), "without features: %g", v[FERRY_VALIDATOR_REVERSE]);
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, 3, pt, 4, 2, fs, ft, 2, v), FERRY_OK);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_REVERSE], 2.0 / 3.0, 1e-12);
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, 3, ptx, 4, 2, fs, ft, 2, v), FERRY_OK);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_REVERSE], 1.0 / 3.0, 1e-12);
+    /* one predicted class only: every source example goes to it */
+    const float p0[] = {0.9f, 0.1f, 0.9f, 0.1f, 0.9f, 0.1f, 0.9f, 0.1f};
+    cr_assert_eq(ferry_validators_compute_features(ps, ys, 3, p0, 4, 2, fs, ft, 2, v), FERRY_OK);
+    cr_assert_float_eq(v[FERRY_VALIDATOR_REVERSE], 1.0 / 3.0, 1e-12);
+}
+
+Test(validators, mixval_pairs_and_score_by_hand)
+{
+    /* six target rows predicted 0 0 1 1 0 2 */
+    const int pl[6] = {0, 0, 1, 1, 0, 2};
+    float p[6 * 3] = {0};
+    for (int i = 0; i < 6; i++) p[i * 3 + pl[i]] = 1;
+    int64_t a[12], b[12];
+    uint8_t intra[12];
+    const int64_t n = ferry_mixval_pairs(p, 6, 3, 100, a, b, intra);
+    /* inter: row r with row 5 − r where predicted apart: (0, 5), (5, 0); intra, class 0 = rows 0 1 4:
+     * (0, 4), (4, 0) (row 1 would pair with itself); class 1 = rows 2 3: (2, 3), (3, 2); class 2: none */
+    const int64_t ea[] = {0, 5, 0, 4, 2, 3}, eb[] = {5, 0, 4, 0, 3, 2};
+    const uint8_t ei[] = {0, 0, 1, 1, 1, 1};
+    cr_assert_eq(n, 6);
+    for (int j = 0; j < 6; j++)
+        cr_assert(a[j] == ea[j] && b[j] == eb[j] && intra[j] == ei[j], "pair %d: (%lld, %lld, %d)", j,
+                  (long long)a[j], (long long)b[j], intra[j]);
+    /* the model on the probes: both inter right (a's label), three of four intra right */
+    float pm[6 * 3] = {0};
+    const int said[6] = {0, 2, 0, 1, 1, 1};
+    for (int j = 0; j < 6; j++) pm[j * 3 + said[j]] = 1;
+    cr_assert_float_eq(ferry_mixval_score(p, 3, a, intra, n, pm), 0.5 * (1.0 + 0.75), 1e-12);
+    /* only inter pairs: their accuracy alone; no pair: NaN */
+    cr_assert_float_eq(ferry_mixval_score(p, 3, a, intra, 2, pm), 1.0, 1e-12);
+    cr_assert(isnan(ferry_mixval_score(p, 3, a, intra, 0, pm)));
+    /* ten rows, at most five: every second row (0 2 4 6 8), all predicted 0 */
+    float q[10 * 2] = {0};
+    for (int i = 0; i < 10; i++) q[i * 2] = 1;
+    cr_assert_eq(ferry_mixval_pairs(q, 10, 2, 5, a, b, intra), 4); /* 0↔8, 2↔6 both ways; 4 with itself */
+    cr_assert(a[0] == 0 && b[0] == 8 && a[1] == 2 && b[1] == 6 && a[3] == 8 && b[3] == 0 && intra[0] == 1);
+}

@@ -222,6 +222,13 @@ double ferry_spearman(const double *x, const double *y, int n);
  * decreasing (scipy.stats.weightedtau's default, which TLlib's model selection reports). NaN below 2
  * elements or without spread. */
 double ferry_weighted_tau(const double *x, const double *y, int n);
+/* Musgrave et al.'s weighted Spearman correlation (ECCV workshops 2022, their benchmark of UDA
+ * validators) of validator scores x with accuracies y: observation i weighs (d_i / max d)², d_i the
+ * dense rank of x_i (1 for the lowest score), so that the checkpoints a validator ranks high count
+ * most; then the weighted Pearson correlation of the weighted ranks (a tie group of c elements with
+ * weight sum a, after the groups below it with weight sum A, ranks A + (c + 1)/2 · a/c). NaN below 3
+ * pairs or without spread. */
+double ferry_weighted_spearman(const double *x, const double *y, int n);
 /* How well each unsupervised validator chooses (`ferry results validators`): per task, over all its
  * checkpoints (every epoch of every run), each validator's Spearman correlation with target-test
  * accuracy and the accuracy of the checkpoint it scores highest, beside the best checkpoint, the

@@ -14,7 +14,8 @@
 #include "error.h"
 
 static const char *const names[FERRY_VALIDATOR_COUNT] = {"source-acc", "source-loss", "entropy", "diversity",
-                                                         "im", "bnm", "snd", "mano", "iwv", "dev", "class-ami"};
+                                                         "im", "bnm", "snd", "mano", "iwv", "dev", "class-ami",
+                                                         "devn", "nearest-source", "reverse", "mixval"};
 
 const char *ferry_validator_name(int v) { return v >= 0 && v < FERRY_VALIDATOR_COUNT ? names[v] : NULL; }
 
@@ -32,6 +33,14 @@ int ferry_validator_find(const char *name)
 #define LOG_FLOOR 1e-30 /* the source cross-entropy's probability floor (a float softmax can reach 0) */
 
 static double xlogx(double p) { return p > 0 ? p * log(p) : 0.0; }
+
+static int argmax(const float *r, int k)
+{
+    int best = 0;
+    for (int c = 1; c < k; c++)
+        if (r[c] > r[best]) best = c;
+    return best;
+}
 
 static ferry_status nuclear_norm(const float *p, int64_t n, int k, double *out)
 {
@@ -113,6 +122,21 @@ double ferry_dev_risk(const double *weights, const double *losses, int64_t n)
     return ml + eta * mw - eta;
 }
 
+double ferry_devn_risk(const double *weights, const double *losses, int64_t n)
+{
+    double *w = malloc((size_t)n * sizeof *w), max = 0, mean = 0;
+    if (!w || n < 1) {
+        free(w);
+        return 0.0 / 0.0;
+    }
+    for (int64_t i = 0; i < n; i++) max = fmax(max, weights[i]);
+    for (int64_t i = 0; i < n; i++) mean += (w[i] = weights[i] / max) / (double)n;
+    for (int64_t i = 0; i < n; i++) w[i] += 1 - mean;
+    const double r = ferry_dev_risk(w, losses, n);
+    free(w);
+    return r;
+}
+
 #define DOMAIN_MAX_ROWS 2000
 #define LOGIT_CLIP 30.0 /* importance weights within e^±30 */
 
@@ -129,7 +153,7 @@ static int64_t fold_rows(int64_t n, int fold, int other, int64_t *rows)
 
 /* IWV and DEV from the features: weights of every source example by the fold's classifier. */
 static ferry_status importance(const float *p_src, const int32_t *y_src, int64_t n_src, int64_t n_tgt, int k,
-                               const float *f_src, const float *f_tgt, int d, double *iwv, double *dev)
+                               const float *f_src, const float *f_tgt, int d, double *iwv, double *dev, double *devn)
 {
     double *w = malloc((size_t)n_src * sizeof *w), *loss = malloc((size_t)n_src * sizeof *loss);
     int64_t *rs = malloc((size_t)n_src * sizeof *rs), *rt = malloc((size_t)n_tgt * sizeof *rt);
@@ -153,6 +177,7 @@ static ferry_status importance(const float *p_src, const int32_t *y_src, int64_t
         for (int64_t i = 0; i < n_src; i++) sum += w[i] * loss[i], wsum += w[i];
         *iwv = -sum / wsum;
         *dev = -ferry_dev_risk(w, loss, n_src);
+        *devn = -ferry_devn_risk(w, loss, n_src);
     }
     free(w);
     free(loss);
@@ -281,10 +306,7 @@ static ferry_status class_ami(const float *p_tgt, int64_t n_tgt, int k, const fl
         for (int j = 0; j < d; j++) norm += (double)f_tgt[i * d + j] * f_tgt[i * d + j];
         norm = norm > 0 ? 1 / sqrt(norm) : 0;
         for (int j = 0; j < d; j++) x[r * d + j] = f_tgt[i * d + j] * norm;
-        int best = 0;
-        for (int c = 1; c < k; c++)
-            if (p_tgt[i * k + c] > p_tgt[i * k + best]) best = c;
-        pred[r] = best;
+        pred[r] = argmax(p_tgt + i * k, k);
     }
     if (!s) s = kmeans(x, m, d, k < m ? k : (int)m, cl);
     if (!s) *out = ferry_ami(cl, k, pred, k, m);
@@ -292,6 +314,114 @@ static ferry_status class_ami(const float *p_tgt, int64_t n_tgt, int k, const fl
     free(cl);
     free(pred);
     return s;
+}
+
+static double cosine(const float *x, const float *y, int d)
+{
+    double xy = 0, xx = 0, yy = 0;
+    for (int j = 0; j < d; j++) xy += (double)x[j] * y[j], xx += (double)x[j] * x[j], yy += (double)y[j] * y[j];
+    return xx > 0 && yy > 0 ? xy / sqrt(xx * yy) : 0;
+}
+
+/* NearestSource: the source-validation example nearest (cosine of the predictions) to each target
+ * row is classified right, over at most DOMAIN_MAX_ROWS target rows evenly spaced. */
+static double nearest_source(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
+                             int64_t n_tgt, int k)
+{
+    const int64_t step = n_tgt > DOMAIN_MAX_ROWS ? (n_tgt + DOMAIN_MAX_ROWS - 1) / DOMAIN_MAX_ROWS : 1;
+    double right = 0;
+    int64_t m = 0;
+    for (int64_t i = 0; i < n_tgt; i += step, m++) {
+        int64_t near = 0;
+        double best = -INFINITY;
+        for (int64_t j = 0; j < n_src; j++) {
+            const double c = cosine(p_tgt + i * k, p_src + j * k, k);
+            if (c > best) best = c, near = j; /* ties: the first */
+        }
+        right += best > 0 && argmax(p_src + near * k, k) == y_src[near];
+    }
+    return right / (double)m;
+}
+
+/* Reverse validation with a nearest-class-mean reverse classifier: centroids of the L2-normalised
+ * target features per predicted class, the source-validation examples classified by the centroid of
+ * highest cosine similarity, their accuracy. */
+static ferry_status reverse(const int32_t *y_src, int64_t n_src, const float *p_tgt, int64_t n_tgt, int k,
+                            const float *f_src, const float *f_tgt, int d, double *out)
+{
+    double *c = calloc((size_t)k * (size_t)d, sizeof *c);
+    int64_t *cnt = calloc((size_t)k, sizeof *cnt);
+    if (!c || !cnt) {
+        free(c), free(cnt);
+        return ferry_error(FERRY_ERR_NOMEM, "validators: out of memory for reverse validation");
+    }
+    for (int64_t i = 0; i < n_tgt; i++) {
+        const float *f = f_tgt + i * d;
+        double norm = 0;
+        for (int j = 0; j < d; j++) norm += (double)f[j] * f[j];
+        norm = norm > 0 ? 1 / sqrt(norm) : 0;
+        const int q = argmax(p_tgt + i * k, k);
+        cnt[q]++;
+        for (int j = 0; j < d; j++) c[q * d + j] += f[j] * norm;
+    }
+    double right = 0;
+    for (int64_t i = 0; i < n_src; i++) {
+        const float *f = f_src + i * d;
+        double ff = 0;
+        for (int j = 0; j < d; j++) ff += (double)f[j] * f[j];
+        int best = -1;
+        double bs = -INFINITY;
+        for (int q = 0; q < k; q++) { /* a class the model never predicts has no centroid */
+            if (!cnt[q]) continue;
+            double fc = 0, cc = 0;
+            for (int j = 0; j < d; j++) fc += f[j] * c[q * d + j], cc += c[q * d + j] * c[q * d + j];
+            const double s = ff > 0 && cc > 0 ? fc / sqrt(ff * cc) : 0;
+            if (s > bs) bs = s, best = q;
+        }
+        right += best == y_src[i];
+    }
+    *out = right / (double)n_src;
+    free(c);
+    free(cnt);
+    return FERRY_OK;
+}
+
+int64_t ferry_mixval_pairs(const float *p, int64_t n, int k, int64_t max_rows, int64_t *a, int64_t *b,
+                           uint8_t *intra)
+{
+    if (!p || n < 1 || k < 1 || max_rows < 1) return 0;
+    const int64_t step = n > max_rows ? (n + max_rows - 1) / max_rows : 1, m = (n + step - 1) / step;
+    int64_t *rows = malloc((size_t)m * sizeof *rows);
+    int32_t *pl = malloc((size_t)m * sizeof *pl);
+    int64_t np = 0;
+    if (rows && pl) {
+        for (int64_t r = 0; r < m; r++) pl[r] = argmax(p + r * step * k, k);
+        for (int64_t r = 0; r < m; r++) /* inter-class: row r with row m−1−r where predicted apart */
+            if (pl[r] != pl[m - 1 - r]) a[np] = r * step, b[np] = (m - 1 - r) * step, intra[np++] = 0;
+        for (int q = 0; q < k; q++) { /* intra-class: the same pairing inside each predicted class */
+            int64_t g = 0;
+            for (int64_t r = 0; r < m; r++)
+                if (pl[r] == q) rows[g++] = r * step;
+            for (int64_t j = 0; j < g; j++)
+                if (j != g - 1 - j) a[np] = rows[j], b[np] = rows[g - 1 - j], intra[np++] = 1;
+        }
+    }
+    free(rows);
+    free(pl);
+    return np;
+}
+
+double ferry_mixval_score(const float *p, int k, const int64_t *a, const uint8_t *intra, int64_t n_pairs,
+                          const float *p_mix)
+{
+    double right[2] = {0, 0}, total[2] = {0, 0};
+    for (int64_t j = 0; j < n_pairs; j++) {
+        total[intra[j]]++;
+        right[intra[j]] += argmax(p_mix + j * k, k) == argmax(p + a[j] * k, k);
+    }
+    if (!total[0] && !total[1]) return 0.0 / 0.0;
+    if (!total[0] || !total[1]) return total[0] ? right[0] / total[0] : right[1] / total[1];
+    return 0.5 * (right[0] / total[0] + right[1] / total[1]);
 }
 
 ferry_status ferry_validators_compute(const float *p_src, const int32_t *y_src, int64_t n_src, const float *p_tgt,
@@ -313,10 +443,7 @@ ferry_status ferry_validators_compute_features(const float *p_src, const int32_t
         if (y_src[i] < 0 || y_src[i] >= k)
             return ferry_error(FERRY_ERR_INVALID, "validators: source label %d of example %lld is outside [0, %d)",
                                y_src[i], (long long)i, k);
-        int best = 0;
-        for (int c = 1; c < k; c++)
-            if (r[c] > r[best]) best = c;
-        correct += best == y_src[i];
+        correct += argmax(r, k) == y_src[i];
         ce -= log(fmax((double)r[y_src[i]], LOG_FLOOR));
     }
     out[FERRY_VALIDATOR_SOURCE_ACC] = correct / (double)n_src;
@@ -341,8 +468,13 @@ ferry_status ferry_validators_compute_features(const float *p_src, const int32_t
     ferry_status s = nuclear_norm(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_BNM]);
     if (!s) s = snd(p_tgt, n_tgt, k, &out[FERRY_VALIDATOR_SND]);
     out[FERRY_VALIDATOR_IWV] = out[FERRY_VALIDATOR_DEV] = out[FERRY_VALIDATOR_CLASS_AMI] = 0.0 / 0.0;
+    out[FERRY_VALIDATOR_DEVN] = out[FERRY_VALIDATOR_REVERSE] = out[FERRY_VALIDATOR_MIXVAL] = 0.0 / 0.0;
+    if (!s) out[FERRY_VALIDATOR_NEAREST_SOURCE] = nearest_source(p_src, y_src, n_src, p_tgt, n_tgt, k);
     if (!s && f_src && f_tgt && d > 0)
-        s = importance(p_src, y_src, n_src, n_tgt, k, f_src, f_tgt, d, &out[FERRY_VALIDATOR_IWV], &out[FERRY_VALIDATOR_DEV]);
+        s = importance(p_src, y_src, n_src, n_tgt, k, f_src, f_tgt, d, &out[FERRY_VALIDATOR_IWV],
+                       &out[FERRY_VALIDATOR_DEV], &out[FERRY_VALIDATOR_DEVN]);
     if (!s && f_tgt && d > 0) s = class_ami(p_tgt, n_tgt, k, f_tgt, d, &out[FERRY_VALIDATOR_CLASS_AMI]);
+    if (!s && f_src && f_tgt && d > 0)
+        s = reverse(y_src, n_src, p_tgt, n_tgt, k, f_src, f_tgt, d, &out[FERRY_VALIDATOR_REVERSE]);
     return s;
 }
