@@ -120,3 +120,39 @@ done:
     ferry_table_free(t);
     return s;
 }
+
+ferry_status ferry_plot_embedding(const char *prefix, int models, const char *const *names, const float *const *xy,
+                                  int64_t n_src, int64_t n_tgt, const double (*explained)[2])
+{
+    struct buf d = {0}, g = {0};
+    char path[4096], script[4096];
+    for (int m = 0; m < models; m++) { /* one block per model, the domain in the third column */
+        for (int64_t i = 0; i < n_src + n_tgt; i++)
+            ferry_report_put(&d, "%.6g %.6g %d\n", (double)xy[m][2 * i], (double)xy[m][2 * i + 1], i >= n_src);
+        ferry_report_put(&d, "\n\n");
+    }
+    snprintf(path, sizeof path, "%s.dat", prefix);
+    ferry_status s = d.s || !models ? write_text(path, &d) : ferry_error(FERRY_ERR_NOMEM, "out of memory");
+    for (int fmt = 0; fmt < 2 && !s; fmt++) {
+        g.n = 0;
+        ferry_report_put(&g, "set terminal %s size %d,%d\nset output '%s.%s'\n", fmt ? "svg" : "pngcairo",
+                         (fmt ? 420 : 520) * models, fmt ? 460 : 560, prefix, fmt ? "svg" : "png");
+        ferry_report_put(&g, "set multiplot layout 1,%d title 'Source and target features, first two principal "
+                             "components (%lld + %lld images)'\nset key top right\nset grid\n",
+                         models, (long long)n_src, (long long)n_tgt);
+        for (int m = 0; m < models; m++) {
+            ferry_report_put(&g, "set title '%s' noenhanced\nset xlabel 'PC1 (%.0f%%)'\nset ylabel 'PC2 (%.0f%%)'\n",
+                             names[m], 100 * explained[m][0], 100 * explained[m][1]);
+            ferry_report_put(&g, "plot '%s' index %d using 1:($3 == 0 ? $2 : 1/0) with points pt 7 ps 0.4 lc rgb "
+                                 "'#1f77b4' title 'source', '' index %d using 1:($3 == 1 ? $2 : 1/0) with points pt 7 "
+                                 "ps 0.4 lc rgb '#d62728' title 'target'\n",
+                             path, m, m);
+        }
+        ferry_report_put(&g, "unset multiplot\n");
+        snprintf(script, sizeof script, "%s-%s.gp", prefix, fmt ? "svg" : "png");
+        if (!(s = g.s ? write_text(script, &g) : ferry_error(FERRY_ERR_NOMEM, "out of memory"))) s = run_gnuplot(script);
+    }
+    free(d.s);
+    free(g.s);
+    return s;
+}

@@ -255,6 +255,7 @@ static int tasks_usage(FILE *f)
 {
     fprintf(f,
             "usage: ferry tasks [NAME [--split-seed S] [--export DIR]]\n"
+            "       ferry tasks NAME --diagnose [...]   (see ferry tasks NAME --diagnose --help)\n"
             "\n"
             "Lists the transfer tasks; with NAME, loads it and prints its split sizes.\n"
             "--export DIR writes every split as the methods see it (the task's geometry, pixels in\n"
@@ -279,6 +280,8 @@ int ferry_cli_tasks(int argc, char **argv)
         }
         return 0;
     }
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--diagnose")) return ferry_cli_diagnose(argc, argv);
     uint64_t seed = 0;
     const char *export_dir = NULL;
     for (int i = 2; i < argc; i += 2) {

@@ -29,6 +29,7 @@ static int usage_main(FILE *f)
             "  pretrain  train on a task's source domain and save a checkpoint\n"
             "  models    list the architectures and imported models; run one on a tensor file\n"
             "  rank      transferability scores of backbones for a task, before training\n"
+            "  embed     source and target features of models in the plane (PCA), before and after adapting\n"
             "  bench     run a benchmark sweep (tasks x methods x seeds) into the results store\n"
             "  results   tables, plots, exports and merges of the results store\n"
             "  version   print the version\n"
@@ -622,6 +623,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     if (!strcmp(cmd, "models")) return ferry_cli_models(argc - 1, argv + 1);
     if (!strcmp(cmd, "rank")) return ferry_cli_rank(argc - 1, argv + 1);
+    if (!strcmp(cmd, "embed")) return ferry_cli_embed(argc - 1, argv + 1);
     fprintf(stderr, "%s: unknown command '%s'\n", prog, cmd);
     return usage_main(stderr);
 }

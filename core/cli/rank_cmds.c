@@ -123,27 +123,54 @@ static ferry_status embed(ferry_model_t *m, ferry_backend_t *be, const float *im
     return FERRY_OK;
 }
 
-static ferry_status score_one(const char *spec, ferry_task_t *task, const ferry_dataset_t *lab, int64_t domain_n,
-                              uint64_t seed, ferry_backend_t *be, struct scored *out)
+/* The model a SPEC names (ARCH or ARCH=FILE) for images of c × h × w: its parameter store, generator
+ * and head's class count; on failure everything made is freed. extra: the file may hold tensors the
+ * model has none for (a method's own, as a DANN run's discriminator), which are left out. */
+struct opened {
+    ferry_store_t *st;
+    ferry_model_t *m;
+    ferry_rng_t *rng;
+    int head;
+};
+
+static void close_model(struct opened *o)
+{
+    ferry_model_free(o->m);
+    ferry_store_free(o->st);
+    ferry_rng_free(o->rng);
+    *o = (struct opened){0};
+}
+
+static ferry_status open_model(const char *spec, int c, int h, int w, uint64_t seed, ferry_backend_t *be, bool extra,
+                               struct opened *o)
 {
     char arch[256];
     const char *eq = strchr(spec, '='), *file = eq ? eq + 1 : NULL;
     snprintf(arch, sizeof arch, "%.*s", eq ? (int)(eq - spec) : (int)strlen(spec), spec);
+    *o = (struct opened){0};
     const ferry_arch_info *a = ferry_arch_find(arch);
     if (!a) return say(FERRY_ERR_INVALID, "backbone '%s': no architecture '%s' (see ferry models)", spec, arch);
     if (file && !*file) return say(FERRY_ERR_INVALID, "backbone '%s': no file after '='", spec);
+    o->head = file ? ferry_cli_head_classes(arch, c, 0, file) : a->default_classes ? a->default_classes : 10;
+    ferry_status s = ferry_store_init(be, &o->st);
+    if (!s) s = ferry_rng_init(seed, &o->rng);
+    if (!s) s = ferry_model_init(arch, c, h, w, o->head, o->st, o->rng, &o->m);
+    if (!s && file) s = extra ? ferry_store_load(o->st, file, false, true) : ferry_model_load_weights(o->m, file, false);
+    if (s) close_model(o);
+    return s;
+}
+
+static ferry_status score_one(const char *spec, ferry_task_t *task, const ferry_dataset_t *lab, int64_t domain_n,
+                              uint64_t seed, ferry_backend_t *be, struct scored *out)
+{
     int c, h, w;
     ferry_dataset_geometry(lab, &c, &h, &w);
-    const int head = file ? ferry_cli_head_classes(arch, c, 0, file) : a->default_classes ? a->default_classes : 10;
-    ferry_store_t *st = NULL;
-    ferry_model_t *m = NULL;
-    ferry_rng_t *rng = NULL;
+    struct opened o;
     float *fl = NULL, *pl = NULL, *fs = NULL, *ft = NULL, *xs = NULL, *xt = NULL;
     const double t0 = ferry_now_s();
-    ferry_status s = ferry_store_init(be, &st);
-    if (!s) s = ferry_rng_init(seed, &rng);
-    if (!s) s = ferry_model_init(arch, c, h, w, head, st, rng, &m);
-    if (!s && file) s = ferry_model_load_weights(m, file, false);
+    ferry_status s = open_model(spec, c, h, w, seed, be, false, &o);
+    ferry_model_t *m = o.m;
+    const int head = o.head;
     if (!s) s = embed(m, be, ferry_dataset_images(lab), ferry_dataset_size(lab), c, h, w, &fl, &pl);
     const size_t img = (size_t)c * h * w;
     const ferry_dataset_t *src = ferry_task_source_train(task);
@@ -171,9 +198,7 @@ static ferry_status score_one(const char *spec, ferry_task_t *task, const ferry_
     out->head = head;
     out->seconds = ferry_now_s() - t0;
     free(fl), free(pl), free(fs), free(ft), free(xs), free(xt);
-    ferry_model_free(m);
-    ferry_store_free(st);
-    ferry_rng_free(rng);
+    close_model(&o);
     return s;
 }
 
@@ -212,6 +237,191 @@ static ferry_status train_one(const char *spec, const char *task, const struct p
 
 enum { O_TASK = 256, O_BACKBONES, O_LABELS, O_DOMAIN_N, O_SPLIT_SEED, O_SEED, O_DEVICE, O_THREADS, O_FORMAT,
        O_EVALUATE, O_PROTOCOL, O_EPOCHS, O_ITERS, O_BATCH };
+
+/* The warning's threshold (README, "Transferability before training"): a linear domain classifier on
+ * the backbone's features separates the two domains with at most 2.5% error, so the divergence term
+ * of Ben-David et al.'s bound is near its maximum of 2 and the bound promises nothing. */
+#define DIAGNOSE_PAD 1.9
+
+/* One cell of a store's record on a task: a method (setting, labelled-target count) against the
+ * source-only runs of the same store and labelled-target count. */
+struct cell {
+    char method[64], hparams[1024];
+    int labels, n;
+    double acc;
+};
+
+/* Every cell of the store at path on task: its final-epoch target-test accuracy averaged over seeds. */
+static ferry_status store_cells(const char *path, const char *task, struct cell **cells, int *nc)
+{
+    ferry_results_t *r = NULL;
+    ferry_run_row *rows = NULL;
+    int n = 0;
+    ferry_status s = ferry_results_open(path, false, &r);
+    if (!s) s = ferry_results_runs(r, NULL, &rows, &n);
+    struct cell *c = s ? NULL : calloc((size_t)n + 1, sizeof *c);
+    if (!s && !c) s = say(FERRY_ERR_NOMEM, "out of memory reading %s", path);
+    int k = 0;
+    for (int i = 0; i < n && !s; i++) {
+        if (strcmp(rows[i].task, task) || rows[i].n_epochs < 1) continue;
+        int j = 0;
+        while (j < k && !(!strcmp(c[j].method, rows[i].method) && !strcmp(c[j].hparams, rows[i].hparams) &&
+                          c[j].labels == rows[i].target_labels))
+            j++;
+        if (j == k) {
+            snprintf(c[k].method, sizeof c[k].method, "%s", rows[i].method);
+            snprintf(c[k].hparams, sizeof c[k].hparams, "%s", rows[i].hparams);
+            c[k++].labels = rows[i].target_labels;
+        }
+        c[j].acc += rows[i].target_test[rows[i].n_epochs - 1];
+        c[j].n++;
+    }
+    for (int j = 0; j < k; j++) c[j].acc /= c[j].n;
+    free(rows);
+    ferry_results_close(r);
+    if (s) {
+        free(c);
+        return s;
+    }
+    *cells = c;
+    *nc = k;
+    return FERRY_OK;
+}
+
+static int diagnose_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry tasks NAME --diagnose [--backbone SPEC] [--labels K] [--domain-sample N]\n"
+            "                  [--split-seed S] [--seed S] [--device D] [--threads T] [--db STORE]...\n"
+            "                  [--format text|csv]\n"
+            "\n"
+            "Before training on task NAME: the proxy A-distance and MMD between the backbone's features of\n"
+            "N source and N target training images (default 300), and its transferability scores (LogME,\n"
+            "LEEP, NCE, H-score, TransRate) on K labelled target examples per class (default 10; as in\n"
+            "ferry rank). It warns that transfer is likely to hurt where the proxy A-distance is at least\n"
+            "1.9: a linear classifier tells the domains apart with at most 2.5%% error, and the\n"
+            "divergence term of Ben-David et al.'s bound is near its maximum. SPEC as in ferry rank\n"
+            "(default lenet, untrained; lenet=FILE for a model pretrained on the source).\n"
+            "\n"
+            "--db STORE (repeatable) checks the warning against what the store recorded on the task: each\n"
+            "method's final target-test accuracy (mean over seeds) against source-only's in the same store\n"
+            "and with the same labelled-target count; transfer hurt where it is lower. It counts hits (the\n"
+            "warning fired, transfer hurt), false alarms (fired, did not hurt), misses and correct\n"
+            "silences. --format csv prints one row per cell.\n");
+    return f == stdout ? 0 : 2;
+}
+
+int ferry_cli_diagnose(int argc, char **argv)
+{
+    enum { D_BACKBONE = 300, D_LABELS, D_DOMAIN_N, D_SPLIT_SEED, D_SEED, D_DEVICE, D_THREADS, D_DB, D_FORMAT, D_DIAG };
+    static const struct option opts[] = {
+        {"backbone", required_argument, 0, D_BACKBONE}, {"labels", required_argument, 0, D_LABELS},
+        {"domain-sample", required_argument, 0, D_DOMAIN_N}, {"split-seed", required_argument, 0, D_SPLIT_SEED},
+        {"seed", required_argument, 0, D_SEED},         {"device", required_argument, 0, D_DEVICE},
+        {"threads", required_argument, 0, D_THREADS},   {"db", required_argument, 0, D_DB},
+        {"format", required_argument, 0, D_FORMAT},     {"diagnose", no_argument, 0, D_DIAG},
+        {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
+    const char *spec = "lenet", *device = NULL, *format = "text", *dbs[32];
+    long labels = 10, domain_n = 300, split_seed = 0, seed = 1, threads = 0;
+    int ndb = 0, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case D_BACKBONE: spec = optarg; break;
+        case D_LABELS: if (num("--labels", optarg, 2, 100000, &labels)) return 2; break;
+        case D_DOMAIN_N: if (num("--domain-sample", optarg, 4, 100000, &domain_n)) return 2; break;
+        case D_SPLIT_SEED: if (num("--split-seed", optarg, 0, 1L << 30, &split_seed)) return 2; break;
+        case D_SEED: if (num("--seed", optarg, 0, 1L << 30, &seed)) return 2; break;
+        case D_DEVICE: device = optarg; break;
+        case D_THREADS: if (num("--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case D_DB:
+            if (ndb == 32) {
+                fprintf(stderr, "ferry tasks --diagnose: at most 32 --db stores\n");
+                return 2;
+            }
+            dbs[ndb++] = optarg;
+            break;
+        case D_FORMAT: format = optarg; break;
+        case D_DIAG: break;
+        case 'h': return diagnose_usage(stdout);
+        default: return diagnose_usage(stderr);
+        }
+    }
+    const bool csv = !strcmp(format, "csv");
+    if (optind != argc - 1 || (!csv && strcmp(format, "text"))) {
+        if (optind == argc - 1) fprintf(stderr, "ferry tasks --diagnose: --format text or csv, not '%s'\n", format);
+        return diagnose_usage(stderr);
+    }
+    const char *task_name = argv[optind];
+    ferry_task_t *task = NULL;
+    ferry_dataset_t *lab = NULL;
+    ferry_backend_t *be = NULL;
+    struct scored sc = {0};
+    own_error[0] = 0;
+    if (ferry_task_load(task_name, (uint64_t)split_seed, &task) ||
+        ferry_task_target_labelled(task, (int)labels, (uint64_t)seed, &lab) ||
+        ferry_backend_init_device(device, (int)threads, &be) ||
+        score_one(spec, task, lab, domain_n, (uint64_t)seed, be, &sc)) {
+        fprintf(stderr, "ferry tasks --diagnose: %s\n", own_error[0] ? own_error : ferry_last_error());
+        ferry_backend_free(be);
+        ferry_dataset_free(lab);
+        ferry_task_free(task);
+        return 1;
+    }
+    const double pad = sc.score[FERRY_SCORE_PAD];
+    const bool warn = pad >= DIAGNOSE_PAD;
+    if (csv) {
+        printf("task,backbone,pad,mmd,warning,store,method,hparams,target_labels,seeds,accuracy,source_only,hurt\n");
+    } else {
+        printf("Task %s, backbone %s (%lld features): proxy A-distance %.4f, MMD %.4f (%ld source and target "
+               "images)\n  on %lld labelled target examples (%ld per class):",
+               task_name, spec, (long long)sc.dim, pad, sc.score[FERRY_SCORE_MMD], domain_n,
+               (long long)ferry_dataset_size(lab), labels);
+        for (int j = 0; j < FERRY_SCORE_COUNT; j++)
+            if (j != FERRY_SCORE_PAD && j != FERRY_SCORE_MMD) printf(" %s %.4f", ferry_score_name(j), sc.score[j]);
+        printf("\n");
+        if (warn)
+            printf("warning: transfer to %s is likely to hurt: the proxy A-distance %.4f is at least %.1f (a linear "
+                   "classifier tells the domains apart with at most %.1f%% error)\n",
+                   task_name, pad, DIAGNOSE_PAD, 100 * (1 - pad / 2) / 2);
+        else
+            printf("no warning: the proxy A-distance %.4f is below %.1f\n", pad, DIAGNOSE_PAD);
+    }
+    int rc = 0, hit = 0, false_alarm = 0, miss = 0, silent = 0;
+    for (int d = 0; d < ndb && !rc; d++) {
+        struct cell *c = NULL;
+        int nc = 0;
+        own_error[0] = 0;
+        if (store_cells(dbs[d], task_name, &c, &nc)) {
+            fprintf(stderr, "ferry tasks --diagnose: %s\n", own_error[0] ? own_error : ferry_last_error());
+            rc = 1;
+            break;
+        }
+        for (int j = 0; j < nc; j++) {
+            if (!strcmp(c[j].method, "source-only")) continue;
+            int b = 0;
+            while (b < nc && !(!strcmp(c[b].method, "source-only") && c[b].labels == c[j].labels)) b++;
+            if (b == nc) continue; /* nothing to compare with */
+            const bool hurt = c[j].acc < c[b].acc;
+            hit += warn && hurt, false_alarm += warn && !hurt, miss += !warn && hurt, silent += !warn && !hurt;
+            if (csv) { /* the settings (JSON) quoted, their quotes doubled */
+                printf("%s,%s,%.9g,%.9g,%d,%s,%s,\"", task_name, spec, pad, sc.score[FERRY_SCORE_MMD], warn, dbs[d],
+                       c[j].method);
+                for (const char *q = c[j].hparams; *q; q++) printf(*q == '"' ? "\"\"" : "%c", *q);
+                printf("\",%d,%d,%.6f,%.6f,%d\n", c[j].labels, c[j].n, c[j].acc, c[b].acc, hurt);
+            }
+        }
+        free(c);
+    }
+    if (!rc && ndb && !csv)
+        printf("against the stores (%d cells, each method's final target-test accuracy against source-only's): "
+               "transfer hurt in %d, did not in %d; hits %d, false alarms %d, misses %d, correct silences %d\n",
+               hit + false_alarm + miss + silent, hit + miss, false_alarm + silent, hit, false_alarm, miss, silent);
+    ferry_backend_free(be);
+    ferry_dataset_free(lab);
+    ferry_task_free(task);
+    return rc;
+}
 
 int ferry_cli_rank(int argc, char **argv)
 {
@@ -347,6 +557,128 @@ int ferry_cli_rank(int argc, char **argv)
     ferry_methods_free(reg);
     ferry_backend_free(be);
     ferry_dataset_free(lab);
+    ferry_task_free(task);
+    return rc;
+}
+
+static int embed_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ferry embed --task T --models NAME=SPEC[,NAME=SPEC...] [--sample N] [--out PREFIX]\n"
+            "                   [--split-seed S] [--seed S] [--device D] [--threads T]\n"
+            "\n"
+            "Draws the source and target features of each model in the plane, as transfer papers do to show\n"
+            "adaptation at work: N images of the task's source training split and N of its unlabelled\n"
+            "target training split (default 500, evenly spaced), each model's features of them projected on\n"
+            "their first two principal components (PCA: Debian packages no t-SNE library for C), one panel\n"
+            "per model, written as PREFIX.svg and PREFIX.png (default embedding). It prints each model's\n"
+            "proxy A-distance and MMD between the two domains in its features. SPEC as in ferry rank: e.g.\n"
+            "before=lenet=source-only.safetensors,after=lenet=dann.safetensors (ferry train --save).\n");
+    return f == stdout ? 0 : 2;
+}
+
+int ferry_cli_embed(int argc, char **argv)
+{
+    enum { E_TASK = 400, E_MODELS, E_SAMPLE, E_OUT, E_SPLIT_SEED, E_SEED, E_DEVICE, E_THREADS };
+    static const struct option opts[] = {
+        {"task", required_argument, 0, E_TASK},     {"models", required_argument, 0, E_MODELS},
+        {"sample", required_argument, 0, E_SAMPLE}, {"out", required_argument, 0, E_OUT},
+        {"split-seed", required_argument, 0, E_SPLIT_SEED}, {"seed", required_argument, 0, E_SEED},
+        {"device", required_argument, 0, E_DEVICE}, {"threads", required_argument, 0, E_THREADS},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    const char *task_name = NULL, *device = NULL, *prefix = "embedding";
+    char *models = NULL;
+    long sample_n = 500, split_seed = 0, seed = 1, threads = 0;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case E_TASK: task_name = optarg; break;
+        case E_MODELS: models = optarg; break;
+        case E_SAMPLE: if (num("--sample", optarg, 4, 100000, &sample_n)) return 2; break;
+        case E_OUT: prefix = optarg; break;
+        case E_SPLIT_SEED: if (num("--split-seed", optarg, 0, 1L << 30, &split_seed)) return 2; break;
+        case E_SEED: if (num("--seed", optarg, 0, 1L << 30, &seed)) return 2; break;
+        case E_DEVICE: device = optarg; break;
+        case E_THREADS: if (num("--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'h': return embed_usage(stdout);
+        default: return embed_usage(stderr);
+        }
+    }
+    if (!task_name || !models || optind != argc) {
+        fprintf(stderr, "ferry embed: --task and --models are required%s\n", optind != argc ? " (and nothing else)" : "");
+        return 2;
+    }
+    enum { MAXM = 8 };
+    char *list = strdup(models), *save = NULL, *names[MAXM], *specs[MAXM];
+    int nm = 0, rc = 0;
+    for (char *item = list ? strtok_r(list, ",", &save) : NULL; item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq || eq == item || !eq[1] || nm == MAXM) {
+            fprintf(stderr, "ferry embed: --models takes up to %d NAME=SPEC items, not '%s'\n", MAXM, item);
+            free(list);
+            return 2;
+        }
+        *eq = 0;
+        names[nm] = item;
+        specs[nm++] = eq + 1;
+    }
+    ferry_task_t *task = NULL;
+    ferry_backend_t *be = NULL;
+    float *xy[MAXM] = {0}, *xs = NULL, *xt = NULL;
+    double explained[MAXM][2];
+    int64_t ns = 0, nt = 0;
+    ferry_status s = ferry_task_load(task_name, (uint64_t)split_seed, &task);
+    if (!s) s = ferry_backend_init_device(device, (int)threads, &be);
+    int c = 0, h = 0, w = 0;
+    if (!s) {
+        const ferry_dataset_t *src = ferry_task_source_train(task);
+        const ferry_unlabelled_t *tgt = ferry_task_target_train(task);
+        ferry_dataset_geometry(src, &c, &h, &w);
+        const size_t img = (size_t)c * h * w;
+        if (!(xs = sample(ferry_dataset_images(src), ferry_dataset_size(src), img, sample_n, &ns)) ||
+            !(xt = sample(ferry_unlabelled_images(tgt), ferry_unlabelled_size(tgt), img, sample_n, &nt)))
+            s = say(FERRY_ERR_NOMEM, "out of memory for the samples");
+    }
+    for (int m = 0; m < nm && !s; m++) {
+        struct opened o;
+        float *fs = NULL, *ft = NULL, *f = NULL;
+        own_error[0] = 0;
+        s = open_model(specs[m], c, h, w, (uint64_t)seed, be, true, &o);
+        if (!s) s = embed(o.m, be, xs, ns, c, h, w, &fs, NULL);
+        if (!s) s = embed(o.m, be, xt, nt, c, h, w, &ft, NULL);
+        const int d = o.m ? (int)ferry_model_feature_dim(o.m) : 0;
+        double pad = 0, mmd = 0;
+        if (!s && (!(f = malloc((size_t)(ns + nt) * d * sizeof *f)) || !(xy[m] = malloc((size_t)(ns + nt) * 2 * sizeof *xy[m]))))
+            s = say(FERRY_ERR_NOMEM, "out of memory for %s's features", names[m]);
+        if (!s) {
+            memcpy(f, fs, (size_t)ns * d * sizeof *f);
+            memcpy(f + (size_t)ns * d, ft, (size_t)nt * d * sizeof *f);
+            s = ferry_pca(f, ns + nt, d, 2, xy[m], explained[m]);
+        }
+        if (!s) s = ferry_score_pad(fs, ns, ft, nt, d, (uint64_t)seed, &pad);
+        if (!s) s = ferry_score_mmd(fs, ns, ft, nt, d, &mmd);
+        if (!s)
+            printf("%s (%s, %d features): PC1 %.1f%%, PC2 %.1f%% of the variance; proxy A-distance %.4f, MMD %.4f\n",
+                   names[m], specs[m], d, 100 * explained[m][0], 100 * explained[m][1], pad, mmd);
+        else
+            fprintf(stderr, "ferry embed: %s: %s\n", names[m], own_error[0] ? own_error : ferry_last_error());
+        free(fs), free(ft), free(f);
+        close_model(&o);
+        if (s) rc = 1;
+    }
+    if (!s) {
+        s = ferry_plot_embedding(prefix, nm, (const char *const *)names, (const float *const *)xy, ns, nt,
+                                 (const double(*)[2])explained);
+        if (s) fprintf(stderr, "ferry embed: %s\n", ferry_last_error());
+        else printf("wrote %s.svg and %s.png\n", prefix, prefix);
+    } else if (!rc) {
+        fprintf(stderr, "ferry embed: %s\n", own_error[0] ? own_error : ferry_last_error());
+    }
+    rc = s ? 1 : 0;
+    for (int m = 0; m < nm; m++) free(xy[m]);
+    free(xs), free(xt), free(list);
+    ferry_backend_free(be);
     ferry_task_free(task);
     return rc;
 }

@@ -138,6 +138,38 @@ check "rank --evaluate: an accuracy per backbone and a tau per score" \
 check "rank --evaluate: an unknown protocol is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenet --evaluate --protocol nope 2>&1 | grep -q 'protocol nope: no such method'"
 check "rank: an unknown architecture is named" bash -c "'$ferry' rank --task 'mnist->optdigits' --backbones lenett 2>&1 | grep -q \"no architecture 'lenett'\""
 check "rank: a missing checkpoint is named" bash -c "! '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors > /dev/null 2>&1 && '$ferry' rank --task 'mnist->optdigits' --backbones lenet=$tmp/none.safetensors 2>&1 | grep -q 'none.safetensors'"
+# ferry tasks T --diagnose: the domain distance, the scores and the warning, checked against a store of
+# a method and source-only; the verdict recomputed here from the store itself
+cat > "$tmp/nt.yaml" <<YAML
+name: nt
+tasks: [mnist->optdigits]
+methods: [source-only, entropy-min]
+seeds: [1]
+epochs: 1
+iters_per_epoch: 30
+batch: 16
+threads: 1
+YAML
+"$ferry" bench "$tmp/nt.yaml" --db "$tmp/nt.db" --no-table > /dev/null 2>&1
+diag() { "$ferry" tasks 'mnist->optdigits' --diagnose --backbone "lenet=$tmp/pre.safetensors" --device cpu --db "$tmp/nt.db" "$@" 2>&1; }
+text=$(diag); rows=$(diag --format csv); row=$(tail -n 1 <<< "$rows")
+pad=$(cut -d, -f3 <<< "$row"); warned=$(cut -d, -f5 <<< "$row"); hurt=${row##*,}
+want=$(/usr/bin/python3 -c "import sqlite3, sys; d = dict(sqlite3.connect(sys.argv[1]).execute('select r.method, m.target_test from runs r join metrics m on m.key = r.key where m.epoch = 1').fetchall()); print(int(d['entropy-min'] < d['source-only']))" "$tmp/nt.db")
+check "diagnose: one cell, entropy-min against source-only ($row)" test "$(wc -l <<< "$rows")|$(cut -d, -f7 <<< "$row")" = "2|entropy-min"
+check "diagnose: hurt as the store says ($hurt, recomputed $want)" test "$hurt" = "$want"
+check "diagnose: the warning fires exactly at PAD >= 1.9 ($pad, $warned)" test "$(/usr/bin/python3 -c "print(int($pad >= 1.9))")" = "$warned"
+said() { grep -q "$1" <<< "$text"; }
+check "diagnose: the text names the distance" said 'proxy A-distance [0-9.]*, MMD [0-9.]*'
+check "diagnose: ...the verdict" said "^$([ "$warned" = 1 ] && echo 'warning: transfer to mnist->optdigits is likely to hurt' || echo 'no warning')"
+check "diagnose: ...and the counts" said "hits $((warned * hurt)), false alarms $((warned * (1 - hurt))), misses $(((1 - warned) * hurt)), correct silences $(((1 - warned) * (1 - hurt)))"
+check "diagnose: a missing store is named" bash -c "! '$ferry' tasks 'mnist->optdigits' --diagnose --db '$tmp/none.db' > /dev/null 2>&1 && '$ferry' tasks 'mnist->optdigits' --diagnose --db '$tmp/none.db' 2>&1 | grep -q 'none.db'"
+# ferry embed: two models' features of 50 + 50 images in the plane, one panel each
+out=$("$ferry" embed --task 'mnist->optdigits' --models "untrained=lenet,pretrained=lenet=$tmp/pre.safetensors" --sample 50 \
+      --device cpu --out "$tmp/emb" 2>&1)
+check "embed: a line per model ($(head -n 1 <<< "$out"))" test "$(grep -c '^\(untrained\|pretrained\) (lenet.*768 features): PC1 [0-9.]*%, PC2 [0-9.]*% of the variance; proxy A-distance [0-9.]*, MMD [0-9.]*$' <<< "$out")" = 2
+check "embed: the plot as SVG and PNG, a panel per model" bash -c "grep -q '<svg' '$tmp/emb.svg' && [ -s '$tmp/emb.png' ] && grep -c '^\$' '$tmp/emb.dat' | grep -qx 4 && [ \$(grep -c . '$tmp/emb.dat') -eq 200 ]"
+check "embed: a model item without a name is refused" bash -c "'$ferry' embed --task 'mnist->optdigits' --models lenet 2>&1 | grep -q 'NAME=SPEC items'"
+check "embed: a missing checkpoint is named" bash -c "! '$ferry' embed --task 'mnist->optdigits' --models a=lenet=$tmp/none.safetensors --sample 8 > /dev/null 2>&1 && '$ferry' embed --task 'mnist->optdigits' --models a=lenet=$tmp/none.safetensors --sample 8 2>&1 | grep -q 'none.safetensors'"
 ft() { "$ferry" train --task 'mnist->optdigits' --method fine-tuning --init "$tmp/pre.safetensors" --target-labels 10 \
     --epochs 1 --batch 50 "$@" 2>&1 | grep '^epoch 1/1 '; }
 out=$(ft)

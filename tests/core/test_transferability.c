@@ -422,3 +422,33 @@ Test(transferability, names_and_bad_input)
     cr_assert_neq(ferry_score_hscore(f, y, 1, 2, 2, 0, &v), FERRY_OK);
     cr_assert(strstr(ferry_last_error(), "1 examples"), "%s", ferry_last_error());
 }
+
+Test(transferability, pca_by_hand)
+{
+    /* four points on the axes: covariance diag(2/3, 1/6), so the first component is x (4/5 of the
+     * variance), the second y */
+    const float x[] = {1, 0, -1, 0, 0, 0.5f, 0, -0.5f};
+    float out[8];
+    double ex[2];
+    cr_assert_eq(ferry_pca(x, 4, 2, 2, out, ex), FERRY_OK, "%s", ferry_last_error());
+    const float want[] = {1, 0, -1, 0, 0, 0.5f, 0, -0.5f};
+    for (int i = 0; i < 8; i++) cr_assert_float_eq(out[i], want[i], 1e-6, "projection %d: %g", i, out[i]);
+    cr_assert_float_eq(ex[0], 0.8, 1e-12);
+    cr_assert_float_eq(ex[1], 0.2, 1e-12);
+    /* points along (1, 2, 2)/3 around (5, 5, 5), one coordinate of noise across it: the first
+     * component is the position along the line (its sign: the largest entry, 2/3, positive) */
+    enum { N = 9 };
+    float y[N * 3], p[N];
+    double e1;
+    for (int i = 0; i < N; i++) {
+        const float t = (float)i - 4, n = 0.01f * (float)((i * 5) % 3 - 1);
+        y[i * 3] = 5 + t / 3 + n * 2 / 3;
+        y[i * 3 + 1] = 5 + 2 * t / 3 - n * 2 / 3; /* (2, −2, 1)/3 is orthogonal to (1, 2, 2)/3 */
+        y[i * 3 + 2] = 5 + 2 * t / 3 + n / 3;
+    }
+    cr_assert_eq(ferry_pca(y, N, 3, 1, p, &e1), FERRY_OK);
+    for (int i = 0; i < N; i++) cr_assert_float_eq(p[i], (float)i - 4, 1e-4, "row %d: %g", i, p[i]);
+    cr_assert(e1 > 0.999 && e1 < 1, "explained %g", e1);
+    cr_assert_eq(ferry_pca(y, 1, 3, 1, p, NULL), FERRY_ERR_INVALID);
+    cr_assert_eq(ferry_pca(y, N, 3, 4, p, NULL), FERRY_ERR_INVALID);
+}

@@ -245,6 +245,12 @@ ferry_status ferry_report_html(const ferry_table_t *t, const ferry_run_row *rows
                                const char *dir);
 ferry_status ferry_results_plot(const ferry_run_row *rows, int n, ferry_select rule, const char *baseline,
                                 const char *dir);
+/* The embedding plot of `ferry embed`: one panel per model m, its points xy[m] (n_src source rows,
+ * then n_tgt target rows, 2 coordinates each) coloured by domain, explained[m] the share of the
+ * variance each axis carries; written as PREFIX.svg and PREFIX.png (PREFIX.dat and the gnuplot
+ * scripts beside them). */
+ferry_status ferry_plot_embedding(const char *prefix, int models, const char *const *names, const float *const *xy,
+                                  int64_t n_src, int64_t n_tgt, const double (*explained)[2]);
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,13 @@ ferry_status ferry_score_pad(const float *fs, int64_t ns, const float *ft, int64
                              double *out);
 ferry_status ferry_score_mmd(const float *fs, int64_t ns, const float *ft, int64_t nt, int d, double *out);
 
+/* The domains seen in the plane (`ferry embed`): principal components of n rows x (n × d, n >= 2,
+ * 1 <= k <= d): the rows centred and projected on the k eigenvectors of their covariance with the
+ * largest eigenvalues (GSL's symmetric eigensolver), each signed so that its largest-magnitude entry
+ * is positive; out n × k; explained (k values, or NULL) the share of the total variance each carries.
+ * Debian packages no t-SNE library for C, so the plane is PCA's. */
+ferry_status ferry_pca(const float *x, int64_t n, int d, int k, float *out, double *explained);
+
 #ifdef __cplusplus
 }
 #endif

@@ -428,3 +428,46 @@ ferry_status ferry_score_mmd(const float *fs, int64_t ns, const float *ft, int64
     *out = kss / (double)(ns * (ns - 1)) + ktt / (double)(nt * (nt - 1)) - 2 * kst / (double)(ns * nt);
     return FERRY_OK;
 }
+
+ferry_status ferry_pca(const float *x, int64_t n, int d, int k, float *out, double *explained)
+{
+    if (!x || !out || n < 2 || d < 1 || k < 1 || k > d)
+        return ferry_error(FERRY_ERR_INVALID, "pca: need n >= 2 rows of d >= 1 values and 1 <= k <= d (n %lld, d %d, "
+                           "k %d)", (long long)n, d, k);
+    double *mean = calloc((size_t)d, sizeof *mean);
+    gsl_matrix *c = gsl_matrix_calloc((size_t)d, (size_t)d), *v = gsl_matrix_alloc((size_t)d, (size_t)d);
+    gsl_matrix *z = gsl_matrix_alloc((size_t)n, (size_t)d);
+    gsl_vector *ev = gsl_vector_alloc((size_t)d);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc((size_t)d);
+    ferry_status s = mean && c && v && z && ev && w ? FERRY_OK : ferry_error(FERRY_ERR_NOMEM, "pca: out of memory");
+    for (int64_t i = 0; i < n && !s; i++)
+        for (int j = 0; j < d; j++) mean[j] += x[i * d + j] / (double)n;
+    for (int64_t i = 0; i < n && !s; i++)
+        for (int j = 0; j < d; j++) gsl_matrix_set(z, (size_t)i, (size_t)j, x[i * d + j] - mean[j]);
+    if (!s) gsl_blas_dsyrk(CblasLower, CblasTrans, 1.0 / (double)(n - 1), z, 0.0, c); /* ZᵀZ / (n − 1) */
+    for (int a = 0; a < d && !s; a++)
+        for (int b = 0; b < a; b++) gsl_matrix_set(c, (size_t)b, (size_t)a, gsl_matrix_get(c, (size_t)a, (size_t)b));
+    if (!s && gsl_eigen_symmv(c, ev, v, w)) s = ferry_error(FERRY_ERR_INVALID, "pca: the eigensolver failed");
+    if (!s) gsl_eigen_symmv_sort(ev, v, GSL_EIGEN_SORT_VAL_DESC);
+    double total = 0;
+    for (int j = 0; j < d && !s; j++) total += fmax(gsl_vector_get(ev, (size_t)j), 0.0);
+    for (int q = 0; q < k && !s; q++) {
+        int big = 0; /* the sign: the largest-magnitude entry positive */
+        for (int j = 1; j < d; j++)
+            if (fabs(gsl_matrix_get(v, (size_t)j, (size_t)q)) > fabs(gsl_matrix_get(v, (size_t)big, (size_t)q))) big = j;
+        const double sign = gsl_matrix_get(v, (size_t)big, (size_t)q) < 0 ? -1 : 1;
+        for (int64_t i = 0; i < n; i++) {
+            double p = 0;
+            for (int j = 0; j < d; j++) p += gsl_matrix_get(z, (size_t)i, (size_t)j) * gsl_matrix_get(v, (size_t)j, (size_t)q);
+            out[i * k + q] = (float)(sign * p);
+        }
+        if (explained) explained[q] = total > 0 ? fmax(gsl_vector_get(ev, (size_t)q), 0.0) / total : 0;
+    }
+    gsl_eigen_symmv_free(w);
+    gsl_vector_free(ev);
+    gsl_matrix_free(z);
+    gsl_matrix_free(v);
+    gsl_matrix_free(c);
+    free(mean);
+    return s;
+}
