@@ -5,8 +5,9 @@
  * loss where the two domains' features are the same rows (the domain classifier then stays at zero:
  * every weight 1), and moved the right way where the target sits on the source's hard examples or
  * on its easy ones; AMI by hand (E[MI] of two 2 + 2 partitions of 4 items is log 2 / 3) and ClassAMI 1
- * where the predictions are the target's clusters, near 0 where they ignore them. None reads a
- * target label: there is none to pass. */
+ * where the predictions are the target's clusters, near 0 where they ignore them; DEVN's normalised
+ * risk term by term; NearestSource, reverse validation and MixVal's pairs and score on hand-made
+ * rows. None reads a target label: there is none to pass. */
 #include <criterion/criterion.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_math.h>
@@ -169,28 +170,33 @@ Test(validators, importance_weighted_validators)
     for (int i = 0; i < NS * 2; i++) pt[i] = 0.5f;
     double v[FERRY_VALIDATOR_COUNT];
     cr_assert_eq(ferry_validators_compute(ps, ys, NS, pt, NS, 2, v), FERRY_OK);
-    cr_assert(isnan(v[FERRY_VALIDATOR_IWV]) && isnan(v[FERRY_VALIDATOR_DEV]), "without features: %g %g",
-              v[FERRY_VALIDATOR_IWV], v[FERRY_VALIDATOR_DEV]);
+    cr_assert(isnan(v[FERRY_VALIDATOR_IWV]) && isnan(v[FERRY_VALIDATOR_DEV]) && isnan(v[FERRY_VALIDATOR_DEVN]),
+              "without features: %g %g %g", v[FERRY_VALIDATOR_IWV], v[FERRY_VALIDATOR_DEV], v[FERRY_VALIDATOR_DEVN]);
     /* the same rows as the target: weights 1, IWV and DEV are the source loss */
     cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, fs, 2, v), FERRY_OK);
     const double plain = v[FERRY_VALIDATOR_SOURCE_LOSS];
     cr_assert_float_eq(v[FERRY_VALIDATOR_IWV], plain, 1e-12, "same rows: IWV %.12f, source loss %.12f",
                        v[FERRY_VALIDATOR_IWV], plain);
     cr_assert_float_eq(v[FERRY_VALIDATOR_DEV], plain, 1e-12, "same rows: DEV %.12f", v[FERRY_VALIDATOR_DEV]);
+    /* ...and DEVN: weights 1 stay 1 (max 1, mean 1) */
+    cr_assert_float_eq(v[FERRY_VALIDATOR_DEVN], plain, 1e-12, "same rows: DEVN %.12f", v[FERRY_VALIDATOR_DEVN]);
     /* a target on the hard examples (x > 0): a worse expected loss; on the easy ones: a better one */
     for (int i = 0; i < NS; i++) {
         ft[i * 2] = 2.0f + 0.013f * (float)(i % 11);
         ft[i * 2 + 1] = 0.02f * (float)(i % 3);
     }
     cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
-    const double hard_iwv = v[FERRY_VALIDATOR_IWV], hard_dev = v[FERRY_VALIDATOR_DEV];
+    const double hard_iwv = v[FERRY_VALIDATOR_IWV], hard_dev = v[FERRY_VALIDATOR_DEV], hard_devn = v[FERRY_VALIDATOR_DEVN];
     for (int i = 0; i < NS; i++) ft[i * 2] = -ft[i * 2];
     cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
-    const double easy_iwv = v[FERRY_VALIDATOR_IWV], easy_dev = v[FERRY_VALIDATOR_DEV];
+    const double easy_iwv = v[FERRY_VALIDATOR_IWV], easy_dev = v[FERRY_VALIDATOR_DEV], easy_devn = v[FERRY_VALIDATOR_DEVN];
     /* the losses: log 0.2 = −1.61 on the hard half, log 0.9 = −0.105 on the easy one */
     cr_assert(hard_iwv < plain - 0.3 && easy_iwv > plain + 0.3, "IWV: hard %g, plain %g, easy %g", hard_iwv, plain, easy_iwv);
     cr_assert(hard_dev < plain - 0.3 && easy_dev > plain + 0.3, "DEV: hard %g, plain %g, easy %g", hard_dev, plain, easy_dev);
     cr_assert(hard_dev > log(0.2) - 0.3 && easy_dev < log(0.9) + 0.3, "DEV: hard %g, easy %g", hard_dev, easy_dev);
+    /* DEVN the same way, less far (the normalised weights span at most 1 around their mean 1) */
+    cr_assert(hard_devn < plain - 0.1 && easy_devn > plain + 0.1, "DEVN: hard %g, plain %g, easy %g", hard_devn, plain,
+              easy_devn);
 }
 
 Test(validators, ami_by_hand)
@@ -226,32 +232,8 @@ Test(validators, class_ami_sees_the_clusters)
               v[FERRY_VALIDATOR_CLASS_AMI]);
 }
 
-Test(validators, devn_is_dev_of_max_normalised_weights)
+Test(validators, devn_risk_by_hand)
 {
-    static float ps[NS * 2], fs[NS * 2], ft[NS * 2], pt[NS * 2];
-    static int32_t ys[NS];
-    two_clusters(ps, ys, fs);
-    for (int i = 0; i < NS * 2; i++) pt[i] = 0.5f;
-    double v[FERRY_VALIDATOR_COUNT];
-    cr_assert_eq(ferry_validators_compute(ps, ys, NS, pt, NS, 2, v), FERRY_OK);
-    cr_assert(isnan(v[FERRY_VALIDATOR_DEVN]), "without features: %g", v[FERRY_VALIDATOR_DEVN]);
-    /* weights 1 stay 1 (max 1, mean 1): DEVN is the plain loss */
-    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, fs, 2, v), FERRY_OK);
-    cr_assert_float_eq(v[FERRY_VALIDATOR_DEVN], v[FERRY_VALIDATOR_SOURCE_LOSS], 1e-12, "same rows: DEVN %.12f",
-                       v[FERRY_VALIDATOR_DEVN]);
-    /* the target on the hard examples: worse than plain, on the easy ones better (less far than DEV's
-     * weights move it: the normalised ones span at most 1 around their mean 1) */
-    for (int i = 0; i < NS; i++) {
-        ft[i * 2] = 2.0f + 0.013f * (float)(i % 11);
-        ft[i * 2 + 1] = 0.02f * (float)(i % 3);
-    }
-    const double plain = v[FERRY_VALIDATOR_SOURCE_LOSS];
-    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
-    const double hard = v[FERRY_VALIDATOR_DEVN];
-    for (int i = 0; i < NS; i++) ft[i * 2] = -ft[i * 2];
-    cr_assert_eq(ferry_validators_compute_features(ps, ys, NS, pt, NS, 2, fs, ft, 2, v), FERRY_OK);
-    cr_assert(hard < plain - 0.1 && v[FERRY_VALIDATOR_DEVN] > plain + 0.1, "DEVN: hard %g, plain %g, easy %g", hard,
-              plain, v[FERRY_VALIDATOR_DEVN]);
     /* the normalisation by hand (pytorch-adapt's "max"): w / max, shifted to mean 1, then DEV's risk
      * with η = −cov(wL, w) / var(w), here computed term by term */
     const double w[4] = {1, 2, 4, 8}, l[4] = {1, 0, 2, 1};
