@@ -18,22 +18,28 @@ ninja -C build-sanitize
 # (fast_unwind_on_malloc=0) would name them but deadlocks: LLVM registers its JIT code's EH frames, and
 # libgcc's _Unwind_Find_FDE then calls malloc under its own lock, which ASan's malloc unwinds through
 # again (seen in conv_ref's Vulkan test, which hung).
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+# Every process writes its reports to a file of its own (log_path), not to its standard error: the
+# tests run ferry many times with its output thrown away or searched for a message, and a report there
+# would be lost. The exit status still tells (1 for ASan and UBSan, 23 for a leak).
+logs=$PWD/build-sanitize/sanitizer-logs
+rm -rf "$logs" && mkdir -p "$logs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$logs/asan
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitize/lsan.supp:print_suppressions=0
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan
 export FERRY_REQUIRE_DATA=1 FERRY_REQUIRE_VULKAN=1
 start=$(date +%s)
 status=0
 meson test -C build-sanitize --num-processes 1 --timeout-multiplier 6 --print-errorlogs "$@" || status=$?
 echo "sanitize: the suite under ASan+UBSan took $(( $(date +%s) - start )) s (exit $status)"
-log=build-sanitize/meson-logs/testlog.txt
-grep -c "ERROR: AddressSanitizer\|runtime error:" "$log" | sed 's/^/sanitize: ASan and UBSan reports: /' || true
+echo "sanitize: $(find "$logs" -type f | wc -l) processes left a report in $logs"
+cat "$logs"/* 2> /dev/null | grep -c "ERROR: AddressSanitizer\|runtime error:" | sed 's/^/sanitize: ASan and UBSan reports: /' || true
+[ "$(cat "$logs"/* 2> /dev/null | grep -c "ERROR: AddressSanitizer\|runtime error:")" -eq 0 ] || status=1
 # each leak's allocation stack: Ferry's if a frame is in this tree, else unattributable (a JIT frame)
 awk -v root="$PWD" '
     /^(Direct|Indirect) leak of/ { if (inleak) tally(); inleak = 1; ours = 0; next }
-    inleak && /^ *#[0-9]+ / { if (index($0, root) || $0 ~ /ferry_|\.\.\/(core|plugins|algorithms|tests)\//) ours = 1; next }
+    inleak && /^ *#[0-9]+ / { stack = stack "\n" $0; if (index($0, root) || $0 ~ /ferry_|\.\.\/(core|plugins|algorithms|tests)\//) ours = 1; next }
     inleak { tally(); inleak = 0 }
-    function tally() { if (ours) n_ours++; else n_other++ }
+    function tally() { if (ours) { n_ours++; print "sanitize: a leak of Ferry'"'"'s, in " FILENAME ":" stack } else n_other++; stack = "" }
     END { if (inleak) tally(); printf "sanitize: leaks with a Ferry frame: %d; without one (JIT stacks, unattributable): %d\n", n_ours, n_other
-          exit n_ours > 0 }' "$log" || status=1
+          exit n_ours > 0 }' "$logs"/* /dev/null || status=1
 exit $status

@@ -150,6 +150,7 @@ int ferry_cli_bench(int argc, char **argv)
     if (s) {
         fprintf(stderr, "ferry bench: %s\n", ferry_last_error());
         ferry_methods_free(methods);
+        ferry_bench_config_free(&c); /* both loaders set it up before anything can fail */
         return 1;
     }
 #ifdef FERRY_HAVE_MPI
