@@ -31,9 +31,12 @@ start=$(date +%s)
 status=0
 meson test -C build-sanitize --num-processes 1 --timeout-multiplier 6 --print-errorlogs "$@" || status=$?
 echo "sanitize: the suite under ASan+UBSan took $(( $(date +%s) - start )) s (exit $status)"
-echo "sanitize: $(find "$logs" -type f | wc -l) processes left a report in $logs"
-cat "$logs"/* 2> /dev/null | grep -c "ERROR: AddressSanitizer\|runtime error:" | sed 's/^/sanitize: ASan and UBSan reports: /' || true
-[ "$(cat "$logs"/* 2> /dev/null | grep -c "ERROR: AddressSanitizer\|runtime error:")" -eq 0 ] || status=1
+shopt -s nullglob
+reports=("$logs"/*)
+echo "sanitize: ${#reports[@]} processes left a report in $logs"
+n=$(cat "${reports[@]}" /dev/null | grep -c "ERROR: AddressSanitizer\|runtime error:" || true)
+echo "sanitize: ASan and UBSan reports: $n"
+[ "$n" -eq 0 ] || status=1
 # each leak's allocation stack: Ferry's if a frame is in this tree, else unattributable (a JIT frame)
 awk -v root="$PWD" '
     /^(Direct|Indirect) leak of/ { if (inleak) tally(); inleak = 1; ours = 0; next }
@@ -41,5 +44,5 @@ awk -v root="$PWD" '
     inleak { tally(); inleak = 0 }
     function tally() { if (ours) { n_ours++; print "sanitize: a leak of Ferry'"'"'s, in " FILENAME ":" stack } else n_other++; stack = "" }
     END { if (inleak) tally(); printf "sanitize: leaks with a Ferry frame: %d; without one (JIT stacks, unattributable): %d\n", n_ours, n_other
-          exit n_ours > 0 }' "$logs"/* /dev/null || status=1
+          exit n_ours > 0 }' "${reports[@]}" /dev/null || status=1
 exit $status
