@@ -48,8 +48,9 @@
  *                inter-class pairs (a and b predicted differently: a's row i paired with row m−1−i of
  *                m ≤ 1000 rows evenly spaced, as the reference pairs a batch with its reverse) and
  *                intra-class pairs (the same pairing inside each predicted class); the mean of the two
- *                accuracies. The paper combines them by averaging their ranks among the candidates;
- *                a per-checkpoint score cannot see the other candidates, so Ferry stores the mean.
+ *                accuracies (the reference code scores the two kinds in separate scripts,
+ *                val_mixval_inter.py and val_mixval_intra.py; one stored score per checkpoint needs one
+ *                number).
  *                It needs the model on new inputs: the trainer computes it through ferry_mixval_pairs
  *                and ferry_mixval_score, ferry_validators_compute leaves it NaN
  * IWV, DEV, DEVN, ClassAMI and reverse need the features (ferry_validators_compute_features); without
