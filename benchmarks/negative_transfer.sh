@@ -29,7 +29,6 @@ for task in $tasks; do
         "$ferry" pretrain --task "$task" --arch lenet --epochs 1 --iters-per-epoch "$pre_iters" --seed "$seed" \
             --device cpu --out "$model" 2>&1 | tail -n 2 | head -n 1
     fi
-    "$ferry" tasks "$task" --diagnose --backbone "lenet=$model" --seed "$seed" --device cpu "${stores[@]}"
     "$ferry" tasks "$task" --diagnose --backbone "lenet=$model" --seed "$seed" --device cpu "${stores[@]}" \
         --format csv | sed "s|$here/||g; s|$ckpt/||g" > "$csv.one"
     if [ -s "$csv.tmp" ]; then tail -n +2 "$csv.one" >> "$csv.tmp"; else cat "$csv.one" > "$csv.tmp"; fi
