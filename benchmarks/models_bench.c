@@ -1,7 +1,9 @@
-/* Throughput of one architecture on the CPU backend: eval forward or a training step (cross-entropy,
- * SGD with momentum), random weights and inputs, after one warm-up; prints images/s and the process's
- * peak RSS. One architecture per process, so that the peak is the model's own.
- * usage: models_bench ARCH SIZE forward|train BATCH ITERS THREADS */
+/* Throughput of one architecture on one backend (the CPU unless DEVICE says otherwise): eval forward or
+ * a training step (cross-entropy, SGD with momentum), random weights and inputs, after one warm-up;
+ * prints images/s and the process's peak RSS (host memory). One architecture per process, so that the
+ * peak is the model's own.
+ * usage: models_bench ARCH SIZE forward|train BATCH ITERS THREADS [DEVICE]
+ *   DEVICE: cpu (default) | vulkan:N */
 #include "ferry/ferry.h"
 
 #include <stdio.h>
@@ -11,13 +13,14 @@
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: models_bench ARCH SIZE forward|train BATCH ITERS THREADS\n");
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: models_bench ARCH SIZE forward|train BATCH ITERS THREADS [DEVICE]\n");
         return 2;
     }
     const char *arch = argv[1];
     int size = atoi(argv[2]), batch = atoi(argv[4]), iters = atoi(argv[5]), threads = atoi(argv[6]);
     bool train = !strcmp(argv[3], "train");
+    const char *dev = argc == 8 ? argv[7] : "cpu";
     const int classes = 1000;
     ferry_backend_t *be;
     ferry_store_t *st;
@@ -26,7 +29,7 @@ int main(int argc, char **argv)
     ferry_ctx_t *ctx;
     ferry_graph_t *g;
     ferry_optim_t *opt = NULL;
-    if (ferry_backend_cpu_init(threads, &be) || ferry_store_init(be, &st) || ferry_rng_init(1, &rng)) goto fail;
+    if (ferry_backend_init_device(dev, threads, &be) || ferry_store_init(be, &st) || ferry_rng_init(1, &rng)) goto fail;
     ferry_model_opts mo = {.input_size = size};
     const ferry_arch_info *a = ferry_arch_find(arch);
     if (ferry_model_init_ex(arch, 3, size, size, a && a->imported ? a->default_classes : classes, &mo, st, rng, &m))
@@ -65,8 +68,8 @@ int main(int argc, char **argv)
     double dt = ferry_now_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("ferry %s %dx%d %s batch %d threads %d: images_per_s=%.2f peak_rss_mb=%.0f params=%lld gmacs=%.3f\n", arch,
-           h, w, argv[3], batch, threads, (double)iters * batch / dt, ru.ru_maxrss / 1024.0,
+    printf("ferry %s %s %dx%d %s batch %d threads %d: images_per_s=%.2f peak_rss_mb=%.0f params=%lld gmacs=%.3f\n", arch,
+           dev, h, w, argv[3], batch, threads, (double)iters * batch / dt, ru.ru_maxrss / 1024.0,
            (long long)ferry_model_param_count(m), ferry_model_macs(m) / 1e9);
     return 0;
 fail:

@@ -1,10 +1,10 @@
 /* Benchmark: what each backend does with Ferry's work, printed per backend:
  *   - the DANN-LeNet training step (dann_lenet.h, batch 64 source + 64 target): images/s;
- *   - GEMM GFLOP/s for 256, 512 and 1024 squares (one matmul per graph execution; its sum is the
+ *   - GEMM GFLOP/s for squares from 256 to 1024 (or to --gemm-max N, doubling; one matmul per graph execution; its sum is the
  *     only output, so the timing includes one submission and a 4-byte read per product);
  *   - per training step: queue submissions, bytes uploaded and downloaded, device allocations.
  *
- * usage: perf [DEVICE ...] [--steps N] [--threads T]
+ * usage: perf [DEVICE ...] [--steps N] [--threads T] [--gemm-max N]
  *   DEVICE: cpu | vulkan:N | vulkan (default: cpu, then every Vulkan device)
  * Lines: "perf BACKEND KEY=VALUE ..." (one per measurement). */
 #include "dann_lenet.h"
@@ -98,7 +98,7 @@ static int bench_gemm(const char *dev, ferry_backend_t *be, int n)
     return 0;
 }
 
-static int bench_device(const char *dev, int threads, int steps)
+static int bench_device(const char *dev, int threads, int steps, int gemm_max)
 {
     ferry_backend_t *be;
     if (ferry_backend_init_device(dev, threads, &be)) return failed(dev, "device");
@@ -107,18 +107,19 @@ static int bench_device(const char *dev, int threads, int steps)
     printf("perf %s device vendor=\"%s\" name=\"%s\" driver=\"%s\" api=%s\n", dev, d.vendor, d.name,
            d.driver, d.api);
     int rc = bench_step(dev, be, steps);
-    for (int n = 256; n <= 1024 && !rc; n *= 2) rc = bench_gemm(dev, be, n);
+    for (int n = 256; n <= gemm_max && !rc; n *= 2) rc = bench_gemm(dev, be, n);
     ferry_backend_free(be);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    int steps = 30, threads = 0, rc = 0, ndev = 0;
+    int steps = 30, threads = 0, rc = 0, ndev = 0, gemm_max = 1024;
     const char *devs[16];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--gemm-max") && i + 1 < argc) gemm_max = atoi(argv[++i]);
         else if (ndev < 16) devs[ndev++] = argv[i];
     }
     if (steps < 1) steps = 1;
@@ -133,6 +134,6 @@ int main(int argc, char **argv)
             devs[ndev++] = names[k];
         }
     }
-    for (int i = 0; i < ndev; i++) rc |= bench_device(devs[i], threads, steps);
+    for (int i = 0; i < ndev; i++) rc |= bench_device(devs[i], threads, steps, gemm_max);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ferry/ferry.h"
+#include "../vulkan/vk_backend_util.h"
 
 struct ref_case {
     const char *name;
@@ -637,14 +638,7 @@ Test(conv_ref, cpu)
 
 Test(conv_ref, vulkan)
 {
-    ferry_backend_t *be = NULL;
-    ferry_status s = ferry_backend_vulkan_init(0, &be);
-    if (s != FERRY_OK) {
-        const char *req = getenv("FERRY_REQUIRE_VULKAN");
-        if (s == FERRY_ERR_UNSUPPORTED && !(req && strcmp(req, "1") == 0))
-            cr_skip_test("no Vulkan device: %s", ferry_last_error());
-        cr_assert_fail("Vulkan backend: %s", ferry_last_error());
-    }
+    ferry_backend_t *be = vk_test_backend();
     for (int i = 0; i < NCASES; i++) run_ref(be, &ref_cases[i]);
     ferry_backend_stats bs;
     ferry_backend_get_stats(be, &bs);

@@ -1,5 +1,6 @@
-/* Opening the Vulkan backend in tests: the first device (lavapipe in CI). Without a Vulkan driver the
- * test reports itself skipped with the reason, unless FERRY_REQUIRE_VULKAN=1 makes that a failure. */
+/* Opening the Vulkan backend in tests: the first device (lavapipe in CI), or device N when
+ * FERRY_VK_DEVICE=N (benchmarks/gpu.sh runs the suites on each GPU). Without a Vulkan driver the test
+ * reports itself skipped with the reason, unless FERRY_REQUIRE_VULKAN=1 makes that a failure. */
 #ifndef FERRY_TEST_VK_BACKEND_UTIL_H
 #define FERRY_TEST_VK_BACKEND_UTIL_H
 
@@ -12,7 +13,8 @@
 static inline ferry_backend_t *vk_test_backend(void)
 {
     ferry_backend_t *be = NULL;
-    ferry_status s = ferry_backend_vulkan_init(0, &be);
+    const char *dev = getenv("FERRY_VK_DEVICE");
+    ferry_status s = ferry_backend_vulkan_init(dev ? atoi(dev) : 0, &be);
     if (s == FERRY_OK) return be;
     const char *req = getenv("FERRY_REQUIRE_VULKAN");
     if (s == FERRY_ERR_UNSUPPORTED && !(req && strcmp(req, "1") == 0))

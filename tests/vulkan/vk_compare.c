@@ -1,22 +1,13 @@
 /* Cross-backend comparison harness (see vk_compare.h). */
 #include "vk_compare.h"
+#include "vk_backend_util.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-ferry_backend_t *vkc_vulkan_backend(void)
-{
-    ferry_backend_t *be = NULL;
-    ferry_status s = ferry_backend_vulkan_init(0, &be);
-    if (s == FERRY_OK) return be;
-    const char *req = getenv("FERRY_REQUIRE_VULKAN");
-    if (s == FERRY_ERR_UNSUPPORTED && !(req && strcmp(req, "1") == 0))
-        cr_skip_test("no Vulkan device: %s", ferry_last_error());
-    cr_assert_fail("Vulkan backend: %s", ferry_last_error());
-    return NULL;
-}
+ferry_backend_t *vkc_vulkan_backend(void) { return vk_test_backend(); }
 
 void vkc_assert_no_validation(const ferry_backend_t *be)
 {
