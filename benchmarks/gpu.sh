@@ -36,7 +36,7 @@ stage() { # name limit_s command...: runs one stage with a time limit, its outpu
     local what="ok"
     [ $rc -eq 124 ] || [ $rc -eq 137 ] && what="ran out of time"
     [ $rc -ne 0 ] && [ "$what" = ok ] && what="failed (exit $rc)"
-    stages+=("$(printf '%-28s %-22s %4d s' "$name" "$what" $(( $(date +%s) - t0 )))")
+    stages+=("$(printf '%-38s %-16s %4d s' "$name" "$what" $(( $(date +%s) - t0 )))")
     return $rc
 }
 
@@ -113,7 +113,7 @@ for d in cpu "${gpus[@]}"; do
     [ -f "$f" ] || continue
     awk -v d="$d" -v peak="${PEAK_GFLOPS:-0}" '
         / dann_lenet_step / { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-        / gemm n=/ { split($4, n, "="); split($5, g, "="); gf[n[2]] = g[2]; if (g[2] > best) best = g[2] }
+        / gemm n=/ { split($4, nn, "="); split($5, gg, "="); gf[nn[2]] = gg[2]; if (gg[2] + 0 > best) best = gg[2] + 0 }
         END {
             printf "  %-10s %14s %10s", d, v["images_per_s"] ? v["images_per_s"] : "-", v["ms_per_step"] ? v["ms_per_step"] : "-"
             for (n = 256; n <= 4096; n *= 2) printf " %9s", (n in gf) ? gf[n] : "-"
