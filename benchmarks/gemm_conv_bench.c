@@ -106,10 +106,13 @@ static void bench_matmul(const char *name, int64_t m, int64_t n, int64_t k, bool
     free(a), free(b), free(c);
 }
 
+/* passes: which of forward, data gradient, weight gradient to time */
+enum { FWD = 1, DATA = 2, WEIGHT = 4 };
+
 static void bench_conv(const char *name, int64_t bs, int64_t c, int64_t h, int64_t o, int64_t k,
-                       bool data)
+                       int pad, int passes)
 {
-    const int64_t oh = h - k + 1;
+    const int64_t oh = h + 2 * pad - k + 1;
     T *x = tensor(FERRY_OP_LEAF, 4, (int64_t[]){bs, c, h, h});
     T *w = tensor(FERRY_OP_LEAF, 4, (int64_t[]){o, c, k, k});
     T *g = tensor(FERRY_OP_LEAF, 4, (int64_t[]){bs, o, oh, oh});
@@ -119,20 +122,25 @@ static void bench_conv(const char *name, int64_t bs, int64_t c, int64_t h, int64
     y->src[0] = x, y->src[1] = w;
     dx->src[0] = g, dx->src[1] = w;
     dw->src[0] = g, dw->src[1] = x;
-    const struct ferry_conv_geom geo = {.sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1};
-    ferry_conv_set(y, &geo); /* stride 1, no padding */
+    const struct ferry_conv_geom geo = {.sh = 1, .sw = 1, .pt = pad, .pb = pad, .pl = pad,
+                                        .pr = pad, .dh = 1, .dw = 1, .groups = 1};
+    ferry_conv_set(y, &geo); /* stride 1 */
     ferry_conv_set(dx, &geo);
     ferry_conv_set(dw, &geo);
     const double flops = 2.0 * (double)(bs * o * oh * oh * c * k * k);
     char label[96];
-    snprintf(label, sizeof label, "%s fwd", name);
-    report(label, ferry_cpu_conv2d, ferry_cpu_conv2d_scratch, y, flops, 0);
-    if (data) {
+    if (passes & FWD) {
+        snprintf(label, sizeof label, "%s fwd", name);
+        report(label, ferry_cpu_conv2d, ferry_cpu_conv2d_scratch, y, flops, 0);
+    }
+    if (passes & DATA) {
         snprintf(label, sizeof label, "%s bwd_data", name);
         report(label, ferry_cpu_conv2d_bwd_data, ferry_cpu_conv2d_bwd_data_scratch, dx, flops, 0);
     }
-    snprintf(label, sizeof label, "%s bwd_weight", name);
-    report(label, ferry_cpu_conv2d_bwd_weight, ferry_cpu_conv2d_bwd_weight_scratch, dw, flops, 0);
+    if (passes & WEIGHT) {
+        snprintf(label, sizeof label, "%s bwd_weight", name);
+        report(label, ferry_cpu_conv2d_bwd_weight, ferry_cpu_conv2d_bwd_weight_scratch, dw, flops, 0);
+    }
     free(x), free(w), free(g), free(y), free(dx), free(dw);
 }
 
@@ -163,9 +171,9 @@ int main(int argc, char **argv)
     }
     printf("BLIS %s, configuration %s\n", bli_info_get_version_str(), ferry_cpu_blis_config());
     printf("LeNet layer kernels at batch %lld\n", (long long)bs);
-    bench_conv("conv1 1->32 5x5 28x28", bs, 1, 28, 32, 5, false);
+    bench_conv("conv1 1->32 5x5 28x28", bs, 1, 28, 32, 5, 0, FWD | WEIGHT);
     bench_pool("pool1 32x24x24", bs, 32, 24);
-    bench_conv("conv2 32->48 5x5 12x12", bs, 32, 12, 48, 5, true);
+    bench_conv("conv2 32->48 5x5 12x12", bs, 32, 12, 48, 5, 0, FWD | DATA | WEIGHT);
     bench_pool("pool2 48x8x8", bs, 48, 8);
     bench_matmul("fc1 fwd", bs, 100, 768, false, true);
     bench_matmul("fc1 bwd dx", bs, 768, 100, false, false);
@@ -173,6 +181,13 @@ int main(int argc, char **argv)
     bench_matmul("fc2 fwd", bs, 100, 100, false, true);
     bench_matmul("fc2 bwd dW", 100, 100, bs, true, false);
     bench_matmul("fc3 fwd", bs, 10, 100, false, true);
+    printf("ResNet-18's 3x3 layers at 128x128 input, batch 32, and the product of one image\n");
+    for (int64_t c = 64, h = 32; c <= 512; c *= 2, h /= 2) {
+        char label[64];
+        snprintf(label, sizeof label, "res %lld 3x3 %lldx%lld", (long long)c, (long long)h, (long long)h);
+        bench_conv(label, 32, c, h, c, 3, 1, FWD);
+        bench_matmul("  its product", c, h * h, 9 * c, false, false);
+    }
     printf("square sgemm\n");
     for (int64_t n = 256; n <= 1024; n *= 2) bench_matmul("sgemm", n, n, n, false, false);
     return 0;

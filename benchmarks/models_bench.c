@@ -68,9 +68,21 @@ int main(int argc, char **argv)
     double dt = ferry_now_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("ferry %s %s %dx%d %s batch %d threads %d: images_per_s=%.2f peak_rss_mb=%.0f params=%lld gmacs=%.3f\n", arch,
-           dev, h, w, argv[3], batch, threads, (double)iters * batch / dt, ru.ru_maxrss / 1024.0,
-           (long long)ferry_model_param_count(m), ferry_model_macs(m) / 1e9);
+    ferry_graph_info gi;
+    ferry_graph_get_info(g, &gi);
+    printf("ferry %s %s %dx%d %s batch %d threads %d: images_per_s=%.2f peak_rss_mb=%.0f params=%lld gmacs=%.3f "
+           "arena_mb=%.0f fused=%d\n",
+           arch, dev, h, w, argv[3], batch, threads, (double)iters * batch / dt, ru.ru_maxrss / 1024.0,
+           (long long)ferry_model_param_count(m), ferry_model_macs(m) / 1e9, gi.transient_bytes / 1048576.0, gi.n_fused);
+    ferry_graph_free(g); /* (FERRY_CPU_PROFILE prints its profile here) */
+    if (opt) ferry_optim_free(opt);
+    ferry_ctx_free(ctx);
+    ferry_model_free(m);
+    ferry_store_free(st);
+    ferry_rng_free(rng);
+    ferry_backend_free(be);
+    free(xv);
+    free(yv);
     return 0;
 fail:
     fprintf(stderr, "models_bench %s: %s\n", arch, ferry_last_error());

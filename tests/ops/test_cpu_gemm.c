@@ -187,15 +187,18 @@ Test(cpu_gemm, matmul_k0) /* empty inner dimension: zeros */
 
 /* ==== convolution ============================================================================= */
 
-/* x [n, c, h, w], w [o, c, kh, kw], stride s, padding p */
+/* x [n, c, h, w], w [o, c/groups, kh, kw], stride s, padding p; groups 0 means 1 */
 struct cc {
-    int64_t n, c, h, w, o, kh, kw, s, p;
+    int64_t n, c, h, w, o, kh, kw, s, p, groups;
 };
+
+static int64_t c_g(const struct cc *k) { return k->groups > 1 ? k->groups : 1; }
+static int64_t c_cg(const struct cc *k) { return k->c / c_g(k); }
 
 static int64_t c_oh(const struct cc *k) { return (k->h + 2 * k->p - k->kh) / k->s + 1; }
 static int64_t c_ow(const struct cc *k) { return (k->w + 2 * k->p - k->kw) / k->s + 1; }
 static int64_t c_nx(const struct cc *k) { return k->n * k->c * k->h * k->w; }
-static int64_t c_nw(const struct cc *k) { return k->o * k->c * k->kh * k->kw; }
+static int64_t c_nw(const struct cc *k) { return k->o * c_cg(k) * k->kh * k->kw; }
 static int64_t c_ny(const struct cc *k) { return k->n * k->o * c_oh(k) * c_ow(k); }
 
 static void ref_conv(const struct cc *k, const double *x, const double *w, double *y)
@@ -206,14 +209,15 @@ static void ref_conv(const struct cc *k, const double *x, const double *w, doubl
             for (int64_t oy = 0; oy < OH; oy++)
                 for (int64_t ox = 0; ox < OW; ox++) {
                     double s = 0;
-                    for (int64_t c = 0; c < k->c; c++)
+                    const int64_t cg = c_cg(k), c0 = o / (k->o / c_g(k)) * cg;
+                    for (int64_t c = 0; c < cg; c++)
                         for (int64_t ky = 0; ky < k->kh; ky++)
                             for (int64_t kx = 0; kx < k->kw; kx++) {
                                 const int64_t iy = oy * k->s - k->p + ky;
                                 const int64_t ix = ox * k->s - k->p + kx;
                                 if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w) continue;
-                                s += x[((n * k->c + c) * k->h + iy) * k->w + ix] *
-                                     w[((o * k->c + c) * k->kh + ky) * k->kw + kx];
+                                s += x[((n * k->c + c0 + c) * k->h + iy) * k->w + ix] *
+                                     w[((o * cg + c) * k->kh + ky) * k->kw + kx];
                             }
                     y[((n * k->o + o) * OH + oy) * OW + ox] = s;
                 }
@@ -231,14 +235,15 @@ static void ref_conv_bwd(const struct cc *k, const double *x, const double *w, c
             for (int64_t oy = 0; oy < OH; oy++)
                 for (int64_t ox = 0; ox < OW; ox++) {
                     const double gv = g[((n * k->o + o) * OH + oy) * OW + ox];
-                    for (int64_t c = 0; c < k->c; c++)
+                    const int64_t cg = c_cg(k), c0 = o / (k->o / c_g(k)) * cg;
+                    for (int64_t c = 0; c < cg; c++)
                         for (int64_t ky = 0; ky < k->kh; ky++)
                             for (int64_t kx = 0; kx < k->kw; kx++) {
                                 const int64_t iy = oy * k->s - k->p + ky;
                                 const int64_t ix = ox * k->s - k->p + kx;
                                 if (iy < 0 || iy >= k->h || ix < 0 || ix >= k->w) continue;
-                                const int64_t xi = ((n * k->c + c) * k->h + iy) * k->w + ix;
-                                const int64_t wi = ((o * k->c + c) * k->kh + ky) * k->kw + kx;
+                                const int64_t xi = ((n * k->c + c0 + c) * k->h + iy) * k->w + ix;
+                                const int64_t wi = ((o * cg + c) * k->kh + ky) * k->kw + kx;
                                 dx[xi] += gv * w[wi];
                                 dw[wi] += gv * x[xi];
                             }
@@ -275,7 +280,7 @@ static void conv_case(struct cc k, bool fd)
 {
     const int64_t OH = c_oh(&k), OW = c_ow(&k), nx = c_nx(&k), nw = c_nw(&k), ny = c_ny(&k);
     T *X = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, k.h, k.w});
-    T *W = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.o, k.c, k.kh, k.kw});
+    T *W = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.o, c_cg(&k), k.kh, k.kw});
     T *G = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.o, OH, OW});
     T *Y = tensor(FERRY_OP_CONV2D, 4, G->ne);
     T *DX = tensor(FERRY_OP_CONV2D_BWD_DATA, 4, X->ne);
@@ -288,7 +293,7 @@ static void conv_case(struct cc k, bool fd)
         const int sp = (int)k.s, pp = (int)k.p;
         ferry_conv_set(nodes[i], &(struct ferry_conv_geom){.sh = sp, .sw = sp, .pt = pp, .pb = pp,
                                                            .pl = pp, .pr = pp, .dh = 1, .dw = 1,
-                                                           .groups = 1});
+                                                           .groups = (int)c_g(&k)});
     }
     float *x = rnd(nx), *w = rnd(nw), *g = rnd(ny);
     double *xd = to_d(x, nx), *wd = to_d(w, nw), *gd = to_d(g, ny);
@@ -301,9 +306,10 @@ static void conv_case(struct cc k, bool fd)
         ref_conv_bwd(&k, xd, wd, gd, dx, dw);
     }
     char what[160];
-    snprintf(what, sizeof what, "conv x[%lld,%lld,%lld,%lld] w[%lld,%lld,%lld,%lld] s%lld p%lld",
+    snprintf(what, sizeof what, "conv x[%lld,%lld,%lld,%lld] w[%lld,%lld,%lld,%lld] s%lld p%lld g%lld",
              (long long)k.n, (long long)k.c, (long long)k.h, (long long)k.w, (long long)k.o,
-             (long long)k.c, (long long)k.kh, (long long)k.kw, (long long)k.s, (long long)k.p);
+             (long long)c_cg(&k), (long long)k.kh, (long long)k.kw, (long long)k.s, (long long)k.p,
+             (long long)c_g(&k));
     for (int nt = 1; nt <= 3; nt++) {
         check(run2(ferry_cpu_conv2d, ferry_cpu_conv2d_scratch, Y, x, w, nt, what), y, ny, what, nt);
         check(run2(ferry_cpu_conv2d_bwd_data, ferry_cpu_conv2d_bwd_data_scratch, DX, g, w, nt,
@@ -317,36 +323,48 @@ static void conv_case(struct cc k, bool fd)
 
 Test(cpu_gemm, conv_basic) /* batch 1 and 3, odd non-square images and kernels */
 {
-    conv_case((struct cc){1, 1, 7, 9, 2, 3, 3, 1, 0}, true);
-    conv_case((struct cc){3, 2, 6, 7, 3, 2, 3, 1, 0}, true);
+    conv_case((struct cc){1, 1, 7, 9, 2, 3, 3, 1, 0, 1}, true);
+    conv_case((struct cc){3, 2, 6, 7, 3, 2, 3, 1, 0, 1}, true);
 }
 
 Test(cpu_gemm, conv_stride_pad)
 {
-    conv_case((struct cc){3, 2, 11, 8, 5, 3, 2, 2, 1}, true);
-    conv_case((struct cc){1, 2, 11, 8, 5, 3, 3, 2, 1}, true);
-    conv_case((struct cc){3, 3, 9, 10, 4, 5, 5, 1, 2}, true);
-    conv_case((struct cc){3, 2, 5, 6, 3, 4, 3, 2, 2}, true);
-    conv_case((struct cc){2, 2, 4, 5, 2, 3, 3, 3, 1}, true);
-    conv_case((struct cc){2, 2, 9, 8, 3, 7, 7, 2, 3}, true);
+    conv_case((struct cc){3, 2, 11, 8, 5, 3, 2, 2, 1, 1}, true);
+    conv_case((struct cc){1, 2, 11, 8, 5, 3, 3, 2, 1, 1}, true);
+    conv_case((struct cc){3, 3, 9, 10, 4, 5, 5, 1, 2, 1}, true);
+    conv_case((struct cc){3, 2, 5, 6, 3, 4, 3, 2, 2, 1}, true);
+    conv_case((struct cc){2, 2, 4, 5, 2, 3, 3, 3, 1, 1}, true);
+    conv_case((struct cc){2, 2, 9, 8, 3, 7, 7, 2, 3, 1}, true);
 }
 
 Test(cpu_gemm, conv_1x1) /* the direct path, and 1x1 with stride 2 */
 {
-    conv_case((struct cc){3, 4, 6, 5, 3, 1, 1, 1, 0}, true);
-    conv_case((struct cc){2, 3, 7, 7, 2, 1, 1, 2, 0}, true);
+    conv_case((struct cc){3, 4, 6, 5, 3, 1, 1, 1, 0, 1}, true);
+    conv_case((struct cc){2, 3, 7, 7, 2, 1, 1, 2, 0, 1}, true);
 }
 
 Test(cpu_gemm, conv_grouped) /* small images: several images per product, uneven groups */
 {
-    conv_case((struct cc){5, 2, 4, 4, 3, 2, 2, 1, 1}, true);
-    conv_case((struct cc){7, 3, 5, 5, 4, 3, 3, 1, 0}, true);
+    conv_case((struct cc){5, 2, 4, 4, 3, 2, 2, 1, 1, 1}, true);
+    conv_case((struct cc){7, 3, 5, 5, 4, 3, 3, 1, 0, 1}, true);
+}
+
+Test(cpu_gemm, conv_depthwise) /* the direct depthwise loops: multipliers, strides, padding */
+{
+    conv_case((struct cc){2, 3, 7, 9, 3, 3, 3, 1, 1, 3}, true);   /* MobileNet's 3x3, pad 1 */
+    conv_case((struct cc){2, 3, 9, 8, 3, 3, 3, 2, 1, 3}, true);   /* stride 2 */
+    conv_case((struct cc){1, 2, 6, 7, 4, 3, 3, 1, 0, 2}, true);   /* multiplier 2 */
+    conv_case((struct cc){2, 2, 11, 10, 6, 5, 5, 2, 2, 2}, true); /* 5x5, multiplier 3 */
+    conv_case((struct cc){1, 4, 3, 3, 4, 5, 5, 1, 2, 4}, true);   /* kernel larger than the image */
+    /* planes wide enough for the vector loops, and enough of them for three threads */
+    conv_case((struct cc){3, 16, 20, 37, 16, 3, 3, 1, 1, 16}, false);
+    conv_case((struct cc){2, 8, 33, 30, 16, 3, 3, 2, 1, 8}, false);
 }
 
 Test(cpu_gemm, conv_lenet) /* LeNet's layers at batch 3 and 9, against the direct reference */
 {
-    conv_case((struct cc){3, 1, 28, 28, 32, 5, 5, 1, 0}, false);
-    conv_case((struct cc){9, 32, 12, 12, 48, 5, 5, 1, 0}, false);
+    conv_case((struct cc){3, 1, 28, 28, 32, 5, 5, 1, 0, 1}, false);
+    conv_case((struct cc){9, 32, 12, 12, 48, 5, 5, 1, 0, 1}, false);
 }
 
 /* ==== pooling ================================================================================= */
@@ -469,6 +487,9 @@ Test(cpu_gemm, pool_general)
     pool_case((struct pc){1, 3, 10, 7, 4, 2, 3, 1, 2, 1}, true);
     pool_case((struct pc){3, 1, 6, 5, 2, 2, 1, 1, 1, 0}, true);
     pool_case((struct pc){1, 2, 5, 5, 5, 5, 1, 1, 0, 0}, true); /* global */
+    pool_case((struct pc){2, 3, 32, 33, 3, 3, 2, 2, 1, 1}, false); /* ResNet's stem: vector columns */
+    pool_case((struct pc){1, 2, 2, 3, 3, 3, 1, 1, 1, 1}, true);  /* no window inside the input */
+    pool_case((struct pc){1, 1, 1, 1, 3, 3, 2, 2, 1, 1}, true);
 }
 
 Test(cpu_gemm, pool_parallel) /* enough planes for several threads */

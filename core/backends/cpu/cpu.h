@@ -19,12 +19,34 @@
 #include <omp.h>
 #include <stdint.h>
 
+/* Work of the nodes after a kernel's own that the backend's fusion pass (cpu_backend.c) folded
+ * into it, done while the kernel's output is still in cache; each computes exactly what the folded
+ * kernels would, element for element.
+ * - conv2d: ep != NULL: z = y + bias[c] (the add_bias that reads y, y's only reader) or, with
+ *   mean set, z = (y - mean[c])·(gamma[c]/sqrt(var[c] + eps)) + beta[c] (an eval-mode batch norm),
+ *   then r = act(z) when r is set (the relu or clamp, e.g. ReLU6, that reads z). z is NULL when
+ *   nothing else reads it; y itself is then written only where the kernel needs it as scratch.
+ * - max_pool2d_bwd: relu_mask: dst is the gradient of the relu's input, where the pooled x is that
+ *   relu's output (the unary_bwd that reads the pooling's gradient, its only reader): a gradient
+ *   reaches a window's maximum only where the maximum is > 0. dst may be x itself. */
+struct ferry_cpu_epilogue {
+    const float *bias;
+    const float *mean, *var, *gamma, *beta;
+    float eps;
+    float *z;
+    float *r;
+    bool clamp; /* r = clamp(z, lo, hi) instead of relu(z) */
+    float lo, hi;
+};
+
 struct ferry_cpu_args {
     const struct ferry_tensor *node;  /* shapes and parameters: node->ne, node->ip, node->fp */
     void *dst;                        /* node's output (for views never called) */
     void *src[FERRY_MAX_SRC];         /* sources' data, same order as node->src */
     void *scratch;                    /* scratch memory of at least scratch_bytes(node) bytes */
     int nthreads;
+    const struct ferry_cpu_epilogue *ep; /* fused work, see above; NULL: none */
+    bool relu_mask;
 };
 
 /* ---- Parallel loops and regions -----------------------------------------------------------------
@@ -188,6 +210,8 @@ size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int 
 /* cpu_pool.c */
 void ferry_cpu_max_pool(const struct ferry_cpu_args *a);
 void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a);
+/* Whether max_pool2d_bwd node may write its gradient over its input x (relu_mask fusion). */
+bool ferry_cpu_max_pool_bwd_in_place(const struct ferry_tensor *node);
 void ferry_cpu_avg_pool(const struct ferry_cpu_args *a);
 void ferry_cpu_avg_pool_bwd(const struct ferry_cpu_args *a);
 

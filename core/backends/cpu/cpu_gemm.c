@@ -16,6 +16,7 @@
 #include "ops_conv.h"
 
 #include <blis.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,9 @@
 #ifndef CONV_KROWS
 #define CONV_KROWS 1024
 #endif
+
+/* Depthwise kernels up to this many taps run direct (larger ones through im2col + GEMM). */
+#define DW_MAX_TAPS 64
 
 /* ---- BLIS configuration -------------------------------------------------------------------------
  * BLIS 0.9 picks its configuration from the CPU id and falls back to the portable reference kernels
@@ -222,6 +226,7 @@ struct conv {
     int64_t cb;            /* channels per column block (within a group) */
     bool direct;           /* 1x1, stride 1, no padding, one group: the input is its own column
                             * matrix */
+    bool depthwise;        /* one input channel per group (groups > 1): direct loops, no GEMM */
 };
 
 /* x: [N,C,H,W], w: [O,C/G,KH,KW]; about `cols` columns per product. */
@@ -240,6 +245,7 @@ static struct conv conv_geom(const int64_t *x, const int64_t *w, const struct fe
     g.ohw = g.oh * g.ow;
     g.direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
                p->pb == 0 && p->pr == 0 && g.groups == 1;
+    g.depthwise = g.groups > 1 && g.cg == 1 && g.kh * g.kw <= DW_MAX_TAPS;
     g.gi = g.direct ? 1 : min64(max64(1, (cols + g.ohw - 1) / max64(1, g.ohw)), max64(1, g.n));
     const int64_t cb = min64(g.cg, max64(1, CONV_KROWS / max64(1, g.kh * g.kw)));
     const int64_t nb = (g.cg + cb - 1) / max64(1, cb); /* blocks of nearly equal size */
@@ -461,12 +467,12 @@ static void scatter_images(const float *restrict src, int64_t gi, int64_t rows, 
 /* Per-thread scratch in floats: an im2col block and a product block for gi images. */
 static int64_t conv_col_floats(const struct conv *g)
 {
-    return g->direct ? 0 : round_up(g->cb * g->kh * g->kw * g->gi * g->ohw, LINE_F);
+    return g->direct || g->depthwise ? 0 : round_up(g->cb * g->kh * g->kw * g->gi * g->ohw, LINE_F);
 }
 
 static int64_t conv_tmp_floats(const struct conv *g)
 {
-    return g->gi > 1 ? round_up(g->o * g->gi * g->ohw, LINE_F) : 0;
+    return g->gi > 1 && !g->depthwise ? round_up(g->o * g->gi * g->ohw, LINE_F) : 0;
 }
 
 /* Per-thread scratch of the three kernels, in floats. */
@@ -498,6 +504,186 @@ static void conv_run(conv_part_fn part, const struct ferry_cpu_args *a, const st
     ferry_cpu_run(a->nthreads, conv_job_part, &j);
 }
 
+/* The fused epilogue (cpu.h) of one image's channels [c0, c0 + o): src channel c at src + c·ld,
+ * len values each, to z and r at img_off + c·len. src may be r or z itself (element by element).
+ * Each expression is the folded kernel's own (cpu_elementwise.c, cpu_norm.c), so the values are
+ * the same bit for bit. */
+static inline float ep_act(const struct ferry_cpu_epilogue *ep, float v)
+{
+    return ep->clamp ? (v < ep->lo ? ep->lo : (v > ep->hi ? ep->hi : v)) : (v > 0 ? v : 0.0f);
+}
+
+static void conv_epilogue(const struct ferry_cpu_epilogue *ep, const float *src, int64_t ld,
+                          int64_t c0, int64_t o, int64_t len, int64_t img_off)
+{
+    for (int64_t c = c0; c < c0 + o; c++) {
+        const float *s = src + (c - c0) * ld;
+        float m = 0, sc = 1, b;
+        if (ep->mean) {
+            m = ep->mean[c];
+            sc = 1.0f / sqrtf(ep->var[c] + ep->eps) * ep->gamma[c];
+            b = ep->beta[c];
+        } else
+            b = ep->bias[c];
+        const bool bn = ep->mean != NULL;
+        const int64_t off = img_off + c * len;
+        float *z = ep->z ? ep->z + off : NULL, *r = ep->r ? ep->r + off : NULL;
+        if (z && r)
+#pragma omp simd
+            for (int64_t j = 0; j < len; j++) {
+                const float v = bn ? (s[j] - m) * sc + b : s[j] + b;
+                z[j] = v;
+                r[j] = ep_act(ep, v);
+            }
+        else if (r)
+#pragma omp simd
+            for (int64_t j = 0; j < len; j++) r[j] = ep_act(ep, bn ? (s[j] - m) * sc + b : s[j] + b);
+        else
+#pragma omp simd
+            for (int64_t j = 0; j < len; j++) z[j] = bn ? (s[j] - m) * sc + b : s[j] + b;
+    }
+}
+
+/* ---- depthwise convolution: direct loops ------------------------------------------------------
+ * One input channel per group: output channel o reads input channel o / og. The im2col matrix of
+ * such a layer has KH·KW rows, so a product per group would be a long, thin GEMM that BLIS runs at
+ * a fraction of its speed; these loops read the planes directly (stride-1 rows vectorise). Each
+ * output element sums its taps in (ky, kx) order with fused multiply-adds, the order and the
+ * rounding of the GEMM's micro-kernel; taps in the padding are skipped. Planes are split over
+ * threads, each written by one thread, so the results do not depend on the thread count. */
+
+/* Output rows [y0, y1) and columns [x0, x1) whose tap (ky, kx) lies inside the input. */
+static void dw_tap_range(const struct conv *g, int64_t ky, int64_t kx, int64_t *y0, int64_t *y1,
+                         int64_t *x0, int64_t *x1)
+{
+    valid_range(g->oh, g->h, g->sh, g->pt, ky * g->dh, y0, y1);
+    valid_range(g->ow, g->w, g->sw, g->pl, kx * g->dw, x0, x1);
+}
+
+/* The input element under output (oy, 0) for tap (ky, kx); ix = ox·sw from there. */
+static const float *dw_tap_row(const struct conv *g, const float *xp, int64_t oy, int64_t ky,
+                               int64_t kx)
+{
+    return xp + (oy * g->sh - g->pt + ky * g->dh) * g->w - g->pl + kx * g->dw;
+}
+
+static void dw_fwd_plane(const struct conv *g, const float *restrict xp, const float *restrict wk,
+                         float *restrict yp)
+{
+    const int64_t OW = g->ow, sw = g->sw;
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        float *restrict yr = yp + oy * OW;
+        zero_f(yr, OW);
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+            const int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+            if (iy < 0 || iy >= g->h) continue;
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                int64_t y0, y1, x0, x1;
+                dw_tap_range(g, ky, kx, &y0, &y1, &x0, &x1);
+                const float wv = wk[ky * g->kw + kx];
+                const float *restrict xr = dw_tap_row(g, xp, oy, ky, kx);
+                if (sw == 1)
+#pragma omp simd
+                    for (int64_t ox = x0; ox < x1; ox++) yr[ox] = fmaf(wv, xr[ox], yr[ox]);
+                else
+#pragma omp simd
+                    for (int64_t ox = x0; ox < x1; ox++) yr[ox] = fmaf(wv, xr[ox * sw], yr[ox]);
+            }
+        }
+    }
+}
+
+static void dw_fwd(const struct ferry_cpu_args *a, const struct conv *g)
+{
+    const float *x = a->src[0], *w = a->src[1];
+    float *y = a->dst;
+    const int64_t kk = g->kh * g->kw, planes = g->n * g->o;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, planes * g->ohw * kk), pl, planes, {
+        const int64_t n = pl / g->o, o = pl % g->o;
+        float *yp = y + pl * g->ohw;
+        dw_fwd_plane(g, x + (n * g->c + o / g->og) * g->hw, w + o * kk, yp);
+        if (a->ep) conv_epilogue(a->ep, yp, 0, o, 1, g->ohw, n * g->o * g->ohw);
+    });
+}
+
+/* dx plane of input channel q: for each tap in order, the sum over the group's og output
+ * channels (a multiply, then fused multiply-adds, as the GEMM of the im2col path) added in. */
+static void dw_bwd_data_plane(const struct conv *g, const float *restrict gp,
+                              const float *restrict wq, float *restrict dp)
+{
+    const int64_t OW = g->ow, sw = g->sw, og = g->og, kk = g->kh * g->kw;
+    zero_f(dp, g->hw);
+    for (int64_t ky = 0; ky < g->kh; ky++)
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+            int64_t y0, y1, x0, x1;
+            dw_tap_range(g, ky, kx, &y0, &y1, &x0, &x1);
+            const int64_t t = ky * g->kw + kx;
+            for (int64_t oy = y0; oy < y1; oy++) {
+                float *restrict dr = (float *)dw_tap_row(g, dp, oy, ky, kx);
+                const float *restrict gr = gp + oy * OW;
+                if (og == 1 && sw == 1) {
+                    const float wv = wq[t];
+#pragma omp simd
+                    for (int64_t ox = x0; ox < x1; ox++) dr[ox] += wv * gr[ox];
+                } else
+                    for (int64_t ox = x0; ox < x1; ox++) {
+                        float v = wq[t] * gr[ox];
+                        for (int64_t j = 1; j < og; j++)
+                            v = fmaf(wq[j * kk + t], gr[j * g->ohw + ox], v);
+                        dr[ox * sw] += v;
+                    }
+            }
+        }
+}
+
+static void dw_bwd_data(const struct ferry_cpu_args *a, const struct conv *g)
+{
+    const float *gy = a->src[0], *w = a->src[1];
+    float *dx = a->dst;
+    const int64_t kk = g->kh * g->kw, planes = g->n * g->c;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, planes * g->og * g->ohw * kk), pl, planes, {
+        const int64_t n = pl / g->c, q = pl % g->c;
+        dw_bwd_data_plane(g, gy + (n * g->o + q * g->og) * g->ohw, w + q * g->og * kk,
+                          dx + pl * g->hw);
+    });
+}
+
+/* dW[o, tap] = sum over images and outputs of g · x under the tap: each row's products summed in
+ * float (a fixed vector order), rows and images added in order in double. */
+static void dw_bwd_weight_channel(const struct conv *g, const float *gy, const float *x, int64_t o,
+                                  float *restrict dwo)
+{
+    const int64_t OW = g->ow, sw = g->sw, kk = g->kh * g->kw, q = o / g->og;
+    double acc[DW_MAX_TAPS] = {0};
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *gp = gy + (n * g->o + o) * g->ohw, *xp = x + (n * g->c + q) * g->hw;
+        for (int64_t ky = 0; ky < g->kh; ky++)
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+                int64_t y0, y1, x0, x1;
+                dw_tap_range(g, ky, kx, &y0, &y1, &x0, &x1);
+                double tap = 0;
+                for (int64_t oy = y0; oy < y1; oy++) {
+                    const float *restrict gr = gp + oy * OW, *restrict xr = dw_tap_row(g, xp, oy, ky, kx);
+                    float s = 0;
+#pragma omp simd reduction(+ : s)
+                    for (int64_t ox = x0; ox < x1; ox++) s += gr[ox] * xr[ox * sw];
+                    tap += s;
+                }
+                acc[ky * g->kw + kx] += tap;
+            }
+    }
+    for (int64_t t = 0; t < kk; t++) dwo[t] = (float)acc[t];
+}
+
+static void dw_bwd_weight(const struct ferry_cpu_args *a, const struct conv *g)
+{
+    const float *gy = a->src[0], *x = a->src[1];
+    float *dw = a->dst;
+    const int64_t kk = g->kh * g->kw;
+    FERRY_CPU_FOR(ferry_cpu_threads(a, g->n * g->o * g->ohw * kk), o, g->o,
+                  { dw_bwd_weight_channel(g, gy, x, o, dw + o * kk); });
+}
+
 /* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ---------------------------------- */
 
 size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads)
@@ -519,7 +705,12 @@ static void conv_fwd_part(const struct ferry_cpu_args *a, const struct conv *g, 
         const float *xi = x + i0 * g->c * g->hw;
         float *yi = y + i0 * g->o * g->ohw;
         if (g->direct) {
-            gemm1(g->o, g->hw, g->c, w, g->c, 1, xi, g->hw, 1, 0.0f, yi, g->hw, 1);
+            for (int64_t i = 0; i < gi; i++) {
+                float *yn = yi + i * g->o * g->ohw;
+                gemm1(g->o, g->hw, g->c, w, g->c, 1, xi + i * g->c * g->hw, g->hw, 1, 0.0f, yn,
+                      g->hw, 1);
+                if (a->ep) conv_epilogue(a->ep, yn, g->hw, 0, g->o, g->hw, (i0 + i) * g->o * g->ohw);
+            }
             continue;
         }
         float *out = gi == 1 ? yi : tmp;
@@ -531,13 +722,22 @@ static void conv_fwd_part(const struct ferry_cpu_args *a, const struct conv *g, 
                 gemm1(g->og, cols, (c1 - c0) * kk, w + q * g->og * g->ckk + c0 * kk, g->ckk, 1,
                       col, cols, 1, c0 ? 1.0f : 0.0f, out + q * g->og * cols, cols, 1);
             }
-        if (gi > 1) scatter_images(tmp, gi, g->o, g->ohw, yi);
+        if (a->ep)
+            for (int64_t i = 0; i < gi; i++)
+                conv_epilogue(a->ep, out + i * (gi > 1 ? g->ohw : 0), gi > 1 ? cols : g->ohw, 0,
+                              g->o, g->ohw, (i0 + i) * g->o * g->ohw);
+        else if (gi > 1)
+            scatter_images(tmp, gi, g->o, g->ohw, yi);
     }
 }
 
 void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
+    if (g.depthwise) {
+        dw_fwd(a, &g);
+        return;
+    }
     conv_run(conv_fwd_part, a, &g);
 }
 
@@ -586,6 +786,10 @@ static void conv_bwd_data_part(const struct ferry_cpu_args *a, const struct conv
 void ferry_cpu_conv2d_bwd_data(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
+    if (g.depthwise) {
+        dw_bwd_data(a, &g);
+        return;
+    }
     conv_run(conv_bwd_data_part, a, &g);
 }
 
@@ -600,6 +804,7 @@ size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int 
 {
     const struct conv g = conv_of(node);
     const int64_t nt = nthreads > 1 ? nthreads : 1;
+    if (g.depthwise) return 0;
     return (size_t)(nt * conv_per_thread(&g) + (nt - 1) * conv_part_floats(&g)) * sizeof(float);
 }
 
@@ -672,5 +877,9 @@ static void conv_bwd_weight_all(const struct ferry_cpu_args *a, const struct con
 void ferry_cpu_conv2d_bwd_weight(const struct ferry_cpu_args *a)
 {
     const struct conv g = conv_of(a->node);
+    if (g.depthwise) {
+        dw_bwd_weight(a, &g);
+        return;
+    }
     conv_run(conv_bwd_weight_all, a, &g);
 }

@@ -28,6 +28,9 @@ static struct pool pool_geom(const struct ferry_tensor *node, const int64_t *x, 
                          .pw = ip[5], .pb = ip[6], .pr = ip[7], .exclude_pad = node->fp[0] != 0.0f};
 }
 
+static inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
+
 /* Threads for a kernel: the work is the input's size. */
 static int pool_threads(const struct ferry_cpu_args *a, const struct pool *p)
 {
@@ -115,11 +118,40 @@ static void max_pool_plane(const struct pool *p, bool fast, const float *restric
         }
         return;
     }
-    for (int64_t oy = 0; oy < p->oh; oy++)
-        for (int64_t ox = 0; ox < p->ow; ox++) {
+    /* columns [lo, hi) whose windows lie inside the input horizontally: a vector loop over them
+     * (the maximum's value does not depend on the order; a NaN anywhere gives NaN) */
+    const int64_t lo = min_i64(p->ow, (p->pw + p->sw - 1) / p->sw);
+    const int64_t span = p->w + p->pw - p->kw; /* the last window start inside: ox·sw <= span */
+    const int64_t hi = span < 0 ? lo : max_i64(lo, min_i64(p->ow, span / p->sw + 1));
+    for (int64_t oy = 0; oy < p->oh; oy++) {
+        float *restrict d = yp + oy * p->ow;
+        for (int64_t ox = 0; ox < lo; ox++) {
             const int64_t i = argmax(p, xp, oy, ox);
-            yp[oy * p->ow + ox] = i < 0 ? -INFINITY : xp[i];
+            d[ox] = i < 0 ? -INFINITY : xp[i];
         }
+        int64_t y0, y1, x0, x1;
+        window(p, oy, 0, &y0, &y1, &x0, &x1);
+        if (y0 < y1) {
+            const float *restrict base = xp - p->pw;
+#pragma omp simd
+            for (int64_t ox = lo; ox < hi; ox++) {
+                float m = -INFINITY;
+                int nan = 0;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t kx = 0; kx < p->kw; kx++) {
+                        const float v = base[iy * p->w + ox * p->sw + kx];
+                        m = v > m ? v : m;
+                        nan |= v != v;
+                    }
+                d[ox] = nan ? NAN : m;
+            }
+        } else
+            for (int64_t ox = lo; ox < hi; ox++) d[ox] = -INFINITY;
+        for (int64_t ox = hi; ox < p->ow; ox++) {
+            const int64_t i = argmax(p, xp, oy, ox);
+            d[ox] = i < 0 ? -INFINITY : xp[i];
+        }
+    }
 }
 
 void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
@@ -135,8 +167,10 @@ void ferry_cpu_max_pool(const struct ferry_cpu_args *a)
 
 /* 2x2 backward of one row of windows: inputs rows r0, r1 (2·n values used), gradients go[0, n),
  * outputs rows d0, d1. Ties go to the first of (r0[2i], r0[2i+1], r1[2i], r1[2i+1]). The loops are
- * written so that they vectorise: the winner's position k is computed from the maximum, then each
- * output pair is stored as one 64-bit word. Rows holding a NaN take the scalar path. */
+ * written so that they vectorise: the winner's position k of each window is computed from the
+ * maximum (rows holding a NaN take the scalar path), then each output pair is stored as one 64-bit
+ * word. With relu_mask a window whose maximum is not > 0 passes no gradient (k = 4). The winners of
+ * a block are found before any of its outputs is written, so d0, d1 may be r0, r1 themselves. */
 typedef uint32_t u32_alias __attribute__((may_alias));
 typedef uint64_t u64_alias __attribute__((may_alias, aligned(4)));
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -146,61 +180,82 @@ typedef uint64_t u64_alias __attribute__((may_alias, aligned(4)));
 #endif
 #define ROW_BLOCK 256
 
-static void max_bwd_2x2_row(const float *restrict r0, const float *restrict r1,
-                            const float *restrict go, float *restrict d0, float *restrict d1,
-                            int64_t n)
+static bool rows_have_nan(const float *restrict r0, const float *restrict r1, int64_t n)
 {
     int nan = 0;
 #pragma omp simd reduction(| : nan)
-    for (int64_t i = 0; i < 2 * n; i++) nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
-    if (nan) {
-        for (int64_t ox = 0; ox < n; ox++) {
-            const int64_t c = 2 * ox;
-            int k = 0;
-            float m = r0[c];
-            if (beats(r0[c + 1], m)) m = r0[c + 1], k = 1;
-            if (beats(r1[c], m)) m = r1[c], k = 2;
-            if (beats(r1[c + 1], m)) k = 3;
-            d0[c] = k == 0 ? go[ox] : 0.0f;
-            d0[c + 1] = k == 1 ? go[ox] : 0.0f;
-            d1[c] = k == 2 ? go[ox] : 0.0f;
-            d1[c + 1] = k == 3 ? go[ox] : 0.0f;
-        }
-        return;
-    }
-    int32_t k[ROW_BLOCK];
-    for (int64_t o0 = 0; o0 < n; o0 += ROW_BLOCK) {
-        const int64_t nb = n - o0 < ROW_BLOCK ? n - o0 : ROW_BLOCK;
-        const float *restrict a0 = r0 + 2 * o0, *restrict a1 = r1 + 2 * o0;
+    for (int64_t i = 0; i < n; i++) nan |= (r0[i] != r0[i]) | (r1[i] != r1[i]);
+    return nan;
+}
+
+/* k[i] for windows [0, nb) of rows a0, a1 (no NaN). */
+static void winners_2x2(const float *restrict a0, const float *restrict a1, int64_t nb,
+                        bool relu_mask, int32_t *restrict k)
+{
 #pragma omp simd
-        for (int64_t i = 0; i < nb; i++) {
-            const float v0 = a0[2 * i], v1 = a0[2 * i + 1], v2 = a1[2 * i], v3 = a1[2 * i + 1];
-            const float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
-            const float m = m23 > m01 ? m23 : m01;
-            const int32_t c0 = v0 == m, c1 = v1 == m, c2 = v2 == m;
-            k[i] = c0 ? 0 : c1 ? 1 : c2 ? 2 : 3;
-        }
-        const u32_alias *restrict gb = (const u32_alias *)(go + o0);
-        u64_alias *restrict p0 = (u64_alias *)(d0 + 2 * o0);
-        u64_alias *restrict p1 = (u64_alias *)(d1 + 2 * o0);
-#pragma omp simd
-        for (int64_t i = 0; i < nb; i++) {
-            const uint64_t gv = gb[i];
-            p0[i] = PAIR(k[i] == 0 ? gv : 0, k[i] == 1 ? gv : 0);
-            p1[i] = PAIR(k[i] == 2 ? gv : 0, k[i] == 3 ? gv : 0);
-        }
+    for (int64_t i = 0; i < nb; i++) {
+        const float v0 = a0[2 * i], v1 = a0[2 * i + 1], v2 = a1[2 * i], v3 = a1[2 * i + 1];
+        const float m01 = v1 > v0 ? v1 : v0, m23 = v3 > v2 ? v3 : v2;
+        const float m = m23 > m01 ? m23 : m01;
+        const int32_t c0 = v0 == m, c1 = v1 == m, c2 = v2 == m;
+        const int32_t w = c0 ? 0 : c1 ? 1 : c2 ? 2 : 3;
+        k[i] = relu_mask && !(m > 0) ? 4 : w;
     }
 }
 
-/* One plane: xp [H, W], gradients gp [OH, OW] -> dp [H, W]. */
-static void max_pool_bwd_plane(const struct pool *p, bool fast, const float *restrict xp,
-                               const float *restrict gp, float *restrict dp)
+/* The same with NaNs: the first NaN wins (and, under relu_mask, passes nothing). */
+static void winners_2x2_nan(const float *restrict a0, const float *restrict a1, int64_t nb,
+                            bool relu_mask, int32_t *restrict k)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        const int64_t c = 2 * i;
+        int w = 0;
+        float m = a0[c];
+        if (beats(a0[c + 1], m)) m = a0[c + 1], w = 1;
+        if (beats(a1[c], m)) m = a1[c], w = 2;
+        if (beats(a1[c + 1], m)) m = a1[c + 1], w = 3;
+        k[i] = relu_mask && !(m > 0) ? 4 : w;
+    }
+}
+
+static void scatter_2x2(const float *restrict go, const int32_t *restrict k, int64_t nb,
+                        float *restrict d0, float *restrict d1)
+{
+    const u32_alias *restrict gb = (const u32_alias *)go;
+    u64_alias *restrict p0 = (u64_alias *)d0;
+    u64_alias *restrict p1 = (u64_alias *)d1;
+#pragma omp simd
+    for (int64_t i = 0; i < nb; i++) {
+        const uint64_t gv = gb[i];
+        p0[i] = PAIR(k[i] == 0 ? gv : 0, k[i] == 1 ? gv : 0);
+        p1[i] = PAIR(k[i] == 2 ? gv : 0, k[i] == 3 ? gv : 0);
+    }
+}
+
+static void max_bwd_2x2_row(const float *r0, const float *r1, const float *go, float *d0,
+                            float *d1, int64_t n, bool relu_mask)
+{
+    const bool nan = rows_have_nan(r0, r1, 2 * n);
+    int32_t k[ROW_BLOCK];
+    for (int64_t o0 = 0; o0 < n; o0 += ROW_BLOCK) {
+        const int64_t nb = n - o0 < ROW_BLOCK ? n - o0 : ROW_BLOCK;
+        if (nan)
+            winners_2x2_nan(r0 + 2 * o0, r1 + 2 * o0, nb, relu_mask, k);
+        else
+            winners_2x2(r0 + 2 * o0, r1 + 2 * o0, nb, relu_mask, k);
+        scatter_2x2(go + o0, k, nb, d0 + 2 * o0, d1 + 2 * o0);
+    }
+}
+
+/* One plane: xp [H, W], gradients gp [OH, OW] -> dp [H, W] (dp may be xp on the fast path). */
+static void max_pool_bwd_plane(const struct pool *p, bool fast, bool relu_mask, const float *xp,
+                               const float *restrict gp, float *dp)
 {
     if (fast) { /* disjoint windows: each input receives at most one gradient */
         for (int64_t oy = 0; oy < p->oh; oy++) {
-            const float *restrict r0 = xp + 2 * oy * p->w;
-            float *restrict d0 = dp + 2 * oy * p->w;
-            max_bwd_2x2_row(r0, r0 + p->w, gp + oy * p->ow, d0, d0 + p->w, p->ow);
+            const float *r0 = xp + 2 * oy * p->w;
+            float *d0 = dp + 2 * oy * p->w;
+            max_bwd_2x2_row(r0, r0 + p->w, gp + oy * p->ow, d0, d0 + p->w, p->ow, relu_mask);
             if (p->w > 2 * p->ow) d0[2 * p->ow] = d0[p->w + 2 * p->ow] = 0.0f; /* odd width */
         }
         if (p->h > 2 * p->oh) memset(dp + 2 * p->oh * p->w, 0, (size_t)p->w * sizeof *dp);
@@ -212,6 +267,14 @@ static void max_pool_bwd_plane(const struct pool *p, bool fast, const float *res
             const int64_t i = argmax(p, xp, oy, ox);
             if (i >= 0) dp[i] += gp[oy * p->ow + ox];
         }
+    if (relu_mask) /* the relu's backward: x = relu(z) > 0 exactly where z > 0 */
+        for (int64_t i = 0; i < p->h * p->w; i++) dp[i] = xp[i] > 0 ? dp[i] : 0.0f;
+}
+
+bool ferry_cpu_max_pool_bwd_in_place(const struct ferry_tensor *node)
+{
+    const struct pool p = pool_geom(node, node->ne, node->src[0]->ne);
+    return is_2x2(&p);
 }
 
 /* src0 = g [N,C,OH,OW], src1 = x; dst = dx, the shape of x. */
@@ -221,9 +284,10 @@ void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a)
     const float *g = a->src[0], *x = a->src[1];
     float *dx = a->dst;
     const int64_t ip = p.h * p.w, op = p.oh * p.ow;
-    const bool fast = is_2x2(&p);
-    FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes,
-                  { max_pool_bwd_plane(&p, fast, x + pl * ip, g + pl * op, dx + pl * ip); });
+    const bool fast = is_2x2(&p), relu_mask = a->relu_mask;
+    FERRY_CPU_FOR(pool_threads(a, &p), pl, p.planes, {
+        max_pool_bwd_plane(&p, fast, relu_mask, x + pl * ip, g + pl * op, dx + pl * ip);
+    });
 }
 
 /* ---- average pooling ------------------------------------------------------------------------- */

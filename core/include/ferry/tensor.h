@@ -359,6 +359,7 @@ typedef struct ferry_graph_info {
     size_t input_bytes;       /* inputs and constants */
     int n_dispatches;         /* device backends: compute dispatches recorded per step */
     int n_barriers;           /* device backends: barriers between dispatches per step */
+    int n_fused;              /* ops a backend folded into a neighbour's kernel (same results) */
 } ferry_graph_info;
 void ferry_graph_get_info(const ferry_graph_t *g, ferry_graph_info *out);
 /* Writes one line per node (op, shape, sources) to a FILE* (for debugging). */
