@@ -42,7 +42,7 @@ ferry_tensor_t *ferry_clamp(ferry_ctx_t *ctx, T *x, float lo, float hi)
     }
     return unary_kind(ctx, x, FERRY_UNARY_CLAMP, lo, hi);
 }
-ferry_tensor_t *ferry_relu6(ferry_ctx_t *ctx, T *x) { return ferry_clamp(ctx, x, 0.0f, 6.0f); }
+ferry_tensor_t *ferry_relu6(ferry_ctx_t *ctx, T *x) { return unary_kind(ctx, x, FERRY_UNARY_RELU6, 0, 0); }
 ferry_tensor_t *ferry_silu(ferry_ctx_t *ctx, T *x) { return unary_kind(ctx, x, FERRY_UNARY_SILU, 0, 0); }
 ferry_tensor_t *ferry_gelu(ferry_ctx_t *ctx, T *x) { return unary_kind(ctx, x, FERRY_UNARY_GELU, 0, 0); }
 ferry_tensor_t *ferry_hard_sigmoid(ferry_ctx_t *ctx, T *x)

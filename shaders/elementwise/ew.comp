@@ -118,6 +118,7 @@ void main()
         else if (kind == FERRY_UNARY_SILU) y = x * sigmoid_f(x);
         else if (kind == FERRY_UNARY_GELU) y = 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
         else if (kind == FERRY_UNARY_HARD_SIGMOID) y = clamp_f(x + 3.0, 0.0, 6.0) / 6.0;
+        else if (kind == FERRY_UNARY_RELU6) y = clamp_f(x, 0.0, 6.0);
         else y = (x > 0.0 ? x : 0.0) + log1p_f(exp(-abs(x))); // SOFTPLUS
         D(k) = y;
 #elif OP == FERRY_OP_UNARY_BWD
@@ -141,6 +142,7 @@ void main()
         } else if (kind == FERRY_UNARY_GELU)
             y = gv * (0.5 * (1.0 + erf_approx(r * 0.70710678118654752)) + r * 0.39894228040143268 * exp(-0.5 * r * r));
         else if (kind == FERRY_UNARY_HARD_SIGMOID) y = (r > -3.0 && r < 3.0) ? gv * (1.0 / 6.0) : 0.0;
+        else if (kind == FERRY_UNARY_RELU6) y = (r > 0.0 && r < 6.0) ? gv : 0.0; /* r = y */
         else y = gv * sigmoid_f(r); // SOFTPLUS
         D(k) = y;
 #elif OP == FERRY_OP_DROPOUT

@@ -1034,6 +1034,7 @@ static double ref_unary2(const struct unary_ref *r, double x)
     case FERRY_UNARY_SILU: return x / (1 + exp(-x));
     case FERRY_UNARY_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
     case FERRY_UNARY_HARD_SIGMOID: return fmin(fmax(x + 3, 0), 6) / 6;
+    case FERRY_UNARY_RELU6: return fmin(fmax(x, 0), 6);
     default: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); /* softplus */
     }
 }
@@ -1051,6 +1052,7 @@ static double ref_unary2_d(const struct unary_ref *r, double x)
     case FERRY_UNARY_SILU: return s * (1 + x * (1 - s));
     case FERRY_UNARY_GELU: return 0.5 * (1 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2 * M_PI);
     case FERRY_UNARY_HARD_SIGMOID: return x > -3 && x < 3 ? 1.0 / 6 : 0;
+    case FERRY_UNARY_RELU6: return x > 0 && x < 6 ? 1 : 0;
     default: return s; /* softplus */
     }
 }
@@ -1069,6 +1071,7 @@ static const struct unary_ref unary_refs[] = {
     {FERRY_UNARY_SILU, 0, 0, -40, 40, false},
     {FERRY_UNARY_GELU, 0, 0, -8, 8, false},
     {FERRY_UNARY_HARD_SIGMOID, 0, 0, -6, 6, false},
+    {FERRY_UNARY_RELU6, 0, 0, -9, 9, true},
     {FERRY_UNARY_SOFTPLUS, 0, 0, -90, 90, false},
 };
 
@@ -1089,6 +1092,10 @@ Test(cpu_ew, unary_kinds_values_and_gradients)
         if (r->kind == FERRY_UNARY_HARD_SIGMOID) { /* the edges do not */
             x[0] = -3;
             x[1] = 3;
+        }
+        if (r->kind == FERRY_UNARY_RELU6) { /* nor here (PyTorch's hardtanh) */
+            x[0] = 0;
+            x[1] = 6;
         }
         node.ip[0] = r->kind;
         node.fp[0] = r->fp0;

@@ -81,7 +81,7 @@ static void *host_ptr(const struct ferry_tensor *t)
 /* ---- fusion -------------------------------------------------------------------------------------
  * A pass over the prepared graph folds a node into the kernel of the node before it where that
  * saves a pass over memory and computes the same values bit for bit (cpu.h, ferry_cpu_epilogue):
- *   conv2d -> add_bias or eval batch norm [-> relu or clamp]   in the convolution's epilogue
+ *   conv2d -> add_bias or eval batch norm [-> relu, relu6 or clamp]   in the convolution's epilogue
  *   max_pool2d_bwd (of relu(z)) -> relu'  the relu's backward in the pooling's backward
  * A node is folded only when it directly follows, the tensor between the two has no other reader
  * and is not an output, and the fused kernel's writes cannot meet memory it still reads (the
@@ -154,7 +154,7 @@ static bool is_conv_affine(const struct ferry_tensor *b, const struct ferry_tens
 static bool is_conv_act(const struct ferry_tensor *r, const struct ferry_tensor *b)
 {
     return r->op == FERRY_OP_UNARY && r->src[0] == b && !r->view_src && r->dtype == FERRY_F32 &&
-           (r->ip[0] == FERRY_UNARY_RELU || r->ip[0] == FERRY_UNARY_CLAMP);
+           (r->ip[0] == FERRY_UNARY_RELU || r->ip[0] == FERRY_UNARY_CLAMP || r->ip[0] == FERRY_UNARY_RELU6);
 }
 
 /* Folds b (is_conv_affine) and r = act(b) (r may be NULL) into conv2d c. */
@@ -244,6 +244,10 @@ static ferry_status fuse_steps(ferry_graph_t *g, struct cpu_graph *cg, int *fuse
             st->ep.clamp = true;
             st->ep.lo = r->fp[0];
             st->ep.hi = r->fp[1];
+        } else if (r && r->ip[0] == FERRY_UNARY_RELU6) { /* the clamp expression, bounds 0 and 6 */
+            st->ep.clamp = true;
+            st->ep.lo = 0.0f;
+            st->ep.hi = 6.0f;
         }
         st->ep.r = r ? host_ptr(r) : NULL;
         /* z is written unless the relu is its only remaining reader */

@@ -128,7 +128,7 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
     const int64_t n = a->node->numel;
     const float slope = a->node->fp[0];
     const enum ferry_unary kind = (enum ferry_unary)a->node->ip[0];
-    const bool exp_like = kind != FERRY_UNARY_RELU && kind != FERRY_UNARY_LEAKY_RELU;
+    const bool exp_like = kind != FERRY_UNARY_RELU && kind != FERRY_UNARY_LEAKY_RELU && kind != FERRY_UNARY_RELU6;
     const int nt = ferry_cpu_threads(a, exp_like ? n * FERRY_CPU_EXP_COST : n);
     switch (kind) {
     case FERRY_UNARY_RELU:
@@ -181,11 +181,15 @@ void ferry_cpu_unary(const struct ferry_cpu_args *a)
     case FERRY_UNARY_SOFTPLUS:
         FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = (x[i] > 0 ? x[i] : 0.0f) + log1pf(expf(-fabsf(x[i]))); });
         break;
+    case FERRY_UNARY_RELU6:
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = clamp_f(x[i], 0.0f, 6.0f); });
+        break;
     }
 }
 
-/* src1 is the input x for RELU/LEAKY (gradient 0 / slope at x = 0, as PyTorch) and the forward
- * output y for SIGMOID/TANH/EXP/RECIP/SQRT (the uses_output column of ops.def). */
+/* src1 is the forward output y for RELU (y > 0 exactly where x > 0: gradient 0 at x = 0, as
+ * PyTorch) and SIGMOID/TANH/EXP/RECIP/SQRT, and the input x for the others, LEAKY among them (the
+ * uses_output column of ops.def). */
 void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
 {
     const float *restrict g = a->src[0], *restrict r = a->src[1];
@@ -249,6 +253,9 @@ void ferry_cpu_unary_bwd(const struct ferry_cpu_args *a)
         break;
     case FERRY_UNARY_SOFTPLUS:
         FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = g[i] * sigmoid_f(r[i]); });
+        break;
+    case FERRY_UNARY_RELU6: /* r = y */
+        FERRY_CPU_FOR_SIMD(nt, i, n, { d[i] = r[i] > 0 && r[i] < 6.0f ? g[i] : 0.0f; });
         break;
     }
 }

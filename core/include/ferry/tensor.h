@@ -296,7 +296,7 @@ ferry_tensor_t *ferry_pow(ferry_ctx_t *ctx, ferry_tensor_t *x, float exponent);
 ferry_tensor_t *ferry_abs(ferry_ctx_t *ctx, ferry_tensor_t *x); /* |x|; gradient sign(x), 0 at 0 */
 /* min(max(x, lo), hi); gradient passes where lo <= x <= hi, 0 elsewhere (PyTorch); NULL unless lo <= hi. */
 ferry_tensor_t *ferry_clamp(ferry_ctx_t *ctx, ferry_tensor_t *x, float lo, float hi);
-ferry_tensor_t *ferry_relu6(ferry_ctx_t *ctx, ferry_tensor_t *x); /* ferry_clamp(x, 0, 6) */
+ferry_tensor_t *ferry_relu6(ferry_ctx_t *ctx, ferry_tensor_t *x); /* clamp(x, 0, 6); gradient where 0 < x < 6 (PyTorch's) */
 ferry_tensor_t *ferry_silu(ferry_ctx_t *ctx, ferry_tensor_t *x);  /* x·sigmoid(x) */
 /* x·Phi(x), the exact (erf) form, PyTorch's default; erf approximated to 1.5e-7 absolute. */
 ferry_tensor_t *ferry_gelu(ferry_ctx_t *ctx, ferry_tensor_t *x);
