@@ -63,6 +63,112 @@ static void mark_needed(ferry_ctx_t *ctx, bool *needed)
 
 static bool is_executed(const T *t) { return t->op != FERRY_OP_LEAF && !ferry_is_view_op(t->op); }
 
+static bool is_update(const T *t)
+{
+    const struct ferry_op_info *i = ferry_op_info(t->op);
+    return i && i->kind == FERRY_KIND_UPDATE;
+}
+
+/* Whether update u writes its source j in place (ops.def: the parameter and its state). */
+static bool update_writes(const T *u, int j)
+{
+    if (j == 0) return true;
+    if (u->op == FERRY_OP_SGD_UPDATE) return j == 2;
+    if (u->op == FERRY_OP_ADAM_UPDATE) return j == 2 || j == 3;
+    return true; /* an update kind not listed here: assume it writes everything */
+}
+
+/* ---- scheduling updates early ----------------------------------------------------------------------
+ * Optimizer updates are recorded after the whole backward pass, so every parameter's gradient would
+ * stay live until the end of the step. Each update moves to just after the last node recorded
+ * before it that it depends on: the producers of its sources and every node that reads any of them
+ * (the parameter and its optimizer state are written in place, so all their earlier readers must
+ * have run); nodes recorded after it stay after it. Updates writing a source of a later update
+ * stay before it. Values do not change: each node still reads what it read before. The gradient
+ * then dies at its update, and the planner reuses its memory for the rest of backward. */
+static ferry_status schedule_updates(ferry_graph_t *g)
+{
+    const int n = g->n_nodes, nt = g->ctx->n;
+    int *producer = malloc((size_t)nt * sizeof *producer), *reader = malloc((size_t)nt * sizeof *reader);
+    int *after = malloc((size_t)n * sizeof *after);
+    T **order = malloc((size_t)n * sizeof *order);
+    ferry_status s = FERRY_OK;
+    if (!producer || !reader || !after || !order) {
+        s = ferry_error(FERRY_ERR_NOMEM, "out of memory scheduling the graph");
+        goto done;
+    }
+    for (int i = 0; i < nt; i++) producer[i] = reader[i] = -1;
+    /* parameter leaves bound to one store entry are one tensor here: key them by the first */
+    int *key = malloc((size_t)nt * sizeof *key);
+    if (!key) {
+        s = ferry_error(FERRY_ERR_NOMEM, "out of memory scheduling the graph");
+        goto done;
+    }
+    for (int i = 0; i < nt; i++) {
+        const T *t = g->ctx->tensors[i];
+        key[i] = i;
+        if (t->leaf != FERRY_LEAF_PARAM) continue;
+        for (int e = 0; e < i; e++) {
+            const T *o = g->ctx->tensors[e];
+            if (o->leaf == FERRY_LEAF_PARAM && o->store == t->store && o->store_idx == t->store_idx) {
+                key[i] = e;
+                break;
+            }
+        }
+    }
+#define KEY(t) key[ferry_root(t)->id]
+    /* One pass in the recorded order: a node recorded after an update stays after it (it reads
+     * the updated parameter), so an update's dependencies are among the nodes before it. Positions
+     * count non-update nodes only: an update is placed after one of them. */
+    int pos = -1;
+    for (int k = 0; k < n; k++) {
+        T *u = g->nodes[k];
+        if (!is_update(u)) {
+            after[k] = -2;
+            pos++;
+            producer[u->id] = pos;
+            for (int j = 0; j < FERRY_MAX_SRC; j++)
+                if (u->src[j]) reader[KEY(u->src[j])] = pos;
+            continue;
+        }
+        int a = -1;
+        for (int j = 0; j < FERRY_MAX_SRC; j++) {
+            if (!u->src[j]) continue;
+            const int r = KEY(u->src[j]);
+            if (producer[r] > a) a = producer[r];
+            if (reader[r] > a) a = reader[r];
+        }
+        for (int e = 0; e < k; e++) /* an earlier update writing what u touches stays before u */
+            if (after[e] > a && is_update(g->nodes[e]))
+                for (int j = 0; j < FERRY_MAX_SRC; j++)
+                    for (int i = 0; i < FERRY_MAX_SRC; i++)
+                        if (u->src[j] && g->nodes[e]->src[i] && update_writes(g->nodes[e], i) &&
+                            KEY(u->src[j]) == KEY(g->nodes[e]->src[i]))
+                            a = after[e];
+        after[k] = a;
+    }
+#undef KEY
+    free(key);
+    int m = 0;
+    for (int k = 0; k < n; k++) /* updates that depend on no node */
+        if (after[k] == -1) order[m++] = g->nodes[k];
+    pos = -1;
+    for (int k = 0; k < n; k++) {
+        if (after[k] != -2) continue;
+        order[m++] = g->nodes[k];
+        pos++;
+        for (int e = 0; e < n; e++)
+            if (after[e] == pos) order[m++] = g->nodes[e];
+    }
+    memcpy(g->nodes, order, (size_t)n * sizeof *order);
+done:
+    free(producer);
+    free(reader);
+    free(after);
+    free(order);
+    return s;
+}
+
 /* ---- the liveness planner ------------------------------------------------------------------------
  * Intermediates get offsets in one arena. A tensor lives from the node that writes it to the last
  * node that reads it (through any view); a block is reused as soon as its tensor is dead. Outputs
@@ -277,7 +383,7 @@ ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph
         goto fail;
     }
     g->info.n_nodes = g->n_nodes;
-    if ((s = place_leaves(g, needed)) || (s = plan_transient(g))) goto fail;
+    if ((s = schedule_updates(g)) || (s = place_leaves(g, needed)) || (s = plan_transient(g))) goto fail;
     bind_all(g, needed);
     if ((s = upload_constants(g, needed)) || (s = alloc_scratch(g))) goto fail;
     if ((s = be->iface->graph_prepare(be, g))) goto fail;

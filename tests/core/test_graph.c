@@ -392,3 +392,118 @@ Test(graph, broadcasting_refusals)
     cr_expect_null(ferry_compare(bx, a, (ferry_cmp)9, a));
     ferry_ctx_free(bx);
 }
+
+/* Updates are scheduled right after the last node that reads what they touch (graph.c), not all
+ * at the end: in a two-layer network, fc2's update runs before fc1's gradient is computed. The
+ * parameters after one step (lr 0.5, no momentum) must still be w - lr·g with every gradient taken
+ * at the old weights, here from a separate graph that only computes the gradients. */
+static ferry_tensor_t *two_layer_loss(ferry_ctx_t *c, ferry_store_t *st, ferry_tensor_t **x, ferry_tensor_t **y)
+{
+    *x = ferry_input(c, "x", FERRY_F32, 2, (int64_t[]){5, 4});
+    *y = ferry_input(c, "y", FERRY_I32, 1, (int64_t[]){5});
+    ferry_tensor_t *h = ferry_relu(c, ferry_nn_linear(c, st, "fc1", *x));
+    ferry_tensor_t *loss = ferry_cross_entropy(c, ferry_nn_linear(c, st, "fc2", h), *y, 0);
+    ferry_tensor_set_output(loss);
+    return loss;
+}
+
+Test(optim, updates_run_after_the_last_reader)
+{
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_rng_t *rng;
+    cr_assert_eq(ferry_backend_cpu_init(1, &be), FERRY_OK);
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    ferry_rng_init(5, &rng);
+    cr_assert_eq(ferry_nn_linear_init(st, "fc1", 4, 6, true, rng), FERRY_OK);
+    cr_assert_eq(ferry_nn_linear_init(st, "fc2", 6, 3, true, rng), FERRY_OK);
+    float xv[20];
+    for (int i = 0; i < 20; i++) xv[i] = (float)ferry_rng_uniform(rng, -2, 2);
+    ferry_rng_free(rng);
+    const int32_t yv[5] = {0, 2, 1, 2, 0};
+    const int np = ferry_store_count(st);
+    float before[4][64], grads[4][64], after[4][64];
+    for (int i = 0; i < np; i++) ferry_store_get(st, i, before[i], (size_t)ferry_store_numel(st, i) * sizeof(float));
+
+    /* the gradients alone */
+    ferry_ctx_t *c;
+    ferry_tensor_t *x, *y;
+    ferry_ctx_init(&c);
+    ferry_tensor_t *loss = two_layer_loss(c, st, &x, &y);
+    cr_assert_eq(ferry_backward(c, loss), FERRY_OK);
+    ferry_tensor_t *gp[4] = {0};
+    cr_assert_eq(ferry_ctx_param_count(c), np);
+    for (int k = 0; k < np; k++) {
+        ferry_tensor_t *p = ferry_ctx_param(c, k);
+        const int i = ferry_param_store_index(p);
+        gp[i] = ferry_grad(c, p);
+        cr_assert_not_null(gp[i]);
+        ferry_tensor_set_output(gp[i]);
+    }
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_graph_init(c, be, &g), FERRY_OK, "%s", ferry_last_error());
+    ferry_tensor_set(g, x, xv, sizeof xv);
+    ferry_tensor_set(g, y, yv, sizeof yv);
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK);
+    for (int i = 0; i < np; i++)
+        ferry_tensor_get(g, gp[i], grads[i], (size_t)ferry_store_numel(st, i) * sizeof(float));
+    ferry_graph_free(g);
+    ferry_ctx_free(c);
+
+    /* the training step */
+    ferry_ctx_init(&c);
+    loss = two_layer_loss(c, st, &x, &y);
+    ferry_optim_config oc = ferry_optim_defaults(FERRY_SGD);
+    oc.lr = 0.5f;
+    oc.momentum = 0.0f;
+    ferry_optim_t *o;
+    cr_assert_eq(ferry_backward(c, loss), FERRY_OK);
+    /* fc2's weight read after its gradient, before the updates are recorded: the old weight; and
+     * read after they are: the new one */
+    const int iw = ferry_store_find(st, "fc2.weight");
+    cr_assert_geq(iw, 0);
+    ferry_tensor_t *w2 = ferry_param(c, st, "fc2.weight");
+    ferry_tensor_t *sq_before = ferry_sum(c, ferry_mul(c, w2, w2));
+    ferry_tensor_set_output(sq_before);
+    cr_assert_eq(ferry_optim_init(&oc, st, &o), FERRY_OK);
+    cr_assert_eq(ferry_optim_record(o, c), FERRY_OK, "%s", ferry_last_error());
+    ferry_tensor_t *sq_after = ferry_sum(c, ferry_mul(c, w2, w2));
+    ferry_tensor_set_output(sq_after);
+    cr_assert_eq(ferry_graph_init(c, be, &g), FERRY_OK, "%s", ferry_last_error());
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ferry_graph_print(g, f);
+    fclose(f);
+    const char *first_update = strstr(text, "sgd_update");
+    cr_assert_not_null(first_update);
+    cr_assert_not_null(strstr(first_update, "matmul"), "every update still at the end:\n%s", text);
+    free(text);
+    ferry_tensor_set(g, x, xv, sizeof xv);
+    ferry_tensor_set(g, y, yv, sizeof yv);
+    cr_assert_eq(ferry_optim_prepare_step(o, g, 0), FERRY_OK);
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK);
+    for (int i = 0; i < np; i++) {
+        const int64_t n = ferry_store_numel(st, i);
+        ferry_store_get(st, i, after[i], (size_t)n * sizeof(float));
+        for (int64_t j = 0; j < n; j++)
+            cr_assert_float_eq(after[i][j], before[i][j] - 0.5f * grads[i][j], 1e-6, "%s[%lld]",
+                               ferry_store_name(st, i), (long long)j);
+    }
+    double want_before = 0, want_after = 0;
+    for (int64_t j = 0; j < ferry_store_numel(st, iw); j++) {
+        want_before += (double)before[iw][j] * before[iw][j];
+        want_after += (double)after[iw][j] * after[iw][j];
+    }
+    float got_before, got_after;
+    ferry_tensor_get(g, sq_before, &got_before, sizeof got_before);
+    ferry_tensor_get(g, sq_after, &got_after, sizeof got_after);
+    cr_assert_float_eq(got_before, want_before, 1e-5, "a read recorded before the update saw %g", (double)got_before);
+    cr_assert_float_eq(got_after, want_after, 1e-5, "a read recorded after the update saw %g", (double)got_after);
+    cr_assert(fabs(want_before - want_after) > 1e-3); /* the step changed the weight */
+    ferry_graph_free(g);
+    ferry_optim_free(o);
+    ferry_ctx_free(c);
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}
