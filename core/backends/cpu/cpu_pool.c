@@ -118,8 +118,9 @@ static void max_pool_plane(const struct pool *p, bool fast, const float *restric
         }
         return;
     }
-    /* columns [lo, hi) whose windows lie inside the input horizontally: a vector loop over them
-     * (the maximum's value does not depend on the order; a NaN anywhere gives NaN) */
+    /* columns [lo, hi) whose windows lie inside the input horizontally: one pass over each window's
+     * values with no argmax and no bounds test per tap (the maximum's value does not depend on the
+     * order; a NaN anywhere gives NaN); gcc does not vectorise the strided taps */
     const int64_t lo = min_i64(p->ow, (p->pw + p->sw - 1) / p->sw);
     const int64_t span = p->w + p->pw - p->kw; /* the last window start inside: ox·sw <= span */
     const int64_t hi = span < 0 ? lo : max_i64(lo, min_i64(p->ow, span / p->sw + 1));
