@@ -361,6 +361,61 @@ Test(cpu_gemm, conv_depthwise) /* the direct depthwise loops: multipliers, strid
     conv_case((struct cc){2, 8, 33, 30, 16, 3, 3, 2, 1, 8}, false);
 }
 
+/* 3x3 stride-1 layers with at least 16 channels in and out: the forward pass and both gradients go
+ * through Winograd's F(2x2, 3x3); odd and even sizes (a last tile row or column half outside),
+ * padding 0, 1 and 2 (the data gradient's own padding 2, 1, 0), single-pixel images, several
+ * images per product and one wide image per product. */
+static void wino_case(struct cc k, bool fd)
+{
+    T *Y = tensor(FERRY_OP_CONV2D, 4, (int64_t[]){k.n, k.o, c_oh(&k), c_ow(&k)});
+    T *X = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, k.h, k.w});
+    T *W = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.o, k.c, 3, 3});
+    T *DX = tensor(FERRY_OP_CONV2D_BWD_DATA, 4, X->ne);
+    T *DW = tensor(FERRY_OP_CONV2D_BWD_WEIGHT, 4, W->ne);
+    Y->src[0] = X, Y->src[1] = W;
+    DX->src[0] = Y, DX->src[1] = W;
+    DW->src[0] = Y, DW->src[1] = X;
+    const struct ferry_conv_geom geom = {.sh = 1, .sw = 1, .pt = (int)k.p, .pb = (int)k.p,
+                                         .pl = (int)k.p, .pr = (int)k.p, .dh = 1, .dw = 1,
+                                         .groups = 1};
+    ferry_conv_set(Y, &geom);
+    ferry_conv_set(DX, &geom);
+    ferry_conv_set(DW, &geom);
+    cr_assert(ferry_cpu_conv2d_winograd(Y) && ferry_cpu_conv2d_winograd(DX) &&
+                  ferry_cpu_conv2d_winograd(DW),
+              "x[%lld,%lld,%lld,%lld] o %lld p %lld: not on the Winograd path", (long long)k.n,
+              (long long)k.c, (long long)k.h, (long long)k.w, (long long)k.o, (long long)k.p);
+    conv_case(k, fd);
+}
+
+Test(cpu_gemm, conv_winograd)
+{
+    wino_case((struct cc){2, 16, 4, 5, 16, 3, 3, 1, 1, 1}, true);
+    wino_case((struct cc){3, 16, 7, 9, 24, 3, 3, 1, 1, 1}, false);
+    wino_case((struct cc){2, 17, 6, 5, 16, 3, 3, 1, 0, 1}, false);
+    wino_case((struct cc){1, 20, 5, 8, 19, 3, 3, 1, 2, 1}, false);
+    wino_case((struct cc){4, 32, 1, 1, 16, 3, 3, 1, 1, 1}, false);
+    wino_case((struct cc){7, 64, 8, 8, 48, 3, 3, 1, 1, 1}, false);
+    wino_case((struct cc){2, 16, 33, 70, 16, 3, 3, 1, 1, 1}, false);
+}
+
+Test(cpu_gemm, conv_winograd_not_taken) /* too few channels, stride 2, 5x5: im2col */
+{
+    const struct cc ks[] = {{2, 8, 6, 6, 16, 3, 3, 1, 1, 1},
+                            {2, 16, 6, 6, 16, 3, 3, 2, 1, 1},
+                            {2, 16, 6, 6, 16, 5, 5, 1, 2, 1}};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        const struct cc k = ks[i];
+        T *Y = tensor(FERRY_OP_CONV2D, 4, (int64_t[]){k.n, k.o, c_oh(&k), c_ow(&k)});
+        Y->src[0] = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.n, k.c, k.h, k.w});
+        Y->src[1] = tensor(FERRY_OP_LEAF, 4, (int64_t[]){k.o, k.c, k.kh, k.kw});
+        ferry_conv_set(Y, &(struct ferry_conv_geom){.sh = (int)k.s, .sw = (int)k.s, .pt = (int)k.p,
+                                                    .pb = (int)k.p, .pl = (int)k.p, .pr = (int)k.p,
+                                                    .dh = 1, .dw = 1, .groups = 1});
+        cr_assert(!ferry_cpu_conv2d_winograd(Y), "case %zu", i);
+    }
+}
+
 Test(cpu_gemm, conv_lenet) /* LeNet's layers at batch 3 and 9, against the direct reference */
 {
     conv_case((struct cc){3, 1, 28, 28, 32, 5, 5, 1, 0, 1}, false);

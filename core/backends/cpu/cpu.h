@@ -207,6 +207,9 @@ void ferry_cpu_blis_reserve(int callers);
 size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads);
 size_t ferry_cpu_conv2d_bwd_data_scratch(const struct ferry_tensor *node, int nthreads);
 size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int nthreads);
+/* Whether a conv2d node or one of its backward nodes runs through Winograd's F(2x2, 3x3)
+ * (cpu_gemm.c). */
+bool ferry_cpu_conv2d_winograd(const struct ferry_tensor *node);
 /* cpu_pool.c */
 void ferry_cpu_max_pool(const struct ferry_cpu_args *a);
 void ferry_cpu_max_pool_bwd(const struct ferry_cpu_args *a);

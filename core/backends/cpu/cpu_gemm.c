@@ -6,7 +6,8 @@
  * are bit-identical from run to run for a given thread count. The parts run through
  * ferry_cpu_run (cpu.h): a region of the backend's full thread count, or none for one thread.
  *
- * Convolutions are im2col + GEMM. Small images are processed a few at a time so that a product has
+ * Convolutions are im2col + GEMM, except 3x3 stride-1 ones, which go through Winograd's F(2x2, 3x3)
+ * (its section below), and depthwise ones (direct loops). Small images are processed a few at a time so that a product has
  * enough columns to keep BLIS's micro-kernel busy: the columns of `gi` images are laid side by side
  * ([C·KH·KW, gi·OH·OW]), and results are copied to / from the NCHW layout around the product. The
  * weight gradient builds the transposed column matrix instead ([gi·OH·OW, C·KH·KW], "im2row"):
@@ -684,11 +685,416 @@ static void dw_bwd_weight(const struct ferry_cpu_args *a, const struct conv *g)
                   { dw_bwd_weight_channel(g, gy, x, o, dw + o * kk); });
 }
 
+/* ---- Winograd F(2x2, 3x3) ----------------------------------------------------------------------
+ * A 3x3 stride-1 convolution with one group and enough channels on both sides computes each 2x2
+ * block of outputs ("tile") from the 4x4 block of inputs under it with 16 products per channel
+ * pair instead of 36 (Lavin and Gray, 2016): the weights go to U = G·g·Gᵀ and each input tile to
+ * V = Bᵀ·d·B (4x4 each), the 16 positions ξ of the 4x4 are 16 independent GEMMs over the channels,
+ * M[ξ] [O, tiles] = U[ξ] [O, C] · V[ξ] [C, tiles], and each tile's 2x2 outputs are Aᵀ·m·A. F(2x2, 3x3)
+ * is the variant whose transforms hold only 0, ±1 and ±½, the one that keeps float rounding near
+ * the direct sum's (tests/ops/test_cpu_gemm.c, conv_winograd, holds it to the im2col path's bound
+ * against a double sum). The data gradient of such a layer is one too: dx is the same kind of
+ * convolution of the output gradient with the weights flipped and their two channel axes swapped,
+ * padded by 2 - pad; the weight gradient is the exact gradient of the 16 products (its section
+ * below). Images are split between threads as for im2col; each thread transforms gi images' tiles
+ * at a time, and the weights are transformed once per call, split by output channel. The summation
+ * order differs from the im2col path's, so the digits do too. FERRY_CPU_WINOGRAD=0 (read once per
+ * process) keeps every convolution on im2col. */
+
+/* Floats of one thread's transformed inputs (16 · C · tiles) to aim for (2 MB: the fastest of
+ * 2^17 .. 2^20 on ResNet-18's forward pass). */
+#ifndef WINO_V_FLOATS
+#define WINO_V_FLOATS (1 << 19)
+#endif
+/* Fewest channels (in and out) for which the transforms pay off. */
+#define WINO_MIN_CH 16
+
+struct wino {
+    int64_t n, ci, h, w;   /* input [N, ci, h, w] */
+    int64_t co, oh, ow;    /* output [N, co, oh, ow] */
+    int64_t pt, pl;        /* output (0, 0)'s window starts at input (-pt, -pl) */
+    int64_t th, tw, tiles; /* tiles per image: th rows of tw */
+    int64_t gi, cols;      /* images per product and their tiles, gi · tiles */
+    bool flip;             /* data gradient: weight [co_fwd, ci_fwd, 3, 3] read flipped, axes swapped */
+};
+
+static pthread_once_t wino_once = PTHREAD_ONCE_INIT;
+static bool wino_on = true;
+
+static void wino_read_env(void)
+{
+    const char *e = getenv("FERRY_CPU_WINOGRAD");
+    wino_on = !e || strcmp(e, "0") != 0;
+}
+
+/* The Winograd form of convolution g's forward pass (bwd = false) or data gradient (bwd = true),
+ * when it has one. */
+static bool wino_of(const struct conv *g, bool bwd, struct wino *p)
+{
+    pthread_once(&wino_once, wino_read_env);
+    if (!wino_on || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 ||
+        g->dw != 1 || g->groups != 1 || g->c < WINO_MIN_CH || g->o < WINO_MIN_CH || g->n < 1 ||
+        g->oh < 1 || g->ow < 1)
+        return false;
+    if (!bwd)
+        *p = (struct wino){.n = g->n, .ci = g->c, .h = g->h, .w = g->w, .co = g->o, .oh = g->oh,
+                           .ow = g->ow, .pt = g->pt, .pl = g->pl};
+    else
+        *p = (struct wino){.n = g->n, .ci = g->o, .h = g->oh, .w = g->ow, .co = g->c, .oh = g->h,
+                           .ow = g->w, .pt = 2 - g->pt, .pl = 2 - g->pl, .flip = true};
+    p->th = (p->oh + 1) / 2;
+    p->tw = (p->ow + 1) / 2;
+    p->tiles = p->th * p->tw;
+    const int64_t want = max64(p->tiles, WINO_V_FLOATS / (16 * p->ci));
+    p->gi = min64(p->n, max64(1, want / p->tiles));
+    p->cols = p->gi * p->tiles;
+    return true;
+}
+
+static int64_t wino_u_floats(const struct wino *p) { return round_up(16 * p->co * p->ci, LINE_F); }
+static int64_t wino_row_floats(const struct wino *p) { return round_up(2 * p->tw + 2, LINE_F); }
+
+/* One thread's scratch: V [16, ci, cols], M [16, co, cols], 4 padded input rows, 2 output rows. */
+static int64_t wino_per_thread(const struct wino *p)
+{
+    return round_up(16 * p->ci * p->cols, LINE_F) + round_up(16 * p->co * p->cols, LINE_F) +
+           6 * wino_row_floats(p);
+}
+
+static size_t wino_scratch(const struct wino *p, int nthreads)
+{
+    const int64_t nt = nthreads > 1 ? nthreads : 1;
+    return (size_t)(wino_u_floats(p) + nt * wino_per_thread(p)) * sizeof(float);
+}
+
+struct wino_job {
+    const struct wino *p;
+    const float *x, *w;
+    float *y, *scratch;
+    const struct ferry_cpu_epilogue *ep;
+};
+
+/* U[ξ][o][c] = (G·g·Gᵀ)[ξ] for output channels [lo, hi), G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
+static void wino_weights_part(void *ctx, int t, int nt)
+{
+    const struct wino_job *j = ctx;
+    const struct wino *p = j->p;
+    const int64_t oc = p->co * p->ci;
+    float *U = j->scratch;
+    int64_t lo, hi;
+    split(p->co, nt, t, 1, &lo, &hi);
+    enum { CB = 64 }; /* channels at a time: their taps are gathered first, then transformed */
+    for (int64_t o = lo; o < hi; o++) {
+        /* weights (o, c) for c = 0, 1, ...: 9 floats apart (forward) or 9·co apart (flipped) */
+        const float *wo = p->flip ? j->w + o * 9 : j->w + o * p->ci * 9;
+        const int64_t cs = p->flip ? 9 * p->co : 9;
+        float *restrict uo = U + o * p->ci;
+        for (int64_t c0 = 0; c0 < p->ci; c0 += CB) {
+            const int64_t nc = min64(CB, p->ci - c0);
+            float g[9][CB];
+            for (int64_t c = 0; c < nc; c++)
+                for (int k = 0; k < 9; k++) g[k][c] = wo[(c0 + c) * cs + (p->flip ? 8 - k : k)];
+            float *restrict u = uo + c0;
+#pragma omp simd
+            for (int64_t c = 0; c < nc; c++) {
+                float tg[4][3];
+                for (int b = 0; b < 3; b++) { /* G·g */
+                    tg[0][b] = g[b][c];
+                    tg[1][b] = 0.5f * (g[b][c] + g[3 + b][c] + g[6 + b][c]);
+                    tg[2][b] = 0.5f * (g[b][c] - g[3 + b][c] + g[6 + b][c]);
+                    tg[3][b] = g[6 + b][c];
+                }
+                for (int a = 0; a < 4; a++) { /* (G·g)·Gᵀ */
+                    u[(4 * a + 0) * oc + c] = tg[a][0];
+                    u[(4 * a + 1) * oc + c] = 0.5f * (tg[a][0] + tg[a][1] + tg[a][2]);
+                    u[(4 * a + 2) * oc + c] = 0.5f * (tg[a][0] - tg[a][1] + tg[a][2]);
+                    u[(4 * a + 3) * oc + c] = tg[a][2];
+                }
+            }
+        }
+    }
+}
+
+/* V[ξ][c][i·tiles + tile] = (Bᵀ·d·B)[ξ] for the gi images at x, Bᵀ = [1 0 -1 0; 0 1 1 0;
+ * 0 -1 1 0; 0 1 0 -1]; V's rows are cols long. Each tile row's four input rows are first copied,
+ * zero-padded, to rows. */
+static void wino_inputs(const struct wino *p, int64_t gi, const float *restrict x, float *restrict V,
+                        int64_t cols, float *restrict rows)
+{
+    const int64_t step = p->ci * cols, rw = wino_row_floats(p);
+    const int64_t pw = 2 * p->tw + 2, x0 = max64(0, p->pl), x1 = min64(pw, p->w + p->pl);
+    for (int64_t i = 0; i < gi; i++)
+        for (int64_t c = 0; c < p->ci; c++) {
+            const float *xc = x + (i * p->ci + c) * p->h * p->w;
+            float *vc = V + c * cols + i * p->tiles;
+            for (int64_t ty = 0; ty < p->th; ty++) {
+                for (int k = 0; k < 4; k++) {
+                    float *r = rows + k * rw;
+                    const int64_t yy = 2 * ty - p->pt + k;
+                    if (yy < 0 || yy >= p->h || x1 <= x0) {
+                        zero_f(r, pw);
+                        continue;
+                    }
+                    zero_f(r, x0);
+                    copy_f(r + x0, xc + yy * p->w + (x0 - p->pl), x1 - x0);
+                    zero_f(r + x1, pw - x1);
+                }
+                const float *restrict r0 = rows, *restrict r1 = rows + rw, *restrict r2 = r1 + rw,
+                                      *restrict r3 = r2 + rw;
+                float *restrict v = vc + ty * p->tw;
+#pragma omp simd
+                for (int64_t tx = 0; tx < p->tw; tx++) {
+                    float d[4][4], s[4][4];
+                    for (int b = 0; b < 4; b++) {
+                        d[0][b] = r0[2 * tx + b];
+                        d[1][b] = r1[2 * tx + b];
+                        d[2][b] = r2[2 * tx + b];
+                        d[3][b] = r3[2 * tx + b];
+                    }
+                    for (int b = 0; b < 4; b++) { /* Bᵀ·d */
+                        s[0][b] = d[0][b] - d[2][b];
+                        s[1][b] = d[1][b] + d[2][b];
+                        s[2][b] = d[2][b] - d[1][b];
+                        s[3][b] = d[1][b] - d[3][b];
+                    }
+                    for (int a = 0; a < 4; a++) { /* (Bᵀ·d)·B */
+                        v[(4 * a + 0) * step + tx] = s[a][0] - s[a][2];
+                        v[(4 * a + 1) * step + tx] = s[a][1] + s[a][2];
+                        v[(4 * a + 2) * step + tx] = s[a][2] - s[a][1];
+                        v[(4 * a + 3) * step + tx] = s[a][1] - s[a][3];
+                    }
+                }
+            }
+        }
+}
+
+/* y (gi images) = Aᵀ·m·A of each tile of M, Aᵀ = [1 1 1 0; 0 1 -1 -1]; the two output rows of a
+ * tile row are built in rows and copied to y (an odd OH or OW drops the last row or column). */
+static void wino_outputs(const struct wino *p, int64_t gi, const float *restrict M, float *restrict y,
+                         float *restrict rows)
+{
+    const int64_t cols = gi * p->tiles, step = p->co * cols, rw = wino_row_floats(p);
+    for (int64_t i = 0; i < gi; i++)
+        for (int64_t o = 0; o < p->co; o++) {
+            const float *mo = M + o * cols + i * p->tiles;
+            float *yo = y + (i * p->co + o) * p->oh * p->ow;
+            for (int64_t ty = 0; ty < p->th; ty++) {
+                const float *restrict m = mo + ty * p->tw;
+                float *restrict y0 = rows, *restrict y1 = rows + rw;
+#pragma omp simd
+                for (int64_t tx = 0; tx < p->tw; tx++) {
+                    float e[4][4], s[2][4];
+                    for (int a = 0; a < 4; a++)
+                        for (int b = 0; b < 4; b++) e[a][b] = m[(4 * a + b) * step + tx];
+                    for (int b = 0; b < 4; b++) { /* Aᵀ·m */
+                        s[0][b] = e[0][b] + e[1][b] + e[2][b];
+                        s[1][b] = e[1][b] - e[2][b] - e[3][b];
+                    }
+                    y0[2 * tx] = s[0][0] + s[0][1] + s[0][2];
+                    y0[2 * tx + 1] = s[0][1] - s[0][2] - s[0][3];
+                    y1[2 * tx] = s[1][0] + s[1][1] + s[1][2];
+                    y1[2 * tx + 1] = s[1][1] - s[1][2] - s[1][3];
+                }
+                copy_f(yo + 2 * ty * p->ow, y0, p->ow);
+                if (2 * ty + 1 < p->oh) copy_f(yo + (2 * ty + 1) * p->ow, y1, p->ow);
+            }
+        }
+}
+
+static void wino_part(void *ctx, int t, int nt)
+{
+    const struct wino_job *j = ctx;
+    const struct wino *p = j->p;
+    float *V = j->scratch + wino_u_floats(p) + t * wino_per_thread(p);
+    float *M = V + round_up(16 * p->ci * p->cols, LINE_F);
+    float *rows = M + round_up(16 * p->co * p->cols, LINE_F);
+    const float *U = j->scratch;
+    const int64_t ihw = p->h * p->w, ohw = p->oh * p->ow;
+    int64_t lo, hi;
+    split(p->n, nt, t, 1, &lo, &hi);
+    for (int64_t i0 = lo; i0 < hi; i0 += p->gi) {
+        const int64_t gi = min64(p->gi, hi - i0), cols = gi * p->tiles;
+        wino_inputs(p, gi, j->x + i0 * p->ci * ihw, V, cols, rows);
+        for (int xi = 0; xi < 16; xi++)
+            gemm1(p->co, cols, p->ci, U + xi * p->co * p->ci, p->ci, 1, V + xi * p->ci * cols,
+                  cols, 1, 0.0f, M + xi * p->co * cols, cols, 1);
+        float *yi = j->y + i0 * p->co * ohw;
+        wino_outputs(p, gi, M, yi, rows);
+        if (j->ep)
+            for (int64_t i = 0; i < gi; i++)
+                conv_epilogue(j->ep, yi + i * p->co * ohw, ohw, 0, p->co, ohw,
+                              (i0 + i) * p->co * ohw);
+    }
+}
+
+bool ferry_cpu_conv2d_winograd(const struct ferry_tensor *node)
+{
+    if (node->op != FERRY_OP_CONV2D && node->op != FERRY_OP_CONV2D_BWD_DATA &&
+        node->op != FERRY_OP_CONV2D_BWD_WEIGHT)
+        return false;
+    const struct conv g = conv_of(node);
+    struct wino p;
+    return !g.depthwise && wino_of(&g, node->op == FERRY_OP_CONV2D_BWD_DATA, &p);
+}
+
+/* y = the convolution p of x with w (flipped per p), then the epilogue ep (may be NULL). */
+static void wino_run(const struct wino *p, const float *x, const float *w, float *y, void *scratch,
+                     const struct ferry_cpu_epilogue *ep, int nthreads)
+{
+    struct wino_job j = {.p = p, .x = x, .w = w, .y = y, .scratch = scratch, .ep = ep};
+    ferry_cpu_run(nthreads, wino_weights_part, &j);
+    ferry_cpu_run(nthreads, wino_part, &j);
+}
+
+/* ---- the weight gradient through F(2x2, 3x3): the exact gradient of the products above ----------
+ * With M[ξ] = U[ξ]·V[ξ] and y = Aᵀ·m·A per tile, dM = A·dy·Aᵀ per tile, dU[ξ] [O, C] = Σ over
+ * tiles of dM[ξ] [O, tiles] · V[ξ]ᵀ [tiles, C], and dW = Gᵀ·dU·G. The batch goes in chunks of
+ * images whose transforms fit WINO_BW_FLOATS: each chunk's transforms are split between the
+ * threads by image, then its 16 products by position ξ (each accumulates its chunks in order), and
+ * the final Gᵀ·dU·G by output channel. No product is split along its sum, so the result does not
+ * depend on the thread count. */
+#ifndef WINO_BW_FLOATS
+#define WINO_BW_FLOATS (1 << 22)
+#endif
+
+/* Images per chunk and the scratch: dU [16, co, ci], V [16, ci, cols], dM [16, co, cols] of a
+ * chunk, then 6 rows per thread. */
+static int64_t wino_bw_images(const struct wino *p)
+{
+    return min64(p->n, max64(1, WINO_BW_FLOATS / (16 * (p->ci + p->co) * p->tiles)));
+}
+
+static int64_t wino_bw_floats(const struct wino *p, int nt)
+{
+    const int64_t cols = wino_bw_images(p) * p->tiles;
+    return wino_u_floats(p) + round_up(16 * p->ci * cols, LINE_F) +
+           round_up(16 * p->co * cols, LINE_F) + nt * 6 * wino_row_floats(p);
+}
+
+struct wino_bw_job {
+    const struct wino *p;
+    const float *gy, *x;
+    float *dw, *dU, *V, *dM, *rows;
+    int64_t i0, gc; /* the chunk: images [i0, i0 + gc) */
+};
+
+/* dM[ξ][o][i·tiles + tile] = (A·dy·Aᵀ)[ξ] for the gi images at gy; dM's rows are cols long. */
+static void wino_grads(const struct wino *p, int64_t gi, const float *restrict gy, float *restrict dM,
+                       int64_t cols, float *restrict rows)
+{
+    const int64_t step = p->co * cols, rw = wino_row_floats(p), pw = 2 * p->tw;
+    for (int64_t i = 0; i < gi; i++)
+        for (int64_t o = 0; o < p->co; o++) {
+            const float *go = gy + (i * p->co + o) * p->oh * p->ow;
+            float *mo = dM + o * cols + i * p->tiles;
+            for (int64_t ty = 0; ty < p->th; ty++) {
+                for (int k = 0; k < 2; k++) {
+                    float *r = rows + k * rw;
+                    if (2 * ty + k >= p->oh) {
+                        zero_f(r, pw);
+                        continue;
+                    }
+                    copy_f(r, go + (2 * ty + k) * p->ow, p->ow);
+                    zero_f(r + p->ow, pw - p->ow);
+                }
+                const float *restrict r0 = rows, *restrict r1 = rows + rw;
+                float *restrict m = mo + ty * p->tw;
+#pragma omp simd
+                for (int64_t tx = 0; tx < p->tw; tx++) {
+                    const float g00 = r0[2 * tx], g01 = r0[2 * tx + 1];
+                    const float g10 = r1[2 * tx], g11 = r1[2 * tx + 1];
+                    /* A·dy, A = [1 0; 1 1; 1 -1; 0 -1] */
+                    const float s[4][2] = {{g00, g01},
+                                           {g00 + g10, g01 + g11},
+                                           {g00 - g10, g01 - g11},
+                                           {-g10, -g11}};
+                    for (int a = 0; a < 4; a++) { /* (A·dy)·Aᵀ */
+                        m[(4 * a + 0) * step + tx] = s[a][0];
+                        m[(4 * a + 1) * step + tx] = s[a][0] + s[a][1];
+                        m[(4 * a + 2) * step + tx] = s[a][0] - s[a][1];
+                        m[(4 * a + 3) * step + tx] = -s[a][1];
+                    }
+                }
+            }
+        }
+}
+
+static void wino_bw_transforms(void *ctx, int t, int nt)
+{
+    const struct wino_bw_job *j = ctx;
+    const struct wino *p = j->p;
+    const int64_t cols = j->gc * p->tiles;
+    float *rows = j->rows + t * 6 * wino_row_floats(p);
+    int64_t lo, hi;
+    split(j->gc, nt, t, 1, &lo, &hi);
+    if (hi <= lo) return;
+    const int64_t i = j->i0 + lo;
+    wino_inputs(p, hi - lo, j->x + i * p->ci * p->h * p->w, j->V + lo * p->tiles, cols, rows);
+    wino_grads(p, hi - lo, j->gy + i * p->co * p->oh * p->ow, j->dM + lo * p->tiles, cols, rows);
+}
+
+static void wino_bw_products(void *ctx, int t, int nt)
+{
+    const struct wino_bw_job *j = ctx;
+    const struct wino *p = j->p;
+    const int64_t cols = j->gc * p->tiles;
+    int64_t lo, hi;
+    split(16, nt, t, 1, &lo, &hi);
+    for (int64_t xi = lo; xi < hi; xi++)
+        gemm1(p->co, p->ci, cols, j->dM + xi * p->co * cols, cols, 1, j->V + xi * p->ci * cols, 1,
+              cols, j->i0 ? 1.0f : 0.0f, j->dU + xi * p->co * p->ci, p->ci, 1);
+}
+
+/* dW[o][c] = Gᵀ·dU[·][o][c]·G for output channels of part t. */
+static void wino_bw_weights(void *ctx, int t, int nt)
+{
+    const struct wino_bw_job *j = ctx;
+    const struct wino *p = j->p;
+    const int64_t oc = p->co * p->ci;
+    int64_t lo, hi;
+    split(p->co, nt, t, 1, &lo, &hi);
+    for (int64_t o = lo; o < hi; o++)
+        for (int64_t c = 0; c < p->ci; c++) {
+            const float *u = j->dU + o * p->ci + c;
+            float e[4][4], s[3][4];
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++) e[a][b] = u[(4 * a + b) * oc];
+            for (int b = 0; b < 4; b++) { /* Gᵀ·dU */
+                s[0][b] = e[0][b] + 0.5f * (e[1][b] + e[2][b]);
+                s[1][b] = 0.5f * (e[1][b] - e[2][b]);
+                s[2][b] = 0.5f * (e[1][b] + e[2][b]) + e[3][b];
+            }
+            float *d = j->dw + (o * p->ci + c) * 9;
+            for (int a = 0; a < 3; a++) { /* (Gᵀ·dU)·G */
+                d[3 * a + 0] = s[a][0] + 0.5f * (s[a][1] + s[a][2]);
+                d[3 * a + 1] = 0.5f * (s[a][1] - s[a][2]);
+                d[3 * a + 2] = 0.5f * (s[a][1] + s[a][2]) + s[a][3];
+            }
+        }
+}
+
+static void wino_bw_run(const struct wino *p, const float *gy, const float *x, float *dw,
+                        void *scratch, int nthreads)
+{
+    const int64_t gcmax = wino_bw_images(p), cols = gcmax * p->tiles;
+    float *dU = scratch, *V = dU + wino_u_floats(p), *dM = V + round_up(16 * p->ci * cols, LINE_F);
+    struct wino_bw_job j = {.p = p, .gy = gy, .x = x, .dw = dw, .dU = dU, .V = V, .dM = dM,
+                            .rows = dM + round_up(16 * p->co * cols, LINE_F)};
+    for (j.i0 = 0; j.i0 < p->n; j.i0 += gcmax) {
+        j.gc = min64(gcmax, p->n - j.i0);
+        ferry_cpu_run(nthreads, wino_bw_transforms, &j);
+        ferry_cpu_run(nthreads, wino_bw_products, &j);
+    }
+    ferry_cpu_run(nthreads, wino_bw_weights, &j);
+}
+
 /* ---- conv2d forward: y_n [O, OH·OW] = W [O, CKK] · col(x_n) ---------------------------------- */
 
 size_t ferry_cpu_conv2d_scratch(const struct ferry_tensor *node, int nthreads)
 {
     const struct conv g = conv_of(node);
+    struct wino p;
+    if (wino_of(&g, false, &p)) return wino_scratch(&p, nthreads);
     return (size_t)(nthreads > 1 ? nthreads : 1) * (size_t)conv_per_thread(&g) * sizeof(float);
 }
 
@@ -738,6 +1144,11 @@ void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
         dw_fwd(a, &g);
         return;
     }
+    struct wino p;
+    if (wino_of(&g, false, &p)) {
+        wino_run(&p, a->src[0], a->src[1], a->dst, a->scratch, a->ep, a->nthreads);
+        return;
+    }
     conv_run(conv_fwd_part, a, &g);
 }
 
@@ -746,6 +1157,8 @@ void ferry_cpu_conv2d(const struct ferry_cpu_args *a)
 size_t ferry_cpu_conv2d_bwd_data_scratch(const struct ferry_tensor *node, int nthreads)
 {
     const struct conv g = conv_of(node);
+    struct wino p;
+    if (wino_of(&g, true, &p)) return wino_scratch(&p, nthreads);
     return (size_t)(nthreads > 1 ? nthreads : 1) * (size_t)conv_per_thread(&g) * sizeof(float);
 }
 
@@ -790,6 +1203,11 @@ void ferry_cpu_conv2d_bwd_data(const struct ferry_cpu_args *a)
         dw_bwd_data(a, &g);
         return;
     }
+    struct wino p;
+    if (wino_of(&g, true, &p)) {
+        wino_run(&p, a->src[0], a->src[1], a->dst, a->scratch, NULL, a->nthreads);
+        return;
+    }
     conv_run(conv_bwd_data_part, a, &g);
 }
 
@@ -805,6 +1223,8 @@ size_t ferry_cpu_conv2d_bwd_weight_scratch(const struct ferry_tensor *node, int 
     const struct conv g = conv_of(node);
     const int64_t nt = nthreads > 1 ? nthreads : 1;
     if (g.depthwise) return 0;
+    struct wino p;
+    if (wino_of(&g, false, &p)) return (size_t)wino_bw_floats(&p, (int)nt) * sizeof(float);
     return (size_t)(nt * conv_per_thread(&g) + (nt - 1) * conv_part_floats(&g)) * sizeof(float);
 }
 
@@ -879,6 +1299,11 @@ void ferry_cpu_conv2d_bwd_weight(const struct ferry_cpu_args *a)
     const struct conv g = conv_of(a->node);
     if (g.depthwise) {
         dw_bwd_weight(a, &g);
+        return;
+    }
+    struct wino p;
+    if (wino_of(&g, false, &p)) {
+        wino_bw_run(&p, a->src[0], a->src[1], a->dst, a->scratch, a->nthreads);
         return;
     }
     conv_run(conv_bwd_weight_all, a, &g);
