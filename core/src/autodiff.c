@@ -1,7 +1,9 @@
 /* Reverse-mode autodiff: walks the recorded ops backwards and records their backward ops. */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct ferry_tensor T;
 
@@ -53,6 +55,73 @@ ferry_status ferry_restrict_grad(ferry_ctx_t *ctx, bool (*keep)(int store_idx, v
     return FERRY_OK;
 }
 
+/* ---- recomputation of batch norm + relu for the backward pass -----------------------------------
+ * A training batch norm followed by a relu or ReLU6 keeps two tensors of its layer for the backward
+ * pass: the norm's input x (its own backward reads it) and the activation r (the activation's
+ * backward reads it, and so does the weight gradient of the convolution r feeds). r is cheap to
+ * make again from x, the batch statistics and the affine parameters, all of which the backward
+ * pass holds anyway. So every backward reader of such an r reads a copy recorded now, which the
+ * graph runs right before its first reader (FERRY_FLAG_RECOMPUTE, graph.c): the forward r dies
+ * after its last forward reader, and at the peak of a training step (the start of the backward
+ * pass) one tensor per layer is alive instead of two. The copy runs the same kernels on the same
+ * inputs, so every value is the same bit for bit. FERRY_RECOMPUTE=0 (read at backward) keeps the
+ * forward tensors instead. */
+static bool recompute_wanted(void)
+{
+    const char *e = getenv("FERRY_RECOMPUTE");
+    return !e || strcmp(e, "0") != 0;
+}
+
+static T *clone_op(ferry_ctx_t *ctx, const T *t, T *src0)
+{
+    T *srcs[FERRY_MAX_SRC] = {0};
+    int nsrc = 0;
+    for (int j = 0; j < FERRY_MAX_SRC; j++)
+        if (t->src[j]) nsrc = j + 1;
+    for (int j = 0; j < nsrc; j++) srcs[j] = j == 0 ? src0 : t->src[j];
+    T *c = ferry_new_op(ctx, t->op, t->dtype, t->ndim, t->ne, nsrc, srcs);
+    if (!c) return NULL;
+    memcpy(c->ip, t->ip, sizeof c->ip);
+    memcpy(c->fp, t->fp, sizeof c->fp);
+    c->flags = FERRY_FLAG_RECOMPUTE;
+    return c;
+}
+
+static ferry_status recompute_activations(ferry_ctx_t *ctx, int n_forward)
+{
+    const int n = ctx->n;
+    /* per forward tensor: read by a forward node, by a backward node, through a view */
+    uint8_t *use = calloc((size_t)n_forward + 1, 1);
+    if (!use) return ferry_error(FERRY_ERR_NOMEM, "out of memory in backward");
+    enum { FWD = 1, BWD = 2, VIEW = 4 };
+    for (int i = 0; i < n; i++) {
+        const T *t = ctx->tensors[i];
+        for (int j = 0; j < FERRY_MAX_SRC; j++)
+            if (t->src[j] && t->src[j]->id < n_forward) use[t->src[j]->id] |= i < n_forward ? FWD : BWD;
+        if (t->view_src && t->view_src->id < n_forward) use[t->view_src->id] |= VIEW;
+    }
+    ferry_status s = FERRY_OK;
+    for (int i = 0; i < n_forward && !s; i++) {
+        T *r = ctx->tensors[i];
+        T *z = r->src[0];
+        if (r->op != FERRY_OP_UNARY || !ferry_unary_bwd_uses_output(r->ip[0]) || !z ||
+            z->op != FERRY_OP_BN_APPLY || z->ip[0] != 0 || (use[r->id] & (VIEW | BWD)) != BWD ||
+            (use[z->id] & VIEW) || ((r->flags | z->flags) & FERRY_FLAG_OUTPUT))
+            continue;
+        T *z2 = clone_op(ctx, z, z->src[0]);
+        T *r2 = z2 ? clone_op(ctx, r, z2) : NULL;
+        if (!r2) {
+            s = FERRY_ERR_NOMEM;
+            break;
+        }
+        for (int k = n_forward; k < n; k++) /* the backward readers, recorded before the copies */
+            for (int j = 0; j < FERRY_MAX_SRC; j++)
+                if (ctx->tensors[k]->src[j] == r) ctx->tensors[k]->src[j] = r2;
+    }
+    free(use);
+    return s;
+}
+
 ferry_status ferry_backward(ferry_ctx_t *ctx, ferry_tensor_t *loss)
 {
     if (!loss) return FERRY_ERR_INVALID; /* the op that failed set the message */
@@ -92,6 +161,7 @@ ferry_status ferry_backward(ferry_ctx_t *ctx, ferry_tensor_t *loss)
             accumulate(ctx, src, gr[j]);
         }
     }
+    if (!s && recompute_wanted()) s = recompute_activations(ctx, n_forward);
     ctx->in_backward = false;
     ctx->backward_done = true;
     if (s) return s;

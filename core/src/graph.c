@@ -49,15 +49,24 @@ void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out
 /* ---- selecting nodes -------------------------------------------------------------------------- */
 
 /* Marks t and everything it depends on. Iterative in id order: sources always have smaller ids. */
+/* Creation order is a topological order except for recomputed ops (autodiff.c), which are read
+ * by nodes made before them: a second sweep marks what they read. */
 static void mark_needed(ferry_ctx_t *ctx, bool *needed)
 {
-    for (int i = ctx->n - 1; i >= 0; i--) {
-        T *t = ctx->tensors[i];
-        if (t->flags & (FERRY_FLAG_OUTPUT | FERRY_FLAG_SIDE_EFFECT)) needed[i] = true;
-        if (!needed[i]) continue;
-        for (int j = 0; j < FERRY_MAX_SRC; j++)
-            if (t->src[j]) needed[t->src[j]->id] = true;
-        if (t->view_src) needed[t->view_src->id] = true;
+    bool again = true;
+    while (again) {
+        again = false;
+        for (int i = ctx->n - 1; i >= 0; i--) {
+            T *t = ctx->tensors[i];
+            if (t->flags & (FERRY_FLAG_OUTPUT | FERRY_FLAG_SIDE_EFFECT)) needed[i] = true;
+            if (!needed[i]) continue;
+            for (int j = 0; j < FERRY_MAX_SRC; j++)
+                if (t->src[j] && !needed[t->src[j]->id]) {
+                    needed[t->src[j]->id] = true;
+                    again |= t->src[j]->id > i;
+                }
+            if (t->view_src) needed[t->view_src->id] = true;
+        }
     }
 }
 
@@ -351,11 +360,24 @@ static ferry_status alloc_scratch(ferry_graph_t *g)
     return s;
 }
 
+/* Appends t to the nodes in creation order, preceded by the recomputed ops (autodiff.c) it reads
+ * that have not run yet, each after its own such sources: a recomputed op runs right before its
+ * first reader. */
+static void emit_node(ferry_graph_t *g, bool *emitted, T *t)
+{
+    for (int j = 0; j < FERRY_MAX_SRC; j++) {
+        T *r = t->src[j];
+        if (r && (r->flags & FERRY_FLAG_RECOMPUTE) && !emitted[r->id]) emit_node(g, emitted, r);
+    }
+    emitted[t->id] = true;
+    g->nodes[g->n_nodes++] = t;
+}
+
 ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph_t **out)
 {
     *out = NULL;
     ferry_graph_t *g = calloc(1, sizeof *g);
-    bool *needed = calloc((size_t)ctx->n + 1, sizeof *needed);
+    bool *needed = calloc(2 * ((size_t)ctx->n + 1), sizeof *needed); /* and, after, emitted */
     ferry_status s = FERRY_OK;
     if (!g || !needed) {
         free(g);
@@ -376,7 +398,8 @@ ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph
             s = ferry_error(FERRY_ERR_INVALID, "parameter '%s' lives on another backend", t->name);
             goto fail;
         }
-        if (needed[i] && is_executed(t)) g->nodes[g->n_nodes++] = t;
+        if (needed[i] && is_executed(t) && !(t->flags & FERRY_FLAG_RECOMPUTE))
+            emit_node(g, needed + ctx->n + 1, t);
     }
     if (g->n_nodes == 0) {
         s = ferry_error(FERRY_ERR_INVALID, "graph has nothing to compute: mark an output first");

@@ -51,6 +51,8 @@ enum ferry_tensor_flags {
     FERRY_FLAG_OUTPUT = 1u << 0,        /* readable after compute: never packed over */
     FERRY_FLAG_REQUIRES_GRAD = 1u << 1, /* depends on a trainable parameter */
     FERRY_FLAG_SIDE_EFFECT = 1u << 2,   /* writes persistent memory: always executed */
+    FERRY_FLAG_RECOMPUTE = 1u << 3,     /* a forward op recorded again for the backward pass: runs
+                                         * right before its first reader (autodiff.c, graph.c) */
 };
 
 /* A block of backend memory. */

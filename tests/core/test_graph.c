@@ -507,3 +507,100 @@ Test(optim, updates_run_after_the_last_reader)
     ferry_store_free(st);
     ferry_backend_free(be);
 }
+
+/* A training batch norm followed by a relu or ReLU6: the backward pass reads a recomputed copy of
+ * the activation (autodiff.c), so the forward one dies early. Every gradient must be the same bit
+ * for bit as with the forward tensors kept (FERRY_RECOMPUTE=0), the graph must hold two more nodes
+ * per such layer, and its intermediates must take less memory. */
+struct bn_run {
+    float grads[32][2048]; /* by store index */
+    int n_nodes;
+    size_t transient;
+};
+
+static void bn_relu_run(ferry_store_t *st, ferry_backend_t *be, const float *xv, bool recompute,
+                        struct bn_run *out)
+{
+    if (recompute)
+        unsetenv("FERRY_RECOMPUTE");
+    else
+        setenv("FERRY_RECOMPUTE", "0", 1);
+    ferry_ctx_t *c;
+    cr_assert_eq(ferry_ctx_init(&c), FERRY_OK);
+    ferry_tensor_t *x = ferry_input(c, "x", FERRY_F32, 4, (int64_t[]){4, 3, 16, 16}), *h = x;
+    for (int l = 0; l < 4; l++) { /* conv, batch norm, relu (ReLU6 in the third) */
+        char cn[8], bn[8];
+        snprintf(cn, sizeof cn, "c%d", l);
+        snprintf(bn, sizeof bn, "bn%d", l);
+        h = ferry_nn_batch_norm(c, st, bn, ferry_nn_conv2d(c, st, cn, h, 1, 1), true);
+        h = l == 2 ? ferry_relu6(c, h) : ferry_relu(c, h);
+    }
+    h = ferry_max_pool2d(c, h, 2, 2, 0);
+    ferry_tensor_t *loss = ferry_mean(c, ferry_mul(c, h, h));
+    cr_assert_eq(ferry_backward(c, loss), FERRY_OK, "%s", ferry_last_error());
+    unsetenv("FERRY_RECOMPUTE");
+    const int np = ferry_ctx_param_count(c);
+    cr_assert_leq(np, 16);
+    ferry_tensor_t *gp[16];
+    for (int k = 0; k < np; k++) {
+        gp[k] = ferry_grad(c, ferry_ctx_param(c, k));
+        ferry_tensor_set_output(gp[k]);
+    }
+    ferry_graph_t *g;
+    cr_assert_eq(ferry_graph_init(c, be, &g), FERRY_OK, "%s", ferry_last_error());
+    cr_assert_eq(ferry_tensor_set(g, x, xv, 4 * 3 * 16 * 16 * sizeof(float)), FERRY_OK);
+    cr_assert_eq(ferry_graph_compute(g), FERRY_OK, "%s", ferry_last_error());
+    for (int k = 0; k < np; k++) {
+        const int i = ferry_param_store_index(ferry_ctx_param(c, k));
+        const size_t n = (size_t)ferry_store_numel(st, i);
+        cr_assert(i < 32 && n <= 2048);
+        cr_assert_eq(ferry_tensor_get(g, gp[k], out->grads[i], n * sizeof(float)), FERRY_OK);
+    }
+    ferry_graph_info gi;
+    ferry_graph_get_info(g, &gi);
+    out->n_nodes = gi.n_nodes;
+    out->transient = gi.transient_bytes;
+    ferry_graph_free(g);
+    ferry_ctx_free(c);
+}
+
+Test(graph, batch_norm_relu_recomputed_for_backward)
+{
+    ferry_backend_t *be;
+    ferry_store_t *st;
+    ferry_rng_t *rng;
+    cr_assert_eq(ferry_backend_cpu_init(2, &be), FERRY_OK);
+    cr_assert_eq(ferry_store_init(be, &st), FERRY_OK);
+    ferry_rng_init(11, &rng);
+    for (int l = 0; l < 4; l++) {
+        char cn[8], bn[8];
+        snprintf(cn, sizeof cn, "c%d", l);
+        snprintf(bn, sizeof bn, "bn%d", l);
+        cr_assert_eq(ferry_nn_conv2d_init(st, cn, l ? 8 : 3, 8, 3, false, rng), FERRY_OK);
+        cr_assert_eq(ferry_nn_batch_norm_init(st, bn, 8), FERRY_OK);
+    }
+    float xv[4 * 3 * 16 * 16];
+    for (size_t i = 0; i < sizeof xv / sizeof xv[0]; i++) xv[i] = (float)ferry_rng_uniform(rng, -2, 2);
+    ferry_rng_free(rng);
+    static struct bn_run kept, again;
+    bn_relu_run(st, be, xv, false, &kept);
+    bn_relu_run(st, be, xv, true, &again);
+    cr_assert_eq(again.n_nodes, kept.n_nodes + 8, "%d nodes, %d without recomputation", again.n_nodes,
+                 kept.n_nodes);
+    cr_assert_lt(again.transient, kept.transient, "%zu bytes of intermediates, %zu without",
+                 again.transient, kept.transient);
+    const int np = ferry_store_count(st);
+    cr_assert_leq(np, 32);
+    int compared = 0;
+    for (int i = 0; i < np; i++) {
+        if (strstr(ferry_store_name(st, i), "running") || strstr(ferry_store_name(st, i), "num_batches"))
+            continue;
+        const size_t n = (size_t)ferry_store_numel(st, i);
+        cr_assert_eq(memcmp(kept.grads[i], again.grads[i], n * sizeof(float)), 0, "%s's gradient differs",
+                     ferry_store_name(st, i));
+        compared++;
+    }
+    cr_assert_eq(compared, 12); /* four convolution weights, four (gamma, beta) */
+    ferry_store_free(st);
+    ferry_backend_free(be);
+}
