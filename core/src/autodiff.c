@@ -72,15 +72,13 @@ static bool recompute_wanted(void)
     return !e || strcmp(e, "0") != 0;
 }
 
+/* t recorded again reading src0 in place of its first source (its other sources, some possibly
+ * absent such as a batch norm's gamma, as they are). */
 static T *clone_op(ferry_ctx_t *ctx, const T *t, T *src0)
 {
-    T *srcs[FERRY_MAX_SRC] = {0};
-    int nsrc = 0;
-    for (int j = 0; j < FERRY_MAX_SRC; j++)
-        if (t->src[j]) nsrc = j + 1;
-    for (int j = 0; j < nsrc; j++) srcs[j] = j == 0 ? src0 : t->src[j];
-    T *c = ferry_new_op(ctx, t->op, t->dtype, t->ndim, t->ne, nsrc, srcs);
+    T *c = ferry_new_tensor(ctx, t->op, t->dtype, t->ndim, t->ne);
     if (!c) return NULL;
+    for (int j = 0; j < FERRY_MAX_SRC; j++) c->src[j] = j == 0 ? src0 : t->src[j];
     memcpy(c->ip, t->ip, sizeof c->ip);
     memcpy(c->fp, t->fp, sizeof c->fp);
     c->flags = FERRY_FLAG_RECOMPUTE;
