@@ -48,9 +48,9 @@ void ferry_backend_get_stats(const ferry_backend_t *be, ferry_backend_stats *out
 
 /* ---- selecting nodes -------------------------------------------------------------------------- */
 
-/* Marks t and everything it depends on. Iterative in id order: sources always have smaller ids. */
-/* Creation order is a topological order except for recomputed ops (autodiff.c), which are read
- * by nodes made before them: a second sweep marks what they read. */
+/* Marks the outputs, the side effects and everything they depend on, sweeping down the ids: a
+ * source has a smaller id than its reader except for recomputed ops (autodiff.c), which are read
+ * by nodes made before them, so a sweep that marked such an op is followed by another. */
 static void mark_needed(ferry_ctx_t *ctx, bool *needed)
 {
     bool again = true;
@@ -377,11 +377,13 @@ ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph
 {
     *out = NULL;
     ferry_graph_t *g = calloc(1, sizeof *g);
-    bool *needed = calloc(2 * ((size_t)ctx->n + 1), sizeof *needed); /* and, after, emitted */
+    bool *needed = calloc((size_t)ctx->n + 1, sizeof *needed);
+    bool *emitted = calloc((size_t)ctx->n + 1, sizeof *emitted);
     ferry_status s = FERRY_OK;
-    if (!g || !needed) {
+    if (!g || !needed || !emitted) {
         free(g);
         free(needed);
+        free(emitted);
         return ferry_error(FERRY_ERR_NOMEM, "out of memory creating a graph");
     }
     g->ctx = ctx;
@@ -399,7 +401,7 @@ ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph
             goto fail;
         }
         if (needed[i] && is_executed(t) && !(t->flags & FERRY_FLAG_RECOMPUTE))
-            emit_node(g, needed + ctx->n + 1, t);
+            emit_node(g, emitted, t);
     }
     if (g->n_nodes == 0) {
         s = ferry_error(FERRY_ERR_INVALID, "graph has nothing to compute: mark an output first");
@@ -411,10 +413,12 @@ ferry_status ferry_graph_init(ferry_ctx_t *ctx, ferry_backend_t *be, ferry_graph
     if ((s = upload_constants(g, needed)) || (s = alloc_scratch(g))) goto fail;
     if ((s = be->iface->graph_prepare(be, g))) goto fail;
     free(needed);
+    free(emitted);
     *out = g;
     return FERRY_OK;
 fail:
     free(needed);
+    free(emitted);
     ferry_graph_free(g);
     return s;
 }
